@@ -1,0 +1,136 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// RequestIDs gives every request an id: a sane incoming X-Request-ID is kept
+// (so a load balancer's id follows the request), otherwise a random one.
+func RequestIDs() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Get(fiber.HeaderXRequestID)
+		if !validRequestID(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Locals(requestIDKey{}, id)
+		c.Set(fiber.HeaderXRequestID, id)
+		return c.Next()
+	}
+}
+
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// AccessLog logs one structured line per request, after the error handler
+// has chosen the status.
+func AccessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Render the error now so the logged status is the one sent.
+			if herr := errorHandler(c, err); herr != nil {
+				return herr
+			}
+		}
+		status := c.Response().StatusCode()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", RequestID(c)),
+			slog.String("method", c.Method()),
+			slog.String("host", c.Hostname()),
+			slog.String("path", c.OriginalURL()),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", c.IP()),
+		}
+		if t := Tenant(c); t != nil {
+			attrs = append(attrs, slog.String("tenant", t.Slug))
+		}
+		log.LogAttrs(c.UserContext(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// Recover turns a panic into a 500 envelope and logs the stack.
+func Recover(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic", "panic", fmt.Sprint(r), "request_id", RequestID(c), "stack", string(debug.Stack()))
+				err = &StatusError{Status: fiber.StatusInternalServerError}
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// ResolveTenant ties each request to its tenant by Host, then by the
+// /t/{slug}/ prefix, and hands tenant requests to tenantHandler with the
+// prefix stripped. Requests for the platform itself continue down the chain.
+func ResolveTenant(r *tenants.Resolver, tenantHandler fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t, err := r.ResolveHost(c.UserContext(), string(c.Request().Host()))
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			SetTenant(c, t, "")
+			return tenantHandler(c)
+		}
+		path := c.Path()
+		rest, ok := strings.CutPrefix(path, "/t/")
+		if !ok {
+			return c.Next()
+		}
+		slug, tail, _ := strings.Cut(rest, "/")
+		t, err = r.BySlug(c.UserContext(), slug)
+		if err != nil {
+			return err
+		}
+		SetTenant(c, t, "/t/"+slug)
+		c.Path("/" + tail)
+		return tenantHandler(c)
+	}
+}
+
+// HeadlessClient validates the {client} path segment against the tenant's
+// HEADLESS_CLIENTS (absent clients have no routes: 404), records it, and
+// marks every response never-cache.
+func HeadlessClient() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		client := c.Params("client")
+		t := Tenant(c)
+		if t == nil || (client != ClientBrowser && client != ClientApp) || !slices.Contains(t.Settings.Clients, client) {
+			return ErrRouteAbsent
+		}
+		SetClient(c, client)
+		NeverCache(c)
+		return c.Next()
+	}
+}

@@ -1,0 +1,131 @@
+// Package server wires the headless API into Fiber: a platform app (health,
+// readiness, the console mount point, the /t/{slug}/ prefix) and a tenant app
+// holding every per-tenant route, reached by Host or by prefix.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/base"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Check is one readiness probe (Postgres, Redis).
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Config is what the server needs from main.
+type Config struct {
+	Resolver *tenants.Resolver
+	Log      *slog.Logger
+	Ready    []Check
+	// BodyLimit caps request bodies (default 1 MiB).
+	BodyLimit int
+}
+
+// Server holds the two Fiber apps.
+type Server struct {
+	// Platform is the app that listens; mount the console on it.
+	Platform *fiber.App
+	// Tenant serves everything under a tenant's base.
+	Tenant *fiber.App
+	log    *slog.Logger
+}
+
+// New builds the apps and registers every route.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	errs := api.ErrorHandler(cfg.Log)
+	fiberConfig := func() fiber.Config {
+		return fiber.Config{
+			ErrorHandler:          errs,
+			BodyLimit:             cfg.BodyLimit,
+			DisableStartupMessage: true,
+			ReadTimeout:           30 * time.Second,
+			WriteTimeout:          30 * time.Second,
+			IdleTimeout:           120 * time.Second,
+			ReadBufferSize:        16 << 10,
+		}
+	}
+	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log}
+
+	s.registerTenantRoutes()
+	tenantHandler := s.Tenant.Handler()
+
+	p := s.Platform
+	p.Use(api.Recover(cfg.Log), api.RequestIDs(), api.AccessLog(cfg.Log, errs))
+	p.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	p.Get("/readyz", readiness(cfg.Ready))
+	p.Use(api.ResolveTenant(cfg.Resolver, func(c *fiber.Ctx) error {
+		tenantHandler(c.Context())
+		return nil
+	}))
+	return s
+}
+
+func (s *Server) registerTenantRoutes() {
+	t := s.Tenant
+	t.Use(api.Recover(s.log))
+	headless := t.Group("/_allauth/:client/v1", api.HeadlessClient())
+	base.Register(headless)
+	// Anything else under a tenant's base is absent.
+	t.Use(func(c *fiber.Ctx) error { return api.ErrRouteAbsent })
+}
+
+// Finish completes the platform app: call after mounting the console, so that
+// unknown platform paths get a JSON 404.
+func (s *Server) Finish() {
+	s.Platform.Use(func(c *fiber.Ctx) error { return api.ErrRouteAbsent })
+}
+
+func readiness(checks []Check) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		result := fiber.Map{}
+		status := fiber.StatusOK
+		for _, ch := range checks {
+			if err := ch.Ping(ctx); err != nil {
+				result[ch.Name] = err.Error()
+				status = fiber.StatusServiceUnavailable
+			} else {
+				result[ch.Name] = "ok"
+			}
+		}
+		api.NeverCache(c)
+		return c.Status(status).JSON(fiber.Map{"status": map[bool]string{true: "ok", false: "unavailable"}[status == fiber.StatusOK], "checks": result})
+	}
+}
+
+// Serve accepts connections on ln until ctx ends, then stops accepting and
+// waits up to grace for requests in flight to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Platform.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", grace)
+	if err := s.Platform.ShutdownWithTimeout(grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return <-errc
+}

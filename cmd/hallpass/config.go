@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// config is the process configuration, read from HALLPASS_* variables.
+type config struct {
+	DatabaseURL   string
+	RedisURL      string
+	Listen        string
+	BaseDomain    string
+	PublicURL     string
+	MasterKey     string
+	OldMasterKeys []string
+	SMTPURL       string
+	LogLevel      slog.Level
+	LogFormat     string
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		DatabaseURL: getenv("HALLPASS_DATABASE_URL"),
+		RedisURL:    getenv("HALLPASS_REDIS_URL"),
+		Listen:      orDefault(getenv("HALLPASS_LISTEN"), "127.0.0.1:8000"),
+		BaseDomain:  strings.ToLower(orDefault(getenv("HALLPASS_BASE_DOMAIN"), "localhost")),
+		PublicURL:   getenv("HALLPASS_PUBLIC_URL"),
+		MasterKey:   getenv("HALLPASS_MASTER_KEY"),
+		SMTPURL:     getenv("HALLPASS_SMTP_URL"),
+		LogFormat:   orDefault(getenv("HALLPASS_LOG_FORMAT"), "json"),
+	}
+	if old := getenv("HALLPASS_MASTER_KEYS_OLD"); old != "" {
+		c.OldMasterKeys = strings.Split(old, ",")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("HALLPASS_PUBLIC_URL %q: must be an absolute http(s) URL", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("HALLPASS_LOG_LEVEL"), "info"))); err != nil {
+		return c, fmt.Errorf("HALLPASS_LOG_LEVEL: %w", err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return c, fmt.Errorf("HALLPASS_LOG_FORMAT %q: must be json or text", c.LogFormat)
+	}
+	return c, nil
+}
+
+func (c config) require(names ...string) error {
+	values := map[string]string{
+		"HALLPASS_DATABASE_URL": c.DatabaseURL,
+		"HALLPASS_REDIS_URL":    c.RedisURL,
+		"HALLPASS_MASTER_KEY":   c.MasterKey,
+	}
+	var missing []string
+	for _, n := range names {
+		if values[n] == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing configuration: %s (run `make services` and load .data/env)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}

@@ -1,0 +1,218 @@
+package tenants
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// Loader reads tenants from their system of record (the Store).
+type Loader interface {
+	Get(ctx context.Context, slug string) (*Tenant, error)
+	GetByDomain(ctx context.Context, domain string) (*Tenant, error)
+}
+
+// Cache keeps resolved tenants in process memory. Entries expire after a TTL
+// as a safety net; changes reach every node at once through Bus.
+type Cache struct {
+	loader      Loader
+	ttl         time.Duration
+	negativeTTL time.Duration
+	now         func() time.Time
+
+	mu sync.RWMutex
+	// gen counts invalidations; a load that started before one must not
+	// store its (possibly stale) result.
+	gen      uint64
+	bySlug   map[string]cacheEntry
+	byDomain map[string]cacheEntry
+	flights  singleflight.Group
+}
+
+type cacheEntry struct {
+	tenant  *Tenant // nil: known not to exist
+	expires time.Time
+}
+
+// NewCache returns a cache over loader. ttl bounds how long a node can serve a
+// stale tenant if it misses an invalidation; unknown names are remembered for
+// a shorter time so a probe for random slugs cannot hammer the database.
+func NewCache(loader Loader, ttl time.Duration) *Cache {
+	return &Cache{
+		loader:      loader,
+		ttl:         ttl,
+		negativeTTL: min(ttl, 5*time.Second),
+		now:         time.Now,
+		bySlug:      map[string]cacheEntry{},
+		byDomain:    map[string]cacheEntry{},
+	}
+}
+
+// BySlug returns the tenant with slug, or ErrNotFound.
+func (c *Cache) BySlug(ctx context.Context, slug string) (*Tenant, error) {
+	return c.lookup(ctx, c.bySlug, "s:"+slug, slug, c.loader.Get)
+}
+
+// ByDomain returns the tenant owning the verified custom domain, or ErrNotFound.
+func (c *Cache) ByDomain(ctx context.Context, domain string) (*Tenant, error) {
+	return c.lookup(ctx, c.byDomain, "d:"+domain, domain, c.loader.GetByDomain)
+}
+
+func (c *Cache) lookup(ctx context.Context, m map[string]cacheEntry, flightKey, key string,
+	load func(context.Context, string) (*Tenant, error)) (*Tenant, error) {
+	c.mu.RLock()
+	e, ok := m[key]
+	c.mu.RUnlock()
+	if ok && c.now().Before(e.expires) {
+		if e.tenant == nil {
+			return nil, ErrNotFound
+		}
+		return e.tenant, nil
+	}
+	v, err, _ := c.flights.Do(flightKey, func() (any, error) {
+		// The load must not die with one caller's request context: other
+		// callers wait on the same flight.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
+		t, err := load(lctx, key)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if gen != c.gen {
+			return t, nil // answer this caller, but do not cache across a change
+		}
+		if t == nil {
+			m[key] = cacheEntry{expires: c.now().Add(c.negativeTTL)}
+			return (*Tenant)(nil), nil
+		}
+		m[key] = cacheEntry{tenant: t, expires: c.now().Add(c.ttl)}
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := v.(*Tenant)
+	if t == nil {
+		return nil, ErrNotFound
+	}
+	return t, nil
+}
+
+// Invalidate drops every entry that names the changed tenant.
+func (c *Cache) Invalidate(ch Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.bySlug, ch.Slug)
+	for _, d := range ch.Domains {
+		delete(c.byDomain, d)
+	}
+	for _, m := range []map[string]cacheEntry{c.bySlug, c.byDomain} {
+		for k, e := range m {
+			if e.tenant != nil && e.tenant.ID == ch.ID {
+				delete(m, k)
+			}
+		}
+	}
+	// Forget in-flight loads too, so a load that began before the change
+	// cannot repopulate the cache with the old tenant.
+	c.flights.Forget("s:" + ch.Slug)
+	for _, d := range ch.Domains {
+		c.flights.Forget("d:" + d)
+	}
+}
+
+// Flush drops everything; used when invalidations may have been missed.
+func (c *Cache) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.bySlug = map[string]cacheEntry{}
+	c.byDomain = map[string]cacheEntry{}
+}
+
+// Bus carries tenant changes between nodes over Redis pub/sub.
+type Bus struct {
+	rdb     *redis.Client
+	channel string
+	log     *slog.Logger
+}
+
+// DefaultChannel is the pub/sub channel tenant changes travel on.
+const DefaultChannel = "hp:tenants:changed"
+
+// NewBus returns a Bus on channel (DefaultChannel when empty).
+func NewBus(rdb *redis.Client, channel string, log *slog.Logger) *Bus {
+	if channel == "" {
+		channel = DefaultChannel
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Bus{rdb: rdb, channel: channel, log: log}
+}
+
+// PublishChange announces a change to every node.
+func (b *Bus) PublishChange(ctx context.Context, c Change) error {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.rdb.Publish(ctx, b.channel, raw).Err()
+}
+
+// Run applies changes from other nodes to cache until ctx ends. Whenever the
+// subscription is (re)established the whole cache is flushed, because changes
+// published while it was down were missed. ready, if not nil, is closed after
+// the first subscription is confirmed.
+func (b *Bus) Run(ctx context.Context, cache *Cache, ready chan<- struct{}) {
+	ps := b.rdb.Subscribe(ctx, b.channel)
+	defer ps.Close()
+	backoff := 50 * time.Millisecond
+	for {
+		msg, err := ps.Receive(ctx)
+		if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+			return
+		}
+		if err != nil {
+			b.log.Warn("tenant bus: receive failed; flushing cache", "err", err)
+			cache.Flush()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			cache.Flush()
+			if ready != nil && m.Kind == "subscribe" {
+				close(ready)
+				ready = nil
+			}
+		case *redis.Message:
+			var ch Change
+			if err := json.Unmarshal([]byte(m.Payload), &ch); err != nil || ch.ID == uuid.Nil {
+				b.log.Warn("tenant bus: bad message; flushing cache", "payload", m.Payload)
+				cache.Flush()
+				continue
+			}
+			cache.Invalidate(ch)
+		}
+	}
+}
