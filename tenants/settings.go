@@ -559,6 +559,7 @@ type SettingsError struct {
 	Reason string
 }
 
+// Error renders "<KEY>: <reason>", or the reason alone for the whole document.
 func (e *SettingsError) Error() string {
 	if e.Key == "" {
 		return e.Reason
@@ -569,6 +570,7 @@ func (e *SettingsError) Error() string {
 // SettingsErrors are several problems, sorted by key.
 type SettingsErrors []*SettingsError
 
+// Error joins the individual errors with "; ".
 func (es SettingsErrors) Error() string {
 	parts := make([]string, len(es))
 	for i, e := range es {

@@ -352,7 +352,7 @@ func (p *parser) checkHeadlessOnlyURLs() {
 			needs = append(needs, need{"account_reset_password", "account-already-exists mails"})
 		}
 	}
-	if s.HasApp(AppSocialAccount) && len(s.SocialAccountProviders) > 0 {
+	if s.HasApp(AppSocialAccount) && hasProviderApps(s.SocialAccountProviders) {
 		needs = append(needs, need{"socialaccount_login_error", "provider login errors"})
 	}
 	for _, n := range needs {
@@ -360,6 +360,17 @@ func (p *parser) checkHeadlessOnlyURLs() {
 			p.fail("HEADLESS_FRONTEND_URLS", "HEADLESS_ONLY requires %q (used for %s)", n.name, n.use)
 		}
 	}
+}
+
+// hasProviderApps reports whether any provider has an app, that is, whether
+// a provider login can happen at all.
+func hasProviderApps(providers map[string]ProviderSettings) bool {
+	for _, ps := range providers {
+		if len(ps.Apps) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonText renders a value compactly for messages.

@@ -245,11 +245,15 @@ func decodeApp(provider, path string, v any) (SocialApp, []error) {
 		if app.ProviderID == "" {
 			fail("provider_id must be set for openid_connect apps")
 		}
-		serverURL, _ := app.Settings["server_url"].(string)
-		if serverURL == "" {
+		switch serverURL, isString := app.Settings["server_url"].(string); {
+		case app.Settings["server_url"] != nil && !isString:
+			fail("settings.server_url must be a string, not %s", describeJSON(app.Settings["server_url"]))
+		case serverURL == "":
 			fail("settings.server_url must be set for openid_connect apps")
-		} else if err := checkHTTPSURL(serverURL); err != nil {
-			fail("settings.server_url %v", err)
+		default:
+			if err := checkHTTPSURL(serverURL); err != nil {
+				fail("settings.server_url %v", err)
+			}
 		}
 	}
 	return app, errs
