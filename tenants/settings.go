@@ -498,7 +498,7 @@ func DefaultSettings() *Settings {
 // ParseSettings applies a JSON object of overrides (allauth setting names as
 // keys; a key left out keeps its default) and returns the effective
 // settings. It reports every problem found, as a *SettingsError or, when
-// there are several, SettingsErrors.
+// there are several, SettingsErrors, and then returns no Settings.
 func ParseSettings(doc []byte) (*Settings, error) {
 	m, serr := decodeSettingsDocument(doc)
 	if serr != nil {
@@ -529,7 +529,9 @@ func (s *Settings) Document() map[string]any {
 	return out
 }
 
-// SettingKeys returns every key ParseSettings accepts, legacy ones included, sorted.
+// SettingKeys returns every setting key ParseSettings accepts, legacy ones
+// included, sorted. (allauth keys that only name Python code or server-rendered
+// pages are tolerated at their default value but not listed.)
 func SettingKeys() []string {
 	out := make([]string, 0, len(settingSpecs))
 	for _, sp := range settingSpecs {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hallpass/hallpass/internal/providers"
 )
 
 var (
@@ -35,6 +37,10 @@ func decodeProviders(v any) (map[string]ProviderSettings, error) {
 	for _, name := range sortedKeys(m) {
 		if !providerKeyPattern.MatchString(name) {
 			errs = append(errs, fmt.Errorf("%q is not an allauth provider id (lower-case letters, digits, underscores)", name))
+			continue
+		}
+		if _, ok := providers.Lookup(name); !ok {
+			errs = append(errs, fmt.Errorf("provider %q is not supported (supported: %s)", name, strings.Join(providers.IDs(), ", ")))
 			continue
 		}
 		ps, perrs := decodeProvider(name, m[name])

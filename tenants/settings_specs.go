@@ -30,17 +30,21 @@ type settingSpec struct {
 
 // Choices of enumerated settings.
 var (
-	allApps             = []string{AppSocialAccount, AppMFA, AppUserSessions}
-	allClients          = []string{"browser", "app"}
-	allLoginMethods     = []string{"email", "username", "phone"}
-	allSignupFields     = []string{"email", "email2", "username", "phone", "password1", "password2"}
-	allMFATypes         = []string{"recovery_codes", "totp", "webauthn"}
-	allCodeAfter        = []string{"mfa", "password", "socialaccount"}
-	allJWTAlgorithms    = []string{"RS256", "RS384", "RS512", "HS256", "HS384", "HS512", "ES256", "EdDSA"}
-	allSpecTemplates    = []string{"headless/spec/redoc_cdn.html", "headless/spec/swagger_cdn.html"}
-	allVerifications    = []string{EmailVerificationNone, EmailVerificationOptional, EmailVerificationMandatory}
-	allSameSite         = []string{"Lax", "Strict", "None"}
-	legacyAuthMethods   = []string{"username", "email", "username_email"}
+	allApps           = []string{AppSocialAccount, AppMFA, AppUserSessions}
+	allClients        = []string{"browser", "app"}
+	allLoginMethods   = []string{"email", "username", "phone"}
+	allSignupFields   = []string{"email", "email2", "username", "phone", "password1", "password2"}
+	allMFATypes       = []string{"recovery_codes", "totp", "webauthn"}
+	allCodeAfter      = []string{"mfa", "password", "socialaccount"}
+	allJWTAlgorithms  = []string{"RS256", "RS384", "RS512", "HS256", "HS384", "HS512", "ES256", "EdDSA"}
+	allSpecTemplates  = []string{"headless/spec/redoc_cdn.html", "headless/spec/swagger_cdn.html"}
+	allVerifications  = []string{EmailVerificationNone, EmailVerificationOptional, EmailVerificationMandatory}
+	allSameSite       = []string{"Lax", "Strict", "None"}
+	legacyAuthMethods = []string{"username", "email", "username_email"}
+)
+
+// allauth's class paths of its two token strategies.
+const (
 	sessionStrategyPath = "allauth.headless.tokens.strategies.sessions.SessionTokenStrategy"
 	jwtStrategyPath     = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"
 )
@@ -49,7 +53,7 @@ var (
 // or a decode that depends on another setting comes after it, and legacy
 // keys come before the settings they feed.
 var settingSpecs = []settingSpec{
-	// HALLPASS_* first: cross-field rules below read Apps.
+	// HALLPASS_* extensions.
 	{
 		key:  "HALLPASS_APPS",
 		dflt: `["socialaccount", "mfa", "usersessions"]`,

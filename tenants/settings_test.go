@@ -34,6 +34,18 @@ func (d doc) json(t *testing.T) []byte {
 	return b
 }
 
+// with returns base with extra's keys set over it.
+func with(base, extra doc) doc {
+	out := doc{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 func mustParse(t *testing.T, d doc) *tenants.Settings {
 	t.Helper()
 	s, err := tenants.ParseSettings(d.json(t))
@@ -559,6 +571,11 @@ func TestValues(t *testing.T) {
 			func(s *tenants.Settings) bool { return true }},
 		{"social email required overrides derivation", doc{"SOCIALACCOUNT_EMAIL_REQUIRED": true},
 			func(s *tenants.Settings) bool { return s.SocialAccountEmailRequired && s.SocialAccountQueryEmail }},
+		{"headless only, provider without apps", with(reactSPADoc(), doc{
+			"HEADLESS_FRONTEND_URLS": map[string]string{"account_confirm_email": "/v/{key}", "account_reset_password": "/r",
+				"account_reset_password_from_key": "/r/{key}", "account_signup": "/s"},
+			"SOCIALACCOUNT_PROVIDERS": map[string]any{"google": map[string]any{"SCOPE": []string{"email"}}}}),
+			func(s *tenants.Settings) bool { return s.SocialAccountProviders["google"].Apps == nil }},
 		{"headless only, all by code", doc{"HEADLESS_ONLY": true, "ACCOUNT_EMAIL_VERIFICATION": "mandatory",
 			"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true, "ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED": true,
 			"ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS": false, "ACCOUNT_PREVENT_ENUMERATION": false, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"}},
@@ -700,16 +717,6 @@ func TestValidationErrors(t *testing.T) {
 	providers := func(p map[string]any) doc { return doc{"SOCIALACCOUNT_PROVIDERS": p} }
 	codeMode := doc{"ACCOUNT_EMAIL_VERIFICATION": "mandatory", "ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true,
 		"ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"}}
-	with := func(base doc, extra doc) doc {
-		out := doc{}
-		for k, v := range base {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
-		return out
-	}
 	tests := []struct {
 		name   string
 		doc    doc
@@ -862,6 +869,8 @@ func TestValidationErrors(t *testing.T) {
 		{"missing client id", providers(map[string]any{"github": map[string]any{"APPS": []any{map[string]any{"secret": "s"}}}}), "SOCIALACCOUNT_PROVIDERS", "github.APPS[0].client_id"},
 		{"oidc without server_url", providers(map[string]any{"openid_connect": map[string]any{"APPS": []any{oidcApp(map[string]any{"settings": map[string]any{}})}}}),
 			"SOCIALACCOUNT_PROVIDERS", "server_url"},
+		{"oidc server_url not a string", providers(map[string]any{"openid_connect": map[string]any{"APPS": []any{oidcApp(map[string]any{"settings": map[string]any{"server_url": 1}})}}}),
+			"SOCIALACCOUNT_PROVIDERS", "must be a string"},
 		{"oidc http server_url", providers(map[string]any{"openid_connect": map[string]any{"APPS": []any{oidcApp(map[string]any{"settings": map[string]any{"server_url": "http://kc.example.com"}})}}}),
 			"SOCIALACCOUNT_PROVIDERS", "https"},
 		{"oidc without provider_id", providers(map[string]any{"openid_connect": map[string]any{"APPS": []any{oidcApp(map[string]any{"provider_id": ""})}}}),
@@ -871,7 +880,7 @@ func TestValidationErrors(t *testing.T) {
 			"SOCIALACCOUNT_PROVIDERS", "already used"},
 		{"provider_id shared across providers", providers(map[string]any{
 			"openid_connect": map[string]any{"APPS": []any{oidcApp(nil)}},
-			"saml":           map[string]any{"APPS": []any{map[string]any{"client_id": "org", "provider_id": "kc"}}}}),
+			"google":         map[string]any{"APPS": []any{map[string]any{"client_id": "org", "provider_id": "kc"}}}}),
 			"SOCIALACCOUNT_PROVIDERS", "already used"},
 		{"provider_id is a provider", providers(map[string]any{
 			"openid_connect": map[string]any{"APPS": []any{oidcApp(map[string]any{"provider_id": "google"})}},

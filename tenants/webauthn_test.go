@@ -60,3 +60,10 @@ func TestWebAuthnConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestUnsupportedProviderRejected(t *testing.T) {
+	_, err := tenants.ParseSettings([]byte(`{"SOCIALACCOUNT_PROVIDERS": {"myspace": {"APP": {"client_id": "x"}}}}`))
+	if err == nil || !strings.Contains(err.Error(), "SOCIALACCOUNT_PROVIDERS") || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("want a SOCIALACCOUNT_PROVIDERS error, got %v", err)
+	}
+}
