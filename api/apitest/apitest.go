@@ -5,6 +5,8 @@ package apitest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/server"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/mail/smtptest"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -29,12 +35,15 @@ const PlatformHost = "hallpass.test"
 // Settings is a tenant settings document (allauth names).
 type Settings map[string]any
 
-// Env is one tenant on one server.
+// Env is one tenant on one server, with a real SMTP listener receiving
+// the tenant's mail through the outbox worker.
 type Env struct {
-	T      *testing.T
-	Tenant *tenants.Tenant
-	Store  *tenants.Store
-	Server *server.Server
+	T        *testing.T
+	Tenant   *tenants.Tenant
+	Store    *tenants.Store
+	Server   *server.Server
+	Accounts *identity.Accounts
+	Mail     *smtptest.Server
 }
 
 // New creates a tenant with settings and a server that serves it.
@@ -63,9 +72,22 @@ func New(t *testing.T, settings Settings) *Env {
 	if err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost), Log: log})
+	pool := testenv.Pool(t)
+	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
+	smtp := smtptest.Start(t)
+	sender, err := mail.NewSMTPSender(smtp.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := mail.NewWorker(pool, testenv.Sealer(t), sender, log)
+	worker.BackoffBase, worker.PollInterval = 20*time.Millisecond, 200*time.Millisecond
+	done := make(chan struct{})
+	go func() { defer close(done); _ = worker.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost), Log: log,
+		Headless: &api.Headless{Accounts: accounts}})
 	srv.Finish()
-	return &Env{T: t, Tenant: tn, Store: store, Server: srv}
+	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp}
 }
 
 // Response is a received response with assertion helpers.
@@ -112,6 +134,9 @@ func (e *Env) Raw(method, target, body string, headers ...string) *Response {
 	b, _ := io.ReadAll(res.Body)
 	out := &Response{T: e.T, Code: res.StatusCode, Header: res.Header, Body: b}
 	_ = json.Unmarshal(b, &out.JSON)
+	if err := validate(method, req.URL.Path, res.StatusCode, res.Header, b); err != nil && !errors.Is(err, ErrNotInSpec) {
+		e.T.Errorf("%s %s → %d does not match allauth's spec: %v\n%s", method, req.URL.Path, res.StatusCode, err, b)
+	}
 	return out
 }
 
@@ -153,4 +178,25 @@ func (r *Response) Path(path string) any {
 		cur = m[part]
 	}
 	return cur
+}
+
+// validate checks a response against allauth's spec, with the two kinds of
+// answer the spec cannot list per operation: the 410 allauth gives on every
+// app endpoint for a dead session token (notes §3.1, §3.5), validated as
+// GET auth/session's 410; and platform statuses (413 body too large, 429
+// rate limited, 503 store unavailable), which must be a bare envelope.
+func validate(method, path string, status int, header http.Header, body []byte) error {
+	switch status {
+	case http.StatusGone:
+		if i := strings.Index(path, "/_allauth/app/v1/"); i >= 0 {
+			return ValidateResponse("GET", path[:i]+"/_allauth/app/v1/auth/session", status, header, body)
+		}
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		var env map[string]any
+		if err := json.Unmarshal(body, &env); err != nil || env["status"] != float64(status) {
+			return fmt.Errorf("platform status %d must be an envelope: %s", status, body)
+		}
+		return nil
+	}
+	return ValidateResponse(method, path, status, header, body)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/account"
 	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -28,6 +29,8 @@ type Config struct {
 	Resolver *tenants.Resolver
 	Log      *slog.Logger
 	Ready    []Check
+	// Headless holds the account services behind the headless API.
+	Headless *api.Headless
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
 }
@@ -37,8 +40,9 @@ type Server struct {
 	// Platform is the app that listens; mount the console on it.
 	Platform *fiber.App
 	// Tenant serves everything under a tenant's base.
-	Tenant *fiber.App
-	log    *slog.Logger
+	Tenant   *fiber.App
+	log      *slog.Logger
+	headless *api.Headless
 }
 
 // New builds the apps and registers every route.
@@ -61,7 +65,7 @@ func New(cfg Config) *Server {
 			ReadBufferSize:        16 << 10,
 		}
 	}
-	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log}
+	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless}
 
 	s.registerTenantRoutes()
 	tenantHandler := s.Tenant.Handler()
@@ -82,8 +86,9 @@ func New(cfg Config) *Server {
 func (s *Server) registerTenantRoutes() {
 	t := s.Tenant
 	t.Use(api.Recover(s.log))
-	headless := t.Group("/_allauth/:client/v1", api.HeadlessClient())
+	headless := t.Group("/_allauth/:client/v1", api.HeadlessClient(), s.headless.LoadSession())
 	base.Register(headless)
+	(&account.Handlers{Headless: s.headless}).Register(headless)
 	// Anything else under a tenant's base is absent.
 	t.Use(func(c *fiber.Ctx) error { return api.ErrRouteAbsent })
 }

@@ -7,7 +7,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/server"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -27,6 +30,19 @@ func (c *cli) serve(ctx context.Context) error {
 	}
 	srv, cancelBus := c.buildServer(ctx, d)
 	defer cancelBus()
+	worker, err := c.mailWorker(d)
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if err := worker.Run(workerCtx); err != nil && workerCtx.Err() == nil {
+			d.log.Error("mail worker stopped", "err", err)
+		}
+	}()
+	defer func() { stopWorker(); <-workerDone }()
 	d.log.Info("hallpass serving", "listen", ln.Addr().String(), "public_url", c.cfg.PublicURL, "base_domain", c.cfg.BaseDomain)
 	return srv.Serve(ctx, ln, 25*time.Second)
 }
@@ -49,6 +65,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	srv := server.New(server.Config{
 		Resolver: tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
 		Log:      d.log,
+		Headless: &api.Headless{Accounts: identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)},
 		Ready: []server.Check{
 			{Name: "postgres", Ping: d.store.Ping},
 			{Name: "redis", Ping: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }},
@@ -57,4 +74,21 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	srv.Platform.Get("/static/*", web.Handler())
 	srv.Finish()
 	return srv, cancel
+}
+
+// mailWorker delivers the outbox over SMTP, or into the dev inbox (logged)
+// when HALLPASS_SMTP_URL is unset.
+func (c *cli) mailWorker(d *deps) (*mail.Worker, error) {
+	var sender mail.Sender
+	if c.cfg.SMTPURL == "" {
+		d.log.Info("HALLPASS_SMTP_URL unset: mail goes to the dev inbox and the log")
+		sender = mail.NewDevInbox(d.pool, d.log)
+	} else {
+		s, err := mail.NewSMTPSender(c.cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("HALLPASS_SMTP_URL: %w", err)
+		}
+		sender = s
+	}
+	return mail.NewWorker(d.pool, d.sealer, sender, d.log), nil
 }

@@ -10,6 +10,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -32,6 +33,7 @@ var ErrMalformed = errors.New("seal: malformed or tampered sealed value")
 type Sealer struct {
 	current string
 	aeads   map[string]cipher.AEAD
+	keys    map[string][]byte
 }
 
 // KeyID names a master key: the first 8 hex digits of its SHA-256.
@@ -57,7 +59,7 @@ func ParseKey(s string) ([]byte, error) {
 // New returns a Sealer that seals with current and can also open values
 // sealed with any of old.
 func New(current []byte, old ...[]byte) (*Sealer, error) {
-	s := &Sealer{aeads: map[string]cipher.AEAD{}}
+	s := &Sealer{aeads: map[string]cipher.AEAD{}, keys: map[string][]byte{}}
 	for i, k := range append([][]byte{current}, old...) {
 		if len(k) != 32 {
 			return nil, fmt.Errorf("seal: key %d must be 32 bytes, got %d", i, len(k))
@@ -75,6 +77,7 @@ func New(current []byte, old ...[]byte) (*Sealer, error) {
 			s.current = id
 		}
 		s.aeads[id] = aead
+		s.keys[id] = append([]byte(nil), k...)
 	}
 	return s, nil
 }
@@ -126,4 +129,14 @@ func (s *Sealer) NeedsReseal(sealed string) bool {
 
 func (s *Sealer) aad(keyID, context string) []byte {
 	return []byte(prefix + ":" + keyID + ":" + context)
+}
+
+// DeriveKey returns a 32-byte key for one purpose (e.g. signing a tenant's
+// verification links), derived from the current master key so that no
+// separate secret needs storing. Rotating the master key invalidates what
+// derived keys signed.
+func (s *Sealer) DeriveKey(purpose string) []byte {
+	mac := hmac.New(sha256.New, s.keys[s.current])
+	mac.Write([]byte("hallpass-derive:" + purpose))
+	return mac.Sum(nil)
 }

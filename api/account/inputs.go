@@ -1,0 +1,148 @@
+// Package account serves allauth's headless account endpoints: login,
+// signup, session, logout and email verification. Inputs parse and validate
+// requests with allauth's error codes; handlers call internal/identity.
+package account
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// body is a decoded JSON object; an empty body is {} as in allauth.
+type body map[string]json.RawMessage
+
+func parseBody(c *fiber.Ctx) (body, error) {
+	raw := bytes.TrimSpace(c.Body())
+	if len(raw) == 0 {
+		return body{}, nil
+	}
+	var b body
+	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
+		return nil, api.FormError("invalid", "Invalid JSON body: expected an object.")
+	}
+	return b, nil
+}
+
+// str reads a string field: absent → ok=false; JSON null counts as absent;
+// another type is an "invalid" error on the field.
+func (b body) str(name string) (value string, present bool, err *api.ErrorItem) {
+	raw, ok := b[name]
+	if !ok || string(raw) == "null" {
+		return "", false, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", true, &api.ErrorItem{Param: name, Code: "invalid", Message: "Enter a valid value."}
+	}
+	return s, true, nil
+}
+
+type loginInput struct{ identity.LoginInput }
+
+// parseLogin mirrors allauth's LoginInput: only the login methods' fields
+// exist; a single method makes its field required; exactly one identifier.
+func parseLogin(c *fiber.Ctx, s *tenants.Settings) (*loginInput, error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return nil, err
+	}
+	var errs []api.ErrorItem
+	given := map[string]string{}
+	for _, m := range []string{"username", "email", "phone"} {
+		if !slices.Contains(s.LoginMethods, m) {
+			continue
+		}
+		v, present, e := b.str(m)
+		switch {
+		case e != nil:
+			errs = append(errs, *e)
+		case present && v != "":
+			if m == "email" {
+				norm, ie := identity.NormalizeEmail("email", v, s.EmailMaxLength)
+				if ie != nil {
+					errs = append(errs, item(ie))
+					continue
+				}
+				v = norm
+			}
+			given[m] = v
+		case len(s.LoginMethods) == 1:
+			errs = append(errs, item(identity.NewError(m, "required")))
+		}
+	}
+	password, present, e := b.str("password")
+	if e != nil {
+		errs = append(errs, *e)
+	} else if !present || password == "" {
+		errs = append(errs, item(identity.NewError("password", "required")))
+	}
+	if len(errs) > 0 {
+		return nil, &api.InputError{Errors: errs}
+	}
+	if len(given) != 1 {
+		return nil, api.FormError("invalid_login", "Invalid login.")
+	}
+	in := &loginInput{}
+	for m, v := range given {
+		in.Method, in.Value = m, v
+	}
+	if in.Method == "phone" {
+		return nil, api.FormError("invalid_login", "Invalid login.")
+	}
+	in.Password = password
+	return in, nil
+}
+
+// parseSignup reads the signup fields; validation against
+// ACCOUNT_SIGNUP_FIELDS and the account rules happens in identity.
+func parseSignup(c *fiber.Ctx) (identity.SignupInput, error) {
+	var in identity.SignupInput
+	b, err := parseBody(c)
+	if err != nil {
+		return in, err
+	}
+	var errs []api.ErrorItem
+	for _, f := range []struct {
+		name    string
+		value   *string
+		present *bool
+	}{{"email", &in.Email, &in.HasEmail}, {"username", &in.Username, &in.HasUsername}, {"password", &in.Password, &in.HasPassword}} {
+		v, present, e := b.str(f.name)
+		if e != nil {
+			errs = append(errs, *e)
+			continue
+		}
+		*f.value, *f.present = v, present
+	}
+	if len(errs) > 0 {
+		return in, &api.InputError{Errors: errs}
+	}
+	return in, nil
+}
+
+// parseKey reads {key} from a verification POST.
+func parseKey(c *fiber.Ctx) (string, error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return "", err
+	}
+	key, present, e := b.str("key")
+	if e != nil {
+		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
+	}
+	if !present || key == "" {
+		return "", &api.InputError{Errors: []api.ErrorItem{item(identity.NewError("key", "required"))}}
+	}
+	return key, nil
+}
+
+func item(e *identity.Error) api.ErrorItem {
+	return api.ErrorItem{Message: e.Message, Code: e.Code, Param: e.Param}
+}

@@ -1,0 +1,79 @@
+package apitest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallpass/hallpass/internal/mail/smtptest"
+)
+
+// Client is a frontend: it keeps what allauth's JavaScript client keeps
+// (the app's session token, the browser's cookies) and sends what it sends
+// (X-Session-Token; the csrftoken cookie echoed in X-CSRFToken).
+type Client struct {
+	env     *Env
+	Kind    string
+	Token   string
+	cookies map[string]string
+}
+
+// Client returns a fresh frontend of kind "app" or "browser".
+func (e *Env) Client(kind string) *Client {
+	return &Client{env: e, Kind: kind, cookies: map[string]string{}}
+}
+
+// Do sends a request relative to /_allauth/{client}/v1/; extra headers are
+// name, value pairs.
+func (c *Client) Do(method, path, body string, headers ...string) *Response {
+	c.env.T.Helper()
+	var h []string
+	if c.Kind == "app" && c.Token != "" {
+		h = append(h, "X-Session-Token", c.Token)
+	}
+	if c.Kind == "browser" {
+		if method != "GET" && method != "HEAD" && c.cookies["csrftoken"] == "" {
+			c.Do("GET", "config", "") // as allauth frontends do, to get the CSRF cookie
+		}
+		if len(c.cookies) > 0 {
+			var parts []string
+			for k, v := range c.cookies {
+				parts = append(parts, k+"="+v)
+			}
+			h = append(h, "Cookie", strings.Join(parts, "; "))
+		}
+		if method != "GET" && method != "HEAD" {
+			h = append(h, "X-CSRFToken", c.cookies["csrftoken"])
+		}
+	}
+	res := c.env.Do(c.Kind, method, path, body, append(h, headers...)...)
+	if tok, ok := res.Path("meta.session_token").(string); ok {
+		c.Token = tok
+	}
+	if res.Code == http.StatusGone {
+		c.Token = ""
+	}
+	for _, ck := range (&http.Response{Header: res.Header}).Cookies() {
+		if ck.MaxAge < 0 || ck.Value == "" || (!ck.Expires.IsZero() && ck.Expires.Before(time.Now())) {
+			delete(c.cookies, ck.Name)
+		} else {
+			c.cookies[ck.Name] = ck.Value
+		}
+	}
+	return res
+}
+
+// Cookie returns a cookie the browser holds.
+func (c *Client) Cookie(name string) string { return c.cookies[name] }
+
+// SetCookie plants a cookie (e.g. another tenant's session).
+func (c *Client) SetCookie(name, value string) { c.cookies[name] = value }
+
+// WaitMail waits for the n-th mail (1-based) to arrive at the SMTP listener,
+// at most 3 s, and returns it.
+func (e *Env) WaitMail(t testing.TB, n int) smtptest.Received {
+	t.Helper()
+	msgs := e.Mail.WaitFor(t, n, 3*time.Second)
+	return msgs[n-1]
+}

@@ -1,0 +1,352 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Cookie and header names allauth frontends depend on (Django's).
+const (
+	SessionCookie   = "sessionid"
+	CSRFCookie      = "csrftoken"
+	CSRFHeader      = "X-CSRFToken"
+	SessionHeader   = "X-Session-Token"
+	csrfTokenLength = 32
+	maxBody         = 64 << 10
+)
+
+type sessionKey struct{}
+
+// Headless is what every headless slice shares: the account services and
+// the per-request session handling of both clients.
+type Headless struct {
+	Accounts *identity.Accounts
+}
+
+// Session returns the request's session (anonymous if nobody is logged in).
+func Session(c *fiber.Ctx) *identity.Session {
+	s, _ := c.Locals(sessionKey{}).(*identity.Session)
+	return s
+}
+
+// Request describes the HTTP request to the domain.
+func Request(c *fiber.Ctx) identity.Request {
+	return identity.Request{BaseURL: TenantBaseURL(c)}
+}
+
+// cookiePath scopes cookies to the tenant's base, so tenants reached through
+// /t/{slug}/ on one host never see each other's cookies.
+func cookiePath(c *fiber.Ctx) string {
+	p, _ := c.Locals(prefixKey{}).(string)
+	return p + "/"
+}
+
+// LoadSession is the headless middleware that ties the request to a
+// session: the app client by X-Session-Token (a token naming no session is
+// answered 410, as allauth does), the browser client by its session cookie,
+// with Django's CSRF rules on unsafe methods. It also applies CORS for the
+// tenant's frontend origins and caps the body size.
+func (h *Headless) LoadSession() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t := Tenant(c)
+		if origin := c.Get(fiber.HeaderOrigin); origin != "" && allowedOrigin(t, c, origin) {
+			c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+			c.Set(fiber.HeaderAccessControlAllowCredentials, "true")
+			c.Vary(fiber.HeaderOrigin)
+			if c.Method() == fiber.MethodOptions {
+				c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+				c.Set(fiber.HeaderAccessControlAllowHeaders, "accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with, x-session-token, x-email-verification-key, x-password-reset-key")
+				c.Set(fiber.HeaderAccessControlMaxAge, "86400")
+				return c.SendStatus(fiber.StatusNoContent)
+			}
+		}
+		if c.Method() == fiber.MethodOptions {
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+		if len(c.Body()) > maxBody {
+			return RespondStatus(c, fiber.StatusRequestEntityTooLarge)
+		}
+		ip, ua := c.IP(), c.Get(fiber.HeaderUserAgent)
+		client := Client(c)
+		sessions := h.Accounts.Sessions
+		var sess *identity.Session
+		var err error
+		if client == ClientApp {
+			if token := c.Get(SessionHeader); token != "" {
+				sess, err = sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
+				if errors.Is(err, identity.ErrSessionNotFound) {
+					c.Locals(sessionKey{}, sessions.New(t.ID, client, ip, ua))
+					return h.RespondAuth(c, fiber.StatusGone)
+				}
+			}
+		} else {
+			if token := c.Cookies(SessionCookie); token != "" {
+				sess, err = sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
+				if errors.Is(err, identity.ErrSessionNotFound) {
+					sess, err = nil, nil // Django starts a fresh session
+					clearCookie(c, SessionCookie)
+				}
+			}
+			if err := checkCSRF(c, t); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if sess == nil {
+			sess = sessions.New(t.ID, client, ip, ua)
+		}
+		c.Locals(sessionKey{}, sess)
+		return c.Next()
+	}
+}
+
+// checkCSRF applies Django's CSRF contract to browser requests: every
+// response carries a csrftoken cookie; unsafe methods must echo it in
+// X-CSRFToken, and a cross-site Origin must be one of the tenant's.
+func checkCSRF(c *fiber.Ctx, t *tenants.Tenant) error {
+	cookie := c.Cookies(CSRFCookie)
+	if !validCSRF(cookie) {
+		cookie = ""
+	}
+	safe := c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead
+	if !safe {
+		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !allowedOrigin(t, c, origin) {
+			return ErrForbidden
+		}
+		header := unmaskCSRF(c.Get(CSRFHeader))
+		if cookie == "" || header == "" || subtle.ConstantTimeCompare([]byte(header), []byte(cookie)) != 1 {
+			return ErrForbidden
+		}
+	}
+	if cookie == "" {
+		setCSRFCookie(c, newCSRFToken())
+	}
+	return nil
+}
+
+// RotateCSRF issues a new CSRF token, as Django does at login.
+func RotateCSRF(c *fiber.Ctx) {
+	if Client(c) == ClientBrowser {
+		setCSRFCookie(c, newCSRFToken())
+	}
+}
+
+func setCSRFCookie(c *fiber.Ctx, token string) {
+	c.Cookie(&fiber.Cookie{Name: CSRFCookie, Value: token, Path: cookiePath(c), MaxAge: 31449600,
+		Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
+}
+
+func clearCookie(c *fiber.Ctx, name string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: cookiePath(c), Expires: time.Unix(0, 0), MaxAge: -1,
+		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
+}
+
+const csrfAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func newCSRFToken() string {
+	b := make([]byte, csrfTokenLength)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = csrfAlphabet[int(b[i])%len(csrfAlphabet)]
+	}
+	return string(b)
+}
+
+func validCSRF(s string) bool {
+	if len(s) != csrfTokenLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(csrfAlphabet, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// unmaskCSRF accepts the token as the cookie holds it, or Django's masked
+// 64-character form (mask followed by the masked secret).
+func unmaskCSRF(s string) string {
+	if len(s) == csrfTokenLength {
+		return s
+	}
+	if len(s) != 2*csrfTokenLength || !validCSRF(s[:csrfTokenLength]) || !validCSRF(s[csrfTokenLength:]) {
+		return ""
+	}
+	mask, token := s[:csrfTokenLength], s[csrfTokenLength:]
+	out := make([]byte, csrfTokenLength)
+	n := len(csrfAlphabet)
+	for i := range out {
+		x := strings.IndexByte(csrfAlphabet, token[i]) - strings.IndexByte(csrfAlphabet, mask[i])
+		out[i] = csrfAlphabet[(x%n+n)%n]
+	}
+	return string(out)
+}
+
+// allowedOrigin reports whether origin may call the tenant's API with
+// credentials: the request's own origin, the origins of the tenant's
+// frontend URLs, or HALLPASS_CORS_ALLOWED_ORIGINS.
+func allowedOrigin(t *tenants.Tenant, c *fiber.Ctx, origin string) bool {
+	o := strings.ToLower(strings.TrimSuffix(origin, "/"))
+	if o == strings.ToLower(c.BaseURL()) {
+		return true
+	}
+	for _, raw := range t.Settings.FrontendURLs {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" && strings.ToLower(u.Scheme+"://"+u.Host) == o {
+			return true
+		}
+	}
+	return slices.ContainsFunc(t.Settings.CORSAllowedOrigins, func(a string) bool { return strings.ToLower(a) == o })
+}
+
+// Respond writes an enveloped response after saving the session: an app
+// client is given a new session token in meta when it has one, a browser
+// its session cookie.
+func (h *Headless) Respond(c *fiber.Ctx, status int, data any, meta map[string]any) error {
+	sess := Session(c)
+	t := Tenant(c)
+	if sess != nil {
+		if err := h.Accounts.Sessions.Save(c.UserContext(), sess, time.Duration(t.Settings.LoginTimeout)*time.Second); err != nil {
+			return err
+		}
+		if sess.NewToken() {
+			if Client(c) == ClientApp {
+				if meta == nil {
+					meta = map[string]any{}
+				}
+				meta["session_token"] = sess.Token
+			} else {
+				cookie := &fiber.Cookie{Name: SessionCookie, Value: sess.Token, Path: cookiePath(c), HTTPOnly: true,
+					Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode}
+				if sess.Authenticated() {
+					cookie.Expires = sess.ExpiresAt
+				}
+				c.Cookie(cookie)
+			}
+		} else if Client(c) == ClientBrowser && sess.Token == "" && c.Cookies(SessionCookie) != "" {
+			clearCookie(c, SessionCookie)
+		}
+	}
+	return Respond(c, status, data, meta)
+}
+
+// UserData is allauth's serialised user: empty fields dropped.
+func UserData(u *identity.User, s *tenants.Settings) map[string]any {
+	d := map[string]any{"id": u.ID, "display": u.Display(), "has_usable_password": u.HasUsablePassword()}
+	if u.PrimaryEmail != "" {
+		d["email"] = u.PrimaryEmail
+	}
+	if s.UserModelUsernameField != "" && u.Username != "" {
+		d["username"] = u.Username
+	}
+	return d
+}
+
+// RespondAuth writes allauth's authentication response for the session:
+// 200 with the user and methods when logged in; otherwise 401 (or status,
+// e.g. 410) with the flows a frontend can take next.
+func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
+	t, sess := Tenant(c), Session(c)
+	if sess != nil && sess.Authenticated() && len(status) == 0 {
+		user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
+		if err != nil {
+			if errors.Is(err, identity.ErrUserNotFound) {
+				_ = h.Accounts.Logout(c.UserContext(), sess)
+				return h.RespondAuth(c)
+			}
+			return err
+		}
+		if !user.IsActive {
+			_ = h.Accounts.Logout(c.UserContext(), sess)
+			return h.RespondAuth(c)
+		}
+		methods := sess.State.Methods
+		if methods == nil {
+			methods = []identity.AuthRecord{}
+		}
+		return h.Respond(c, fiber.StatusOK, map[string]any{"user": UserData(user, t.Settings), "methods": methods},
+			map[string]any{"is_authenticated": true})
+	}
+	code := fiber.StatusUnauthorized
+	if len(status) > 0 {
+		code = status[0]
+	}
+	var isAuth any = false
+	if code == fiber.StatusGone {
+		isAuth = nil // allauth renders `user and user.is_authenticated` with no user
+	}
+	return h.Respond(c, code, map[string]any{"flows": h.flows(c)}, map[string]any{"is_authenticated": isAuth})
+}
+
+// flows lists what an unauthenticated client can do, in allauth's order,
+// with the pending stage (if any) marked.
+func (h *Headless) flows(c *fiber.Ctx) []map[string]any {
+	t, sess := Tenant(c), Session(c)
+	s := t.Settings
+	out := []map[string]any{}
+	if !s.SocialAccountOnly {
+		out = append(out, map[string]any{"id": "login"})
+	}
+	if s.LoginByCodeEnabled {
+		out = append(out, map[string]any{"id": "login_by_code"})
+	}
+	if s.SignupOpen && !s.SocialAccountOnly {
+		out = append(out, map[string]any{"id": "signup"})
+	}
+	if slices.Contains(s.Apps, tenants.AppSocialAccount) {
+		client := Client(c)
+		var redirect, token []string
+		for _, app := range s.ProviderApps() {
+			k, ok := providers.Lookup(app.Provider)
+			if !ok || !k.Supports(client) {
+				continue
+			}
+			if k.Redirect {
+				redirect = append(redirect, app.SubID())
+			}
+			if k.Token {
+				token = append(token, app.SubID())
+			}
+		}
+		if len(redirect) > 0 && client == ClientBrowser {
+			out = append(out, map[string]any{"id": "provider_redirect", "providers": redirect})
+		}
+		if len(token) > 0 {
+			out = append(out, map[string]any{"id": "provider_token", "providers": token})
+		}
+	}
+	if slices.Contains(s.Apps, tenants.AppMFA) && s.MFAPasskeyLoginEnabled {
+		out = append(out, map[string]any{"id": "mfa_login_webauthn"})
+	}
+	if sess != nil {
+		if p := h.Accounts.PendingStage(t, sess); p != nil {
+			found := false
+			for _, f := range out {
+				if f["id"] == p.Stage {
+					f["is_pending"] = true
+					found = true
+				}
+			}
+			if !found {
+				out = append(out, map[string]any{"id": p.Stage, "is_pending": true})
+			}
+		}
+	}
+	if !s.SocialAccountOnly && s.PasswordResetByCodeEnabled {
+		out = append(out, map[string]any{"id": "password_reset_by_code", "is_pending": false})
+	}
+	return out
+}

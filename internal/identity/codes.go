@@ -1,0 +1,131 @@
+package identity
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// codeAlphabet is allauth's default alphabet for user codes: consonants
+// only, so codes never spell words.
+const codeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
+
+// NewUserCode returns a random code in the given format (e.g. "KQTB-XWZF").
+func NewUserCode(f tenants.UserCodeFormat) string {
+	alphabet := codeAlphabet
+	group := 4
+	if f.Numeric {
+		alphabet = "0123456789"
+		group = 3
+	}
+	n := f.Length
+	if n <= 0 {
+		n = 8
+	}
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if f.Dashed && i > 0 && i%group == 0 {
+			b.WriteByte('-')
+		}
+		k, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		b.WriteByte(alphabet[k.Int64()])
+	}
+	return b.String()
+}
+
+// normalizeCode drops punctuation and case, as allauth compares user codes.
+func normalizeCode(code string) string {
+	var b strings.Builder
+	for _, r := range code {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	return b.String()
+}
+
+// Keys signs and checks what the platform hands out: verification keys and
+// code hashes. Keys are per tenant, so a value from one tenant never passes
+// at another.
+type Keys struct {
+	derive func(purpose string) []byte
+}
+
+// NewKeys builds Keys from a key-derivation function (seal.Sealer.DeriveKey).
+func NewKeys(derive func(purpose string) []byte) *Keys { return &Keys{derive: derive} }
+
+func (k *Keys) mac(tenantID uuid.UUID, purpose string, parts ...string) []byte {
+	m := hmac.New(sha256.New, k.derive(purpose+":"+tenantID.String()))
+	for _, p := range parts {
+		var l [4]byte
+		binary.BigEndian.PutUint32(l[:], uint32(len(p)))
+		m.Write(l[:])
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
+}
+
+// CodeHash is how a code is kept: a keyed hash of its normalised form, so
+// a leaked session store does not reveal codes or allow offline guessing.
+func (k *Keys) CodeHash(tenantID uuid.UUID, code string) string {
+	return base64.RawURLEncoding.EncodeToString(k.mac(tenantID, "code", normalizeCode(code)))
+}
+
+// CodeMatches compares a submitted code with a stored hash in constant time.
+func (k *Keys) CodeMatches(tenantID uuid.UUID, code, hash string) bool {
+	want, err := base64.RawURLEncoding.DecodeString(hash)
+	if err != nil || normalizeCode(code) == "" {
+		return false
+	}
+	return hmac.Equal(k.mac(tenantID, "code", normalizeCode(code)), want)
+}
+
+// EmailVerificationKey returns the key of a verification link for an
+// address: its id and issue time, signed. It stops working when the address
+// changes or after ttl.
+func (k *Keys) EmailVerificationKey(tenantID uuid.UUID, e *EmailAddress, now time.Time) string {
+	id := strconv.FormatInt(e.ID, 36)
+	ts := strconv.FormatInt(now.Unix(), 36)
+	sig := k.mac(tenantID, "email-verification", id, ts, FoldEmail(e.Email))[:18]
+	return id + "." + ts + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// ParseEmailVerificationKey returns the address id a key names and when it
+// was issued; emailOf loads the address to check the signature against.
+func (k *Keys) ParseEmailVerificationKey(tenantID uuid.UUID, key string, ttl time.Duration, now time.Time,
+	emailOf func(id int64) (*EmailAddress, error)) (*EmailAddress, bool) {
+	parts := strings.Split(key, ".")
+	if len(key) > 128 || len(parts) != 3 {
+		return nil, false
+	}
+	id, err1 := strconv.ParseInt(parts[0], 36, 64)
+	ts, err2 := strconv.ParseInt(parts[1], 36, 64)
+	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || id <= 0 {
+		return nil, false
+	}
+	issued := time.Unix(ts, 0)
+	if now.Sub(issued) > ttl || issued.After(now.Add(time.Minute)) {
+		return nil, false
+	}
+	e, err := emailOf(id)
+	if err != nil || e == nil {
+		return nil, false
+	}
+	want := k.mac(tenantID, "email-verification", parts[0], parts[1], FoldEmail(e.Email))[:18]
+	if !hmac.Equal(sig, want) {
+		return nil, false
+	}
+	return e, true
+}

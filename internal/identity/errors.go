@@ -1,0 +1,71 @@
+// Package identity holds a tenant's users, their email addresses, passwords
+// and authenticated sessions: the account rules of django-allauth, without
+// any HTTP in them. Errors carry allauth's codes; the API maps them to
+// responses in one place.
+package identity
+
+import "fmt"
+
+// Error is a rule violation with allauth's error code; Param names the input
+// field it belongs to ("" for the whole form).
+type Error struct {
+	Code    string
+	Param   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Param != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Param, e.Message, e.Code)
+	}
+	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+}
+
+// Errors is several field errors reported together, in field order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	if len(es) == 0 {
+		return "no errors"
+	}
+	return es[0].Error()
+}
+
+// messages are allauth's (and Django's) texts for each code.
+var messages = map[string]string{
+	"required":                   "This field is required.",
+	"invalid":                    "Enter a valid value.",
+	"invalid_email":              "Enter a valid email address.",
+	"invalid_username":           "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+	"max_length":                 "Ensure this value has at most %d characters.",
+	"min_length":                 "Ensure this value has at least %d characters.",
+	"account_inactive":           "This account is currently inactive.",
+	"email_password_mismatch":    "The email address and/or password you specified are not correct.",
+	"username_password_mismatch": "The username and/or password you specified are not correct.",
+	"email_taken":                "A user is already registered with this email address.",
+	"username_taken":             "A user with that username already exists.",
+	"username_blacklisted":       "Username can not be used. Please use other username.",
+	"incorrect_code":             "Incorrect code.",
+	"invalid_or_expired_key":     "Invalid or expired key.",
+	"invalid_login":              "Invalid login.",
+	"password_too_short":         "This password is too short. It must contain at least %d characters.",
+	"password_too_common":        "This password is too common.",
+	"password_entirely_numeric":  "This password is entirely numeric.",
+	"too_many_login_attempts":    "Too many failed login attempts. Try again later.",
+}
+
+// NewError returns an Error with allauth's message for code; args fill the
+// message's placeholders.
+func NewError(param, code string, args ...any) *Error {
+	msg, ok := messages[code]
+	if !ok {
+		msg = code
+	}
+	if len(args) > 0 {
+		msg = fmt.Sprintf(msg, args...)
+	}
+	if code == "invalid_email" || code == "invalid_username" {
+		code = "invalid" // Django's validators report plain "invalid"
+	}
+	return &Error{Code: code, Param: param, Message: msg}
+}

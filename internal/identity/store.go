@@ -1,0 +1,219 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrUserNotFound is returned when no user matches.
+var ErrUserNotFound = errors.New("user not found")
+
+// Store reads and writes users and email addresses; every query is scoped
+// by tenant id.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns the user store.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool exposes the pool for callers that need a transaction spanning stores
+// (a signup and the mail it queues).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+const userColumns = `u.id, coalesce(u.username, ''), u.password_hash, u.is_active, u.date_joined, u.last_login,
+	coalesce((SELECT e.email FROM email_addresses e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND e.is_primary), '')`
+
+func scanUser(row pgx.Row) (*User, error) {
+	var u User
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsActive, &u.DateJoined, &u.LastLogin, &u.PrimaryEmail); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrUserNotFound
+		}
+		return nil, fmt.Errorf("identity: scan user: %w", err)
+	}
+	return &u, nil
+}
+
+// User loads a user by id.
+func (s *Store) User(ctx context.Context, tenantID uuid.UUID, id int64) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, tenantID, id))
+}
+
+// UserByUsername loads a user by username, case-insensitively.
+func (s *Store) UserByUsername(ctx context.Context, tenantID uuid.UUID, username string) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.username_folded = $2`,
+		tenantID, FoldUsername(username)))
+}
+
+// UsersByEmail returns the users holding an address, those with it verified
+// first (allauth's prefer_verified).
+func (s *Store) UsersByEmail(ctx context.Context, tenantID uuid.UUID, email string) ([]*User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users u JOIN email_addresses a
+		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
+		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`, tenantID, FoldEmail(email))
+	if err != nil {
+		return nil, fmt.Errorf("identity: users by email: %w", err)
+	}
+	defer rows.Close()
+	var out []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// EmailAddresses lists a user's addresses, primary first.
+func (s *Store) EmailAddresses(ctx context.Context, tenantID uuid.UUID, userID int64) ([]EmailAddress, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, id`, tenantID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("identity: email addresses: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EmailAddress, error) {
+		var e EmailAddress
+		err := r.Scan(&e.ID, &e.UserID, &e.Email, &e.Verified, &e.Primary)
+		return e, err
+	})
+}
+
+// EmailAddress loads one address by id.
+func (s *Store) EmailAddress(ctx context.Context, tenantID uuid.UUID, id int64) (*EmailAddress, error) {
+	var e EmailAddress
+	err := s.pool.QueryRow(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
+		WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&e.ID, &e.UserID, &e.Email, &e.Verified, &e.Primary)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrUserNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: email address: %w", err)
+	}
+	return &e, nil
+}
+
+// lockEmail serialises work on one address within a tenant until tx ends,
+// so two signups cannot both find an address free.
+func lockEmail(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, email string) error {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(tenantID.String() + "\x00" + FoldEmail(email)))
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
+	return err
+}
+
+// emailTaken reports whether another user than exclude holds the address.
+func emailTaken(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, tenantID uuid.UUID, email string, exclude int64) (bool, error) {
+	var taken bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_addresses WHERE tenant_id = $1 AND email_folded = $2 AND user_id <> $3)`,
+		tenantID, FoldEmail(email), exclude).Scan(&taken)
+	return taken, err
+}
+
+// EmailTaken reports whether any user holds the address.
+func (s *Store) EmailTaken(ctx context.Context, tenantID uuid.UUID, email string) (bool, error) {
+	return emailTaken(ctx, s.pool, tenantID, email, 0)
+}
+
+// usernameTaken reports whether a username is in use.
+func usernameTaken(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, tenantID uuid.UUID, username string) (bool, error) {
+	var taken bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND username_folded = $2)`,
+		tenantID, FoldUsername(username)).Scan(&taken)
+	return taken, err
+}
+
+// NewUser is what signup stores.
+type NewUser struct {
+	Username     string
+	PasswordHash string
+	Email        string // "" for none
+}
+
+// insertUser creates a user (and its primary, unverified address) in tx.
+func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (*User, *EmailAddress, error) {
+	u := &User{Username: n.Username, PasswordHash: n.PasswordHash, IsActive: true, PrimaryEmail: n.Email}
+	var username, folded any
+	if n.Username != "" {
+		username, folded = n.Username, FoldUsername(n.Username)
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded, password_hash) VALUES ($1, $2, $3, $4)
+		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash).Scan(&u.ID, &u.DateJoined)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return nil, nil, NewError("username", "username_taken")
+		}
+		return nil, nil, fmt.Errorf("identity: insert user: %w", err)
+	}
+	if n.Email == "" {
+		return u, nil, nil
+	}
+	e := &EmailAddress{UserID: u.ID, Email: n.Email, Primary: true}
+	err = tx.QueryRow(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, is_primary) VALUES ($1, $2, $3, $4, true)
+		RETURNING id`, tenantID, u.ID, n.Email, FoldEmail(n.Email)).Scan(&e.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity: insert email: %w", err)
+	}
+	return u, e, nil
+}
+
+// SetPasswordHash replaces a user's password hash (re-hash on login).
+func (s *Store) SetPasswordHash(ctx context.Context, tenantID uuid.UUID, userID int64, hash string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, hash)
+	if err != nil {
+		return fmt.Errorf("identity: set password: %w", err)
+	}
+	return nil
+}
+
+// TouchLastLogin records a completed login.
+func (s *Store) TouchLastLogin(ctx context.Context, tenantID uuid.UUID, userID int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE users SET last_login = now() WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
+	return err
+}
+
+// SetActive activates or deactivates a user.
+func (s *Store) SetActive(ctx context.Context, tenantID uuid.UUID, userID int64, active bool) error {
+	_, err := s.pool.Exec(ctx, `UPDATE users SET is_active = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, active)
+	return err
+}
+
+// markVerified sets an address verified; it becomes primary if the user
+// has no primary address. Returns false when another user already holds the
+// address verified (allauth's can_set_verified) under UNIQUE_EMAIL.
+func markVerified(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e *EmailAddress, unique bool) (bool, error) {
+	if err := lockEmail(ctx, tx, tenantID, e.Email); err != nil {
+		return false, err
+	}
+	if unique {
+		var conflict bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_addresses WHERE tenant_id = $1 AND email_folded = $2
+			AND user_id <> $3 AND verified)`, tenantID, FoldEmail(e.Email), e.UserID).Scan(&conflict); err != nil {
+			return false, err
+		}
+		if conflict {
+			return false, nil
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true,
+		is_primary = is_primary OR NOT EXISTS (SELECT 1 FROM email_addresses p WHERE p.tenant_id = $1 AND p.user_id = $3 AND p.is_primary)
+		WHERE tenant_id = $1 AND id = $2`, tenantID, e.ID, e.UserID); err != nil {
+		return false, fmt.Errorf("identity: verify email: %w", err)
+	}
+	e.Verified = true
+	return true, nil
+}

@@ -1,0 +1,206 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Verification is what a verification key or code refers to.
+type Verification struct {
+	Address *EmailAddress
+	User    *User
+	// Authenticating is true when verifying completes a pending login stage.
+	Authenticating bool
+}
+
+// verifyContext checks that email verification applies to this session,
+// as allauth's VerifyEmailView does before reading input: in code mode the
+// process is session-bound, so without it the answer is 409.
+func (a *Accounts) verifyContext(t *tenants.Tenant, sess *Session) (*PendingLogin, *EmailCodeProcess, error) {
+	stage := a.PendingStage(t, sess)
+	if stage != nil && stage.Stage != StageVerifyEmail {
+		stage = nil
+	}
+	if !t.Settings.EmailVerificationByCodeEnabled {
+		return stage, nil, nil
+	}
+	if stage == nil && !sess.Authenticated() {
+		return nil, nil, ErrConflict
+	}
+	p := sess.State.EmailCode
+	if p == nil || a.now().After(p.Expires) {
+		return nil, nil, ErrConflict
+	}
+	return stage, p, nil
+}
+
+// check validates a key (link mode) or code (code mode). A wrong code
+// counts as an attempt; after the last one the process is dropped.
+func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *Session, key string, p *EmailCodeProcess) (*EmailAddress, error) {
+	if key == "" {
+		return nil, Errors{NewError("key", "required")}
+	}
+	var addr *EmailAddress
+	if p != nil {
+		if !a.Keys.CodeMatches(t.ID, key, p.CodeHash) || p.EmailID == 0 {
+			p.Attempts++
+			if p.Attempts >= t.Settings.EmailVerificationByCodeMaxAttempts {
+				sess.State.EmailCode = nil
+				// allauth also aborts the pending stage with the process.
+				if sess.State.Login != nil && sess.State.Login.Stage == StageVerifyEmail {
+					sess.State.Login = nil
+				}
+			}
+			sess.Changed()
+			return nil, Errors{NewError("key", "incorrect_code")}
+		}
+		var err error
+		if addr, err = a.Store.EmailAddress(ctx, t.ID, p.EmailID); err != nil {
+			if errors.Is(err, ErrUserNotFound) {
+				return nil, Errors{NewError("key", "incorrect_code")}
+			}
+			return nil, err
+		}
+	} else {
+		ttl := time.Duration(t.Settings.EmailConfirmationExpireDays) * 24 * time.Hour
+		var ok bool
+		var lookupErr error
+		addr, ok = a.Keys.ParseEmailVerificationKey(t.ID, key, ttl, a.now(), func(id int64) (*EmailAddress, error) {
+			e, err := a.Store.EmailAddress(ctx, t.ID, id)
+			if err != nil && !errors.Is(err, ErrUserNotFound) {
+				lookupErr = err
+			}
+			return e, err
+		})
+		if lookupErr != nil {
+			return nil, lookupErr
+		}
+		if !ok {
+			return nil, Errors{NewError("key", "invalid_or_expired_key")}
+		}
+	}
+	if t.Settings.UniqueEmail && !addr.Verified {
+		// allauth's can_set_verified: another user verified it meanwhile.
+		users, err := a.Store.UsersByEmail(ctx, t.ID, addr.Email)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			if u.ID != addr.UserID {
+				addrs, err := a.Store.EmailAddresses(ctx, t.ID, u.ID)
+				if err != nil {
+					return nil, err
+				}
+				for _, x := range addrs {
+					if x.Verified && FoldEmail(x.Email) == FoldEmail(addr.Email) {
+						return nil, Errors{NewError("key", "email_taken")}
+					}
+				}
+			}
+		}
+	}
+	return addr, nil
+}
+
+// InspectVerification answers GET auth/email/verify.
+func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, sess *Session, key string) (*Verification, error) {
+	stage, p, err := a.verifyContext(t, sess)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := a.check(ctx, t, sess, key, p)
+	if err != nil {
+		return nil, err
+	}
+	user, err := a.Store.User(ctx, t.ID, addr.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &Verification{Address: addr, User: user, Authenticating: stage != nil}, nil
+}
+
+// ConfirmVerification answers POST auth/email/verify: the address becomes
+// verified; a pending verify_email stage of the same user then completes the
+// login when ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION is set or in code mode, and
+// is abandoned otherwise.
+func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *Session, key string) error {
+	stage, p, err := a.verifyContext(t, sess)
+	if err != nil {
+		return err
+	}
+	addr, err := a.check(ctx, t, sess, key, p)
+	if err != nil {
+		return err
+	}
+	var ok bool
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		var err error
+		ok, err = markVerified(ctx, tx, t.ID, addr, t.Settings.UniqueEmail)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Errors{NewError("key", "email_taken")}
+	}
+	if p != nil {
+		sess.State.EmailCode = nil
+		sess.Changed()
+	}
+	if stage == nil {
+		return nil
+	}
+	if stage.UserID != addr.UserID || !(t.Settings.LoginOnEmailConfirmation || t.Settings.EmailVerificationByCodeEnabled) {
+		sess.State.Login = nil
+		sess.Changed()
+		return nil
+	}
+	user, err := a.Store.User(ctx, t.ID, addr.UserID)
+	if err != nil {
+		return err
+	}
+	sess.State.Login = nil
+	if !user.IsActive {
+		sess.Changed()
+		return nil
+	}
+	return a.completeLogin(ctx, t, sess, user)
+}
+
+// ResendVerificationCode answers POST auth/email/verify/resend: a new code
+// for the session's verification process, within the resend allowance.
+func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant, sess *Session, req Request) error {
+	if !t.Settings.EmailVerificationByCodeEnabled {
+		return ErrConflict
+	}
+	_, p, err := a.verifyContext(t, sess)
+	if err != nil {
+		return err
+	}
+	if p.Resends >= t.Settings.EmailVerificationMaxResendCount {
+		return ErrConflict
+	}
+	if p.EmailID == 0 {
+		// The enumeration-prevention decoy resends nothing, but looks alike.
+		p.Resends++
+		sess.Changed()
+		return nil
+	}
+	addr, err := a.Store.EmailAddress(ctx, t.ID, p.EmailID)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if err := a.sendVerification(ctx, tx, t, sess, addr, req); err != nil {
+			return err
+		}
+		sess.State.EmailCode.Resends = p.Resends + 1
+		return nil
+	})
+}
