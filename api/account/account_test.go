@@ -243,7 +243,7 @@ func TestMandatoryVerificationByCode(t *testing.T) {
 			fe.Do("POST", "auth/signup", `{"email":"eve@example.com","password":"correct horse battery"}`).Status(401)
 			first := codeLine.FindStringSubmatch(env.WaitMail(t, 1).Text)
 			if first == nil {
-				t.Fatalf("no code line in %q", env.Mail.Messages()[0].Text)
+				t.Fatalf("no code line in %q", env.Mails()[0].Text)
 			}
 			fe.Do("POST", "auth/email/verify/resend", "").Status(200)
 			second := codeLine.FindStringSubmatch(env.WaitMail(t, 2).Text)

@@ -5,16 +5,19 @@ package apitest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/server"
@@ -38,16 +41,18 @@ type Settings map[string]any
 // Env is one tenant on one server, with a real SMTP listener receiving
 // the tenant's mail through the outbox worker.
 type Env struct {
-	T        *testing.T
+	T        testing.TB
 	Tenant   *tenants.Tenant
 	Store    *tenants.Store
 	Server   *server.Server
 	Accounts *identity.Accounts
-	Mail     *smtptest.Server
+	// Mail is the SMTP listener every tenant of this test binary mails to;
+	// use WaitMail for this tenant's messages.
+	Mail *smtptest.Server
 }
 
 // New creates a tenant with settings and a server that serves it.
-func New(t *testing.T, settings Settings) *Env {
+func New(t testing.TB, settings Settings) *Env {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	// Registered after the Redis client, so it runs first: the bus stops
@@ -74,16 +79,7 @@ func New(t *testing.T, settings Settings) *Env {
 	}
 	pool := testenv.Pool(t)
 	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
-	smtp := smtptest.Start(t)
-	sender, err := mail.NewSMTPSender(smtp.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	worker := mail.NewWorker(pool, testenv.Sealer(t), sender, log)
-	worker.BackoffBase, worker.PollInterval = 20*time.Millisecond, 200*time.Millisecond
-	done := make(chan struct{})
-	go func() { defer close(done); _ = worker.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	smtp := sharedMail(t)
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost), Log: log,
 		Headless: &api.Headless{Accounts: accounts}})
 	srv.Finish()
@@ -92,7 +88,7 @@ func New(t *testing.T, settings Settings) *Env {
 
 // Response is a received response with assertion helpers.
 type Response struct {
-	T      *testing.T
+	T      testing.TB
 	Code   int
 	Header http.Header
 	Body   []byte
@@ -199,4 +195,41 @@ func validate(method, path string, status int, header http.Header, body []byte) 
 		return nil
 	}
 	return ValidateResponse(method, path, status, header, body)
+}
+
+var (
+	mailOnce sync.Once
+	mailSMTP *smtptest.Server
+	mailErr  error
+)
+
+// sharedMail starts, once per test binary, an SMTP listener and an outbox
+// worker delivering to it. One worker serves the whole outbox (as in
+// production, where any node sends any tenant's mail), so tenants must share
+// it; messages carry their tenant in a header.
+func sharedMail(t testing.TB) *smtptest.Server {
+	t.Helper()
+	mailOnce.Do(func() {
+		mailSMTP, mailErr = smtptest.Listen()
+		if mailErr != nil {
+			return
+		}
+		sender, err := mail.NewSMTPSender(mailSMTP.URL())
+		if err != nil {
+			mailErr = err
+			return
+		}
+		p, err := pgxpool.New(context.Background(), testenv.DatabaseURL(t))
+		if err != nil {
+			mailErr = err
+			return
+		}
+		worker := mail.NewWorker(p, testenv.Sealer(t), sender, slog.New(slog.DiscardHandler))
+		worker.BackoffBase, worker.PollInterval = 20*time.Millisecond, 200*time.Millisecond
+		go func() { _ = worker.Run(context.Background()) }()
+	})
+	if mailErr != nil {
+		t.Fatalf("test mail pipeline: %v", mailErr)
+	}
+	return mailSMTP
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
 )
 
@@ -70,10 +71,30 @@ func (c *Client) Cookie(name string) string { return c.cookies[name] }
 // SetCookie plants a cookie (e.g. another tenant's session).
 func (c *Client) SetCookie(name, value string) { c.cookies[name] = value }
 
-// WaitMail waits for the n-th mail (1-based) to arrive at the SMTP listener,
-// at most 3 s, and returns it.
+// WaitMail waits for this tenant's n-th mail (1-based) to reach the SMTP
+// listener, at most 3 s, and returns it.
 func (e *Env) WaitMail(t testing.TB, n int) smtptest.Received {
 	t.Helper()
-	msgs := e.Mail.WaitFor(t, n, 3*time.Second)
-	return msgs[n-1]
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		mine := e.Mails()
+		if len(mine) >= n {
+			return mine[n-1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenant %s: got %d mail(s) within 3s, want %d", e.Tenant.Slug, len(mine), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Mails returns the mail this tenant has sent so far, in arrival order.
+func (e *Env) Mails() []smtptest.Received {
+	var out []smtptest.Received
+	for _, m := range e.Mail.Messages() {
+		if m.Header != nil && m.Header.Get(mail.TenantHeader) == e.Tenant.ID.String() {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -107,6 +107,9 @@ func NewSMTPSender(rawURL string) (*SMTPSender, error) {
 // String returns the server URL with the password hidden, for logs.
 func (s *SMTPSender) String() string { return s.redacted }
 
+// TenantHeader carries the tenant id of every message sent.
+const TenantHeader = "X-Hallpass-Tenant"
+
 // Send delivers m in one SMTP transaction. The Message-ID is <id@hallpass>,
 // the same on every attempt, so a receiver can drop a duplicate.
 func (s *SMTPSender) Send(ctx context.Context, id uuid.UUID, m Message) error {
@@ -126,6 +129,8 @@ func (s *SMTPSender) Send(ctx context.Context, id uuid.UUID, m Message) error {
 	msg.SetDate()
 	// RFC 3834: tells autoresponders (vacation replies) not to answer.
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	// Names the tenant, for bounce handling and support; it is not secret.
+	msg.SetGenHeader(gomail.Header(TenantHeader), m.TenantID.String())
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)

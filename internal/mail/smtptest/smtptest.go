@@ -66,14 +66,24 @@ type Server struct {
 // test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Listen starts a server that lives until Stop, for a test binary to share
+// across its tests.
+func Listen() (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("smtptest: listen: %v", err)
+		return nil, fmt.Errorf("smtptest: listen: %w", err)
 	}
 	s := &Server{addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	s.serve(ln)
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 // Addr is the server's host:port.
