@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/api/apitest"
@@ -308,3 +309,28 @@ func httptestRequest(method, target string) *http.Request {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// With Postgres unreachable, a tenant request is answered 503 in allauth's
+// envelope (and the process keeps serving).
+func TestDatabaseDownIs503(t *testing.T) {
+	pool, err := pgxpool.New(context.Background(), "postgres://x:y@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	srv := server.New(server.Config{Log: quiet, Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), "hallpass.test")})
+	srv.Finish()
+	for i := 0; i < 2; i++ {
+		res, err := srv.Platform.Test(httptestRequest("GET", "/t/acme/_allauth/app/v1/config"), 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 503 || !strings.Contains(string(body), `"status":503`) || !strings.Contains(string(body), `"code":"unavailable"`) {
+			t.Fatalf("%d %s", res.StatusCode, body)
+		}
+		if res.Header.Get("Retry-After") == "" {
+			t.Fatal("no Retry-After")
+		}
+	}
+}
