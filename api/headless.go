@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -26,12 +27,44 @@ const (
 	maxBody         = 64 << 10
 )
 
-type sessionKey struct{}
+type (
+	sessionKey   struct{}
+	startUserKey struct{}
+)
 
-// Headless is what every headless slice shares: the account services and
-// the per-request session handling of both clients.
+// TokenStrategy is the JWT token strategy as the headless core sees it.
+type TokenStrategy interface {
+	// AccessTokenSession validates an access token presented on a headless
+	// endpoint and returns the storage key of its session; false means the
+	// token counts for nothing (the request is anonymous).
+	AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool)
+	// Issue returns an access and a refresh token for the session's user.
+	Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *identity.Session) (access, refresh string, err error)
+}
+
+// Headless is what every headless slice shares: the account services, the
+// token strategy, and the per-request session handling of both clients.
 type Headless struct {
 	Accounts *identity.Accounts
+	// Tokens is the JWT strategy, used for tenants that choose it.
+	Tokens TokenStrategy
+}
+
+// usesJWT reports whether the request is an app client of a JWT tenant.
+func (h *Headless) usesJWT(c *fiber.Ctx, t *tenants.Tenant) bool {
+	return h.Tokens != nil && Client(c) == ClientApp && t.Settings.TokenStrategy == tenants.TokenStrategyJWT
+}
+
+// bearer returns the credential of an Authorization header with the
+// tenant's scheme (compared case-insensitively, as allauth does).
+func bearer(c *fiber.Ctx, scheme string) (string, bool) {
+	h := c.Get(fiber.HeaderAuthorization)
+	sch, cred, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(sch, scheme) {
+		return "", false
+	}
+	cred = strings.TrimSpace(cred)
+	return cred, cred != ""
 }
 
 // Session returns the request's session (anonymous if nobody is logged in).
@@ -42,7 +75,7 @@ func Session(c *fiber.Ctx) *identity.Session {
 
 // Request describes the HTTP request to the domain.
 func Request(c *fiber.Ctx) identity.Request {
-	return identity.Request{BaseURL: TenantBaseURL(c)}
+	return identity.Request{BaseURL: TenantBaseURL(c), IP: ClientIP(c)}
 }
 
 // cookiePath scopes cookies to the tenant's base, so tenants reached through
@@ -77,7 +110,7 @@ func (h *Headless) LoadSession() fiber.Handler {
 		if len(c.Body()) > maxBody {
 			return RespondStatus(c, fiber.StatusRequestEntityTooLarge)
 		}
-		ip, ua := c.IP(), c.Get(fiber.HeaderUserAgent)
+		ip, ua := ClientIP(c), c.Get(fiber.HeaderUserAgent)
 		client := Client(c)
 		sessions := h.Accounts.Sessions
 		var sess *identity.Session
@@ -85,10 +118,16 @@ func (h *Headless) LoadSession() fiber.Handler {
 		if client == ClientApp {
 			if token := c.Get(SessionHeader); token != "" {
 				sess, err = sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
-				if errors.Is(err, identity.ErrSessionNotFound) {
-					c.Locals(sessionKey{}, sessions.New(t.ID, client, ip, ua))
-					return h.RespondAuth(c, fiber.StatusGone)
+			} else if raw, ok := bearer(c, t.Settings.JWTAuthorizationHeaderScheme); ok && h.usesJWT(c, t) {
+				// allauth: a valid access token's sid stands in for the
+				// session token; an invalid one counts for nothing.
+				if id, ok := h.Tokens.AccessTokenSession(c.UserContext(), t, raw); ok {
+					sess, err = sessions.LookupID(c.UserContext(), t.ID, id, ip, ua)
 				}
+			}
+			if errors.Is(err, identity.ErrSessionNotFound) {
+				c.Locals(sessionKey{}, sessions.New(t.ID, client, ip, ua))
+				return h.RespondAuth(c, fiber.StatusGone)
 			}
 		} else {
 			if token := c.Cookies(SessionCookie); token != "" {
@@ -109,6 +148,7 @@ func (h *Headless) LoadSession() fiber.Handler {
 			sess = sessions.New(t.ID, client, ip, ua)
 		}
 		c.Locals(sessionKey{}, sess)
+		c.Locals(startUserKey{}, sess.State.UserID)
 		return c.Next()
 	}
 }
@@ -277,8 +317,21 @@ func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
 		if methods == nil {
 			methods = []identity.AuthRecord{}
 		}
-		return h.Respond(c, fiber.StatusOK, map[string]any{"user": UserData(user, t.Settings), "methods": methods},
-			map[string]any{"is_authenticated": true})
+		meta := map[string]any{"is_authenticated": true}
+		startUser, _ := c.Locals(startUserKey{}).(int64)
+		if h.usesJWT(c, t) && startUser != sess.State.UserID {
+			// Tokens go out on the response where the user became
+			// authenticated; the session must exist before its refresh tokens.
+			if err := h.Accounts.Sessions.Save(c.UserContext(), sess, time.Duration(t.Settings.LoginTimeout)*time.Second); err != nil {
+				return err
+			}
+			access, refresh, err := h.Tokens.Issue(c.UserContext(), t, TenantBaseURL(c), sess)
+			if err != nil {
+				return err
+			}
+			meta["access_token"], meta["refresh_token"] = access, refresh
+		}
+		return h.Respond(c, fiber.StatusOK, map[string]any{"user": UserData(user, t.Settings), "methods": methods}, meta)
 	}
 	code := fiber.StatusUnauthorized
 	if len(status) > 0 {
@@ -346,7 +399,30 @@ func (h *Headless) flows(c *fiber.Ctx) []map[string]any {
 		}
 	}
 	if !s.SocialAccountOnly && s.PasswordResetByCodeEnabled {
-		out = append(out, map[string]any{"id": "password_reset_by_code", "is_pending": false})
+		out = append(out, map[string]any{"id": "password_reset_by_code", "is_pending": sess != nil && h.Accounts.ResetCodePending(sess)})
 	}
 	return out
+}
+
+// RespondReauth writes allauth's "reauthentication required" response: 401
+// with the user, the methods, and the flows that can reauthenticate.
+func (h *Headless) RespondReauth(c *fiber.Ctx) error {
+	t, sess := Tenant(c), Session(c)
+	user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	flows := []map[string]any{}
+	if user.HasUsablePassword() {
+		flows = append(flows, map[string]any{"id": "reauthenticate"})
+	}
+	if !t.Settings.SocialAccountOnly && t.Settings.PasswordResetByCodeEnabled {
+		flows = append(flows, map[string]any{"id": "password_reset_by_code", "is_pending": h.Accounts.ResetCodePending(sess)})
+	}
+	methods := sess.State.Methods
+	if methods == nil {
+		methods = []identity.AuthRecord{}
+	}
+	return h.Respond(c, fiber.StatusUnauthorized, map[string]any{"user": UserData(user, t.Settings), "methods": methods, "flows": flows},
+		map[string]any{"is_authenticated": true})
 }

@@ -309,10 +309,12 @@ func TestEnumerationPrevention(t *testing.T) {
 
 func TestOptionalVerificationSendsMailAndLogsIn(t *testing.T) {
 	env := apitest.New(t, with(emailOnly, apitest.Settings{"ACCOUNT_EMAIL_VERIFICATION": "optional"}))
-	env.Client("app").Do("POST", "auth/signup", `{"email":"hal@example.com","password":"correct horse battery"}`).Status(200)
+	// A forged X-Forwarded-Host from an untrusted client must not steer the link.
+	env.Client("app").Do("POST", "auth/signup", `{"email":"hal@example.com","password":"correct horse battery"}`,
+		"X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https").Status(200)
 	msg := env.WaitMail(t, 1)
 	// No frontend URL: the link falls back to allauth's own path on the tenant's base.
-	if !strings.Contains(msg.Text, "/t/"+env.Tenant.Slug+"/accounts/confirm-email/") {
+	if !strings.Contains(msg.Text, "http://hallpass.test/t/"+env.Tenant.Slug+"/accounts/confirm-email/") || strings.Contains(msg.Text, "evil") {
 		t.Fatalf("verification link: %q", msg.Text)
 	}
 }

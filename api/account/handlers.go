@@ -2,12 +2,14 @@ package account
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // Handlers serve the account slice.
@@ -16,7 +18,7 @@ type Handlers struct {
 }
 
 // Register adds the account routes to a headless client group.
-func (h *Handlers) Register(r fiber.Router) {
+func (h *Handlers) Register(r api.Routes) {
 	r.Post("/auth/login", h.Login)
 	r.Post("/auth/signup", h.Signup)
 	r.Get("/auth/session", h.GetSession)
@@ -24,7 +26,26 @@ func (h *Handlers) Register(r fiber.Router) {
 	r.Get("/auth/email/verify", h.InspectVerification)
 	r.Post("/auth/email/verify", h.Verify)
 	r.Post("/auth/email/verify/resend", h.ResendVerification)
+	r.Post("/auth/reauthenticate", h.Reauthenticate)
+	r.Post("/account/password/change", h.ChangePassword)
+	r.Post("/auth/password/request", h.RequestPasswordReset)
+	r.Get("/auth/password/reset", h.InspectPasswordReset)
+	r.Post("/auth/password/reset", h.ResetPassword)
+	byCode := r.When(func(s *tenants.Settings) bool { return s.LoginByCodeEnabled })
+	byCode.Post("/auth/code/request", h.RequestLoginCode)
+	r.Post("/auth/code/confirm", h.ConfirmLoginCode) // always routed: it also serves ACCOUNT_LOGIN_BY_CODE_REQUIRED
+	byCode.Post("/auth/code/resend", h.ResendLoginCode)
+	r.Get("/account/email", h.ListEmails)
+	r.Post("/account/email", h.AddEmail)
+	r.Put("/account/email", h.ResendEmailVerification)
+	r.Patch("/account/email", h.MarkPrimaryEmail)
+	r.Delete("/account/email", h.DeleteEmail)
+	sessions := r.When(func(s *tenants.Settings) bool { return slices.Contains(s.Apps, tenants.AppUserSessions) })
+	sessions.Get("/auth/sessions", h.ListSessions)
+	sessions.Delete("/auth/sessions", h.EndSessions)
 }
+
+func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 // Login handles POST auth/login.
 func (h *Handlers) Login(c *fiber.Ctx) error {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/server"
+	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
@@ -48,8 +49,12 @@ type Env struct {
 	Accounts *identity.Accounts
 	// Mail is the SMTP listener every tenant of this test binary mails to;
 	// use WaitMail for this tenant's messages.
-	Mail *smtptest.Server
+	Mail     *smtptest.Server
+	strategy *tokens.Strategy
 }
+
+// Strategy is the tenant server's JWT strategy (tests move its clock).
+func (e *Env) Strategy() *tokens.Strategy { return e.strategy }
 
 // New creates a tenant with settings and a server that serves it.
 func New(t testing.TB, settings Settings) *Env {
@@ -80,10 +85,12 @@ func New(t testing.TB, settings Settings) *Env {
 	pool := testenv.Pool(t)
 	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
 	smtp := sharedMail(t)
+	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions}
+	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost), Log: log,
-		Headless: &api.Headless{Accounts: accounts}})
+		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})
 	srv.Finish()
-	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp}
+	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, strategy: strategy}
 }
 
 // Response is a received response with assertion helpers.

@@ -9,7 +9,7 @@ import (
 )
 
 // Register adds the base routes to a headless client group.
-func Register(r fiber.Router) {
+func Register(r api.Routes) {
 	r.Get("/config", Config)
 }
 

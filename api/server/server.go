@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/account"
 	"github.com/hallpass/hallpass/api/base"
+	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -31,8 +32,14 @@ type Config struct {
 	Ready    []Check
 	// Headless holds the account services behind the headless API.
 	Headless *api.Headless
+	// Tokens serves the JWT strategy's refresh endpoint and JWKS.
+	Tokens *tokens.Handlers
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
+	// TrustedProxies are the addresses (IPs or CIDRs) of the platform's own
+	// reverse proxies; only their X-Forwarded-* headers are believed when
+	// building URLs (links in mail, the JWT issuer, same-origin checks).
+	TrustedProxies []string
 }
 
 // Server holds the two Fiber apps.
@@ -63,11 +70,16 @@ func New(cfg Config) *Server {
 			WriteTimeout:          30 * time.Second,
 			IdleTimeout:           120 * time.Second,
 			ReadBufferSize:        16 << 10,
+			// Never take X-Forwarded-Host/Proto from just anyone: they end
+			// up in links mailed to users.
+			EnableTrustedProxyCheck: true,
+			TrustedProxies:          cfg.TrustedProxies,
+			ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		}
 	}
 	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless}
 
-	s.registerTenantRoutes()
+	s.registerTenantRoutes(cfg)
 	tenantHandler := s.Tenant.Handler()
 
 	p := s.Platform
@@ -83,10 +95,15 @@ func New(cfg Config) *Server {
 	return s
 }
 
-func (s *Server) registerTenantRoutes() {
+func (s *Server) registerTenantRoutes(cfg Config) {
 	t := s.Tenant
 	t.Use(api.Recover(s.log))
-	headless := t.Group("/_allauth/:client/v1", api.HeadlessClient(), s.headless.LoadSession())
+	if cfg.Tokens != nil {
+		cfg.Tokens.RegisterJWKS(t)
+		// tokens/refresh exists for the app client only, and needs no session.
+		t.Post("/_allauth/:client<regex(^app$)>/v1/tokens/refresh", api.HeadlessClient(), cfg.Tokens.Refresh)
+	}
+	headless := api.Routes{Router: t.Group("/_allauth/:client/v1"), Middleware: []fiber.Handler{api.HeadlessClient(), s.headless.LoadSession()}}
 	base.Register(headless)
 	(&account.Handlers{Headless: s.headless}).Register(headless)
 	// Anything else under a tenant's base is absent.
@@ -133,4 +150,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return err
 	}
 	return <-errc
+}
+
+// proxyHeader makes c.IP() read X-Forwarded-For only behind trusted proxies.
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }

@@ -19,6 +19,8 @@ type config struct {
 	SMTPURL       string
 	LogLevel      slog.Level
 	LogFormat     string
+	// TrustedProxies lists the platform's reverse proxies (IPs or CIDRs).
+	TrustedProxies []string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -31,6 +33,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MasterKey:   getenv("HALLPASS_MASTER_KEY"),
 		SMTPURL:     getenv("HALLPASS_SMTP_URL"),
 		LogFormat:   orDefault(getenv("HALLPASS_LOG_FORMAT"), "json"),
+	}
+	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
+		for _, p := range strings.Split(tp, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
 	}
 	if old := getenv("HALLPASS_MASTER_KEYS_OLD"); old != "" {
 		c.OldMasterKeys = strings.Split(old, ",")

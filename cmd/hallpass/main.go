@@ -23,6 +23,8 @@ Usage:
   hallpass tenant get SLUG
   hallpass tenant list
   hallpass admin create EMAIL [--password-stdin]  create a platform admin (password printed once)
+  hallpass keys list SLUG                         the tenant's JWT signing keys (no private material)
+  hallpass keys rotate SLUG [--alg ALG] [--publish-delay 5m]  publish a new key; it signs after the delay
 
 Configuration: HALLPASS_* environment variables (see README.md).
 `
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmdErr = cli.tenant(ctx, args[1:])
 	case "admin":
 		cmdErr = cli.admin(ctx, args[1:])
+	case "keys":
+		cmdErr = cli.keys(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "hallpass: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/server"
+	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/tenants"
@@ -62,10 +63,15 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	if u, err := url.Parse(c.cfg.PublicURL); err == nil {
 		platformHosts = append(platformHosts, u.Hostname())
 	}
+	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
+	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions}
+	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	srv := server.New(server.Config{
-		Resolver: tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
-		Log:      d.log,
-		Headless: &api.Headless{Accounts: identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)},
+		Resolver:       tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
+		Log:            d.log,
+		Headless:       headless,
+		Tokens:         &tokens.Handlers{Strategy: strategy, Headless: headless},
+		TrustedProxies: c.cfg.TrustedProxies,
 		Ready: []server.Check{
 			{Name: "postgres", Ping: d.store.Ping},
 			{Name: "redis", Ping: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }},

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	hpmail "github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -49,6 +50,8 @@ type Request struct {
 	// BaseURL is the tenant's base URL as the request addressed it, used to
 	// make relative frontend URLs absolute.
 	BaseURL string
+	// IP is the client's address, as the tenant's proxy settings define it.
+	IP string
 }
 
 // Accounts runs allauth's account flows: signup, password login, email
@@ -61,6 +64,7 @@ type Accounts struct {
 	Hasher   PasswordHasher
 	Mail     Mailer
 	Redis    *redis.Client
+	Limiter  RateLimiter
 	Now      func() time.Time
 }
 
@@ -98,6 +102,9 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 	}
 	if !s.SignupOpen {
 		return ErrSignupClosed
+	}
+	if err := a.Limit(ctx, t, "signup", req, sess, ""); err != nil {
+		return err
 	}
 	var errs Errors
 	email, username := "", ""
@@ -262,9 +269,35 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	if sess.Authenticated() {
 		return ErrConflict
 	}
+	if err := a.Limit(ctx, t, "login", req, sess, ""); err != nil {
+		return err
+	}
+	// login_failed is consumed before the password is checked, so parallel
+	// guesses cannot overrun it, and given back when the password was right
+	// (allauth's pre_authenticate / authentication_failed).
+	failed := t.Settings.RateLimits["login_failed"]
+	subj := subject(req, sess, strings.ToLower(in.Method+":"+in.Value))
+	limited := a.Limiter != nil && len(failed) > 0
+	if limited {
+		ok, err := a.Limiter.Allow(ctx, t.ID, "login_failed", failed, subj)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return Errors{NewError("", "too_many_login_attempts")}
+		}
+	}
 	user, err := a.authenticate(ctx, t, in)
 	if err != nil {
 		return err
+	}
+	if limited {
+		if err := a.Limiter.Undo(ctx, t.ID, "login_failed", failed, subj); err != nil {
+			return err
+		}
+		if err := a.Limiter.Clear(ctx, t.ID, "login_failed", failed, ratelimit.Subject{Key: subj.Key}); err != nil {
+			return err
+		}
 	}
 	rec := AuthRecord{Method: "password", At: epoch(a.now())}
 	if in.Method == "email" {
@@ -436,18 +469,14 @@ func (a *Accounts) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.T
 }
 
 // allowConfirmEmail applies the confirm_email rate limit (one mail per
-// address per cooldown). Without Redis the mail is sent: a lost limit is
-// better than a lost verification.
+// address per cooldown). If the limiter fails the mail is sent: a lost
+// limit is better than a lost verification.
 func (a *Accounts) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, email string) bool {
 	rules := t.Settings.RateLimits["confirm_email"]
-	if t.Settings.RateLimits == nil || len(rules) == 0 {
+	if a.Limiter == nil || len(rules) == 0 {
 		return true
 	}
-	period := rules[0].Period
-	for _, r := range rules {
-		period = max(period, r.Period)
-	}
-	ok, err := a.Redis.SetNX(ctx, "hp:{"+t.ID.String()+"}:rl:confirm_email:"+FoldEmail(email), "1", period).Result()
+	ok, err := a.Limiter.Allow(ctx, t.ID, "confirm_email", rules, ratelimit.Subject{Key: FoldEmail(email)})
 	return ok || err != nil
 }
 
@@ -526,5 +555,6 @@ func NewAccounts(pool *pgxpool.Pool, rdb *redis.Client, sealer *seal.Sealer, def
 		Hasher:   DefaultPasswordHasher(),
 		Mail:     &OutboxMailer{Outbox: hpmail.NewOutbox(sealer), DefaultFrom: defaultFrom},
 		Redis:    rdb,
+		Limiter:  ratelimit.NewLimiter(rdb),
 	}
 }

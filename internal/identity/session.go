@@ -42,16 +42,22 @@ type PendingLogin struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
-// EmailCodeProcess is an email verification by code bound to a session.
-type EmailCodeProcess struct {
-	UserID   int64     `json:"uid"`
-	EmailID  int64     `json:"email_id"`
-	Email    string    `json:"email"`
-	CodeHash string    `json:"code_hash"`
-	Attempts int       `json:"attempts"`
-	Resends  int       `json:"resends"`
-	Expires  time.Time `json:"expires"`
+// CodeProcess is a one-time-code flow bound to a session: email
+// verification, login by code, or password reset by code. UserID 0 marks
+// the decoy run for an unknown address (enumeration prevention).
+type CodeProcess struct {
+	UserID    int64     `json:"uid"`
+	EmailID   int64     `json:"email_id,omitempty"`
+	Email     string    `json:"email"`
+	CodeHash  string    `json:"code_hash"`
+	Attempts  int       `json:"attempts"`
+	Resends   int       `json:"resends"`
+	Confirmed bool      `json:"confirmed,omitempty"`
+	Expires   time.Time `json:"expires"`
 }
+
+// EmailCodeProcess is an email verification by code.
+type EmailCodeProcess = CodeProcess
 
 // SessionState is what a session holds, allauth's session keys as fields.
 type SessionState struct {
@@ -59,10 +65,15 @@ type SessionState struct {
 	Methods   []AuthRecord      `json:"methods,omitempty"`
 	Login     *PendingLogin     `json:"login,omitempty"`
 	EmailCode *EmailCodeProcess `json:"email_code,omitempty"`
+	LoginCode *CodeProcess      `json:"login_code,omitempty"`
+	ResetCode *CodeProcess      `json:"reset_code,omitempty"`
+	// EmailChanges counts address changes during a pending verification
+	// (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE).
+	EmailChanges int `json:"email_changes,omitempty"`
 }
 
 func (s SessionState) empty() bool {
-	return s.UserID == 0 && len(s.Methods) == 0 && s.Login == nil && s.EmailCode == nil
+	return s.UserID == 0 && len(s.Methods) == 0 && s.Login == nil && s.EmailCode == nil && s.LoginCode == nil && s.ResetCode == nil
 }
 
 // Session is one client session of a tenant: anonymous (kept in Redis while
@@ -81,6 +92,9 @@ type Session struct {
 	ExpiresAt time.Time
 	State     SessionState
 
+	// id is the storage key: SHA-256 of the token. A session reached through
+	// a JWT's sid has an id but no token.
+	id []byte
 	// presented is the token the client sent, to tell whether it changed.
 	presented string
 	// stored says where the session lives now.
@@ -95,6 +109,10 @@ const (
 	storedRedis
 	storedPostgres
 )
+
+// ID is the session's storage key (SHA-256 of its token); nil before the
+// session is first saved.
+func (s *Session) ID() []byte { return s.id }
 
 // Authenticated reports whether a user is logged in on this session.
 func (s *Session) Authenticated() bool { return s.State.UserID != 0 }
@@ -156,8 +174,20 @@ func (s *Sessions) Lookup(ctx context.Context, tenantID uuid.UUID, token, ip, us
 	if token == "" || len(token) > 256 {
 		return nil, ErrSessionNotFound
 	}
-	id := tokenID(token)
-	sess := &Session{TenantID: tenantID, Token: token, presented: token, IP: ip, UserAgent: truncate(userAgent, 512)}
+	sess, err := s.LookupID(ctx, tenantID, tokenID(token), ip, userAgent)
+	if err != nil {
+		return nil, err
+	}
+	sess.Token, sess.presented = token, token
+	return sess, nil
+}
+
+// LookupID finds a session by its storage key (how a JWT's sid names it).
+func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, ip, userAgent string) (*Session, error) {
+	if len(id) != sha256.Size {
+		return nil, ErrSessionNotFound
+	}
+	sess := &Session{TenantID: tenantID, id: id, IP: ip, UserAgent: truncate(userAgent, 512)}
 	raw, err := s.rdb.Get(ctx, redisKey(tenantID, id)).Bytes()
 	if err == nil {
 		var c cached
@@ -207,13 +237,14 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 	// A stored session that emptied (an abandoned flow) keeps its token
 	// valid until it expires, as a Django session outlives its keys: the
 	// client then gets 409s, not 410s.
-	if sess.Token == "" {
+	if sess.id == nil {
 		sess.Token = newToken()
+		sess.id = tokenID(sess.Token)
 	}
-	id := tokenID(sess.Token)
+	id := sess.id
 	if sess.Authenticated() {
 		methods, _ := json.Marshal(sess.State.Methods)
-		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode})
+		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode, ResetCode: sess.State.ResetCode})
 		err := s.pool.QueryRow(ctx, `INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()
@@ -247,16 +278,16 @@ func (s *Sessions) cache(ctx context.Context, sess *Session) {
 	raw, _ := json.Marshal(cached{State: sess.State, Client: sess.Client, PublicID: sess.PublicID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Durable: true})
 	ttl := min(time.Until(sess.ExpiresAt), time.Hour)
 	if ttl > 0 {
-		_ = s.rdb.Set(ctx, redisKey(sess.TenantID, tokenID(sess.Token)), raw, ttl).Err()
+		_ = s.rdb.Set(ctx, redisKey(sess.TenantID, sess.id), raw, ttl).Err()
 	}
 }
 
 // Delete ends a session wherever it is stored.
 func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
-	if sess.Token == "" {
+	if sess.id == nil {
 		return nil
 	}
-	id := tokenID(sess.Token)
+	id := sess.id
 	if sess.stored == storedPostgres {
 		if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, sess.TenantID, id); err != nil {
 			return fmt.Errorf("sessions: delete: %w", err)
@@ -269,6 +300,12 @@ func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
 	return nil
 }
 
+// DeleteID ends the session with storage key id (refresh-token reuse
+// revokes the session it belongs to).
+func (s *Sessions) DeleteID(ctx context.Context, tenantID uuid.UUID, id []byte) error {
+	return s.Delete(ctx, &Session{TenantID: tenantID, id: id, stored: storedPostgres})
+}
+
 // Login logs userID in on sess: the old token is discarded and a new one
 // issued (as Django cycles the session key), the pending flow is cleared,
 // and the session becomes durable for lifetime.
@@ -277,6 +314,7 @@ func (s *Sessions) Login(ctx context.Context, sess *Session, userID int64, lifet
 		return err
 	}
 	sess.Token = newToken()
+	sess.id = tokenID(sess.Token)
 	sess.State.UserID = userID
 	sess.State.Login = nil
 	sess.CreatedAt = time.Now()
@@ -291,7 +329,7 @@ func (s *Sessions) Logout(ctx context.Context, sess *Session) error {
 		return err
 	}
 	sess.State = SessionState{}
-	sess.Token = ""
+	sess.Token, sess.id = "", nil
 	sess.dirty = false
 	return nil
 }
@@ -308,4 +346,21 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// EndUserSessions ends every session of a user except keep (nil: all).
+func (s *Sessions) EndUserSessions(ctx context.Context, tenantID uuid.UUID, userID int64, keep []byte) error {
+	rows, err := s.pool.Query(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND ($3::bytea IS NULL OR id <> $3)
+		RETURNING id`, tenantID, userID, keep)
+	if err != nil {
+		return fmt.Errorf("sessions: end user sessions: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		_ = s.rdb.Del(ctx, redisKey(tenantID, id)).Err()
+	}
+	return nil
 }

@@ -140,8 +140,21 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 	var ok bool
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		var err error
-		ok, err = markVerified(ctx, tx, t.ID, addr, t.Settings.UniqueEmail)
-		return err
+		if ok, err = markVerified(ctx, tx, t.ID, addr, t.Settings.UniqueEmail); err != nil || !ok {
+			return err
+		}
+		if t.Settings.ChangeEmail && !addr.Primary {
+			// ACCOUNT_CHANGE_EMAIL: the verified address replaces the old one.
+			if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND id <> $3`, t.ID, addr.UserID, addr.ID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE email_addresses SET is_primary = true WHERE tenant_id = $1 AND id = $2`, t.ID, addr.ID); err != nil {
+				return err
+			}
+			user := &User{ID: addr.UserID, PrimaryEmail: addr.Email}
+			return a.notify(ctx, tx, t, user, MailEmailChanged)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

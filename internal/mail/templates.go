@@ -29,6 +29,13 @@ const (
 	// KindUnknownAccount answers a reset or code request for an address with
 	// no account, with SignupURL when set.
 	KindUnknownAccount = "unknown_account"
+	// Security notices (ACCOUNT_EMAIL_NOTIFICATIONS) about Email's account.
+	KindPasswordChanged = "password_changed"
+	KindPasswordSet     = "password_set"
+	KindPasswordReset   = "password_reset"
+	KindEmailChanged    = "email_changed"
+	KindEmailDeleted    = "email_deleted"
+	KindEmailConfirmed  = "email_confirmed"
 )
 
 // TemplateData is what the templates may show.
@@ -59,6 +66,12 @@ var required = map[string][]string{
 	KindPasswordResetCode:     {"Code"},
 	KindLoginCode:             {"Code"},
 	KindUnknownAccount:        {"Email"},
+	KindPasswordChanged:       {"Email"},
+	KindPasswordSet:           {"Email"},
+	KindPasswordReset:         {"Email"},
+	KindEmailChanged:          {"Email"},
+	KindEmailDeleted:          {"Email"},
+	KindEmailConfirmed:        {"Email"},
 }
 
 type kindTemplates struct {
@@ -98,6 +111,7 @@ func Kinds() []string {
 	return []string{
 		KindEmailConfirmation, KindEmailConfirmationCode, KindAccountAlreadyExists,
 		KindPasswordResetKey, KindPasswordResetCode, KindLoginCode, KindUnknownAccount,
+		KindPasswordChanged, KindPasswordSet, KindPasswordReset, KindEmailChanged, KindEmailDeleted, KindEmailConfirmed,
 	}
 }
 

@@ -1,0 +1,266 @@
+// Package tokens is allauth's JWT token strategy for the app client: access
+// and refresh tokens signed with the tenant's keys, the refresh endpoint, and
+// the tenant's JWKS for its backends to verify tokens offline.
+package tokens
+
+import (
+	"context"
+	"errors"
+
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// KeySource is what the strategy needs of the tenant's signing keys.
+type KeySource interface {
+	Signing(ctx context.Context, t *tenants.Tenant) (*tenants.SigningKey, error)
+	ByKid(ctx context.Context, t *tenants.Tenant, kid string) (*tenants.SigningKey, error)
+	JWKS(ctx context.Context, t *tenants.Tenant) ([]byte, string, error)
+}
+
+// Token uses (the token_use claim).
+const (
+	UseAccess  = "access"
+	UseRefresh = "refresh"
+)
+
+// maxTokenLength refuses oversized tokens before any parsing.
+const maxTokenLength = 8 << 10
+
+// errInvalid is every refused token; callers never learn why.
+var errInvalid = errors.New("invalid token")
+
+// Strategy issues and checks a tenant's JWTs.
+type Strategy struct {
+	Keys     KeySource
+	Sealer   *seal.Sealer
+	Sessions *identity.Sessions
+	Now      func() time.Time
+}
+
+func (s *Strategy) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Claims are allauth's six (iat exp sub jti token_use sid) plus iss and,
+// when the tenant sets HALLPASS_JWT_AUDIENCE, aud.
+type Claims struct {
+	jwt.RegisteredClaims
+	TokenUse string `json:"token_use"`
+	SID      string `json:"sid"`
+}
+
+// sid hides the session's storage key: sealed (AES-256-GCM) and bound to
+// the tenant, so a leaked JWT yields no usable session token.
+func (s *Strategy) sid(t *tenants.Tenant, sessionID []byte) (string, error) {
+	return s.Sealer.Seal(sessionID, "tenant:"+t.ID.String()+":sid")
+}
+
+func (s *Strategy) sessionID(t *tenants.Tenant, sid string) ([]byte, bool) {
+	if len(sid) > 512 {
+		return nil, false
+	}
+	id, err := s.Sealer.Open(sid, "tenant:"+t.ID.String()+":sid")
+	return id, err == nil
+}
+
+func (s *Strategy) sign(ctx context.Context, t *tenants.Tenant, c Claims) (string, error) {
+	key, err := s.Keys.Signing(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	tok := jwt.NewWithClaims(key.Method, c)
+	tok.Header["kid"] = key.Kid
+	return tok.SignedString(key.SignKey)
+}
+
+func (s *Strategy) claims(t *tenants.Tenant, issuer string, userID int64, sid, use, jti string, lifetime int) Claims {
+	now := s.now().Truncate(time.Second)
+	c := Claims{RegisteredClaims: jwt.RegisteredClaims{
+		Issuer:    issuer,
+		Subject:   strconv.FormatInt(userID, 10),
+		ID:        jti,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Duration(lifetime) * time.Second)),
+	}, TokenUse: use, SID: sid}
+	if aud := t.Settings.JWTAudience; aud != "" {
+		c.Audience = jwt.ClaimStrings{aud}
+	}
+	return c
+}
+
+// Issue returns an access token and, recorded in its family, a refresh
+// token for the session's user. issuer is the tenant's base URL.
+func (s *Strategy) Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *identity.Session) (access, refresh string, err error) {
+	sid, err := s.sid(t, sess.ID())
+	if err != nil {
+		return "", "", err
+	}
+	access, err = s.sign(ctx, t, s.claims(t, issuer, sess.State.UserID, sid, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn))
+	if err != nil {
+		return "", "", err
+	}
+	refresh, err = s.newRefresh(ctx, t, issuer, sess.State.UserID, sess.ID(), uuid.Nil)
+	return access, refresh, err
+}
+
+func (s *Strategy) newRefresh(ctx context.Context, t *tenants.Tenant, issuer string, userID int64, sessionID []byte, family uuid.UUID) (string, error) {
+	lifetime := t.Settings.JWTRefreshTokenExpiresIn
+	grant, err := s.Sessions.IssueRefresh(ctx, t.ID, sessionID, family, time.Duration(lifetime)*time.Second)
+	if err != nil {
+		return "", err
+	}
+	sid, err := s.sid(t, sessionID)
+	if err != nil {
+		return "", err
+	}
+	return s.sign(ctx, t, s.claims(t, issuer, userID, sid, UseRefresh, grant.JTI.String(), lifetime))
+}
+
+// Parse verifies a token of the tenant: size, a kid naming one of the
+// tenant's keys, the algorithm of that key (never the header's choice: no
+// "none", no RS public key used as an HS secret), signature, expiry, issuer
+// (this tenant), audience when configured, token_use, and the claims allauth
+// requires as strings.
+func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string) (*Claims, error) {
+	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
+		return nil, errInvalid
+	}
+	var c Claims
+	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.now), jwt.WithLeeway(5 * time.Second)}
+	if aud := t.Settings.JWTAudience; aud != "" {
+		opts = append(opts, jwt.WithAudience(aud))
+	}
+	tok, err := jwt.ParseWithClaims(raw, &c, func(tok *jwt.Token) (any, error) {
+		if typ, ok := tok.Header["typ"]; ok && typ != "JWT" {
+			return nil, errInvalid
+		}
+		kid, _ := tok.Header["kid"].(string)
+		if kid == "" || len(kid) > 128 {
+			return nil, errInvalid
+		}
+		key, err := s.Keys.ByKid(ctx, t, kid)
+		if err != nil || key == nil {
+			return nil, errInvalid
+		}
+		if tok.Method.Alg() != key.Alg {
+			return nil, errInvalid
+		}
+		return key.VerifyKey, nil
+	}, opts...)
+	if err != nil || !tok.Valid {
+		return nil, errInvalid
+	}
+	if c.TokenUse != use || c.ID == "" || c.Subject == "" || c.SID == "" || !IssuerIsTenant(t, c.Issuer) {
+		return nil, errInvalid
+	}
+	return &c, nil
+}
+
+// IssuerIsTenant reports whether iss is a base URL of tenant t: its /t/{slug}
+// prefix, its {slug}.{base domain} host, or one of its verified domains. So
+// a token signed for tenant B fails at tenant A even if both share an HS secret.
+func IssuerIsTenant(t *tenants.Tenant, iss string) bool {
+	u, err := url.Parse(iss)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	if path == "/t/"+t.Slug {
+		return true
+	}
+	if path != "" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.HasPrefix(host, t.Slug+".") && !strings.Contains(strings.TrimPrefix(host, t.Slug+"."), t.Slug+".") {
+		return true
+	}
+	for _, d := range t.Domains {
+		if d.Verified() && d.Domain == host {
+			return true
+		}
+	}
+	return false
+}
+
+// AccessTokenSession validates an access token presented on a headless
+// endpoint and returns the storage key of the session its sid names. With
+// HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED the session must still exist for
+// the token to count (gone → the token is ignored, as allauth does).
+func (s *Strategy) AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool) {
+	c, err := s.Parse(ctx, t, raw, UseAccess)
+	if err != nil {
+		return nil, false
+	}
+	id, ok := s.sessionID(t, c.SID)
+	if !ok {
+		return nil, false
+	}
+	if t.Settings.JWTStatefulValidationEnabled {
+		sess, err := s.Sessions.LookupID(ctx, t.ID, id, "", "")
+		if err != nil || strconv.FormatInt(sess.State.UserID, 10) != c.Subject {
+			return nil, false
+		}
+	}
+	return id, true
+}
+
+// Refresh answers tokens/refresh: a new access token, and with
+// HEADLESS_JWT_ROTATE_REFRESH_TOKEN a new refresh token (the old one spent).
+func (s *Strategy) Refresh(ctx context.Context, t *tenants.Tenant, issuer, raw string) (access, refresh string, err error) {
+	c, err := s.Parse(ctx, t, raw, UseRefresh)
+	if err != nil {
+		return "", "", err
+	}
+	jti, err := uuid.Parse(c.ID)
+	if err != nil {
+		return "", "", errInvalid
+	}
+	id, ok := s.sessionID(t, c.SID)
+	if !ok {
+		return "", "", errInvalid
+	}
+	rotate := t.Settings.JWTRotateRefreshToken
+	grant, err := s.Sessions.UseRefresh(ctx, t.ID, jti, rotate)
+	if err != nil {
+		if errors.Is(err, identity.ErrRefreshInvalid) {
+			return "", "", errInvalid
+		}
+		return "", "", err
+	}
+	if string(grant.SessionID) != string(id) {
+		return "", "", errInvalid
+	}
+	sess, err := s.Sessions.LookupID(ctx, t.ID, id, "", "")
+	if err != nil || strconv.FormatInt(sess.State.UserID, 10) != c.Subject {
+		// allauth crashes here when the session holds another user; we refuse.
+		return "", "", errInvalid
+	}
+	access, err = s.sign(ctx, t, s.claims(t, issuer, sess.State.UserID, c.SID, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn))
+	if err != nil {
+		return "", "", err
+	}
+	if rotate {
+		if refresh, err = s.newRefresh(ctx, t, issuer, sess.State.UserID, id, grant.Family); err != nil {
+			return "", "", err
+		}
+	}
+	return access, refresh, nil
+}
+
+// IsInvalid reports whether err is a refused token (as opposed to an
+// infrastructure failure).
+func IsInvalid(err error) bool { return errors.Is(err, errInvalid) }

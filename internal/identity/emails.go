@@ -1,0 +1,233 @@
+package identity
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Emails lists the logged-in user's addresses.
+func (a *Accounts) Emails(ctx context.Context, t *tenants.Tenant, sess *Session) ([]EmailAddress, error) {
+	if !sess.Authenticated() {
+		return nil, ErrNotAuthenticated
+	}
+	return a.Store.EmailAddresses(ctx, t.ID, sess.State.UserID)
+}
+
+func findEmail(addrs []EmailAddress, email string) *EmailAddress {
+	for i := range addrs {
+		if FoldEmail(addrs[i].Email) == FoldEmail(email) {
+			return &addrs[i]
+		}
+	}
+	return nil
+}
+
+// manageEmail applies what every address change needs: a logged-in user,
+// recent authentication when ACCOUNT_REAUTHENTICATION_REQUIRED, the
+// manage_email rate limit, and a valid address.
+func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request, reauth bool) (string, []EmailAddress, error) {
+	if !sess.Authenticated() {
+		return "", nil, ErrNotAuthenticated
+	}
+	if reauth && t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
+		return "", nil, ErrReauthenticationRequired
+	}
+	if err := a.Limit(ctx, t, "manage_email", req, sess, ""); err != nil {
+		return "", nil, err
+	}
+	email, e := NormalizeEmail("email", raw, t.Settings.EmailMaxLength)
+	if e != nil {
+		return "", nil, Errors{e}
+	}
+	addrs, err := a.Store.EmailAddresses(ctx, t.ID, sess.State.UserID)
+	return email, addrs, err
+}
+
+// AddEmail answers POST account/email for a logged-in user: the address is
+// added unverified and a verification is sent. With ACCOUNT_CHANGE_EMAIL it
+// replaces the current address once verified.
+func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
+	if err != nil {
+		return err
+	}
+	s := t.Settings
+	if findEmail(addrs, email) != nil {
+		return Errors{NewError("email", "duplicate_email")}
+	}
+	if s.UniqueEmail && !s.PreventEnumeration {
+		if taken, err := a.Store.EmailTaken(ctx, t.ID, email); err != nil {
+			return err
+		} else if taken {
+			return Errors{NewError("email", "email_taken")}
+		}
+	}
+	limit := s.MaxEmailAddresses
+	if s.ChangeEmail {
+		limit = 2 // the current address and the one replacing it
+	}
+	pending := 0
+	for _, e := range addrs {
+		if s.ChangeEmail && !e.Primary {
+			pending++ // a change in progress is replaced by this one
+		}
+	}
+	if limit > 0 && len(addrs)-pending >= limit {
+		return Errors{NewError("email", "max_email_addresses", limit)}
+	}
+	user, err := a.Store.User(ctx, t.ID, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if err := lockEmail(ctx, tx, t.ID, email); err != nil {
+			return err
+		}
+		if s.ChangeEmail {
+			if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND NOT is_primary`, t.ID, user.ID); err != nil {
+				return err
+			}
+		}
+		e := &EmailAddress{UserID: user.ID, Email: email, Primary: user.PrimaryEmail == ""}
+		if err := tx.QueryRow(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, is_primary) VALUES ($1, $2, $3, $4, $5)
+			RETURNING id`, t.ID, user.ID, email, FoldEmail(email), e.Primary).Scan(&e.ID); err != nil {
+			return err
+		}
+		if err := a.sendVerification(ctx, tx, t, sess, e, req); err != nil && !errors.Is(err, ErrRateLimited) {
+			return err
+		}
+		return nil
+	})
+}
+
+// ChangePendingEmail answers an anonymous POST account/email: during a
+// signup's code verification, the address being verified may be corrected
+// (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE times); a new code goes to it.
+func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) ([]EmailAddress, error) {
+	stage := a.PendingStage(t, sess)
+	p := sess.State.EmailCode
+	s := t.Settings
+	if stage == nil || stage.Stage != StageVerifyEmail || p == nil || !s.EmailVerificationByCodeEnabled ||
+		sess.State.EmailChanges >= s.EmailVerificationMaxChangeCount {
+		return nil, ErrConflict
+	}
+	email, e := NormalizeEmail("email", raw, s.EmailMaxLength)
+	if e != nil {
+		return nil, Errors{e}
+	}
+	if FoldEmail(email) == FoldEmail(p.Email) {
+		return nil, Errors{NewError("email", "same_as_current")}
+	}
+	if s.UniqueEmail && !s.PreventEnumeration {
+		if taken, err := a.Store.EmailTaken(ctx, t.ID, email); err != nil {
+			return nil, err
+		} else if taken {
+			return nil, Errors{NewError("email", "email_taken")}
+		}
+	}
+	sess.State.EmailChanges++
+	if p.UserID == 0 {
+		p.Email = email // the decoy changes along, sending nothing
+		sess.Changed()
+		return []EmailAddress{{Email: email}}, nil
+	}
+	addr := &EmailAddress{ID: p.EmailID, UserID: p.UserID, Email: email, Primary: true}
+	err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if err := lockEmail(ctx, tx, t.ID, email); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET email = $3, email_folded = $4, verified = false WHERE tenant_id = $1 AND id = $2`,
+			t.ID, p.EmailID, email, FoldEmail(email)); err != nil {
+			return err
+		}
+		return a.sendVerification(ctx, tx, t, sess, addr, req)
+	})
+	if err != nil {
+		return nil, err
+	}
+	sess.State.Login.Email = email
+	return a.Store.EmailAddresses(ctx, t.ID, p.UserID)
+}
+
+// ResendEmailVerification answers PUT account/email: ErrNotSent (403) when
+// the address is verified already or within the cooldown.
+func (a *Accounts) ResendEmailVerification(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, false)
+	if err != nil {
+		return err
+	}
+	e := findEmail(addrs, email)
+	if e == nil {
+		return Errors{NewError("email", "unknown_email")}
+	}
+	if e.Verified {
+		return ErrNotSent
+	}
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		return a.sendVerification(ctx, tx, t, sess, e, req)
+	})
+	if errors.Is(err, ErrRateLimited) {
+		return ErrNotSent
+	}
+	return err
+}
+
+// MarkPrimaryEmail answers PATCH account/email.
+func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
+	if err != nil {
+		return err
+	}
+	e := findEmail(addrs, email)
+	if e == nil {
+		return Errors{NewError("email", "unknown_email")}
+	}
+	if !e.Verified && t.Settings.EmailVerification != tenants.EmailVerificationNone {
+		return Errors{NewError("email", "unverified_primary_email")}
+	}
+	user, err := a.Store.User(ctx, t.ID, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET is_primary = false WHERE tenant_id = $1 AND user_id = $2 AND is_primary`, t.ID, user.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET is_primary = true WHERE tenant_id = $1 AND id = $2`, t.ID, e.ID); err != nil {
+			return err
+		}
+		user.PrimaryEmail = e.Email
+		return a.notify(ctx, tx, t, user, MailEmailChanged)
+	})
+}
+
+// DeleteEmail answers DELETE account/email.
+func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
+	if err != nil {
+		return err
+	}
+	e := findEmail(addrs, email)
+	if e == nil {
+		return Errors{NewError("email", "unknown_email")}
+	}
+	if e.Primary {
+		return Errors{NewError("email", "cannot_remove_primary_email")}
+	}
+	user, err := a.Store.User(ctx, t.ID, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND id = $2`, t.ID, e.ID); err != nil {
+			return err
+		}
+		notice := *user
+		notice.PrimaryEmail = e.Email // tell the removed address itself
+		return a.notify(ctx, tx, t, &notice, MailEmailDeleted)
+	})
+}

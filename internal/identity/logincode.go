@@ -1,0 +1,174 @@
+package identity
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Stage key of login by code.
+const StageLoginByCode = "login_by_code"
+
+// Mail kinds of codes and resets.
+const (
+	MailLoginCode         = "login_code"
+	MailUnknownAccount    = "unknown_account"
+	MailPasswordResetKey  = "password_reset_key"
+	MailPasswordResetCode = "password_reset_code"
+)
+
+// firstActiveByEmail returns the active user an address belongs to (those
+// with it verified first), or nil.
+func (a *Accounts) firstActiveByEmail(ctx context.Context, t *tenants.Tenant, email string) (*User, error) {
+	users, err := a.Store.UsersByEmail(ctx, t.ID, email)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		if u.IsActive {
+			return u, nil
+		}
+	}
+	return nil, nil
+}
+
+// RequestLoginCode answers POST auth/code/request: a code is mailed to the
+// address and the session gets a pending login_by_code stage. For an unknown
+// address the answer looks the same (enumeration prevention), unless the
+// tenant turned that off, in which case it is unknown_email.
+func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, rawEmail string, req Request) error {
+	if sess.Authenticated() {
+		return ErrConflict
+	}
+	email, e := NormalizeEmail("email", rawEmail, t.Settings.EmailMaxLength)
+	if e != nil {
+		return Errors{e}
+	}
+	if err := a.Limit(ctx, t, "request_login_code", req, sess, FoldEmail(email)); err != nil {
+		return err
+	}
+	user, err := a.firstActiveByEmail(ctx, t, email)
+	if err != nil {
+		return err
+	}
+	if user == nil && !t.Settings.PreventEnumeration {
+		return Errors{NewError("email", "unknown_email")}
+	}
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		return a.startLoginCode(ctx, tx, t, sess, user, email, req)
+	})
+}
+
+// startLoginCode creates the code process and mails it (to a known user) or
+// an unknown-account notice (when enabled) — the same work either way.
+func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, email string, req Request) error {
+	s := t.Settings
+	code := NewUserCode(s.LoginByCodeFormat)
+	p := &CodeProcess{Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
+	var err error
+	if user != nil {
+		p.UserID = user.ID
+		err = a.Mail.Queue(ctx, tx, t, MailLoginCode, email, MailData{Email: email, Code: code})
+	} else {
+		p.CodeHash = a.Keys.CodeHash(t.ID, code+"-unknown") // nobody can know this code
+		err = a.unknownAccount(ctx, tx, t, email, req)
+	}
+	if err != nil {
+		return err
+	}
+	sess.State.LoginCode = p
+	sess.State.Login = &PendingLogin{UserID: p.UserID, Email: email, Stage: StageLoginByCode, StartedAt: a.now()}
+	sess.Changed()
+	return nil
+}
+
+// unknownAccount mails an address without an account, when the tenant has
+// ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS; otherwise it does comparable work.
+func (a *Accounts) unknownAccount(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, email string, req Request) error {
+	if !t.Settings.EmailUnknownAccounts {
+		_, err := tx.Exec(ctx, `SELECT pg_notify('hallpass_noop', '')`)
+		return err
+	}
+	return a.Mail.Queue(ctx, tx, t, MailUnknownAccount, email, MailData{Email: email, SignupURL: a.frontendURL(t, "account_signup", "", req)})
+}
+
+// loginCodeProcess returns the pending login_by_code process, or ErrConflict.
+func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *Session) (*CodeProcess, error) {
+	stage := a.PendingStage(t, sess)
+	p := sess.State.LoginCode
+	if stage == nil || stage.Stage != StageLoginByCode || p == nil || a.now().After(p.Expires) {
+		return nil, ErrConflict
+	}
+	return p, nil
+}
+
+// ConfirmLoginCode answers POST auth/code/confirm. A wrong code counts as an
+// attempt; after ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS the process is dropped.
+// The right code logs the user in (the address counts as verified: the code
+// reached it) unless a further stage is pending.
+func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, code string, req Request) error {
+	p, err := a.loginCodeProcess(t, sess)
+	if err != nil {
+		return err
+	}
+	if code == "" {
+		return Errors{NewError("code", "required")}
+	}
+	if p.UserID == 0 || !a.Keys.CodeMatches(t.ID, code, p.CodeHash) {
+		p.Attempts++
+		if p.Attempts >= t.Settings.LoginByCodeMaxAttempts {
+			sess.State.LoginCode, sess.State.Login = nil, nil
+		}
+		sess.Changed()
+		return Errors{NewError("code", "incorrect_code")}
+	}
+	user, err := a.Store.User(ctx, t.ID, p.UserID)
+	if err != nil {
+		return err
+	}
+	sess.State.LoginCode, sess.State.Login = nil, nil
+	sess.State.Methods = append(sess.State.Methods, AuthRecord{Method: "code", At: epoch(a.now()), Email: p.Email})
+	sess.Changed()
+	if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`,
+			t.ID, user.ID, FoldEmail(p.Email))
+		return err
+	}); err != nil {
+		return err
+	}
+	if !user.IsActive {
+		return nil
+	}
+	return a.completeLogin(ctx, t, sess, user)
+}
+
+// ResendLoginCode answers POST auth/code/resend.
+func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, req Request) error {
+	p, err := a.loginCodeProcess(t, sess)
+	if err != nil {
+		return err
+	}
+	if p.Resends >= t.Settings.LoginByCodeMaxResendCount {
+		return ErrConflict
+	}
+	if err := a.Limit(ctx, t, "request_login_code", req, sess, FoldEmail(p.Email)); err != nil {
+		return err
+	}
+	var user *User
+	if p.UserID != 0 {
+		if user, err = a.Store.User(ctx, t.ID, p.UserID); err != nil {
+			return err
+		}
+	}
+	resends := p.Resends + 1
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if err := a.startLoginCode(ctx, tx, t, sess, user, p.Email, req); err != nil {
+			return err
+		}
+		sess.State.LoginCode.Resends = resends
+		return nil
+	})
+}

@@ -1,0 +1,89 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrRefreshInvalid is any refused refresh: unknown, expired, spent (which
+// also revokes the family and session), or its session is gone.
+var ErrRefreshInvalid = errors.New("invalid refresh token")
+
+// RefreshGrant is a live refresh token's record.
+type RefreshGrant struct {
+	JTI       uuid.UUID
+	SessionID []byte
+	Family    uuid.UUID
+	ExpiresAt time.Time
+}
+
+// IssueRefresh records a new refresh token for a session; family is
+// uuid.Nil for the first token of a login.
+func (s *Sessions) IssueRefresh(ctx context.Context, tenantID uuid.UUID, sessionID []byte, family uuid.UUID, lifetime time.Duration) (RefreshGrant, error) {
+	g := RefreshGrant{JTI: uuid.New(), SessionID: sessionID, Family: family, ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second)}
+	if g.Family == uuid.Nil {
+		g.Family = uuid.New()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (tenant_id, jti, session_id, family, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		tenantID, g.JTI, sessionID, g.Family, g.ExpiresAt)
+	if err != nil {
+		return g, fmt.Errorf("sessions: issue refresh: %w", err)
+	}
+	return g, nil
+}
+
+// UseRefresh spends (rotate) or checks (no rotation) the refresh token jti.
+// A token presented after it was spent means it leaked or was replayed: its
+// whole family and its session are revoked. The row lock makes two
+// concurrent uses of one token resolve to exactly one success.
+func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.UUID, rotate bool) (RefreshGrant, error) {
+	var g RefreshGrant
+	var spent *time.Time
+	reused := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT r.jti, r.session_id, r.family, r.expires_at, r.spent_at FROM refresh_tokens r
+			JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
+			WHERE r.tenant_id = $1 AND r.jti = $2 FOR UPDATE OF r`, tenantID, jti).Scan(&g.JTI, &g.SessionID, &g.Family, &g.ExpiresAt, &spent)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrRefreshInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if spent != nil {
+			reused = true
+			return nil
+		}
+		if time.Now().After(g.ExpiresAt) {
+			return ErrRefreshInvalid
+		}
+		if rotate {
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET spent_at = now() WHERE tenant_id = $1 AND jti = $2`, tenantID, jti); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrRefreshInvalid) {
+			return g, err
+		}
+		return g, fmt.Errorf("sessions: use refresh: %w", err)
+	}
+	if reused {
+		// Deleting the session cascades to every refresh token it holds.
+		if err := s.DeleteID(ctx, tenantID, g.SessionID); err != nil {
+			return g, err
+		}
+		if _, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET spent_at = coalesce(spent_at, now()) WHERE tenant_id = $1 AND family = $2`, tenantID, g.Family); err != nil {
+			return g, err
+		}
+		return g, ErrRefreshInvalid
+	}
+	return g, nil
+}
