@@ -101,10 +101,14 @@ func TestValidateResponse(t *testing.T) {
 		// does: a password reauthentication entry matches two oneOf branches
 		// of AuthenticationMethod, and the socialaccount branch requires a
 		// reauthenticated field the code never sends.
-		{"known gap: password reauthentication method", "GET", session, 200,
-			`{"status":200,"data":{"user":` + user + `,"methods":[{"method":"password","at":1.5,"reauthenticated":true}]},"meta":{"is_authenticated":true}}`, false, false},
-		{"known gap: socialaccount method", "GET", session, 200,
-			`{"status":200,"data":{"user":` + user + `,"methods":[{"method":"socialaccount","at":1.5,"provider":"google","uid":"123"}]},"meta":{"is_authenticated":true}}`, false, false},
+		// Corrected beyond §8 (see openapi.Corrections): both now validate,
+		// and an unknown method still fails.
+		{"corrected: password reauthentication method", "GET", session, 200,
+			`{"status":200,"data":{"user":` + user + `,"methods":[{"method":"password","at":1.5,"reauthenticated":true}]},"meta":{"is_authenticated":true}}`, true, false},
+		{"corrected: socialaccount method", "GET", session, 200,
+			`{"status":200,"data":{"user":` + user + `,"methods":[{"method":"socialaccount","at":1.5,"provider":"google","uid":"123"}]},"meta":{"is_authenticated":true}}`, true, false},
+		{"unknown authentication method", "GET", session, 200,
+			`{"status":200,"data":{"user":` + user + `,"methods":[{"method":"telepathy","at":1.5}]},"meta":{"is_authenticated":true}}`, false, false},
 		{"§8 provider/redirect for app", "POST", "/_allauth/app/v1/auth/provider/redirect", 302, ``, true, false},
 
 		// Outside the spec.

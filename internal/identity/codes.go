@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -128,4 +129,12 @@ func (k *Keys) ParseEmailVerificationKey(tenantID uuid.UUID, key string, ttl tim
 		return nil, false
 	}
 	return e, true
+}
+
+// consumeOnce marks a code as used; only the first caller gets true. Two
+// parallel requests presenting the same right code (a double-submitted
+// form, a replay) therefore resolve to one success.
+func (a *Accounts) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash string, ttl time.Duration) bool {
+	ok, err := a.Redis.SetNX(ctx, "hp:{"+tenantID.String()+"}:code-used:"+codeHash, "1", ttl).Result()
+	return ok || err != nil
 }

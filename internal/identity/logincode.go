@@ -125,6 +125,9 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 		sess.Changed()
 		return Errors{NewError("code", "incorrect_code")}
 	}
+	if !a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute) {
+		return ErrConflict // the same code already completed this login
+	}
 	user, err := a.Store.User(ctx, t.ID, p.UserID)
 	if err != nil {
 		return err

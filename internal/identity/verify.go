@@ -137,6 +137,9 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 	if err != nil {
 		return err
 	}
+	if p != nil && !a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute) {
+		return ErrConflict
+	}
 	var ok bool
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		var err error

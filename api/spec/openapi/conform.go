@@ -47,6 +47,11 @@ var corrections = []Correction{
 	{"provider/redirect for app", "§8: auth/provider/redirect is documented browser-only, but the route exists for app too", addAppProviderRedirect},
 	{"bare 400 on refresh failure", "§8: refresh failure returns {status:400} without errors", bareRefreshFailure},
 	{"410 meta.is_authenticated null", "§8: a 410 carries meta.is_authenticated: null", nullIsAuthenticatedOnGone},
+	// Found by Hallpass's conformance suite beyond §8: records the code
+	// emits that the spec's AuthenticationMethod cannot describe.
+	{"password reauthentication record is one branch", "beyond §8: {method:password, reauthenticated:true} matches both password branches of a oneOf", separatePasswordBranches},
+	{"socialaccount record without reauthenticated", "beyond §8: the socialaccount branch requires reauthenticated, which the code never sends", socialRecordWithoutReauthenticated},
+	{"authentication-or-reauthentication is anyOf", "beyond §8: a reauthentication 401 also satisfies the authentication schema, so oneOf rejects every one", authOrReauthAnyOf},
 }
 
 // LoadConformant parses the embedded spec and applies Corrections(). The
@@ -458,4 +463,68 @@ func jsonSchema(op *openapi3.Operation, status string) (*openapi3.Schema, error)
 		return nil, fmt.Errorf("%s response has no JSON schema", status)
 	}
 	return mt.Schema.Value, nil
+}
+
+// authenticationMethodBranch finds the AuthenticationMethod branch with a
+// given method enum and required property.
+func authenticationMethodBranch(doc *openapi3.T, method, requiredProp string) (*openapi3.Schema, error) {
+	am, err := componentSchema(doc, "AuthenticationMethod")
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range am.OneOf {
+		m := b.Value.Properties["method"]
+		if m == nil || m.Value == nil || len(m.Value.Enum) != 1 || m.Value.Enum[0] != method {
+			continue
+		}
+		if requiredProp == "" || slices.Contains(b.Value.Required, requiredProp) {
+			return b.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("AuthenticationMethod has no %s branch requiring %q", method, requiredProp)
+}
+
+// A password reauthentication record ({method, at, reauthenticated:true})
+// also satisfies the login branch (which allows any extra property), so the
+// oneOf fails for every reauthenticated session. The login branch is made
+// to exclude reauthenticated.
+func separatePasswordBranches(doc *openapi3.T) error {
+	login, err := authenticationMethodBranch(doc, "password", "")
+	if err != nil {
+		return err
+	}
+	if slices.Contains(login.Required, "reauthenticated") {
+		return fmt.Errorf("the first password branch is the reauthentication one")
+	}
+	login.Not = openapi3.NewSchemaRef("", &openapi3.Schema{Required: []string{"reauthenticated"}})
+	return nil
+}
+
+// The socialaccount record is {method, at, provider, uid}; the spec's branch
+// also requires reauthenticated, which allauth never sets for it.
+func socialRecordWithoutReauthenticated(doc *openapi3.T) error {
+	b, err := authenticationMethodBranch(doc, "socialaccount", "reauthenticated")
+	if err != nil {
+		return err
+	}
+	b.Required = slices.DeleteFunc(slices.Clone(b.Required), func(s string) bool { return s == "reauthenticated" })
+	return nil
+}
+
+// The reauthentication 401 ({user, methods, flows}, is_authenticated true)
+// also satisfies AuthenticationResponse (no property is excluded there), so
+// the response's oneOf fails for exactly the answer it documents. anyOf
+// keeps both shapes without demanding they be disjoint.
+func authOrReauthAnyOf(doc *openapi3.T) error {
+	resp := doc.Components.Responses["AuthenticationOrReauthentication"]
+	if resp == nil || resp.Value == nil {
+		return fmt.Errorf("no response AuthenticationOrReauthentication")
+	}
+	mt := resp.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || len(mt.Schema.Value.OneOf) != 2 {
+		return fmt.Errorf("AuthenticationOrReauthentication is not a oneOf of two schemas")
+	}
+	v := mt.Schema.Value
+	v.AnyOf, v.OneOf = v.OneOf, nil
+	return nil
 }
