@@ -216,7 +216,8 @@ func (k *Keys) JWKS(ctx context.Context, t *Tenant) (doc []byte, etag string, er
 // algorithm than the configured one waits as next until
 // HEADLESS_JWT_ALGORITHM names its algorithm, and then becomes active at once:
 // an algorithm switch without a window in which verifiers lack the key.
-// Tenants that import HEADLESS_JWT_PRIVATE_KEY rotate by changing it.
+// Tenants that import HEADLESS_JWT_PRIVATE_KEY rotate by changing it. The
+// key returned carries no SignKey: sign through Signing.
 func (k *Keys) Rotate(ctx context.Context, t *Tenant, alg string, publishDelay time.Duration, actor string) (*SigningKey, error) {
 	if alg == "" {
 		alg = t.Settings.JWTAlgorithm

@@ -25,6 +25,8 @@ Usage:
   hallpass admin create EMAIL [--password-stdin]  create a platform admin (password printed once)
   hallpass keys list SLUG                         the tenant's JWT signing keys (no private material)
   hallpass keys rotate SLUG [--alg ALG] [--publish-delay 5m]  publish a new key; it signs after the delay
+  hallpass keys retire SLUG KID                   stop signing with a key (it stays in the JWKS until its tokens expire)
+  hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
 
 Configuration: HALLPASS_* environment variables (see README.md).
 `
