@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,8 +83,9 @@ func TestChangePassword(t *testing.T) {
 			}
 			other.Do("GET", "auth/session", "").Status(want)
 			fe.Do("GET", "auth/session", "").Status(200)
-			if msg := env.WaitMail(t, 1); !strings.Contains(msg.Subject, "Password Changed") {
-				t.Fatalf("notice: %q", msg.Subject)
+			// Notices: the second session's sign-in, then the password change.
+			if a, b := env.WaitMail(t, 1), env.WaitMail(t, 2); !strings.Contains(a.Subject, "New Sign-In") || !strings.Contains(b.Subject, "Password Changed") {
+				t.Fatalf("notices: %q, %q", a.Subject, b.Subject)
 			}
 			env.Client(client).Do("POST", "auth/login", `{"email":"ben@example.com","password":"brand new horse"}`).Status(200)
 		})
@@ -461,4 +463,53 @@ func TestRateLimits(t *testing.T) {
 			env.Client("app").Do("POST", "auth/login", `{"email":"moe@example.com","password":"wrong password"}`).Status(400).Error("password", "email_password_mismatch")
 		}
 	})
+}
+
+func TestLoginByCodeRequired(t *testing.T) {
+	env := apitest.New(t, with(noVerification, apitest.Settings{"ACCOUNT_LOGIN_BY_CODE_REQUIRED": true}))
+	loggedIn(t, env, "app", "nan@example.com")
+	fe := env.Client("browser")
+	res := fe.Do("POST", "auth/login", `{"email":"nan@example.com","password":"`+pw+`"}`).Status(401)
+	if _, pending := flowIDs(res); pending != "login_by_code" {
+		t.Fatalf("a code is required after the password: %s", res.Body)
+	}
+	code := codeLine.FindStringSubmatch(env.WaitMail(t, 1).Text)[1]
+	// code/request is not routed (login by code itself is off), confirm is.
+	fe.Do("POST", "auth/code/request", `{"email":"nan@example.com"}`).Status(404)
+	res = fe.Do("POST", "auth/code/confirm", `{"code":"`+code+`"}`).Status(200)
+	if m := res.Path("data.methods").([]any); len(m) != 2 || m[0].(map[string]any)["method"] != "password" || m[1].(map[string]any)["method"] != "code" {
+		t.Fatalf("both steps recorded: %s", res.Body)
+	}
+}
+
+// Requests for known and unknown addresses get the same answer and do the
+// same work, so their timing tells nothing (compared by median).
+func TestEnumerationTiming(t *testing.T) {
+	env := apitest.New(t, with(noVerification, apitest.Settings{
+		"ACCOUNT_RATE_LIMITS":            false,
+		"ACCOUNT_LOGIN_BY_CODE_ENABLED":  true,
+		"ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS": true,
+	}))
+	loggedIn(t, env, "app", "olga@example.com")
+	median := func(path, email string, want int) time.Duration {
+		var ds []time.Duration
+		for i := 0; i < 9; i++ {
+			start := time.Now()
+			env.Client("app").Do("POST", path, `{"email":"`+email+`"}`).Status(want)
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{{"auth/password/request", 200}, {"auth/code/request", 401}} {
+		known, unknown := median(tc.path, "olga@example.com", tc.want), median(tc.path, "nobody@example.com", tc.want)
+		ratio := float64(known) / float64(unknown)
+		t.Logf("%s: known %v, unknown %v (ratio %.2f)", tc.path, known, unknown, ratio)
+		if ratio < 0.33 || ratio > 3 {
+			t.Errorf("%s: known %v vs unknown %v", tc.path, known, unknown)
+		}
+	}
 }

@@ -317,6 +317,17 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 		email = in.Value
 	}
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if t.Settings.LoginCodeRequiredAfter("password") {
+			// ACCOUNT_LOGIN_BY_CODE_REQUIRED: a code to the address comes
+			// first; it also proves the address, so no verify_email follows.
+			to := email
+			if to == "" {
+				to = user.PrimaryEmail
+			}
+			if to != "" {
+				return a.startLoginCode(ctx, tx, t, sess, user, to, req)
+			}
+		}
 		return a.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
 	})
 	if err != nil {
@@ -491,6 +502,14 @@ func (a *Accounts) finishIfNoStage(ctx context.Context, t *tenants.Tenant, sess 
 func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *Session, user *User) error {
 	if err := a.Sessions.Login(ctx, sess, user.ID, time.Duration(t.Settings.SessionCookieAge)*time.Second); err != nil {
 		return err
+	}
+	if len(sess.State.Methods) > 0 && t.Settings.EmailNotifications && user.PrimaryEmail != "" {
+		// A sign-in (not a signup) is worth a security notice.
+		if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+			return a.notify(ctx, tx, t, user, MailNewLogin)
+		}); err != nil {
+			return err
+		}
 	}
 	return a.Store.TouchLastLogin(ctx, t.ID, user.ID)
 }

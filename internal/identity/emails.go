@@ -100,7 +100,7 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Sessio
 		if err := a.sendVerification(ctx, tx, t, sess, e, req); err != nil && !errors.Is(err, ErrRateLimited) {
 			return err
 		}
-		return nil
+		return a.notify(ctx, tx, t, user, MailEmailAdded)
 	})
 }
 

@@ -138,5 +138,6 @@ const (
 	MailEmailChanged    = "email_changed"
 	MailEmailDeleted    = "email_deleted"
 	MailEmailConfirmed  = "email_confirmed"
+	MailEmailAdded      = "email_added"
+	MailNewLogin        = "new_login"
 )
-

@@ -36,6 +36,8 @@ const (
 	KindEmailChanged    = "email_changed"
 	KindEmailDeleted    = "email_deleted"
 	KindEmailConfirmed  = "email_confirmed"
+	KindEmailAdded      = "email_added"
+	KindNewLogin        = "new_login"
 )
 
 // TemplateData is what the templates may show.
@@ -72,6 +74,8 @@ var required = map[string][]string{
 	KindEmailChanged:          {"Email"},
 	KindEmailDeleted:          {"Email"},
 	KindEmailConfirmed:        {"Email"},
+	KindEmailAdded:            {"Email"},
+	KindNewLogin:              {"Email"},
 }
 
 type kindTemplates struct {
@@ -112,6 +116,7 @@ func Kinds() []string {
 		KindEmailConfirmation, KindEmailConfirmationCode, KindAccountAlreadyExists,
 		KindPasswordResetKey, KindPasswordResetCode, KindLoginCode, KindUnknownAccount,
 		KindPasswordChanged, KindPasswordSet, KindPasswordReset, KindEmailChanged, KindEmailDeleted, KindEmailConfirmed,
+		KindEmailAdded, KindNewLogin,
 	}
 }
 

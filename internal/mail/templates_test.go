@@ -26,9 +26,11 @@ func TestRenderEveryKind(t *testing.T) {
 		KindEmailChanged:    data.Email,
 		KindEmailDeleted:    data.Email,
 		KindEmailConfirmed:  data.Email,
+		KindEmailAdded:      data.Email,
+		KindNewLogin:        data.Email,
 	}
 	notice := map[string]bool{KindPasswordChanged: true, KindPasswordSet: true, KindPasswordReset: true,
-		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true}
+		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true, KindEmailAdded: true, KindNewLogin: true}
 	if len(Kinds()) != len(wantLine) {
 		t.Fatalf("Kinds() = %v", Kinds())
 	}
