@@ -1,22 +1,41 @@
 package api
 
 import (
-	"github.com/gofiber/fiber/v2"
+	"fmt"
 
-	"github.com/hallpass/hallpass/tenants"
+	"github.com/gofiber/fiber/v2"
 )
 
-// Routes registers headless endpoints with the middleware every one of them
-// needs (session, CSRF, CORS). The middleware is attached per route, not to
-// the path prefix, so an unknown path is a plain 404 (as in Django, where
-// CSRF checks run only once a view is resolved).
+// Routes registers headless endpoints. Every route must be in the Catalog:
+// its rule gates it (404 before any session or CSRF handling when off for
+// the tenant), and it is recorded in the Registry that the served spec
+// reads. The remaining middleware (session, CSRF, CORS) is attached per
+// route, not to the prefix, so an unknown path is a plain 404, as in Django.
 type Routes struct {
-	Router     fiber.Router
+	Router fiber.Router
+	// Client resolves the {client} segment (it runs before the gate).
+	Client fiber.Handler
+	// Middleware runs once the route is known to exist.
 	Middleware []fiber.Handler
+	Registry   *Registry
 }
 
 func (r Routes) add(method, path string, h fiber.Handler) {
-	handlers := append(append([]fiber.Handler{}, r.Middleware...), h)
+	route, ok := LookupRoute(method, path)
+	if !ok {
+		panic(fmt.Sprintf("api: %s %s is not in the route catalog", method, path))
+	}
+	gate := func(c *fiber.Ctx) error {
+		t := Tenant(c)
+		if t == nil || !route.Routed(t.Settings, Client(c)) {
+			return ErrRouteAbsent
+		}
+		return c.Next()
+	}
+	if r.Registry != nil {
+		r.Registry.mark(method, path)
+	}
+	handlers := append(append([]fiber.Handler{r.Client, gate}, r.Middleware...), h)
 	r.Router.Add(method, path, handlers...)
 	if method == fiber.MethodGet || method == fiber.MethodPost {
 		// CORS preflight reaches the route's middleware, which answers it.
@@ -38,16 +57,3 @@ func (r Routes) Patch(path string, h fiber.Handler) { r.add(fiber.MethodPatch, p
 
 // Delete registers a DELETE endpoint.
 func (r Routes) Delete(path string, h fiber.Handler) { r.add(fiber.MethodDelete, path, h) }
-
-// When returns routes that exist only while cond holds for the tenant's
-// settings (allauth's URL conf includes them only when the feature is on):
-// otherwise 404, before any session or CSRF handling.
-func (r Routes) When(cond func(s *tenants.Settings) bool) Routes {
-	gate := func(c *fiber.Ctx) error {
-		if t := Tenant(c); t == nil || !cond(t.Settings) {
-			return ErrRouteAbsent
-		}
-		return c.Next()
-	}
-	return Routes{Router: r.Router, Middleware: append([]fiber.Handler{gate}, r.Middleware...)}
-}

@@ -2,14 +2,12 @@ package account
 
 import (
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
-	"github.com/hallpass/hallpass/tenants"
 )
 
 // Handlers serve the account slice.
@@ -31,18 +29,16 @@ func (h *Handlers) Register(r api.Routes) {
 	r.Post("/auth/password/request", h.RequestPasswordReset)
 	r.Get("/auth/password/reset", h.InspectPasswordReset)
 	r.Post("/auth/password/reset", h.ResetPassword)
-	byCode := r.When(func(s *tenants.Settings) bool { return s.LoginByCodeEnabled })
-	byCode.Post("/auth/code/request", h.RequestLoginCode)
-	r.Post("/auth/code/confirm", h.ConfirmLoginCode) // always routed: it also serves ACCOUNT_LOGIN_BY_CODE_REQUIRED
-	byCode.Post("/auth/code/resend", h.ResendLoginCode)
+	r.Post("/auth/code/request", h.RequestLoginCode)
+	r.Post("/auth/code/confirm", h.ConfirmLoginCode)
+	r.Post("/auth/code/resend", h.ResendLoginCode)
 	r.Get("/account/email", h.ListEmails)
 	r.Post("/account/email", h.AddEmail)
 	r.Put("/account/email", h.ResendEmailVerification)
 	r.Patch("/account/email", h.MarkPrimaryEmail)
 	r.Delete("/account/email", h.DeleteEmail)
-	sessions := r.When(func(s *tenants.Settings) bool { return slices.Contains(s.Apps, tenants.AppUserSessions) })
-	sessions.Get("/auth/sessions", h.ListSessions)
-	sessions.Delete("/auth/sessions", h.EndSessions)
+	r.Get("/auth/sessions", h.ListSessions)
+	r.Delete("/auth/sessions", h.EndSessions)
 }
 
 func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

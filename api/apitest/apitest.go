@@ -189,6 +189,9 @@ func (r *Response) Path(path string) any {
 // GET auth/session's 410; and platform statuses (413 body too large, 429
 // rate limited, 503 store unavailable), which must be a bare envelope.
 func validate(method, path string, status int, header http.Header, body []byte) error {
+	if status == http.StatusNotFound && strings.TrimSpace(string(body)) == `{"status":404}` {
+		return nil // no such route under the tenant's settings: allauth has no view there
+	}
 	switch status {
 	case http.StatusGone:
 		if i := strings.Index(path, "/_allauth/app/v1/"); i >= 0 {

@@ -47,7 +47,9 @@ type Server struct {
 	// Platform is the app that listens; mount the console on it.
 	Platform *fiber.App
 	// Tenant serves everything under a tenant's base.
-	Tenant   *fiber.App
+	Tenant *fiber.App
+	// Registry lists the catalog routes this server has handlers for.
+	Registry *api.Registry
 	log      *slog.Logger
 	headless *api.Headless
 }
@@ -77,7 +79,7 @@ func New(cfg Config) *Server {
 			ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		}
 	}
-	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless}
+	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless, Registry: api.NewRegistry()}
 
 	s.registerTenantRoutes(cfg)
 	tenantHandler := s.Tenant.Handler()
@@ -98,14 +100,14 @@ func New(cfg Config) *Server {
 func (s *Server) registerTenantRoutes(cfg Config) {
 	t := s.Tenant
 	t.Use(api.Recover(s.log))
-	if cfg.Tokens != nil {
-		cfg.Tokens.RegisterJWKS(t)
-		// tokens/refresh exists for the app client only, and needs no session.
-		t.Post("/_allauth/:client<regex(^app$)>/v1/tokens/refresh", api.HeadlessClient(), cfg.Tokens.Refresh)
-	}
-	headless := api.Routes{Router: t.Group("/_allauth/:client/v1"), Middleware: []fiber.Handler{api.HeadlessClient(), s.headless.LoadSession()}}
+	headless := api.Routes{Router: t.Group("/_allauth/:client/v1"), Client: api.HeadlessClient(),
+		Middleware: []fiber.Handler{s.headless.LoadSession()}, Registry: s.Registry}
 	base.Register(headless)
 	(&account.Handlers{Headless: s.headless}).Register(headless)
+	if cfg.Tokens != nil {
+		cfg.Tokens.RegisterJWKS(t)
+		headless.Post("/tokens/refresh", cfg.Tokens.Refresh)
+	}
 	// Anything else under a tenant's base is absent.
 	t.Use(func(c *fiber.Ctx) error { return api.ErrRouteAbsent })
 }

@@ -23,9 +23,6 @@ func (h *Handlers) RegisterJWKS(r fiber.Router) {
 // Refresh handles POST tokens/refresh: 200 with a new access token (and a
 // rotated refresh token), or allauth's bare 400.
 func (h *Handlers) Refresh(c *fiber.Ctx) error {
-	if api.Client(c) != api.ClientApp {
-		return api.ErrRouteAbsent
-	}
 	t := api.Tenant(c)
 	var in struct {
 		RefreshToken json.RawMessage `json:"refresh_token"`
