@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/account"
 	"github.com/hallpass/hallpass/api/base"
+	"github.com/hallpass/hallpass/api/spec"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -108,6 +109,7 @@ func (s *Server) registerTenantRoutes(cfg Config) {
 		cfg.Tokens.RegisterJWKS(t)
 		headless.Post("/tokens/refresh", cfg.Tokens.Refresh)
 	}
+	(&spec.Handlers{Registry: s.Registry}).Register(t)
 	// Anything else under a tenant's base is absent.
 	t.Use(func(c *fiber.Ctx) error { return api.ErrRouteAbsent })
 }
