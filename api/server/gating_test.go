@@ -51,3 +51,30 @@ func TestRouteGating(t *testing.T) {
 		})
 	}
 }
+
+// A routed path asked with a method it does not take: 405 with Allow, as
+// Django answers; under HEADLESS_ONLY no headed page is served.
+func TestMethodNotAllowedAndHeadlessOnly(t *testing.T) {
+	env := apitest.New(t, apitest.Settings{
+		"HEADLESS_ONLY": true,
+		"HEADLESS_FRONTEND_URLS": map[string]string{
+			"account_confirm_email":           "https://app.example.com/verify/{key}",
+			"account_reset_password":          "https://app.example.com/reset",
+			"account_reset_password_from_key": "https://app.example.com/reset/{key}",
+			"account_signup":                  "https://app.example.com/signup",
+		},
+	})
+	res := env.Raw("PUT", "/t/"+env.Tenant.Slug+"/_allauth/app/v1/auth/login", "{}")
+	if res.Code != 405 || res.Header.Get("Allow") != "POST" {
+		t.Fatalf("PUT auth/login: %d %v", res.Code, res.Header)
+	}
+	res = env.Raw("POST", "/t/"+env.Tenant.Slug+"/_allauth/app/v1/config", "{}")
+	if res.Code != 405 || res.Header.Get("Allow") != "GET" {
+		t.Fatalf("POST config: %d %v", res.Code, res.Header)
+	}
+	for _, p := range []string{"/accounts/login/", "/accounts/confirm-email/abc/", "/accounts/password/reset/"} {
+		if res := env.Raw("GET", "/t/"+env.Tenant.Slug+p, ""); res.Code != 404 {
+			t.Errorf("%s: %d", p, res.Code)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"log/slog"
 	"net"
 	"time"
@@ -110,8 +111,9 @@ func (s *Server) registerTenantRoutes(cfg Config) {
 		headless.Post("/tokens/refresh", cfg.Tokens.Refresh)
 	}
 	(&spec.Handlers{Registry: s.Registry}).Register(t)
-	// Anything else under a tenant's base is absent.
-	t.Use(func(c *fiber.Ctx) error { return api.ErrRouteAbsent })
+	// Anything else under a tenant's base is absent, or, for a routed path
+	// asked with another method, 405 (as Django answers).
+	t.Use(methodNotAllowed(s.Registry))
 }
 
 // Finish completes the platform app: call after mounting the console, so that
@@ -162,4 +164,31 @@ func proxyHeader(trusted []string) string {
 		return ""
 	}
 	return fiber.HeaderXForwardedFor
+}
+
+// methodNotAllowed answers 405 with an Allow header when the path is a
+// routed headless endpoint that does not take the method; otherwise 404.
+func methodNotAllowed(registry *api.Registry) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t := api.Tenant(c)
+		rest, ok := strings.CutPrefix(c.Path(), "/_allauth/")
+		if !ok || t == nil {
+			return api.ErrRouteAbsent
+		}
+		client, path, ok := strings.Cut(rest, "/v1")
+		if !ok || (client != api.ClientApp && client != api.ClientBrowser) {
+			return api.ErrRouteAbsent
+		}
+		var allow []string
+		for _, r := range api.Catalog {
+			if r.Path == path && registry.Handled(r.Method, r.Path) && r.Routed(t.Settings, client) {
+				allow = append(allow, r.Method)
+			}
+		}
+		if len(allow) == 0 {
+			return api.ErrRouteAbsent
+		}
+		c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+		return api.RespondStatus(c, fiber.StatusMethodNotAllowed)
+	}
 }

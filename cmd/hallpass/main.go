@@ -26,6 +26,7 @@ Usage:
   hallpass keys list SLUG                         the tenant's JWT signing keys (no private material)
   hallpass keys rotate SLUG [--alg ALG] [--publish-delay 5m]  publish a new key; it signs after the delay
   hallpass keys retire SLUG KID                   stop signing with a key (it stays in the JWKS until its tokens expire)
+  hallpass routes                                 the headless route catalog as JSON (each route and the settings that enable it)
   hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
 
 Configuration: HALLPASS_* environment variables (see README.md).
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmdErr = cli.admin(ctx, args[1:])
 	case "keys":
 		cmdErr = cli.keys(ctx, args[1:])
+	case "routes":
+		cmdErr = cli.routes()
 	default:
 		fmt.Fprintf(stderr, "hallpass: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -186,3 +186,18 @@ func TestAdminCreateAndDemo(t *testing.T) {
 		t.Fatalf("demo tenant: %s", out)
 	}
 }
+
+func TestRoutesCommand(t *testing.T) {
+	code, out, errOut := hallpass(t, "", nil, "routes")
+	var routes []map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &routes) != nil || len(routes) < 40 {
+		t.Fatalf("routes: %d %s %s", code, errOut, out)
+	}
+	found := false
+	for _, r := range routes {
+		found = found || (r["path"] == "/_allauth/{client}/v1/auth/code/request" && r["enabled_when"] == "ACCOUNT_LOGIN_BY_CODE_ENABLED")
+	}
+	if !found {
+		t.Fatalf("auth/code/request rule missing: %s", out)
+	}
+}
