@@ -50,9 +50,11 @@ run: services build ## dev services, migrate, seed the demo tenant, serve on 127
 # at the end is "test: N passed, M failed" (test packages), preceded by the vet/test verdict;
 # the exit status is non-zero if either failed.
 test: generate ## start the test services, then go vet + go test -race ./...
+	@bash scripts/chromium.sh
 	@$(SERVICES) up test
 	@$(call load_env,$(TEST_ENV)); \
 	start=$$SECONDS; vet=ok; tests=ok; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	rm -f .data/artifacts/conformance.txt; \
 	echo '>> go vet ./...'; \
 	go vet ./... || vet=FAILED; \
 	echo '>> go test -race -count=1 -timeout 20m ./...'; \
@@ -61,6 +63,7 @@ test: generate ## start the test services, then go vet + go test -race ./...
 	failed=$$(grep -cE '^FAIL[[:space:]]+[^[:space:]]' "$$out" || true); \
 	if [ "$$tests" = FAILED ] && [ "$$failed" -eq 0 ]; then failed=1; fi; \
 	secs=$$((SECONDS - start)); \
+	if [ -f .data/artifacts/conformance.txt ]; then cat .data/artifacts/conformance.txt; fi; \
 	echo ">> go vet $$vet, go test $$tests ($${secs}s)"; \
 	echo "test: $$passed passed, $$failed failed"; \
 	[ "$$vet" = ok ] && [ "$$tests" = ok ]

@@ -35,7 +35,7 @@ func TestReauthentication(t *testing.T) {
 			}))
 			fe := loggedIn(t, env, client, "ann@example.com")
 			env.Client(client).Do("POST", "auth/reauthenticate", `{"password":"x"}`).Status(401) // anonymous
-			fe.Do("POST", "account/email", `{"email":"ann2@example.com"}`).Status(200)             // recent: allowed
+			fe.Do("POST", "account/email", `{"email":"ann2@example.com"}`).Status(200)           // recent: allowed
 			env.Accounts.Now = func() time.Time { return time.Now().Add(301 * time.Second) }
 			res := fe.Do("POST", "account/email", `{"email":"ann3@example.com"}`).Status(401)
 			if res.Path("meta.is_authenticated") != true || res.Path("data.user.email") != "ann@example.com" {

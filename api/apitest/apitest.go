@@ -137,7 +137,7 @@ func (e *Env) Raw(method, target, body string, headers ...string) *Response {
 	b, _ := io.ReadAll(res.Body)
 	out := &Response{T: e.T, Code: res.StatusCode, Header: res.Header, Body: b}
 	_ = json.Unmarshal(b, &out.JSON)
-	if err := validate(method, req.URL.Path, res.StatusCode, res.Header, b); err != nil && !errors.Is(err, ErrNotInSpec) {
+	if err := Validate(method, req.URL.Path, res.StatusCode, res.Header, b); err != nil && !errors.Is(err, ErrNotInSpec) {
 		e.T.Errorf("%s %s → %d does not match allauth's spec: %v\n%s", method, req.URL.Path, res.StatusCode, err, b)
 	}
 	return out
@@ -183,12 +183,12 @@ func (r *Response) Path(path string) any {
 	return cur
 }
 
-// validate checks a response against allauth's spec, with the two kinds of
+// Validate checks a response against allauth's spec, with the two kinds of
 // answer the spec cannot list per operation: the 410 allauth gives on every
 // app endpoint for a dead session token (notes §3.1, §3.5), validated as
 // GET auth/session's 410; and platform statuses (413 body too large, 429
 // rate limited, 503 store unavailable), which must be a bare envelope.
-func validate(method, path string, status int, header http.Header, body []byte) error {
+func Validate(method, path string, status int, header http.Header, body []byte) error {
 	if status == http.StatusNotFound && strings.TrimSpace(string(body)) == `{"status":404}` {
 		return nil // no such route under the tenant's settings: allauth has no view there
 	}

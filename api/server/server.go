@@ -6,9 +6,9 @@ package server
 import (
 	"context"
 	"errors"
-	"strings"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"

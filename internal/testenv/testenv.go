@@ -34,15 +34,22 @@ var (
 // TestMain: `func TestMain(m *testing.M) { testenv.Main(m) }`.
 func Main(m *testing.M) {
 	code := m.Run()
-	if dbName != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if conn, err := pgx.Connect(ctx, os.Getenv("HALLPASS_TEST_DATABASE_URL")); err == nil {
-			_, _ = conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+dbName+`" WITH (FORCE)`)
-			_ = conn.Close(ctx)
-		}
-		cancel()
-	}
+	DropDatabase()
 	os.Exit(code)
+}
+
+// DropDatabase drops this test binary's database, if it made one; for a
+// TestMain that needs to do more than Main does.
+func DropDatabase() {
+	if dbName == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, os.Getenv("HALLPASS_TEST_DATABASE_URL")); err == nil {
+		_, _ = conn.Exec(ctx, `DROP DATABASE IF EXISTS "`+dbName+`" WITH (FORCE)`)
+		_ = conn.Close(ctx)
+	}
 }
 
 func require(t testing.TB, name string) string {
