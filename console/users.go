@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,45 @@ import (
 
 	"github.com/hallpass/hallpass/internal/audit"
 )
+
+// Role is what a customer user may do on one tenant.
+type Role string
+
+// The roles of a membership, weakest first. Platform admins hold no
+// membership: they may do everything on every tenant.
+const (
+	RoleViewer Role = "viewer" // sees everything, changes nothing
+	RoleAdmin  Role = "admin"  // changes settings, keys and users
+	RoleOwner  Role = "owner"  // also deletes the tenant and manages members
+)
+
+// rank orders roles; 0 is "no role".
+func (r Role) rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleAdmin:
+		return 2
+	case RoleOwner:
+		return 3
+	}
+	return 0
+}
+
+// ErrInvalidRole is returned for a role that is not owner, admin or viewer.
+var ErrInvalidRole = errors.New("role must be owner, admin or viewer")
+
+// Membership is a customer user's role on one tenant.
+type Membership struct {
+	TenantID uuid.UUID
+	Role     Role
+}
+
+// Member is a console user holding a role on a tenant.
+type Member struct {
+	User
+	Role Role
+}
 
 // ErrUserExists is returned when a console user with the email exists.
 var ErrUserExists = errors.New("a console user with this email already exists")
@@ -51,22 +91,36 @@ func NormalizeEmail(email string) (display, folded string, err error) {
 
 // CreatePlatformAdmin adds a platform admin with an already hashed password.
 func (u *Users) CreatePlatformAdmin(ctx context.Context, email, passwordHash, actor string) (*User, error) {
+	return u.create(ctx, email, passwordHash, true, actor)
+}
+
+// CreateUser adds a customer user (no platform rights; access to tenants
+// comes from memberships) with an already hashed password.
+func (u *Users) CreateUser(ctx context.Context, email, passwordHash, actor string) (*User, error) {
+	return u.create(ctx, email, passwordHash, false, actor)
+}
+
+func (u *Users) create(ctx context.Context, email, passwordHash string, admin bool, actor string) (*User, error) {
 	display, folded, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
-	user := &User{ID: uuid.New(), Email: display, IsPlatformAdmin: true}
+	user := &User{ID: uuid.New(), Email: display, IsPlatformAdmin: admin}
+	action := "console.user.create"
+	if admin {
+		action = "console.admin.create"
+	}
 	err = pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO console_users (id, email, email_folded, password_hash, is_platform_admin)
-			VALUES ($1, $2, $3, $4, true)`, user.ID, display, folded, passwordHash)
+			VALUES ($1, $2, $3, $4, $5)`, user.ID, display, folded, passwordHash, admin)
 		if err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "23505" {
 				return fmt.Errorf("%w: %s", ErrUserExists, display)
 			}
-			return fmt.Errorf("console: create admin: %w", err)
+			return fmt.Errorf("console: create user: %w", err)
 		}
-		return audit.Record(ctx, tx, audit.Event{TenantID: audit.Platform, Actor: actor, Action: "console.admin.create", Target: display})
+		return audit.Record(ctx, tx, audit.Event{TenantID: audit.Platform, Actor: actor, Action: action, Target: display})
 	})
 	if err != nil {
 		return nil, err
@@ -95,4 +149,114 @@ func (u *Users) PasswordHash(ctx context.Context, email string) (*User, string, 
 		return nil, "", err
 	}
 	return &user, hash, nil
+}
+
+// ByID loads a console user; pgx.ErrNoRows when there is none.
+func (u *Users) ByID(ctx context.Context, id uuid.UUID) (*User, error) {
+	var user User
+	err := u.pool.QueryRow(ctx, `SELECT id, email, is_platform_admin FROM console_users WHERE id = $1`, id).
+		Scan(&user.ID, &user.Email, &user.IsPlatformAdmin)
+	if err != nil {
+		return nil, err
+	}
+	return &user, nil
+}
+
+// SignedIn records a successful sign-in, storing a stronger password hash
+// when the old one should be replaced (rehash is "" otherwise).
+func (u *Users) SignedIn(ctx context.Context, id uuid.UUID, at time.Time, rehash string) error {
+	var err error
+	if rehash != "" {
+		_, err = u.pool.Exec(ctx, `UPDATE console_users SET last_login_at = $2, password_hash = $3 WHERE id = $1`, id, at, rehash)
+	} else {
+		_, err = u.pool.Exec(ctx, `UPDATE console_users SET last_login_at = $2 WHERE id = $1`, id, at)
+	}
+	if err != nil {
+		return fmt.Errorf("console: record sign-in: %w", err)
+	}
+	return nil
+}
+
+// AddMembership gives a console user a role on a tenant (replacing any role
+// they held there), audited on the tenant.
+func (u *Users) AddMembership(ctx context.Context, tenantID, userID uuid.UUID, role Role, actor string) error {
+	if role.rank() == 0 {
+		return ErrInvalidRole
+	}
+	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		var email string
+		if err := tx.QueryRow(ctx, `SELECT email FROM console_users WHERE id = $1`, userID).Scan(&email); err != nil {
+			return fmt.Errorf("console: membership user: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO memberships (tenant_id, console_user_id, role) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant_id, console_user_id) DO UPDATE SET role = EXCLUDED.role`, tenantID, userID, string(role))
+		if err != nil {
+			return fmt.Errorf("console: add membership: %w", err)
+		}
+		return audit.Record(ctx, tx, audit.Event{TenantID: tenantID, Actor: actor, Action: "console.member.add", Target: email,
+			Details: map[string]any{"role": string(role)}})
+	})
+}
+
+// Role returns the user's role on a tenant, "" when they have none.
+func (u *Users) Role(ctx context.Context, tenantID, userID uuid.UUID) (Role, error) {
+	var role string
+	err := u.pool.QueryRow(ctx, `SELECT role FROM memberships WHERE tenant_id = $1 AND console_user_id = $2`, tenantID, userID).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("console: role: %w", err)
+	}
+	return Role(role), nil
+}
+
+// Memberships lists the tenants a user holds a role on.
+func (u *Users) Memberships(ctx context.Context, userID uuid.UUID) ([]Membership, error) {
+	rows, err := u.pool.Query(ctx, `SELECT tenant_id, role FROM memberships WHERE console_user_id = $1`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("console: memberships: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Membership, error) {
+		var m Membership
+		err := r.Scan(&m.TenantID, &m.Role)
+		return m, err
+	})
+}
+
+// Members lists the console users holding a role on a tenant, by email.
+func (u *Users) Members(ctx context.Context, tenantID uuid.UUID) ([]Member, error) {
+	rows, err := u.pool.Query(ctx, `SELECT u.id, u.email, u.is_platform_admin, m.role
+		FROM memberships m JOIN console_users u ON u.id = m.console_user_id
+		WHERE m.tenant_id = $1 ORDER BY u.email_folded`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("console: members: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+		var m Member
+		err := r.Scan(&m.ID, &m.Email, &m.IsPlatformAdmin, &m.Role)
+		return m, err
+	})
+}
+
+// Emails maps console user ids to their addresses (for showing audit actors).
+func (u *Users) Emails(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	out := map[uuid.UUID]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := u.pool.Query(ctx, `SELECT id, email FROM console_users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("console: emails: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uuid.UUID
+		var email string
+		if err := rows.Scan(&id, &email); err != nil {
+			return nil, err
+		}
+		out[id] = email
+	}
+	return out, rows.Err()
 }

@@ -78,6 +78,9 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		},
 	})
 	srv.Platform.Get("/static/*", web.Handler())
+	if err := c.mountConsole(srv, d); err != nil {
+		d.log.Error("console not mounted", "err", err)
+	}
 	srv.Finish()
 	return srv, cancel
 }

@@ -1,0 +1,211 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/internal/audit"
+)
+
+// loginForm is the sign-in form as shown again after a failure.
+type loginForm struct {
+	Email   string
+	Next    string
+	CSRF    string
+	Error   string
+	Notice  string
+	Blocked bool
+}
+
+// loginPage shows the sign-in form. The form's CSRF token lives in a
+// short-lived cookie, since there is no session yet (login CSRF).
+func (h *Console) loginPage(r *request) error {
+	c := r.c
+	if sess, _, err := h.currentSession(c); err == nil && sess != nil {
+		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
+	}
+	f := loginForm{Next: safeNext(c.Query("next")), CSRF: h.loginToken(c)}
+	switch {
+	case c.Query("signed_out") == "1":
+		f.Notice = "You have signed out."
+	case c.Query("signed_out") == "all":
+		f.Notice = "You have signed out on every device."
+	case c.Query("next") != "":
+		f.Notice = "Please sign in to continue."
+	}
+	return h.render(r, fiber.StatusOK, "Sign in", loginPage(f))
+}
+
+// loginToken returns the sign-in form's token, minting it (and its cookie)
+// when the browser has none.
+func (h *Console) loginToken(c *fiber.Ctx) string {
+	tok := c.Cookies(loginCookieName)
+	if len(tok) != 43 {
+		tok = randomToken()
+		setCookie(c, loginCookieName, tok, h.now().Add(time.Hour), h.secure)
+	}
+	return tok
+}
+
+// login checks email and password and opens a session. Failures are
+// audited, say nothing about which of the two was wrong, and are counted per
+// client IP: past the limit the form is refused for a while.
+func (h *Console) login(r *request) error {
+	c := r.c
+	ctx := r.ctx()
+	ip := c.IP()
+	f := loginForm{Email: c.FormValue("email"), Next: safeNext(c.FormValue("next"))}
+	if !h.validPost(c, c.Cookies(loginCookieName)) {
+		f.CSRF = h.loginToken(c)
+		f.Error = "The sign-in form expired. Please try again."
+		return h.render(r, fiber.StatusForbidden, "Sign in", loginPage(f))
+	}
+	f.CSRF = c.Cookies(loginCookieName)
+	if blocked, wait := h.limiter.blocked(ip); blocked {
+		_ = h.auditPlatform(ctx, "anonymous", "console.login.throttled", f.Email, ip, nil)
+		mins := int(math.Ceil(wait.Minutes()))
+		f.Error = fmt.Sprintf("Too many failed sign-ins from your network. Try again in %d minute%s.", mins, plural(mins))
+		f.Blocked = true
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+		return h.render(r, fiber.StatusTooManyRequests, "Sign in", loginPage(f))
+	}
+	user, err := h.checkPassword(ctx, f.Email, c.FormValue("password"))
+	if err != nil {
+		if !errors.Is(err, errBadCredentials) {
+			return err
+		}
+		h.limiter.failed(ip)
+		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", f.Email, ip, nil); err != nil {
+			return err
+		}
+		f.Error = "That email and password do not match a console account."
+		return h.render(r, fiber.StatusUnauthorized, "Sign in", loginPage(f))
+	}
+	// A fresh token on every sign-in (no session fixation); an earlier
+	// session of this browser ends.
+	if old, err := h.sessions.Lookup(ctx, c.Cookies(CookieName)); err == nil {
+		_ = h.sessions.Delete(ctx, old)
+	}
+	token, sess, err := h.sessions.Create(ctx, user.ID, ip, c.Get(fiber.HeaderUserAgent))
+	if err != nil {
+		return err
+	}
+	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, ip, nil); err != nil {
+		return err
+	}
+	setCookie(c, CookieName, token, sess.ExpiresAt, h.secure)
+	clearCookie(c, loginCookieName, h.secure)
+	return c.Redirect(f.Next, fiber.StatusSeeOther)
+}
+
+var errBadCredentials = errors.New("console: bad credentials")
+
+// checkPassword verifies a console user's password (argon2id, or an older
+// format that is then re-hashed).
+func (h *Console) checkPassword(ctx context.Context, email, password string) (*User, error) {
+	user, hash, err := h.users.PasswordHash(ctx, email)
+	if err != nil {
+		if !errors.Is(err, pgx.ErrNoRows) && !errors.Is(err, ErrInvalidEmail) {
+			return nil, err
+		}
+		_, _, _ = h.hasher.Verify(h.dummyHash, password)
+		return nil, errBadCredentials
+	}
+	ok, rehash, err := h.hasher.Verify(hash, password)
+	if err != nil || !ok || password == "" {
+		return nil, errBadCredentials
+	}
+	newHash := ""
+	if rehash {
+		if newHash, err = h.hasher.Hash(password); err != nil {
+			newHash = ""
+		}
+	}
+	if err := h.users.SignedIn(ctx, user.ID, h.now(), newHash); err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+// logout ends this browser's session.
+func (h *Console) logout(r *request) error {
+	ctx := r.ctx()
+	if err := h.sessions.Delete(ctx, r.session); err != nil {
+		return err
+	}
+	if err := h.auditPlatform(ctx, actor(r.user), "console.logout", r.user.Email, r.c.IP(), nil); err != nil {
+		return err
+	}
+	clearCookie(r.c, CookieName, h.secure)
+	return r.c.Redirect(Root+"login?signed_out=1", fiber.StatusSeeOther)
+}
+
+// logoutEverywhere ends every session of the user, on every device.
+func (h *Console) logoutEverywhere(r *request) error {
+	ctx := r.ctx()
+	n, err := h.sessions.DeleteAll(ctx, r.user.ID)
+	if err != nil {
+		return err
+	}
+	if err := h.auditPlatform(ctx, actor(r.user), "console.logout_everywhere", r.user.Email, r.c.IP(), map[string]any{"sessions": n}); err != nil {
+		return err
+	}
+	clearCookie(r.c, CookieName, h.secure)
+	return r.c.Redirect(Root+"login?signed_out=all", fiber.StatusSeeOther)
+}
+
+// accountView is the account page's data.
+type accountView struct {
+	Email           string
+	PlatformAdmin   bool
+	Sessions        int
+	SignedInAt      time.Time
+	IdleTimeout     time.Duration
+	CSRF            string
+	MembershipCount int
+}
+
+// accountPage shows who is signed in, and offers signing out everywhere.
+func (h *Console) accountPage(r *request) error {
+	n, err := h.sessions.Count(r.ctx(), r.user.ID)
+	if err != nil {
+		return err
+	}
+	ms, err := h.users.Memberships(r.ctx(), r.user.ID)
+	if err != nil {
+		return err
+	}
+	v := accountView{Email: r.user.Email, PlatformAdmin: r.user.IsPlatformAdmin, Sessions: n, SignedInAt: r.session.CreatedAt,
+		IdleTimeout: h.sessions.IdleTimeout(), CSRF: r.session.CSRF, MembershipCount: len(ms)}
+	return h.render(r, fiber.StatusOK, "Account", accountPage(v), active("account", ""))
+}
+
+// home is the console's landing page: the tenant list.
+func (h *Console) home(r *request) error {
+	return r.c.Redirect(Root+"tenants", fiber.StatusSeeOther)
+}
+
+// auditPlatform records a platform-level event (sign-ins, sign-outs).
+func (h *Console) auditPlatform(ctx context.Context, who, action, target, ip string, details map[string]any) error {
+	return h.auditTenant(ctx, audit.Platform, who, action, target, ip, details)
+}
+
+func (h *Console) auditTenant(ctx context.Context, tenantID uuid.UUID, who, action, target, ip string, details map[string]any) error {
+	return pgx.BeginFunc(ctx, h.cfg.Pool, func(tx pgx.Tx) error {
+		return audit.Record(ctx, tx, audit.Event{TenantID: tenantID, Actor: who, Action: action, Target: truncate(target, 254), IP: ip, Details: details})
+	})
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

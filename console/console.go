@@ -1,0 +1,139 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Paths the console lives under on the platform host.
+const (
+	// Root is the console's base path; the session cookie is scoped to it.
+	Root = "/console/"
+	// staticPrefix serves the embedded assets (web.Static).
+	staticPrefix = Root + "static/"
+	// CookieName holds the session token.
+	CookieName = "hp_console"
+	// loginCookieName holds the sign-in form's CSRF token (there is no
+	// session yet to hold it).
+	loginCookieName = "hp_console_login"
+)
+
+// Config is what the console needs from main.
+type Config struct {
+	Pool  *pgxpool.Pool
+	Store *tenants.Store
+	// Keys manages the tenants' JWT signing keys; nil hides the keys pages.
+	Keys *tenants.Keys
+	// Inbox shows the mail kept when no SMTP server is configured; nil
+	// hides the dev inbox pages.
+	Inbox *mail.DevInbox
+	// PublicURL is the platform's public base URL (quickstart, cookies'
+	// Secure flag), e.g. "https://auth.example.com".
+	PublicURL string
+	// BaseDomain makes tenant hosts {slug}.{BaseDomain}.
+	BaseDomain string
+	Log        *slog.Logger
+	// IdleTimeout and AbsoluteTimeout bound sessions (30 min and 12 h by default).
+	IdleTimeout, AbsoluteTimeout time.Duration
+	// LoginLimit is how many failed sign-ins one IP may make per
+	// LoginWindow (10 per 10 minutes by default).
+	LoginLimit  int
+	LoginWindow time.Duration
+	// Hasher verifies console passwords (identity.DefaultPasswordHasher by default).
+	Hasher *identity.PasswordHasher
+	// Now is the clock (time.Now by default); tests move it.
+	Now func() time.Time
+}
+
+// Console serves the management UI.
+type Console struct {
+	cfg      Config
+	store    *tenants.Store
+	keys     *tenants.Keys
+	inbox    *mail.DevInbox
+	users    *Users
+	sessions *Sessions
+	limiter  *loginLimiter
+	hasher   identity.PasswordHasher
+	// dummyHash is verified against when the email is unknown, so a wrong
+	// email costs the same time as a wrong password.
+	dummyHash string
+	log       *slog.Logger
+	now       func() time.Time
+	secure    bool
+	public    *url.URL
+	catalog   *catalog
+}
+
+// New checks the configuration and builds the console.
+func New(cfg Config) (*Console, error) {
+	if cfg.Pool == nil || cfg.Store == nil {
+		return nil, errors.New("console: Pool and Store are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.LoginLimit <= 0 {
+		cfg.LoginLimit = 10
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = 10 * time.Minute
+	}
+	if cfg.BaseDomain == "" {
+		cfg.BaseDomain = "localhost"
+	}
+	hasher := identity.DefaultPasswordHasher()
+	if cfg.Hasher != nil {
+		hasher = *cfg.Hasher
+	}
+	dummy, err := hasher.Hash(randomToken())
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	pub, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	if err != nil || pub.Scheme == "" || pub.Host == "" {
+		return nil, fmt.Errorf("console: PublicURL %q must be an absolute URL", cfg.PublicURL)
+	}
+	cat, err := newCatalog()
+	if err != nil {
+		return nil, err
+	}
+	return &Console{
+		cfg:       cfg,
+		store:     cfg.Store,
+		keys:      cfg.Keys,
+		inbox:     cfg.Inbox,
+		users:     NewUsers(cfg.Pool),
+		sessions:  NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
+		limiter:   newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow, cfg.Now),
+		hasher:    hasher,
+		dummyHash: dummy,
+		log:       cfg.Log.With("component", "console"),
+		now:       cfg.Now,
+		secure:    pub.Scheme == "https",
+		public:    pub,
+		catalog:   cat,
+	}, nil
+}
+
+// Users is the console user store the console signs people in against.
+func (h *Console) Users() *Users { return h.users }
+
+// Sessions is the console's session store.
+func (h *Console) Sessions() *Sessions { return h.sessions }
+
+// actor names the signed-in user in audit events and settings history.
+func actor(u *User) string { return "console:" + u.ID.String() }

@@ -1,0 +1,281 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/testenv"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// testHasher is a cheap argon2id so that tests sign in quickly.
+var testHasher = identity.PasswordHasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+const testPassword = "correct horse battery"
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a console mounted on a bare Fiber app, over the test database.
+type env struct {
+	t     *testing.T
+	app   *fiber.App
+	con   *console.Console
+	store *tenants.Store
+	keys  *tenants.Keys
+	pool  *pgxpool.Pool
+	clock *clock
+}
+
+type envOption func(*console.Config)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	pool := testenv.Pool(t)
+	store := tenants.NewStore(pool, testenv.Sealer(t), nil)
+	keys := tenants.NewKeys(pool, testenv.Sealer(t), nil)
+	clk := &clock{t: time.Now()}
+	cfg := console.Config{Pool: pool, Store: store, Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
+		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler),
+		Hasher: &testHasher, Now: clk.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	con, err := console.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	con.Mount(app)
+	return &env{t: t, app: app, con: con, store: store, keys: keys, pool: pool, clock: clk}
+}
+
+// user creates a console user; role is "platform" for a platform admin.
+func (e *env) user(prefix string, platform bool) *console.User {
+	e.t.Helper()
+	hash, err := testHasher.Hash(testPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	email := testenv.Slug(prefix) + "@example.com"
+	var u *console.User
+	if platform {
+		u, err = e.con.Users().CreatePlatformAdmin(context.Background(), email, hash, "test")
+	} else {
+		u, err = e.con.Users().CreateUser(context.Background(), email, hash, "test")
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) tenant(prefix string) *tenants.Tenant {
+	e.t.Helper()
+	tn, err := e.store.Create(context.Background(), tenants.CreateInput{Slug: testenv.Slug(prefix)}, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tn
+}
+
+func (e *env) grant(tn *tenants.Tenant, u *console.User, role console.Role) {
+	e.t.Helper()
+	if err := e.con.Users().AddMembership(context.Background(), tn.ID, u.ID, role, "test"); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) reload(slug string) *tenants.Tenant {
+	e.t.Helper()
+	tn, err := e.store.Get(context.Background(), slug)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tn
+}
+
+// browser keeps cookies across requests, as a browser does.
+type browser struct {
+	e       *env
+	cookies map[string]string
+	csrf    string
+}
+
+func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}} }
+
+// session signs u in directly through the session store.
+func (e *env) session(u *console.User) *browser {
+	e.t.Helper()
+	token, sess, err := e.con.Sessions().Create(context.Background(), u.ID, "192.0.2.1", "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b := e.browser()
+	b.cookies[console.CookieName] = token
+	b.csrf = sess.CSRF
+	return b
+}
+
+// response is a received response.
+type response struct {
+	t      *testing.T
+	Code   int
+	Header http.Header
+	Body   string
+}
+
+func (r *response) Location() string { return r.Header.Get("Location") }
+
+func (r *response) status(want int) *response {
+	r.t.Helper()
+	if r.Code != want {
+		r.t.Fatalf("status %d, want %d; location %q; body:\n%s", r.Code, want, r.Location(), excerpt(r.Body))
+	}
+	return r
+}
+
+func (r *response) contains(parts ...string) *response {
+	r.t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(r.Body, p) {
+			r.t.Fatalf("body lacks %q:\n%s", p, excerpt(r.Body))
+		}
+	}
+	return r
+}
+
+func (r *response) lacks(parts ...string) *response {
+	r.t.Helper()
+	for _, p := range parts {
+		if strings.Contains(r.Body, p) {
+			r.t.Fatalf("body has %q:\n%s", p, excerpt(r.Body))
+		}
+	}
+	return r
+}
+
+func excerpt(s string) string {
+	if i := strings.Index(s, `<main`); i >= 0 {
+		s = s[i:]
+	}
+	if len(s) > 3000 {
+		s = s[:3000] + "…"
+	}
+	return s
+}
+
+func (b *browser) get(path string) *response {
+	return b.do("GET", path, nil, nil)
+}
+
+// post sends a form; the session's CSRF token is added unless form has _csrf.
+func (b *browser) post(path string, form url.Values) *response {
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok && b.csrf != "" {
+		form.Set("_csrf", b.csrf)
+	}
+	return b.do("POST", path, form, nil)
+}
+
+func (b *browser) do(method, path string, form url.Values, header map[string]string) *response {
+	b.e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, path, body)
+	req.Host = "console.test"
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	res, err := b.e.app.Test(req, 20000)
+	if err != nil {
+		b.e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	for _, c := range res.Cookies() {
+		if c.MaxAge < 0 || c.Value == "" || (!c.Expires.IsZero() && c.Expires.Before(time.Now())) {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	out := &response{t: b.e.t, Code: res.StatusCode, Header: res.Header, Body: string(raw)}
+	if m := csrfRE.FindStringSubmatch(out.Body); m != nil && b.cookies[console.CookieName] != "" {
+		b.csrf = m[1]
+	}
+	return out
+}
+
+var csrfRE = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// signIn goes through the sign-in form.
+func (b *browser) signIn(email, password string) *response {
+	b.e.t.Helper()
+	page := b.get("/console/login").status(200)
+	m := csrfRE.FindStringSubmatch(page.Body)
+	if m == nil {
+		b.e.t.Fatalf("no form token on the sign-in page")
+	}
+	return b.do("POST", "/console/login", url.Values{"email": {email}, "password": {password}, "_csrf": {m[1]}}, nil)
+}
+
+// auditActions lists a tenant's audit actions, newest first.
+func (e *env) auditActions(tenantID uuid.UUID) []string {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT action FROM audit_events WHERE tenant_id = $1 ORDER BY id DESC`, tenantID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		_ = rows.Scan(&a)
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,270 @@
+package console_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/testenv"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// fixture is one tenant with a member of each role, a customer of another
+// tenant, a platform admin, and a signing key.
+type fixture struct {
+	t, other *tenants.Tenant
+	kid      string
+}
+
+// routeCase says how to call one route, and what success looks like.
+type routeCase struct {
+	path func(f fixture) string
+	form func(f fixture) url.Values // nil for GET
+	ok   int
+	// okLocation is where a successful 303 goes (a prefix).
+	okLocation func(f fixture) string
+}
+
+func get(path func(f fixture) string) routeCase { return routeCase{path: path, ok: 200} }
+
+func post(path func(f fixture) string, form func(f fixture) url.Values, loc func(f fixture) string) routeCase {
+	return routeCase{path: path, form: form, ok: 303, okLocation: loc}
+}
+
+func tpath(rest string) func(f fixture) string {
+	return func(f fixture) string {
+		p := "/console/t/" + f.t.Slug
+		if rest != "" {
+			p += "/" + rest
+		}
+		return p
+	}
+}
+
+func fixed(p string) func(fixture) string { return func(fixture) string { return p } }
+
+// routeCases has one entry per console route (Method + " " + Path); the
+// test fails when a route is added without one.
+var routeCases = map[string]routeCase{
+	"GET ":                   {path: fixed("/console/"), ok: 303, okLocation: fixed("/console/tenants")},
+	"GET tenants":            get(fixed("/console/tenants")),
+	"GET tenants/new":        get(fixed("/console/tenants/new")),
+	"GET tenants/check-slug": get(fixed("/console/tenants/check-slug?slug=free-slug")),
+	"POST tenants": post(fixed("/console/tenants"), func(fixture) url.Values {
+		return url.Values{"slug": {testenv.Slug("made")}, "name": {"Made"}}
+	}, fixed("/console/t/")),
+	"GET account":                 get(fixed("/console/account")),
+	"POST logout":                 post(fixed("/console/logout"), none, fixed("/console/login?signed_out=1")),
+	"POST logout-everywhere":      post(fixed("/console/logout-everywhere"), none, fixed("/console/login?signed_out=all")),
+	"GET t/:slug":                 get(tpath("")),
+	"GET t/:slug/settings":        {path: tpath("settings"), ok: 303, okLocation: tpath("settings/headless")},
+	"GET t/:slug/settings/json":   get(tpath("settings/json")),
+	"GET t/:slug/settings/:group": get(tpath("settings/codes")),
+	"GET t/:slug/quickstart":      get(tpath("quickstart")),
+	"GET t/:slug/keys":            get(tpath("keys")),
+	"GET t/:slug/members":         get(tpath("members")),
+	"GET t/:slug/inbox":           get(tpath("inbox")),
+	"GET t/:slug/audit":           get(tpath("audit")),
+	"POST t/:slug/rename":         post(tpath("rename"), func(fixture) url.Values { return url.Values{"name": {"Renamed"}} }, tpath("")),
+	"POST t/:slug/settings/json": {path: tpath("settings/json"), ok: 200, form: func(f fixture) url.Values {
+		return url.Values{"action": {"preview"}, "version": {fmt.Sprint(f.t.SettingsVersion)}, "doc": {`{"ACCOUNT_LOGIN_BY_CODE_ENABLED": true}`}}
+	}},
+	"POST t/:slug/settings/:group": post(tpath("settings/codes"), func(f fixture) url.Values {
+		return url.Values{"version": {fmt.Sprint(f.t.SettingsVersion)}, "s:ACCOUNT_LOGIN_BY_CODE_ENABLED": {"false", "true"}}
+	}, tpath("settings/codes")),
+	"POST t/:slug/keys/rotate":      post(tpath("keys/rotate"), func(fixture) url.Values { return url.Values{"alg": {"ES256"}, "delay": {"0"}} }, tpath("keys")),
+	"POST t/:slug/keys/:kid/retire": {path: func(f fixture) string { return tpath("keys/" + f.kid + "/retire")(f) }, form: none, ok: 303, okLocation: tpath("keys")},
+	"POST t/:slug/delete":           post(tpath("delete"), func(f fixture) url.Values { return url.Values{"confirm": {f.t.Slug}} }, fixed("/console/tenants")),
+}
+
+func none(fixture) url.Values { return url.Values{} }
+
+// Who asks.
+const (
+	asPlatform  = "platform admin"
+	asOwner     = "owner"
+	asAdmin     = "admin"
+	asViewer    = "viewer"
+	asOutsider  = "member of another tenant"
+	asAnonymous = "anonymous"
+)
+
+// Outcomes other than success.
+const (
+	ok        = 0
+	toSignIn  = -1
+	forbidden = 403
+	notFound  = 404
+)
+
+// expect is the access matrix: what each kind of user gets on each level.
+func expect(need console.Need, who string) int {
+	if who == asAnonymous {
+		return toSignIn
+	}
+	if need == console.SignedIn || who == asPlatform {
+		return ok
+	}
+	if who == asOutsider {
+		return notFound
+	}
+	rank := map[string]int{asViewer: 1, asAdmin: 2, asOwner: 3}[who]
+	want := map[console.Need]int{console.ViewTenant: 1, console.EditTenant: 2, console.OwnTenant: 3}[need]
+	if rank < want {
+		return forbidden
+	}
+	return ok
+}
+
+// Every route, for every kind of user: the server enforces the role matrix
+// (a viewer changes nothing, a customer never reaches another customer's
+// tenant, anonymous requests go to sign-in), and a refused request leaves
+// the tenant as it was.
+func TestRoleMatrix(t *testing.T) {
+	e := newEnv(t)
+	users := map[string]*console.User{
+		asPlatform: e.user("matrix-platform", true),
+		asOwner:    e.user("matrix-owner", false),
+		asAdmin:    e.user("matrix-admin", false),
+		asViewer:   e.user("matrix-viewer", false),
+		asOutsider: e.user("matrix-outsider", false),
+	}
+	for _, rt := range console.Routes() {
+		if rt.Need == console.Public {
+			continue
+		}
+		key := rt.Method + " " + rt.Path
+		rc, found := routeCases[key]
+		if !found {
+			t.Errorf("route %s has no case in routeCases", key)
+			continue
+		}
+		for _, who := range []string{asPlatform, asOwner, asAdmin, asViewer, asOutsider, asAnonymous} {
+			t.Run(key+"/"+who, func(t *testing.T) {
+				e := *e
+				e.t = t
+				f := newFixture(&e, users)
+				b := e.browser()
+				if u := users[who]; u != nil {
+					b = e.session(u)
+				}
+				before := snapshot(&e, f)
+				var res *response
+				if rc.form == nil {
+					res = b.get(rc.path(f))
+				} else {
+					res = b.post(rc.path(f), rc.form(f))
+				}
+				want := expect(rt.Need, who)
+				switch want {
+				case ok:
+					res.status(rc.ok)
+					if rc.ok == 303 && !strings.HasPrefix(res.Location(), rc.okLocation(f)) {
+						t.Fatalf("went to %q, want %q", res.Location(), rc.okLocation(f))
+					}
+				case toSignIn:
+					res.status(303)
+					if !strings.HasPrefix(res.Location(), "/console/login") {
+						t.Fatalf("anonymous went to %q", res.Location())
+					}
+				default:
+					res.status(want)
+				}
+				if want != ok {
+					if after := snapshot(&e, f); after != before {
+						t.Fatalf("a refused request changed the tenant:\nbefore %s\nafter  %s", before, after)
+					}
+					res.lacks(f.t.Name + " settings") // nothing of the tenant leaks
+				}
+			})
+		}
+	}
+	for key := range routeCases {
+		if !routeExists(key) {
+			t.Errorf("routeCases has %q, which is no route", key)
+		}
+	}
+}
+
+func routeExists(key string) bool {
+	for _, rt := range console.Routes() {
+		if rt.Method+" "+rt.Path == key {
+			return true
+		}
+	}
+	return false
+}
+
+func newFixture(e *env, users map[string]*console.User) fixture {
+	ctx := context.Background()
+	f := fixture{t: e.tenant("matrix"), other: e.tenant("matrix-other")}
+	e.grant(f.t, users[asOwner], console.RoleOwner)
+	e.grant(f.t, users[asAdmin], console.RoleAdmin)
+	e.grant(f.t, users[asViewer], console.RoleViewer)
+	e.grant(f.other, users[asOutsider], console.RoleOwner)
+	key, err := e.keys.Rotate(ctx, f.t, "ES256", 0, "test") // cheaper than RSA; waits as next
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f.kid = key.Kid
+	f.t = e.reload(f.t.Slug)
+	return f
+}
+
+// snapshot is what a refused request must not change.
+func snapshot(e *env, f fixture) string {
+	ctx := context.Background()
+	t, err := e.store.Get(ctx, f.t.Slug)
+	if errors.Is(err, tenants.ErrNotFound) {
+		return "deleted"
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	keys, err := e.keys.List(ctx, t)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ks []string
+	for _, k := range keys {
+		ks = append(ks, k.Kid[:8]+":"+k.State)
+	}
+	return fmt.Sprintf("name=%q version=%d keys=%v", t.Name, t.SettingsVersion, ks)
+}
+
+// A kid of another tenant, in a URL of a tenant the user administers, is
+// not found, and the other tenant's key stays active.
+func TestOtherTenantsKidRefused(t *testing.T) {
+	e := newEnv(t)
+	admin := e.user("kid-admin", false)
+	mine, theirs := e.tenant("kid-mine"), e.tenant("kid-theirs")
+	e.grant(mine, admin, console.RoleAdmin)
+	key, err := e.keys.Rotate(context.Background(), theirs, "", 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.session(admin)
+	b.post("/console/t/"+mine.Slug+"/keys/"+key.Kid+"/retire", nil).status(404)
+	b.post("/console/t/"+theirs.Slug+"/keys/"+key.Kid+"/retire", nil).status(404)
+	keys, _ := e.keys.List(context.Background(), theirs)
+	if len(keys) != 1 || keys[0].State != tenants.KeyActive {
+		t.Fatalf("their key changed: %+v", keys)
+	}
+}
+
+// Unknown console paths answer an HTML 404, signed in or not.
+func TestUnknownPath(t *testing.T) {
+	e := newEnv(t)
+	b := e.session(e.user("unknown", true))
+	b.get("/console/nope").status(404).contains("Not found")
+	b.get("/console/t/no-such-tenant").status(404)
+	b.get("/console/t/" + e.tenant("unknown").Slug + "/settings/nope").status(404)
+	e.browser().get("/console/nope").status(404)
+	if res := b.get("/console").status(301); res.Location() != "/console/" {
+		t.Fatalf("/console went to %q", res.Location())
+	}
+}
