@@ -513,3 +513,22 @@ func TestEnumerationTiming(t *testing.T) {
 		}
 	}
 }
+
+// NIST SP 800-63B: after 100 consecutive wrong passwords the account locks
+// (independent of rate limits); a password reset unlocks it.
+func TestConsecutiveFailureLockout(t *testing.T) {
+	env := apitest.New(t, with(noVerification, apitest.Settings{
+		"ACCOUNT_RATE_LIMITS":    false,
+		"HEADLESS_FRONTEND_URLS": map[string]string{"account_reset_password_from_key": "https://app.example.com/reset/{key}"},
+	}))
+	loggedIn(t, env, "app", "pam@example.com")
+	if _, err := testenv.Pool(t).Exec(context.Background(), `UPDATE users SET failed_logins = 99 WHERE tenant_id = $1`, env.Tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"wrong password"}`).Status(400).Error("password", "email_password_mismatch")
+	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"`+pw+`"}`).Status(400).Error("", "too_many_login_attempts")
+	env.Client("app").Do("POST", "auth/password/request", `{"email":"pam@example.com"}`).Status(200)
+	key := resetLink.FindStringSubmatch(env.WaitMail(t, 1).Text)[1]
+	env.Client("app").Do("POST", "auth/password/reset", `{"key":"`+key+`","password":"brand new horse"}`).Status(401)
+	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"brand new horse"}`).Status(200)
+}

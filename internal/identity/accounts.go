@@ -336,6 +336,11 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	return a.finishIfNoStage(ctx, t, sess, user)
 }
 
+// MaxConsecutiveFailures locks an account after that many wrong passwords
+// in a row (NIST SP 800-63B allows at most 100), independent of the rate
+// limits, until a password reset.
+const MaxConsecutiveFailures = 100
+
 // dummyHash is verified when no user matches, so a login for an unknown
 // account costs as long as one for a known account.
 var dummyHash, _ = DefaultPasswordHasher().Hash("hallpass-timing-equaliser")
@@ -368,7 +373,20 @@ func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in Login
 	for _, u := range candidates {
 		ok, rehash, err := a.Hasher.Verify(u.PasswordHash, in.Password)
 		if err != nil || !ok {
+			if err := a.Store.countFailure(ctx, t.ID, u.ID); err != nil {
+				return nil, err
+			}
 			continue
+		}
+		if u.FailedLogins >= MaxConsecutiveFailures {
+			// Locked (NIST's limit): the right password does not open it;
+			// a password reset does.
+			return nil, Errors{NewError("", "too_many_login_attempts")}
+		}
+		if u.FailedLogins > 0 {
+			if err := a.Store.resetFailures(ctx, t.ID, u.ID); err != nil {
+				return nil, err
+			}
 		}
 		if rehash {
 			if h, err := a.Hasher.Hash(in.Password); err == nil {

@@ -206,7 +206,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		// The guard on the old hash makes a key usable once even when two
 		// requests race with it.
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2 AND password_hash = $4`,
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $3, failed_logins = 0 WHERE tenant_id = $1 AND id = $2 AND password_hash = $4`,
 			t.ID, user.ID, hash, user.PasswordHash)
 		if err != nil {
 			return err

@@ -28,12 +28,12 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // (a signup and the mail it queues).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-const userColumns = `u.id, coalesce(u.username, ''), u.password_hash, u.is_active, u.date_joined, u.last_login,
+const userColumns = `u.id, coalesce(u.username, ''), u.password_hash, u.is_active, u.date_joined, u.last_login, u.failed_logins,
 	coalesce((SELECT e.email FROM email_addresses e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND e.is_primary), '')`
 
 func scanUser(row pgx.Row) (*User, error) {
 	var u User
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsActive, &u.DateJoined, &u.LastLogin, &u.PrimaryEmail); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsActive, &u.DateJoined, &u.LastLogin, &u.FailedLogins, &u.PrimaryEmail); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrUserNotFound
 		}
@@ -216,4 +216,16 @@ func markVerified(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e *EmailAd
 	}
 	e.Verified = true
 	return true, nil
+}
+
+// countFailure records a wrong password for a user.
+func (s *Store) countFailure(ctx context.Context, tenantID uuid.UUID, userID int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
+	return err
+}
+
+// resetFailures clears a user's consecutive failures.
+func (s *Store) resetFailures(ctx context.Context, tenantID uuid.UUID, userID int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE users SET failed_logins = 0 WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
+	return err
 }

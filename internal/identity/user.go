@@ -19,6 +19,8 @@ type User struct {
 	IsActive     bool
 	DateJoined   time.Time
 	LastLogin    *time.Time
+	// FailedLogins counts wrong passwords since the last success or reset.
+	FailedLogins int
 	// PrimaryEmail is the user's primary address, "" if none.
 	PrimaryEmail string
 }
