@@ -34,7 +34,8 @@ func Up(ctx context.Context, databaseURL string) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: locker: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	// Out of order: migrations written on parallel branches land in any order.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
