@@ -87,7 +87,7 @@ func New(cfg Config) *Server {
 	tenantHandler := s.Tenant.Handler()
 
 	p := s.Platform
-	p.Use(api.Recover(cfg.Log), api.RequestIDs(), api.AccessLog(cfg.Log, errs))
+	p.Use(api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, errs))
 	p.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})

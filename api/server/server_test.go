@@ -180,6 +180,9 @@ func TestRouting(t *testing.T) {
 			if res.Header.Get("X-Request-ID") == "" {
 				t.Error("no X-Request-ID")
 			}
+			if res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("X-Frame-Options") != "DENY" {
+				t.Errorf("security headers: %v", res.Header)
+			}
 		})
 	}
 	res := env.Raw("GET", "/healthz", "", "X-Request-ID", "lb-abc-123")
