@@ -79,6 +79,14 @@ func (c *cli) connect(ctx context.Context, needRedis bool) (*deps, error) {
 			d.pool.Close()
 			return nil, fmt.Errorf("HALLPASS_REDIS_URL: %w", err)
 		}
+		// Redis holds caches and pending flows: when it stalls, fail fast
+		// and fall back (Postgres for sessions, a per-node limiter) rather
+		// than hold requests for go-redis's default 3 s.
+		opt.ContextTimeoutEnabled = true
+		opt.DialTimeout = time.Second
+		opt.ReadTimeout = 500 * time.Millisecond
+		opt.WriteTimeout = 500 * time.Millisecond
+		opt.PoolTimeout = time.Second
 		d.redis = redis.NewClient(opt)
 		if err := d.redis.Ping(pingCtx).Err(); err != nil {
 			if needRedis {
