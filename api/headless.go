@@ -75,7 +75,11 @@ func Session(c *fiber.Ctx) *identity.Session {
 
 // Request describes the HTTP request to the domain.
 func Request(c *fiber.Ctx) identity.Request {
-	return identity.Request{BaseURL: TenantBaseURL(c), IP: ClientIP(c)}
+	r := identity.Request{BaseURL: TenantBaseURL(c), IP: ClientIP(c), Client: Client(c)}
+	if t := Tenant(c); t != nil && r.Client == ClientBrowser {
+		r.TrustCookie = c.Cookies(t.Settings.MFATrustCookieName)
+	}
+	return r
 }
 
 // cookiePath scopes cookies to the tenant's base, so tenants reached through
@@ -386,15 +390,23 @@ func (h *Headless) flows(c *fiber.Ctx) []map[string]any {
 	}
 	if sess != nil {
 		if p := h.Accounts.PendingStage(t, sess); p != nil {
+			pending := map[string]any{"id": p.Stage, "is_pending": true}
+			if p.Stage == identity.StageMFAAuthenticate && h.Accounts.MFA != nil {
+				if types, err := h.Accounts.MFA.Types(c.UserContext(), t.ID, p.UserID); err == nil {
+					pending["types"] = nonNilStrings(types)
+				}
+			}
 			found := false
 			for _, f := range out {
 				if f["id"] == p.Stage {
-					f["is_pending"] = true
+					for k, v := range pending {
+						f[k] = v
+					}
 					found = true
 				}
 			}
 			if !found {
-				out = append(out, map[string]any{"id": p.Stage, "is_pending": true})
+				out = append(out, pending)
 			}
 		}
 	}
@@ -416,6 +428,9 @@ func (h *Headless) RespondReauth(c *fiber.Ctx) error {
 	if user.HasUsablePassword() {
 		flows = append(flows, map[string]any{"id": "reauthenticate"})
 	}
+	if need, types, err := h.Accounts.RequiresMFA(c.UserContext(), t, user.ID); err == nil && need {
+		flows = append(flows, map[string]any{"id": "mfa_reauthenticate", "types": nonNilStrings(types)})
+	}
 	if !t.Settings.SocialAccountOnly && t.Settings.PasswordResetByCodeEnabled {
 		flows = append(flows, map[string]any{"id": "password_reset_by_code", "is_pending": h.Accounts.ResetCodePending(sess)})
 	}
@@ -425,4 +440,11 @@ func (h *Headless) RespondReauth(c *fiber.Ctx) error {
 	}
 	return h.Respond(c, fiber.StatusUnauthorized, map[string]any{"user": UserData(user, t.Settings), "methods": methods, "flows": flows},
 		map[string]any{"is_authenticated": true})
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -117,7 +117,7 @@ func (h *Handlers) Verify(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	key, err := parseKey(c)
 	if err == nil {
-		err = h.Accounts.ConfirmVerification(c.UserContext(), t, sess, key)
+		err = h.Accounts.ConfirmVerification(c.UserContext(), t, sess, key, api.Request(c))
 	}
 	if err != nil {
 		if serr := h.saveAttempt(c); serr != nil {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -40,6 +41,10 @@ func (b body) str(name string) (value string, present bool, err *api.ErrorItem) 
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		return "", true, &api.ErrorItem{Param: name, Code: "invalid", Message: "Enter a valid value."}
+	}
+	if strings.ContainsRune(s, 0) {
+		// Django's ProhibitNullCharactersValidator (Postgres refuses them too).
+		return "", true, &api.ErrorItem{Param: name, Code: "null_characters_not_allowed", Message: "Null characters are not allowed."}
 	}
 	return s, true, nil
 }

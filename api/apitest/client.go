@@ -98,3 +98,26 @@ func (e *Env) Mails() []smtptest.Received {
 	}
 	return out
 }
+
+// WaitMailTo waits for this tenant's n-th mail (1-based) to one address:
+// the outbox worker sends concurrently, so mails to different addresses
+// may arrive in any order.
+func (e *Env) WaitMailTo(t testing.TB, to string, n int) smtptest.Received {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var mine []smtptest.Received
+		for _, m := range e.Mails() {
+			if len(m.To) > 0 && m.To[0] == to {
+				mine = append(mine, m)
+			}
+		}
+		if len(mine) >= n {
+			return mine[n-1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tenant %s: %d mail(s) to %s within 3s, want %d", e.Tenant.Slug, len(mine), to, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -147,7 +147,7 @@ var configurations = map[string]apitest.Settings{
 	"every mfa type": {
 		"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION": "none", "MFA_SUPPORTED_TYPES": []string{"totp", "recovery_codes", "webauthn"},
-		"MFA_PASSKEY_LOGIN_ENABLED": true, "MFA_TRUST_ENABLED": true,
+		"MFA_PASSKEY_LOGIN_ENABLED": true, "MFA_TRUST_ENABLED": true, "MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN": true,
 	},
 }
 

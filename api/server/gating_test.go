@@ -23,7 +23,7 @@ func TestRouteGating(t *testing.T) {
 		"every mfa type": {"MFA_SUPPORTED_TYPES": []string{"totp", "recovery_codes", "webauthn"},
 			"MFA_PASSKEY_LOGIN_ENABLED": true, "MFA_PASSKEY_SIGNUP_ENABLED": true, "MFA_TRUST_ENABLED": true,
 			"ACCOUNT_SIGNUP_FIELDS": []string{"email*", "username*", "password1*"}, "ACCOUNT_EMAIL_VERIFICATION": "mandatory",
-			"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true},
+			"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true, "MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN": true},
 		"totp only": {"MFA_SUPPORTED_TYPES": []string{"totp"}},
 	}
 	for name, settings := range configs {

@@ -16,6 +16,7 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/account"
 	"github.com/hallpass/hallpass/api/base"
+	"github.com/hallpass/hallpass/api/mfa"
 	"github.com/hallpass/hallpass/api/spec"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/tenants"
@@ -36,12 +37,17 @@ type Config struct {
 	Headless *api.Headless
 	// Tokens serves the JWT strategy's refresh endpoint and JWKS.
 	Tokens *tokens.Handlers
+	// MFA serves the two-factor and WebAuthn endpoints.
+	MFA *mfa.Handlers
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
 	// TrustedProxies are the addresses (IPs or CIDRs) of the platform's own
 	// reverse proxies; only their X-Forwarded-* headers are believed when
 	// building URLs (links in mail, the JWT issuer, same-origin checks).
 	TrustedProxies []string
+	// BenchCeiling adds GET /bench/ceiling, a raw Fiber JSON route the load
+	// generator uses as the ceiling (HALLPASS_BENCH_CEILING=1; never in production).
+	BenchCeiling bool
 }
 
 // Server holds the two Fiber apps.
@@ -87,7 +93,10 @@ func New(cfg Config) *Server {
 	tenantHandler := s.Tenant.Handler()
 
 	p := s.Platform
-	p.Use(api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, errs))
+	if cfg.BenchCeiling {
+		registerBenchCeiling(p)
+	}
+	p.Use(requestMetrics(errs), api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, errs))
 	p.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
@@ -101,11 +110,14 @@ func New(cfg Config) *Server {
 
 func (s *Server) registerTenantRoutes(cfg Config) {
 	t := s.Tenant
-	t.Use(api.Recover(s.log))
+	t.Use(recordTenantRoute, api.Recover(s.log))
 	headless := api.Routes{Router: t.Group("/_allauth/:client/v1"), Client: api.HeadlessClient(),
 		Middleware: []fiber.Handler{s.headless.LoadSession()}, Registry: s.Registry}
 	base.Register(headless)
 	(&account.Handlers{Headless: s.headless}).Register(headless)
+	if cfg.MFA != nil {
+		cfg.MFA.Register(headless)
+	}
 	if cfg.Tokens != nil {
 		cfg.Tokens.RegisterJWKS(t)
 		headless.Post("/tokens/refresh", cfg.Tokens.Refresh)

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/mfa"
 	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	mfadomain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -31,6 +33,12 @@ func (c *cli) serve(ctx context.Context) error {
 	}
 	srv, cancelBus := c.buildServer(ctx, d)
 	defer cancelBus()
+	stopAdmin, err := c.startAdmin(d)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopAdmin()
 	worker, err := c.mailWorker(d)
 	if err != nil {
 		return err
@@ -65,13 +73,17 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions}
+	mfaStore := mfadomain.NewStore(d.pool, d.sealer)
+	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	srv := server.New(server.Config{
 		Resolver:       tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
 		Log:            d.log,
 		Headless:       headless,
 		Tokens:         &tokens.Handlers{Strategy: strategy, Headless: headless},
+		MFA:            &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: d.sealer},
 		TrustedProxies: c.cfg.TrustedProxies,
+		BenchCeiling:   benchCeilingEnabled(),
 		Ready: []server.Check{
 			{Name: "postgres", Ping: d.store.Ping},
 			{Name: "redis", Ping: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }},

@@ -52,6 +52,10 @@ type Request struct {
 	BaseURL string
 	// IP is the client's address, as the tenant's proxy settings define it.
 	IP string
+	// Client is "browser" or "app".
+	Client string
+	// TrustCookie is the browser's MFA trust cookie, if any.
+	TrustCookie string
 }
 
 // Accounts runs allauth's account flows: signup, password login, email
@@ -65,7 +69,10 @@ type Accounts struct {
 	Mail     Mailer
 	Redis    *redis.Client
 	Limiter  RateLimiter
-	Now      func() time.Time
+	// MFA is the second-factor state the login pipeline consults (nil:
+	// no MFA stage).
+	MFA MFAState
+	Now func() time.Time
 }
 
 func (a *Accounts) now() time.Time {
@@ -91,6 +98,9 @@ var ErrNotSent = errors.New("not sent")
 type SignupInput struct {
 	Email, Username, Password          string
 	HasEmail, HasUsername, HasPassword bool
+	// Passkey is a passkey signup (MFA_PASSKEY_SIGNUP_ENABLED): no password;
+	// the signup ends by registering a passkey.
+	Passkey bool
 }
 
 // Signup creates an account and starts its login, as allauth's SignupView:
@@ -129,6 +139,9 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 		}
 	}
 	pwField, wantsPassword := field(s, "password1")
+	if in.Passkey {
+		wantsPassword, in.Password = false, ""
+	}
 	if wantsPassword {
 		if in.HasPassword && in.Password != "" {
 			errs = append(errs, ValidatePassword("password", in.Password, s.PasswordMinLength)...)
@@ -202,7 +215,11 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 		if err != nil {
 			return err
 		}
-		return a.startLogin(ctx, tx, t, sess, user, addr, email, true, req)
+		if err := a.startLogin(ctx, tx, t, sess, user, addr, email, true, req); err != nil {
+			return err
+		}
+		sess.State.Login.PasskeySignup = in.Passkey
+		return nil
 	})
 	if err != nil {
 		var e *Error
@@ -211,7 +228,7 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 		}
 		return err
 	}
-	return a.finishIfNoStage(ctx, t, sess, user)
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // uniqueUsername derives a free username from an address, as allauth's
@@ -333,7 +350,7 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	if err != nil {
 		return err
 	}
-	return a.finishIfNoStage(ctx, t, sess, user)
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // MaxConsecutiveFailures locks an account after that many wrong passwords
@@ -406,7 +423,8 @@ func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in Login
 // verification mail and a pending stage.
 func (a *Accounts) startLogin(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request) error {
 	s := t.Settings
-	sess.State.Login = nil
+	sess.State.Login = &PendingLogin{UserID: user.ID, Email: loginEmail, Signup: signup, StartedAt: a.now()}
+	sess.Changed()
 	if s.EmailVerification == tenants.EmailVerificationNone {
 		return nil
 	}
@@ -427,7 +445,7 @@ func (a *Accounts) startLogin(ctx context.Context, tx pgx.Tx, t *tenants.Tenant,
 		return err
 	}
 	if mandatory {
-		sess.State.Login = &PendingLogin{UserID: user.ID, Email: loginEmail, Signup: signup, Stage: StageVerifyEmail, StartedAt: a.now()}
+		sess.State.Login.Stage = StageVerifyEmail
 	}
 	sess.Changed()
 	return nil
@@ -509,14 +527,6 @@ func (a *Accounts) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, ema
 	return ok || err != nil
 }
 
-// finishIfNoStage completes the login when no stage is pending.
-func (a *Accounts) finishIfNoStage(ctx context.Context, t *tenants.Tenant, sess *Session, user *User) error {
-	if sess.State.Login != nil {
-		return nil
-	}
-	return a.completeLogin(ctx, t, sess, user)
-}
-
 func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *Session, user *User) error {
 	if err := a.Sessions.Login(ctx, sess, user.ID, time.Duration(t.Settings.SessionCookieAge)*time.Second); err != nil {
 		return err
@@ -536,7 +546,7 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *S
 // ACCOUNT_LOGIN_TIMEOUT.
 func (a *Accounts) PendingStage(t *tenants.Tenant, sess *Session) *PendingLogin {
 	p := sess.State.Login
-	if p == nil || a.now().Sub(p.StartedAt) > time.Duration(t.Settings.LoginTimeout)*time.Second {
+	if p == nil || p.Stage == "" || a.now().Sub(p.StartedAt) > time.Duration(t.Settings.LoginTimeout)*time.Second {
 		return nil
 	}
 	return p

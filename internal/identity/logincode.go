@@ -132,7 +132,7 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	if err != nil {
 		return err
 	}
-	sess.State.LoginCode, sess.State.Login = nil, nil
+	sess.State.LoginCode = nil
 	sess.State.Methods = append(sess.State.Methods, AuthRecord{Method: "code", At: epoch(a.now()), Email: p.Email})
 	sess.Changed()
 	if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
@@ -142,10 +142,9 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	}); err != nil {
 		return err
 	}
-	if !user.IsActive {
-		return nil
-	}
-	return a.completeLogin(ctx, t, sess, user)
+	// The code reached the address: verify_email does not apply.
+	sess.State.Login = &PendingLogin{UserID: user.ID, Email: p.Email, StartedAt: a.now()}
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResendLoginCode answers POST auth/code/resend.

@@ -248,7 +248,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 	if err != nil {
 		return err
 	}
-	return a.finishIfNoStage(ctx, t, sess, user)
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResetCodePending reports whether a password_reset_by_code process is

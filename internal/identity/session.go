@@ -28,6 +28,14 @@ type AuthRecord struct {
 	Email           string  `json:"email,omitempty"`
 	Username        string  `json:"username,omitempty"`
 	Reauthenticated bool    `json:"reauthenticated,omitempty"`
+	// MFA records: the authenticator's type and id; passwordless for a
+	// passkey login.
+	Type         string `json:"type,omitempty"`
+	ID           int64  `json:"id,omitempty"`
+	Passwordless bool   `json:"passwordless,omitempty"`
+	// Social records: the provider (sub-id) and the account uid.
+	Provider string `json:"provider,omitempty"`
+	UID      string `json:"uid,omitempty"`
 }
 
 // PendingLogin is a login (or signup) that has stages left to pass; it
@@ -40,6 +48,13 @@ type PendingLogin struct {
 	Signup    bool      `json:"signup,omitempty"`
 	Stage     string    `json:"stage"`
 	StartedAt time.Time `json:"started_at"`
+	// Passkey marks a login by passkey: it needs no further MFA stage.
+	Passkey bool `json:"passkey,omitempty"`
+	// MFADone records that mfa_authenticate passed in this login (the trust
+	// stage may follow).
+	MFADone bool `json:"mfa_done,omitempty"`
+	// PasskeySignup marks a signup that ends by registering a passkey.
+	PasskeySignup bool `json:"passkey_signup,omitempty"`
 }
 
 // CodeProcess is a one-time-code flow bound to a session: email
@@ -70,10 +85,15 @@ type SessionState struct {
 	// EmailChanges counts address changes during a pending verification
 	// (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE).
 	EmailChanges int `json:"email_changes,omitempty"`
+	// PendingTOTP is the sealed TOTP secret offered for activation.
+	PendingTOTP string `json:"totp,omitempty"`
+	// Ceremonies holds WebAuthn ceremony states by purpose, each used once.
+	Ceremonies map[string][]byte `json:"ceremonies,omitempty"`
 }
 
 func (s SessionState) empty() bool {
-	return s.UserID == 0 && len(s.Methods) == 0 && s.Login == nil && s.EmailCode == nil && s.LoginCode == nil && s.ResetCode == nil
+	return s.UserID == 0 && len(s.Methods) == 0 && s.Login == nil && s.EmailCode == nil && s.LoginCode == nil && s.ResetCode == nil &&
+		len(s.Ceremonies) == 0
 }
 
 // Session is one client session of a tenant: anonymous (kept in Redis while
@@ -244,7 +264,8 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 	id := sess.id
 	if sess.Authenticated() {
 		methods, _ := json.Marshal(sess.State.Methods)
-		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode, ResetCode: sess.State.ResetCode})
+		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode,
+			ResetCode: sess.State.ResetCode, PendingTOTP: sess.State.PendingTOTP, Ceremonies: sess.State.Ceremonies})
 		err := s.pool.QueryRow(ctx, `INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()

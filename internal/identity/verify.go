@@ -128,7 +128,7 @@ func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, s
 // verified; a pending verify_email stage of the same user then completes the
 // login when ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION is set or in code mode, and
 // is abandoned otherwise.
-func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *Session, key string) error {
+func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *Session, key string, req Request) error {
 	stage, p, err := a.verifyContext(t, sess)
 	if err != nil {
 		return err
@@ -181,12 +181,8 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 	if err != nil {
 		return err
 	}
-	sess.State.Login = nil
-	if !user.IsActive {
-		sess.Changed()
-		return nil
-	}
-	return a.completeLogin(ctx, t, sess, user)
+	stage.Stage = "" // verify_email passed
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResendVerificationCode answers POST auth/email/verify/resend: a new code

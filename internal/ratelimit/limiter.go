@@ -40,7 +40,7 @@ type Subject struct {
 // list of hit timestamps; so does the limiter, newest first and at most
 // Amount of them, timed by the Redis server's clock).
 //
-// When Redis fails or does not answer within 100 ms, the limiter falls back
+// When Redis fails or does not answer within 400 ms, the limiter falls back
 // to counters in this node's memory with the same semantics (bounded to
 // 100,000 counters holding at most 1,000,000 timestamps in all, least
 // recently used dropped first), reports Degraded, and tries Redis again in
@@ -63,7 +63,10 @@ type Limiter struct {
 }
 
 const (
-	defaultTimeout = 100 * time.Millisecond
+	// defaultTimeout is how long a call waits for Redis before falling back.
+	// Generous enough that a busy machine's slow answer is not mistaken for
+	// an outage (each fallback splits the counts between Redis and memory).
+	defaultTimeout = 400 * time.Millisecond
 	defaultRetry   = time.Second
 	maxMemCounters = 100_000
 	maxMemHits     = 1_000_000
@@ -74,7 +77,7 @@ const (
 // them in this node's memory only (and is not reported as Degraded).
 //
 // Give it a client with ContextTimeoutEnabled: with it, the client itself
-// abandons a command after the limiter's 100 ms; without it, the client
+// abandons a command after the limiter's 400 ms; without it, the client
 // would wait for its ReadTimeout on a Redis that stopped answering, so the
 // limiter runs each command on a goroutine of its own to stop waiting in
 // time, which costs a goroutine switch (some µs) a call.

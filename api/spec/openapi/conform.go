@@ -52,6 +52,7 @@ var corrections = []Correction{
 	{"password reauthentication record is one branch", "beyond §8: {method:password, reauthenticated:true} matches both password branches of a oneOf", separatePasswordBranches},
 	{"socialaccount record without reauthenticated", "beyond §8: the socialaccount branch requires reauthenticated, which the code never sends", socialRecordWithoutReauthenticated},
 	{"authentication-or-reauthentication is anyOf", "beyond §8: a reauthentication 401 also satisfies the authentication schema, so oneOf rejects every one", authOrReauthAnyOf},
+	{"anonymous 401 on reauthentication-guarded endpoints", "beyond §8: these endpoints need a user first (notes §2: anon 401); the spec lists only the reauthentication 401", anonymousOrReauth401},
 }
 
 // LoadConformant parses the embedded spec and applies Corrections(). The
@@ -526,5 +527,30 @@ func authOrReauthAnyOf(doc *openapi3.T) error {
 	}
 	v := mt.Schema.Value
 	v.AnyOf, v.OneOf = v.OneOf, nil
+	return nil
+}
+
+// Endpoints whose 401 is documented as ReauthenticationRequired answer an
+// anonymous caller with the plain unauthenticated 401 first (allauth's
+// AuthenticatedAPIView; notes §2 "anon 401"): their 401 becomes
+// AuthenticationOrReauthentication.
+func anonymousOrReauth401(doc *openapi3.T) error {
+	both := doc.Components.Responses["AuthenticationOrReauthentication"]
+	if both == nil {
+		return fmt.Errorf("no response AuthenticationOrReauthentication")
+	}
+	n := 0
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for _, op := range doc.Paths.Value(path).Operations() {
+			r := op.Responses.Value("401")
+			if r != nil && r.Ref == "#/components/responses/ReauthenticationRequired" {
+				op.Responses.Set("401", &openapi3.ResponseRef{Ref: "#/components/responses/AuthenticationOrReauthentication", Value: both.Value})
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no operation answers 401 with ReauthenticationRequired")
+	}
 	return nil
 }

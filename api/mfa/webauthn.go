@@ -1,0 +1,364 @@
+package mfa
+
+import (
+	"encoding/json"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/internal/identity"
+	domain "github.com/hallpass/hallpass/internal/mfa"
+)
+
+func options(key string, opts []byte) map[string]any {
+	return map[string]any{key: map[string]any{"publicKey": json.RawMessage(opts)}}
+}
+
+// WebAuthnCreationOptions handles GET account/authenticators/webauthn
+// (?passwordless: a passkey, resident key and user verification required).
+func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
+	sess := api.Session(c)
+	if err := h.recent(c); err != nil {
+		return h.fail(c, err)
+	}
+	if err := h.canAdd(c); err != nil {
+		return err
+	}
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	user, err := h.user(c, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	_, passwordless := c.Queries()["passwordless"]
+	opts, state, err := domain.BeginRegistration(cfg, user, passwordless)
+	if err != nil {
+		return err
+	}
+	sess.KeepCeremony(ceremonyAdd, state)
+	return h.Respond(c, fiber.StatusOK, options("creation_options", opts), nil)
+}
+
+// AddWebAuthn handles POST account/authenticators/webauthn ({name, credential}).
+func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if err := h.recent(c); err != nil {
+		return h.fail(c, err)
+	}
+	if err := h.canAdd(c); err != nil {
+		return err
+	}
+	b, err := parse(c)
+	if err != nil {
+		return err
+	}
+	name, err := b.str("name")
+	if err != nil {
+		return err
+	}
+	cred, err := b.credential()
+	if err != nil {
+		return err
+	}
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	user, err := h.user(c, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	state := sess.CeremonyState(ceremonyAdd)
+	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, state, cred, name)
+	if err != nil {
+		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
+			return serr
+		}
+		return h.fail(c, err)
+	}
+	generated, err := h.ensureRecoveryCodes(c)
+	if err != nil {
+		return err
+	}
+	return h.Respond(c, fiber.StatusOK, a.Data(false), map[string]any{"recovery_codes_generated": generated})
+}
+
+// RenameWebAuthn handles PUT account/authenticators/webauthn ({id, name}).
+func (h *Handlers) RenameWebAuthn(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if err := h.recent(c); err != nil {
+		return h.fail(c, err)
+	}
+	b, err := parse(c)
+	if err != nil {
+		return err
+	}
+	var id int64
+	if raw, ok := b["id"]; !ok || json.Unmarshal(raw, &id) != nil {
+		return api.FieldError("id", "required", "This field is required.")
+	}
+	name, err := b.str("name")
+	if err != nil {
+		return err
+	}
+	a, err := h.Store.RenameWebAuthn(c.UserContext(), t.ID, sess.State.UserID, id, name)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	return h.Respond(c, fiber.StatusOK, a.Data(false), nil)
+}
+
+// DeleteWebAuthn handles DELETE account/authenticators/webauthn
+// ({authenticators: [id, ...]}).
+func (h *Handlers) DeleteWebAuthn(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if err := h.recent(c); err != nil {
+		return h.fail(c, err)
+	}
+	b, err := parse(c)
+	if err != nil {
+		return err
+	}
+	list, err := ids(b, "authenticators")
+	if err != nil {
+		return err
+	}
+	if _, err := h.Store.DeleteWebAuthn(c.UserContext(), t.ID, sess.State.UserID, list); err != nil {
+		return h.fail(c, err)
+	}
+	return h.Respond(c, fiber.StatusOK, nil, nil)
+}
+
+// requestOptions begins an assertion ceremony for a user (0: discoverable).
+func (h *Handlers) requestOptions(c *fiber.Ctx, purpose string, userID int64) error {
+	sess := api.Session(c)
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	var user *domain.WebAuthnUser
+	if userID != 0 {
+		if user, err = h.user(c, userID); err != nil {
+			return err
+		}
+	}
+	opts, state, err := domain.BeginLogin(cfg, user)
+	if err != nil {
+		return err
+	}
+	sess.KeepCeremony(purpose, state)
+	return h.Respond(c, fiber.StatusOK, options("request_options", opts), nil)
+}
+
+// finishAssertion verifies a credential against the session's ceremony.
+func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (*domain.Authenticator, error) {
+	t, sess := api.Tenant(c), api.Session(c)
+	b, err := parse(c)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := b.credential()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return nil, h.fail(c, err)
+	}
+	state := sess.CeremonyState(purpose)
+	a, err := h.Store.FinishLogin(c.UserContext(), t.ID, cfg, state, cred, userID)
+	if err != nil {
+		// The ceremony is spent either way.
+		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
+			return nil, serr
+		}
+		return nil, h.fail(c, err)
+	}
+	return a, nil
+}
+
+// WebAuthnAuthenticateOptions handles GET auth/webauthn/authenticate.
+func (h *Handlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
+	login := h.Accounts.PendingStage(api.Tenant(c), api.Session(c))
+	if login == nil || login.Stage != identity.StageMFAAuthenticate {
+		return h.RespondAuth(c, fiber.StatusUnauthorized)
+	}
+	return h.requestOptions(c, ceremonyAuthenticate, login.UserID)
+}
+
+// WebAuthnAuthenticate handles POST auth/webauthn/authenticate ({credential}).
+func (h *Handlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	login := h.Accounts.PendingStage(t, sess)
+	if login == nil || login.Stage != identity.StageMFAAuthenticate {
+		return h.RespondAuth(c, fiber.StatusUnauthorized)
+	}
+	a, err := h.finishAssertion(c, ceremonyAuthenticate, login.UserID)
+	if err != nil {
+		return err
+	}
+	h.Accounts.RecordMethod(sess, record(a))
+	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFAAuthenticate, api.Request(c)); err != nil {
+		return h.fail(c, err)
+	}
+	if sess.Authenticated() {
+		api.RotateCSRF(c)
+	}
+	return h.RespondAuth(c)
+}
+
+// WebAuthnReauthenticateOptions handles GET auth/webauthn/reauthenticate.
+func (h *Handlers) WebAuthnReauthenticateOptions(c *fiber.Ctx) error {
+	sess := api.Session(c)
+	if !sess.Authenticated() {
+		return h.RespondAuth(c)
+	}
+	return h.requestOptions(c, ceremonyReauthenticate, sess.State.UserID)
+}
+
+// WebAuthnReauthenticate handles POST auth/webauthn/reauthenticate.
+func (h *Handlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
+	sess := api.Session(c)
+	if !sess.Authenticated() {
+		return h.RespondAuth(c)
+	}
+	a, err := h.finishAssertion(c, ceremonyReauthenticate, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	rec := record(a)
+	rec.Reauthenticated = true
+	h.Accounts.RecordMethod(sess, rec)
+	return h.RespondAuth(c)
+}
+
+// PasskeyLoginOptions handles GET auth/webauthn/login: options for a
+// discoverable credential (no user named).
+func (h *Handlers) PasskeyLoginOptions(c *fiber.Ctx) error {
+	if api.Session(c).Authenticated() {
+		return api.ErrConflict
+	}
+	return h.requestOptions(c, ceremonyLogin, 0)
+}
+
+// PasskeyLogin handles POST auth/webauthn/login: the passkey names the
+// user; no MFA stage follows.
+func (h *Handlers) PasskeyLogin(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if sess.Authenticated() {
+		return api.ErrConflict
+	}
+	a, err := h.finishAssertion(c, ceremonyLogin, 0)
+	if err != nil {
+		return err
+	}
+	rec := record(a)
+	rec.Passwordless = true
+	if err := h.Accounts.LoginWithPasskey(c.UserContext(), t, sess, a.UserID, rec, api.Request(c)); err != nil {
+		return h.fail(c, err)
+	}
+	if sess.Authenticated() {
+		api.RotateCSRF(c)
+	}
+	return h.RespondAuth(c)
+}
+
+// PasskeySignupStart handles POST auth/webauthn/signup: signup fields, no
+// password; the signup continues with mfa_signup_webauthn (after
+// verify_email when that applies).
+func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if sess.Authenticated() {
+		return api.ErrConflict
+	}
+	b, err := parse(c)
+	if err != nil {
+		return err
+	}
+	var in identity.SignupInput
+	in.Passkey = true
+	if in.Email, err = b.str("email"); err != nil {
+		return err
+	}
+	if in.Username, err = b.str("username"); err != nil {
+		return err
+	}
+	_, in.HasEmail = b["email"]
+	_, in.HasUsername = b["username"]
+	if err := h.Accounts.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
+		return h.fail(c, err)
+	}
+	return h.RespondAuth(c)
+}
+
+// PasskeySignupOptions handles GET auth/webauthn/signup: creation options
+// for the new user's passkey, once mfa_signup_webauthn is pending.
+func (h *Handlers) PasskeySignupOptions(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	login := h.Accounts.PendingStage(t, sess)
+	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {
+		return api.ErrConflict
+	}
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	user, err := h.user(c, login.UserID)
+	if err != nil {
+		return err
+	}
+	opts, state, err := domain.BeginRegistration(cfg, user, true)
+	if err != nil {
+		return err
+	}
+	sess.KeepCeremony(ceremonySignup, state)
+	return h.Respond(c, fiber.StatusOK, options("creation_options", opts), nil)
+}
+
+// PasskeySignupFinish handles PUT auth/webauthn/signup ({name?, credential}).
+func (h *Handlers) PasskeySignupFinish(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	login := h.Accounts.PendingStage(t, sess)
+	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {
+		return api.ErrConflict
+	}
+	b, err := parse(c)
+	if err != nil {
+		return err
+	}
+	name, err := b.str("name")
+	if err != nil {
+		return err
+	}
+	cred, err := b.credential()
+	if err != nil {
+		return err
+	}
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	user, err := h.user(c, login.UserID)
+	if err != nil {
+		return err
+	}
+	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, sess.CeremonyState(ceremonySignup), cred, name)
+	if err != nil {
+		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
+			return serr
+		}
+		return h.fail(c, err)
+	}
+	rec := record(a)
+	rec.Passwordless = true
+	h.Accounts.RecordMethod(sess, rec)
+	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFASignupWebAuthn, api.Request(c)); err != nil {
+		return h.fail(c, err)
+	}
+	if sess.Authenticated() {
+		api.RotateCSRF(c)
+	}
+	return h.RespondAuth(c)
+}

@@ -1,0 +1,205 @@
+package identity
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Stage keys after the primary authentication (allauth's order).
+const (
+	StageMFAAuthenticate = "mfa_authenticate"
+	StageMFATrust        = "mfa_trust"
+)
+
+// MFAState is what the login pipeline needs to know of a user's second
+// factors (the MFA store provides it).
+type MFAState interface {
+	// Types lists the user's authenticator types.
+	Types(ctx context.Context, tenantID uuid.UUID, userID int64) ([]string, error)
+	// ConfigFingerprint changes whenever the user's authenticators change;
+	// trust cookies are bound to it.
+	ConfigFingerprint(ctx context.Context, tenantID uuid.UUID, userID int64) (string, error)
+}
+
+// RequiresMFA reports whether the user must pass mfa_authenticate: MFA is
+// installed and the user has TOTP or WebAuthn.
+func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID int64) (bool, []string, error) {
+	if a.MFA == nil || !slices.Contains(t.Settings.Apps, tenants.AppMFA) {
+		return false, nil, nil
+	}
+	types, err := a.MFA.Types(ctx, t.ID, userID)
+	if err != nil {
+		return false, nil, err
+	}
+	return slices.Contains(types, "totp") || slices.Contains(types, "webauthn"), types, nil
+}
+
+// continueLogin runs the stages that follow `done` (the stage or step just
+// passed): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
+// after MFA), then the login completes. A stage that applies is left
+// pending in the session.
+func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *Session, user *User, req Request, done string) error {
+	login := sess.State.Login
+	if login == nil {
+		login = &PendingLogin{UserID: user.ID, StartedAt: a.now()}
+		sess.State.Login = login
+	}
+	if done == StageVerifyEmail && login.Stage != "" {
+		return nil // verify_email (or another earlier stage) is pending
+	}
+	login.Stage = ""
+	sess.Changed()
+	order := []string{StageVerifyEmail, StageMFAAuthenticate, StageMFATrust, StageMFASignupWebAuthn}
+	from := slices.Index(order, done) + 1
+	for _, stage := range order[from:] {
+		switch stage {
+		case StageMFAAuthenticate:
+			if login.Passkey || login.Signup {
+				continue
+			}
+			need, _, err := a.RequiresMFA(ctx, t, user.ID)
+			if err != nil {
+				return err
+			}
+			if need && !a.trustedBrowser(ctx, t, user.ID, req.TrustCookie) {
+				login.Stage = StageMFAAuthenticate
+				return nil
+			}
+		case StageMFATrust:
+			if login.MFADone && req.Client == "browser" && t.Settings.MFATrustEnabled {
+				login.Stage = StageMFATrust
+				return nil
+			}
+		case StageMFASignupWebAuthn:
+			if login.PasskeySignup {
+				login.Stage = StageMFASignupWebAuthn
+				return nil
+			}
+		}
+	}
+	if !user.IsActive {
+		sess.State.Login = nil
+		return nil
+	}
+	return a.completeLogin(ctx, t, sess, user)
+}
+
+// Continue resumes a pending login after the stage `done` was passed (used
+// by the MFA endpoints).
+func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *Session, done string, req Request) error {
+	login := a.PendingStage(t, sess)
+	if login == nil || login.Stage != done {
+		return ErrNotAuthenticated
+	}
+	user, err := a.Store.User(ctx, t.ID, login.UserID)
+	if err != nil {
+		return err
+	}
+	if done == StageMFAAuthenticate {
+		login.MFADone = true
+	}
+	if done == StageMFASignupWebAuthn {
+		login.PasskeySignup = false
+	}
+	return a.continueLogin(ctx, t, sess, user, req, done)
+}
+
+// RecordMethod appends an authentication record to the session's log.
+func (a *Accounts) RecordMethod(sess *Session, rec AuthRecord) {
+	rec.At = epoch(a.now())
+	sess.State.Methods = append(sess.State.Methods, rec)
+	sess.Changed()
+}
+
+// TrustCookie returns the value of an "MFA trust" cookie for the user: who,
+// until when, bound to the current set of authenticators (any change
+// revokes it) and signed per tenant.
+func (a *Accounts) TrustCookie(ctx context.Context, t *tenants.Tenant, userID int64) (string, time.Time, error) {
+	fp, err := a.MFA.ConfigFingerprint(ctx, t.ID, userID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	until := a.now().Add(time.Duration(t.Settings.MFATrustCookieAge) * time.Second)
+	uid, exp := strconv.FormatInt(userID, 10), strconv.FormatInt(until.Unix(), 10)
+	mac := a.Keys.mac(t.ID, "mfa-trust", uid, exp, fp)
+	return uid + "." + exp + "." + base64.RawURLEncoding.EncodeToString(mac), until, nil
+}
+
+// trustedBrowser checks a trust cookie: this user, not expired, signed for
+// this tenant, and the user's authenticators unchanged since.
+func (a *Accounts) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID int64, cookie string) bool {
+	if cookie == "" || !t.Settings.MFATrustEnabled || len(cookie) > 256 {
+		return false
+	}
+	parts := strings.Split(cookie, ".")
+	if len(parts) != 3 || parts[0] != strconv.FormatInt(userID, 10) {
+		return false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || a.now().Unix() > exp {
+		return false
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return false
+	}
+	fp, err := a.MFA.ConfigFingerprint(ctx, t.ID, userID)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal(sig, a.Keys.mac(t.ID, "mfa-trust", parts[0], parts[1], fp))
+}
+
+// StageMFASignupWebAuthn is the last stage of a passkey signup: the new
+// user registers the passkey that will be their only credential.
+const StageMFASignupWebAuthn = "mfa_signup_webauthn"
+
+// LoginWithPasskey logs in the user a passkey assertion identified: the
+// record is kept, verify_email still applies, no MFA stage follows.
+func (a *Accounts) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *Session, userID int64, rec AuthRecord, req Request) error {
+	if sess.Authenticated() {
+		return ErrConflict
+	}
+	user, err := a.Store.User(ctx, t.ID, userID)
+	if err != nil {
+		return err
+	}
+	a.RecordMethod(sess, rec)
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		return a.startLogin(ctx, tx, t, sess, user, nil, "", false, req)
+	})
+	if err != nil {
+		return err
+	}
+	sess.State.Login.Passkey = true
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+}
+
+// CeremonyState takes (once) the WebAuthn ceremony state kept for purpose.
+func (sess *Session) CeremonyState(purpose string) []byte {
+	st := sess.State.Ceremonies[purpose]
+	if st != nil {
+		delete(sess.State.Ceremonies, purpose)
+		sess.Changed()
+	}
+	return st
+}
+
+// KeepCeremony stores a WebAuthn ceremony state for purpose in the session.
+func (sess *Session) KeepCeremony(purpose string, state []byte) {
+	if sess.State.Ceremonies == nil {
+		sess.State.Ceremonies = map[string][]byte{}
+	}
+	sess.State.Ceremonies[purpose] = state
+	sess.Changed()
+}
