@@ -36,8 +36,12 @@ func FormError(code, message string) *InputError {
 	return &InputError{Errors: []ErrorItem{{Message: message, Code: code}}}
 }
 
-// StatusError is answered with a bare `{status: N}` envelope.
-type StatusError struct{ Status int }
+// StatusError is answered with a `{status: N}` envelope; allauth's MFA
+// 409s also carry Errors.
+type StatusError struct {
+	Status int
+	Errors []ErrorItem
+}
 
 func (e *StatusError) Error() string { return "status " + strconv.Itoa(e.Status) }
 
@@ -62,7 +66,7 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		case errors.As(err, &in):
 			return c.Status(fiber.StatusBadRequest).JSON(Envelope{Status: fiber.StatusBadRequest, Errors: in.Errors})
 		case errors.As(err, &st):
-			return RespondStatus(c, st.Status)
+			return c.Status(st.Status).JSON(Envelope{Status: st.Status, Errors: st.Errors})
 		case errors.Is(err, tenants.ErrNotFound):
 			return c.Status(fiber.StatusNotFound).JSON(Envelope{Status: fiber.StatusNotFound,
 				Errors: []ErrorItem{{Message: "Unknown tenant.", Code: "unknown_tenant"}}})

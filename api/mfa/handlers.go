@@ -108,8 +108,7 @@ func (h *Handlers) fail(c *fiber.Ctx, err error) error {
 	var ce *conflictError
 	switch {
 	case errors.As(err, &ce):
-		return c.Status(fiber.StatusConflict).JSON(api.Envelope{Status: fiber.StatusConflict,
-			Errors: []api.ErrorItem{{Message: ce.message, Code: ce.code}}})
+		return &api.StatusError{Status: fiber.StatusConflict, Errors: []api.ErrorItem{{Message: ce.message, Code: ce.code}}}
 	case errors.Is(err, identity.ErrNotAuthenticated):
 		return h.RespondAuth(c)
 	case errors.Is(err, identity.ErrReauthenticationRequired):

@@ -34,8 +34,7 @@ func (h *Handlers) canAdd(c *fiber.Ctx) error {
 	err := h.Store.CheckCanAdd(c.UserContext(), t.ID, sess.State.UserID, t.Settings)
 	var me *domain.Error
 	if errors.As(err, &me) {
-		return c.Status(fiber.StatusConflict).JSON(api.Envelope{Status: fiber.StatusConflict,
-			Errors: []api.ErrorItem{{Message: me.Message, Code: me.Code, Param: me.Param}}})
+		return h.fail(c, &conflictError{code: me.Code, message: me.Message})
 	}
 	return err
 }
@@ -55,7 +54,7 @@ func (h *Handlers) TOTPStatus(c *fiber.Ctx) error {
 		return err
 	}
 	if err := h.canAdd(c); err != nil {
-		return err
+		return h.fail(c, err)
 	}
 	user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
 	if err != nil {
@@ -83,7 +82,7 @@ func (h *Handlers) ActivateTOTP(c *fiber.Ctx) error {
 		return h.fail(c, err)
 	}
 	if err := h.canAdd(c); err != nil {
-		return err
+		return h.fail(c, err)
 	}
 	b, err := parse(c)
 	if err != nil {

@@ -22,7 +22,7 @@ func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
 		return h.fail(c, err)
 	}
 	if err := h.canAdd(c); err != nil {
-		return err
+		return h.fail(c, err)
 	}
 	cfg, err := h.relyingParty(c)
 	if err != nil {
@@ -48,7 +48,7 @@ func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
 		return h.fail(c, err)
 	}
 	if err := h.canAdd(c); err != nil {
-		return err
+		return h.fail(c, err)
 	}
 	b, err := parse(c)
 	if err != nil {

@@ -102,6 +102,8 @@ func FuzzRefreshInput(f *testing.F) {
 		f.Add(b, uint16(0), byte(0))
 		f.Add(b, uint16(40), byte('A'))
 	}
+	// The token's last byte, altered: its low bits carry no data.
+	f.Add(`{"refresh_token":"{refresh}"}`, uint16(len(j.refresh)-1), byte(0x80))
 	f.Fuzz(func(t *testing.T, body string, pos uint16, edit byte) {
 		body = j.expand(body, pos, edit)
 		res := j.do(t, "POST", "tokens/refresh", body)
@@ -138,6 +140,7 @@ func FuzzBearerInput(f *testing.F) {
 		f.Add(h, uint16(0), byte(0))
 		f.Add(h, uint16(60), byte('x'))
 	}
+	f.Add("Bearer {access}", uint16(len(j.access)-1), byte(0x80))
 	f.Fuzz(func(t *testing.T, header string, pos uint16, edit byte) {
 		header = j.expand(header, pos, edit)
 		if !validHeaderValue(header) {

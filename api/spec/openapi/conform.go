@@ -52,6 +52,7 @@ var corrections = []Correction{
 	{"password reauthentication record is one branch", "beyond §8: {method:password, reauthenticated:true} matches both password branches of a oneOf", separatePasswordBranches},
 	{"socialaccount record without reauthenticated", "beyond §8: the socialaccount branch requires reauthenticated, which the code never sends", socialRecordWithoutReauthenticated},
 	{"authentication-or-reauthentication is anyOf", "beyond §8: a reauthentication 401 also satisfies the authentication schema, so oneOf rejects every one", authOrReauthAnyOf},
+	{"passkey signup options are creation options", "beyond §8: GET auth/webauthn/signup returns creation_options (allauth's AddWebAuthnResponse), the spec says request options", passkeySignupCreationOptions},
 	{"anonymous 401 on reauthentication-guarded endpoints", "beyond §8: these endpoints need a user first (notes §2: anon 401); the spec lists only the reauthentication 401", anonymousOrReauth401},
 }
 
@@ -552,5 +553,25 @@ func anonymousOrReauth401(doc *openapi3.T) error {
 	if n == 0 {
 		return fmt.Errorf("no operation answers 401 with ReauthenticationRequired")
 	}
+	return nil
+}
+
+// GET auth/webauthn/signup answers with creation options for the new
+// passkey (allauth's SignupWebAuthnView.get returns AddWebAuthnResponse);
+// the spec documents request options.
+func passkeySignupCreationOptions(doc *openapi3.T) error {
+	op, err := operation(doc, "/_allauth/{client}/v1/auth/webauthn/signup", "GET")
+	if err != nil {
+		return err
+	}
+	r := op.Responses.Value("200")
+	if r == nil || r.Ref != "#/components/responses/WebAuthnRequestOptionsResponse" {
+		return fmt.Errorf("GET auth/webauthn/signup 200 is not WebAuthnRequestOptionsResponse")
+	}
+	creation := doc.Components.Responses["WebAuthnCreationOptionsResponse"]
+	if creation == nil {
+		return fmt.Errorf("no response WebAuthnCreationOptionsResponse")
+	}
+	op.Responses.Set("200", &openapi3.ResponseRef{Ref: "#/components/responses/WebAuthnCreationOptionsResponse", Value: creation.Value})
 	return nil
 }
