@@ -139,7 +139,10 @@ func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string
 		return nil, errInvalid
 	}
 	var c Claims
-	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.now), jwt.WithLeeway(5 * time.Second)}
+	// Strict base64url: a token that differs only in unused trailing bits
+	// is a different string and must not verify as the original.
+	opts := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.now),
+		jwt.WithLeeway(5 * time.Second), jwt.WithStrictDecoding()}
 	if aud := t.Settings.JWTAudience; aud != "" {
 		opts = append(opts, jwt.WithAudience(aud))
 	}
@@ -234,27 +237,27 @@ func (s *Strategy) Refresh(ctx context.Context, t *tenants.Tenant, issuer, raw s
 		return "", "", errInvalid
 	}
 	rotate := t.Settings.JWTRotateRefreshToken
-	grant, err := s.Sessions.UseRefresh(ctx, t.ID, jti, rotate)
+	lifetime := t.Settings.JWTRefreshTokenExpiresIn
+	grant, next, err := s.Sessions.UseRefresh(ctx, t.ID, jti, rotate, time.Duration(lifetime)*time.Second)
 	if err != nil {
 		if errors.Is(err, identity.ErrRefreshInvalid) {
 			return "", "", errInvalid
 		}
 		return "", "", err
 	}
-	if string(grant.SessionID) != string(id) {
+	// The session and its user were read under the token's row lock, so a
+	// concurrent revocation cannot make the winning refresh fail midway.
+	if string(grant.SessionID) != string(id) || strconv.FormatInt(grant.UserID, 10) != c.Subject {
+		// allauth crashes when the session holds another user; we refuse.
 		return "", "", errInvalid
 	}
-	sess, err := s.Sessions.LookupID(ctx, t.ID, id, "", "")
-	if err != nil || strconv.FormatInt(sess.State.UserID, 10) != c.Subject {
-		// allauth crashes here when the session holds another user; we refuse.
-		return "", "", errInvalid
-	}
-	access, err = s.sign(ctx, t, s.claims(t, issuer, sess.State.UserID, c.SID, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn))
+	userID := grant.UserID
+	access, err = s.sign(ctx, t, s.claims(t, issuer, userID, c.SID, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn))
 	if err != nil {
 		return "", "", err
 	}
 	if rotate {
-		if refresh, err = s.newRefresh(ctx, t, issuer, sess.State.UserID, id, grant.Family); err != nil {
+		if refresh, err = s.sign(ctx, t, s.claims(t, issuer, userID, c.SID, UseRefresh, next.JTI.String(), lifetime)); err != nil {
 			return "", "", err
 		}
 	}

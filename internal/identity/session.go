@@ -149,6 +149,11 @@ func (s *Session) NewToken() bool {
 	return s.Token != "" && s.Token != s.presented && !s.State.empty()
 }
 
+// redisTimeout bounds each Redis call of the session store. A healthy Redis
+// answers in well under a millisecond; a dead one would otherwise hold the
+// request for go-redis's dial retries (seconds) before Postgres is asked.
+const redisTimeout = 250 * time.Millisecond
+
 // Sessions stores sessions: anonymous ones in Redis only (they expire with
 // ACCOUNT_LOGIN_TIMEOUT), authenticated ones in Postgres with a Redis cache.
 type Sessions struct {
@@ -208,8 +213,10 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 		return nil, ErrSessionNotFound
 	}
 	sess := &Session{TenantID: tenantID, id: id, IP: ip, UserAgent: truncate(userAgent, 512)}
-	raw, err := s.rdb.Get(ctx, redisKey(tenantID, id)).Bytes()
-	if err == nil {
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	raw, rerr := s.rdb.Get(rctx, redisKey(tenantID, id)).Bytes()
+	cancel()
+	if rerr == nil {
 		var c cached
 		if json.Unmarshal(raw, &c) == nil && time.Now().Before(c.ExpiresAt) {
 			sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State, c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
@@ -220,12 +227,19 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 			return sess, nil
 		}
 	}
+	redisDown := rerr != nil && !errors.Is(rerr, redis.Nil)
 	// Redis miss or failure: only durable sessions can be recovered.
 	var methods, data []byte
-	err = s.pool.QueryRow(ctx, `SELECT public_id, user_id, client, methods, data, created_at, expires_at
+	err := s.pool.QueryRow(ctx, `SELECT public_id, user_id, client, methods, data, created_at, expires_at
 		FROM sessions WHERE tenant_id = $1 AND id = $2 AND expires_at > now()`, tenantID, id).
 		Scan(&sess.PublicID, &sess.State.UserID, &sess.Client, &methods, &data, &sess.CreatedAt, &sess.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
+		if redisDown {
+			// An anonymous session lives in Redis only, and Redis could not
+			// say: "unavailable" (retry), not "gone", so that a Redis blip
+			// does not end every flow in progress.
+			return nil, fmt.Errorf("sessions: lookup: %w", rerr)
+		}
 		return nil, ErrSessionNotFound
 	}
 	if err != nil {
@@ -238,7 +252,9 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	sess.State.UserID = uid
 	_ = json.Unmarshal(methods, &sess.State.Methods)
 	sess.stored = storedPostgres
-	s.cache(ctx, sess)
+	if !redisDown {
+		s.cache(ctx, sess)
+	}
 	return sess, nil
 }
 
@@ -285,7 +301,9 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		if ttl <= 0 {
 			ttl = time.Second
 		}
-		if err := s.rdb.Set(ctx, redisKey(sess.TenantID, id), raw, ttl).Err(); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		defer cancel()
+		if err := s.rdb.Set(rctx, redisKey(sess.TenantID, id), raw, ttl).Err(); err != nil {
 			return fmt.Errorf("sessions: save pending flow: %w", err)
 		}
 		sess.stored = storedRedis
@@ -299,7 +317,9 @@ func (s *Sessions) cache(ctx context.Context, sess *Session) {
 	raw, _ := json.Marshal(cached{State: sess.State, Client: sess.Client, PublicID: sess.PublicID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Durable: true})
 	ttl := min(time.Until(sess.ExpiresAt), time.Hour)
 	if ttl > 0 {
-		_ = s.rdb.Set(ctx, redisKey(sess.TenantID, sess.id), raw, ttl).Err()
+		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		defer cancel()
+		_ = s.rdb.Set(rctx, redisKey(sess.TenantID, sess.id), raw, ttl).Err()
 	}
 }
 
@@ -314,7 +334,9 @@ func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
 			return fmt.Errorf("sessions: delete: %w", err)
 		}
 	}
-	if err := s.rdb.Del(ctx, redisKey(sess.TenantID, id)).Err(); err != nil && sess.stored != storedPostgres {
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	if err := s.rdb.Del(rctx, redisKey(sess.TenantID, id)).Err(); err != nil && sess.stored != storedPostgres {
 		return fmt.Errorf("sessions: delete: %w", err)
 	}
 	sess.stored = storedNowhere
@@ -381,7 +403,9 @@ func (s *Sessions) EndUserSessions(ctx context.Context, tenantID uuid.UUID, user
 		return err
 	}
 	for _, id := range ids {
-		_ = s.rdb.Del(ctx, redisKey(tenantID, id)).Err()
+		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		_ = s.rdb.Del(rctx, redisKey(tenantID, id)).Err()
+		cancel()
 	}
 	return nil
 }

@@ -38,6 +38,11 @@ const (
 	KindEmailConfirmed  = "email_confirmed"
 	KindEmailAdded      = "email_added"
 	KindNewLogin        = "new_login"
+	// KindConsoleInvitation invites Email to manage the tenant named Tenant
+	// in the management console with Role, by following Link. SiteName is
+	// the platform's name here (the mail comes from the platform, not from
+	// the tenant).
+	KindConsoleInvitation = "console_invitation"
 )
 
 // TemplateData is what the templates may show.
@@ -54,6 +59,10 @@ type TemplateData struct {
 	PasswordResetURL string
 	// SignupURL is where to sign up (unknown_account; optional).
 	SignupURL string
+	// Tenant is the tenant's display name (console_invitation).
+	Tenant string
+	// Role is the console role offered (console_invitation).
+	Role string
 }
 
 //go:embed templates
@@ -76,6 +85,7 @@ var required = map[string][]string{
 	KindEmailConfirmed:        {"Email"},
 	KindEmailAdded:            {"Email"},
 	KindNewLogin:              {"Email"},
+	KindConsoleInvitation:     {"Link", "Email", "Tenant", "Role"},
 }
 
 type kindTemplates struct {
@@ -116,7 +126,7 @@ func Kinds() []string {
 		KindEmailConfirmation, KindEmailConfirmationCode, KindAccountAlreadyExists,
 		KindPasswordResetKey, KindPasswordResetCode, KindLoginCode, KindUnknownAccount,
 		KindPasswordChanged, KindPasswordSet, KindPasswordReset, KindEmailChanged, KindEmailDeleted, KindEmailConfirmed,
-		KindEmailAdded, KindNewLogin,
+		KindEmailAdded, KindNewLogin, KindConsoleInvitation,
 	}
 }
 
@@ -157,6 +167,10 @@ func checkData(kind string, d TemplateData) error {
 			v = d.Code
 		case "Email":
 			v = d.Email
+		case "Tenant":
+			v = d.Tenant
+		case "Role":
+			v = d.Role
 		}
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("mail: %s mail needs TemplateData.%s", kind, field)

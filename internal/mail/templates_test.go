@@ -10,6 +10,7 @@ func TestRenderEveryKind(t *testing.T) {
 		SiteName: "Acme", Email: "bob@example.test",
 		Link: "https://acme.test/verify/abc-123", Code: "7XK4QP",
 		PasswordResetURL: "https://acme.test/reset", SignupURL: "https://acme.test/signup",
+		Tenant: "Acme Staging", Role: "admin",
 	}
 	wantLine := map[string]string{
 		KindEmailConfirmation:     data.Link,
@@ -28,6 +29,8 @@ func TestRenderEveryKind(t *testing.T) {
 		KindEmailConfirmed:  data.Email,
 		KindEmailAdded:      data.Email,
 		KindNewLogin:        data.Email,
+		// The console invitation carries its link on a line of its own.
+		KindConsoleInvitation: data.Link,
 	}
 	notice := map[string]bool{KindPasswordChanged: true, KindPasswordSet: true, KindPasswordReset: true,
 		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true, KindEmailAdded: true, KindNewLogin: true}
@@ -117,5 +120,32 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if _, _, _, err := Render(KindEmailConfirmation, TemplateData{Link: "https://a.test/x\nInjected"}); err == nil {
 		t.Error("link with a line break: no error")
+	}
+	if _, _, _, err := Render(KindConsoleInvitation, TemplateData{Link: "https://a.test/console/invite/x", Email: "a@b.test", Role: "admin"}); err == nil {
+		t.Error("console_invitation without the tenant: no error")
+	}
+}
+
+// The console invitation names the tenant, the role and the address, and
+// escapes a hostile tenant name in its HTML part.
+func TestRenderConsoleInvitation(t *testing.T) {
+	subject, text, html, err := Render(KindConsoleInvitation, TemplateData{SiteName: "Hallpass", Email: "ada@example.test",
+		Link: "https://auth.example.test/console/invite/tok", Tenant: `<b>Acme</b>`, Role: "viewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject != "[Hallpass] You're Invited to Manage a Tenant" {
+		t.Errorf("subject %q", subject)
+	}
+	for _, want := range []string{"ada@example.test", `"<b>Acme</b>"`, "role viewer", "within 7 days"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	if !hasLine(text, "https://auth.example.test/console/invite/tok") {
+		t.Errorf("text has no link line:\n%s", text)
+	}
+	if strings.Contains(html, "<b>Acme") || !strings.Contains(html, "&lt;b&gt;Acme") {
+		t.Errorf("html does not escape the tenant name:\n%s", html)
 	}
 }
