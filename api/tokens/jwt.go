@@ -135,7 +135,7 @@ func (s *Strategy) newRefresh(ctx context.Context, t *tenants.Tenant, issuer str
 // (this tenant), audience when configured, token_use, and the claims allauth
 // requires as strings.
 func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string) (*Claims, error) {
-	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
+	if raw == "" || len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 || !compactJWS(raw) {
 		return nil, errInvalid
 	}
 	var c Claims
@@ -267,3 +267,16 @@ func (s *Strategy) Refresh(ctx context.Context, t *tenants.Tenant, issuer, raw s
 // IsInvalid reports whether err is a refused token (as opposed to an
 // infrastructure failure).
 func IsInvalid(err error) bool { return errors.Is(err, errInvalid) }
+
+// compactJWS reports whether raw uses only the characters of a compact JWS
+// (base64url and dots): Go's base64 decoder skips line breaks, so without
+// this "token\n" would verify as "token".
+func compactJWS(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
