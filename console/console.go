@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -37,6 +38,21 @@ type Config struct {
 	// Inbox shows the mail kept when no SMTP server is configured; nil
 	// hides the dev inbox pages.
 	Inbox *mail.DevInbox
+	// Accounts reaches the tenants' own users (their sessions, and the
+	// verification mail); nil hides the users pages.
+	Accounts *identity.Accounts
+	// Outbox queues the invitation mail; nil hides inviting.
+	Outbox *mail.Outbox
+	// MailFrom is the sender of the console's own mail
+	// ("no-reply@" + BaseDomain by default).
+	MailFrom string
+	// Publisher tells every node's tenant cache about a change the console
+	// makes outside the tenants store (removing a custom domain); nil on a
+	// single node.
+	Publisher tenants.Publisher
+	// TXT looks up the DNS records that prove a custom domain's ownership
+	// (net.DefaultResolver by default).
+	TXT TXTResolver
 	// PublicURL is the platform's public base URL (quickstart, cookies'
 	// Secure flag), e.g. "https://auth.example.com".
 	PublicURL string
@@ -61,6 +77,8 @@ type Console struct {
 	store    *tenants.Store
 	keys     *tenants.Keys
 	inbox    *mail.DevInbox
+	accounts *identity.Accounts
+	people   *tenantUsers
 	users    *Users
 	sessions *Sessions
 	limiter  *loginLimiter
@@ -95,6 +113,12 @@ func New(cfg Config) (*Console, error) {
 	if cfg.BaseDomain == "" {
 		cfg.BaseDomain = "localhost"
 	}
+	if cfg.MailFrom == "" {
+		cfg.MailFrom = "no-reply@" + cfg.BaseDomain
+	}
+	if cfg.TXT == nil {
+		cfg.TXT = net.DefaultResolver
+	}
 	hasher := identity.DefaultPasswordHasher()
 	if cfg.Hasher != nil {
 		hasher = *cfg.Hasher
@@ -116,6 +140,8 @@ func New(cfg Config) (*Console, error) {
 		store:     cfg.Store,
 		keys:      cfg.Keys,
 		inbox:     cfg.Inbox,
+		accounts:  cfg.Accounts,
+		people:    &tenantUsers{pool: cfg.Pool},
 		users:     NewUsers(cfg.Pool),
 		sessions:  NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
 		limiter:   newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow, cfg.Now),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -51,13 +52,16 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a console mounted on a bare Fiber app, over the test database.
 type env struct {
-	t     *testing.T
-	app   *fiber.App
-	con   *console.Console
-	store *tenants.Store
-	keys  *tenants.Keys
-	pool  *pgxpool.Pool
-	clock *clock
+	t        *testing.T
+	app      *fiber.App
+	con      *console.Console
+	store    *tenants.Store
+	keys     *tenants.Keys
+	pool     *pgxpool.Pool
+	clock    *clock
+	accounts *identity.Accounts
+	dns      *fakeDNS
+	changes  *changeLog
 }
 
 type envOption func(*console.Config)
@@ -68,7 +72,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	store := tenants.NewStore(pool, testenv.Sealer(t), nil)
 	keys := tenants.NewKeys(pool, testenv.Sealer(t), nil)
 	clk := &clock{t: time.Now()}
+	accounts := identity.NewAccounts(pool, testenv.Redis(t), testenv.Sealer(t), "no-reply@hallpass.test")
+	accounts.Hasher = testHasher
+	dns := &fakeDNS{pool: pool, records: map[string]dnsAnswer{}}
+	changes := &changeLog{}
 	cfg := console.Config{Pool: pool, Store: store, Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
+		Accounts: accounts, Outbox: mail.NewOutbox(testenv.Sealer(t)), Publisher: changes, TXT: dns,
 		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler),
 		Hasher: &testHasher, Now: clk.Now}
 	for _, o := range opts {
@@ -80,7 +89,132 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	con.Mount(app)
-	return &env{t: t, app: app, con: con, store: store, keys: keys, pool: pool, clock: clk}
+	return &env{t: t, app: app, con: con, store: store, keys: keys, pool: pool, clock: clk, accounts: accounts, dns: dns, changes: changes}
+}
+
+// dnsAnswer is what fakeDNS answers for one name.
+type dnsAnswer struct {
+	records []string
+	err     error
+}
+
+// fakeDNS answers TXT lookups: a name set in records gets that answer;
+// otherwise the challenge name of a claimed domain holds its token, as if
+// the customer had published it, and any other name does not exist.
+type fakeDNS struct {
+	pool    *pgxpool.Pool
+	mu      sync.Mutex
+	records map[string]dnsAnswer
+	asked   []string
+}
+
+func (f *fakeDNS) set(name string, a dnsAnswer) {
+	f.mu.Lock()
+	f.records[name] = a
+	f.mu.Unlock()
+}
+
+func (f *fakeDNS) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	f.mu.Lock()
+	a, ok := f.records[name]
+	f.asked = append(f.asked, name)
+	f.mu.Unlock()
+	if ok {
+		return a.records, a.err
+	}
+	domain, found := strings.CutPrefix(name, "_hallpass-challenge.")
+	var token string
+	if found {
+		err := f.pool.QueryRow(ctx, `SELECT verification_token FROM tenant_domains WHERE domain = $1`, domain).Scan(&token)
+		if err == nil {
+			return []string{token}, nil
+		}
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+// changeLog records the tenant changes the console publishes.
+type changeLog struct {
+	mu   sync.Mutex
+	list []tenants.Change
+}
+
+func (c *changeLog) PublishChange(_ context.Context, ch tenants.Change) error {
+	c.mu.Lock()
+	c.list = append(c.list, ch)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *changeLog) all() []tenants.Change {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]tenants.Change(nil), c.list...)
+}
+
+// endUser is one of a tenant's own users, made directly in the database.
+type endUser struct {
+	ID, EmailID int64
+	Email       string
+}
+
+// endUser creates a tenant user with a password and one primary address.
+func (e *env) endUser(tn *tenants.Tenant, prefix string, verified bool) endUser {
+	e.t.Helper()
+	ctx := context.Background()
+	u := endUser{Email: testenv.Slug(prefix) + "@users.example"}
+	hash, err := testHasher.Hash(testPassword)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	name := strings.ReplaceAll(strings.TrimSuffix(u.Email, "@users.example"), "-", "_")
+	if err := e.pool.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded, password_hash) VALUES ($1, $2, $2, $3) RETURNING id`,
+		tn.ID, name, hash).Scan(&u.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.pool.QueryRow(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, verified, is_primary)
+		VALUES ($1, $2, $3, $3, $4, true) RETURNING id`, tn.ID, u.ID, u.Email, verified).Scan(&u.EmailID); err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+// loginEndUser opens an authenticated API session of a tenant user, as a
+// login does, and returns its token.
+func (e *env) loginEndUser(tn *tenants.Tenant, userID int64) string {
+	e.t.Helper()
+	ctx := context.Background()
+	sess := e.accounts.Sessions.New(tn.ID, "app", "198.51.100.7", "test-agent/1.0")
+	if err := e.accounts.Sessions.Login(ctx, sess, userID, time.Hour); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.accounts.Sessions.Save(ctx, sess, time.Minute); err != nil {
+		e.t.Fatal(err)
+	}
+	return sess.Token
+}
+
+// apiSessionLive reports whether a tenant user's session token still works.
+func (e *env) apiSessionLive(tn *tenants.Tenant, token string) bool {
+	e.t.Helper()
+	sess, err := e.accounts.Sessions.Lookup(context.Background(), tn.ID, token, "198.51.100.7", "test-agent/1.0")
+	return err == nil && sess.Authenticated()
+}
+
+// deliverMail runs the outbox into the dev inbox and returns the tenant's
+// mail, newest first.
+func (e *env) deliverMail(tn *tenants.Tenant) []mail.DevMail {
+	e.t.Helper()
+	ctx := context.Background()
+	inbox := mail.NewDevInbox(e.pool, slog.New(slog.DiscardHandler))
+	if _, err := mail.NewWorker(e.pool, testenv.Sealer(e.t), inbox, slog.New(slog.DiscardHandler)).Drain(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	ms, err := inbox.List(ctx, tn.ID, 50)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ms
 }
 
 // user creates a console user; role is "platform" for a platform admin.
@@ -278,4 +412,14 @@ func (e *env) auditActions(tenantID uuid.UUID) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// regexpFind returns the first submatch of pattern in s, failing without one.
+func regexpFind(t *testing.T, s, pattern string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no match for %s in:\n%s", pattern, excerpt(s))
+	}
+	return m[1]
 }

@@ -1,10 +1,12 @@
 package console
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,12 +63,8 @@ func (h *Console) quickstart(r *request) error {
 	return h.render(r, fiber.StatusOK, "Quickstart", quickstartPage(v), active("tenants", "quickstart"), crumbs(web.Crumb{Label: "Quickstart"}))
 }
 
-// auditPageSize is the length of one audit log page; auditMaxPages bounds
-// how far back the console pages (audit.List has no cursor yet).
-const (
-	auditPageSize = 50
-	auditMaxPages = 20
-)
+// auditPageSize is the length of one audit log page.
+const auditPageSize = 50
 
 // auditRow is one audit event as shown.
 type auditRow struct {
@@ -78,27 +76,30 @@ type auditRow struct {
 }
 
 type auditView struct {
-	Rows   []auditRow
-	Page   int
-	More   bool
-	Capped bool
+	Slug string
+	Rows []auditRow
+	// Before is the cursor this page started at ("" = newest); Next the
+	// cursor of the next page ("" = last page).
+	Before, Next string
 }
 
+// auditPage shows the tenant's audit log a page at a time, newest first,
+// paged by cursor (audit.ListBefore), so events recorded while someone
+// pages neither shift nor repeat the older pages.
 func (h *Console) auditPage(r *request) error {
-	page, _ := strconv.Atoi(r.c.Query("page"))
-	page = max(1, min(page, auditMaxPages))
-	events, err := audit.List(r.ctx(), h.cfg.Pool, r.tenant.ID, page*auditPageSize+1)
+	before, err := audit.ParseCursor(r.c.Query("before"))
+	if err != nil {
+		return errNotFound
+	}
+	events, err := audit.ListBefore(r.ctx(), h.cfg.Pool, r.tenant.ID, before, auditPageSize+1)
 	if err != nil {
 		return err
 	}
-	v := auditView{Page: page}
-	if len(events) > page*auditPageSize {
-		v.More = page < auditMaxPages
-		v.Capped = page == auditMaxPages
-		events = events[:page*auditPageSize]
+	v := auditView{Slug: r.tenant.Slug, Before: before.String()}
+	if len(events) > auditPageSize {
+		events = events[:auditPageSize]
+		v.Next = events[auditPageSize-1].Cursor().String()
 	}
-	start := min((page-1)*auditPageSize, len(events))
-	events = events[start:]
 	emails, err := h.users.Emails(r.ctx(), actorIDs(events))
 	if err != nil {
 		return err
@@ -117,7 +118,65 @@ func (h *Console) auditPage(r *request) error {
 		}
 		v.Rows = append(v.Rows, row)
 	}
-	return h.render(r, fiber.StatusOK, "Audit log", auditLogPage(v, r.tenant.Slug), active("tenants", "audit"), crumbs(web.Crumb{Label: "Audit log"}))
+	return h.render(r, fiber.StatusOK, "Audit log", auditLogPage(v), active("tenants", "audit"), crumbs(web.Crumb{Label: "Audit log"}))
+}
+
+// auditExportBatch is how many events one query of the export reads.
+const auditExportBatch = 500
+
+// auditLine is one event of the JSON lines export.
+type auditLine struct {
+	ID      int64          `json:"id"`
+	At      time.Time      `json:"at"`
+	Actor   string         `json:"actor"`
+	Action  string         `json:"action"`
+	Target  string         `json:"target"`
+	IP      string         `json:"ip"`
+	Details map[string]any `json:"details"`
+}
+
+// auditExport downloads the tenant's whole audit log as JSON lines, newest
+// first, one event per line (secrets were redacted when recorded). It is
+// read in batches with the same cursor as the page, and streamed.
+func (h *Console) auditExport(r *request) error {
+	t := r.tenant
+	// A first batch before answering, so a database failure is a proper
+	// error page rather than a truncated download.
+	first, err := audit.ListBefore(r.ctx(), h.cfg.Pool, t.ID, audit.Cursor{}, auditExportBatch)
+	if err != nil {
+		return err
+	}
+	if err := h.auditTenant(r.ctx(), t.ID, actor(r.user), "audit.export", t.Slug, r.c.IP(), map[string]any{"format": "jsonl"}); err != nil {
+		return err
+	}
+	c := r.c
+	c.Set(fiber.HeaderContentType, "application/x-ndjson; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+t.Slug+`-audit-`+h.now().UTC().Format("20060102-150405")+`.jsonl"`)
+	pool, log := h.cfg.Pool, h.log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		batch := first
+		for len(batch) > 0 {
+			for _, e := range batch {
+				if err := enc.Encode(auditLine{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Action: e.Action, Target: e.Target, IP: e.IP, Details: e.Details}); err != nil {
+					return
+				}
+			}
+			if err := w.Flush(); err != nil || len(batch) < auditExportBatch {
+				return // the client went away, or that was the last batch
+			}
+			next, err := audit.ListBefore(ctx, pool, t.ID, batch[len(batch)-1].Cursor(), auditExportBatch)
+			if err != nil {
+				log.Error("audit export failed", "tenant", t.Slug, "err", err)
+				return
+			}
+			batch = next
+		}
+	})
+	return nil
 }
 
 func actorIDs(events []audit.Event) []uuid.UUID {
@@ -153,6 +212,12 @@ func (h *Console) inboxPage(r *request) error {
 	if err != nil {
 		return err
 	}
+	if !r.canOwn() {
+		// An invitation's link grants its role to whoever follows it: only
+		// those who may invite (owners) see them, or a viewer could make
+		// themselves owner.
+		ms = slices.DeleteFunc(ms, func(m mail.DevMail) bool { return m.Kind == mail.KindConsoleInvitation })
+	}
 	return h.render(r, fiber.StatusOK, "Dev inbox", inboxPage(inboxView{Mail: ms}), active("tenants", "inbox"), crumbs(web.Crumb{Label: "Dev inbox"}))
 }
 
@@ -169,6 +234,8 @@ type keysView struct {
 	CanEdit    bool
 	CSRF       string
 	Error      string
+	// ImportError explains a refused key import (the key is never echoed).
+	ImportError string
 }
 
 func (h *Console) keysViewOf(r *request) (keysView, error) {
@@ -279,4 +346,70 @@ func stateBadge(state string) string {
 		return "badge-accent"
 	}
 	return ""
+}
+
+// importKey stores a customer's own signing key: a PEM private key, or the
+// shared secret of an HS algorithm, written with its algorithm to
+// HEADLESS_JWT_PRIVATE_KEY and HEADLESS_JWT_ALGORITHM through the settings
+// (validated, sealed at rest, versioned and audited with the secret
+// redacted). The key is write-only: no page shows it again, and a refused
+// one is not echoed back into the form.
+func (h *Console) importKey(r *request) error {
+	if h.keys == nil {
+		return errNotFound
+	}
+	alg := r.c.FormValue("alg")
+	key := strings.TrimSpace(r.c.FormValue("key"))
+	fail := func(msg string) error {
+		v, err := h.keysViewOf(r)
+		if err != nil {
+			return err
+		}
+		v.ImportError = "Not imported: " + msg
+		return h.renderKeys(r, fiber.StatusUnprocessableEntity, v)
+	}
+	v, err := h.keysViewOf(r)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(v.Algorithms, alg) {
+		return fail("choose an algorithm from the list.")
+	}
+	if key == "" {
+		return fail("paste a PEM private key, or the shared secret for an HS algorithm.")
+	}
+	raw, err := json.Marshal(map[string]string{"HEADLESS_JWT_PRIVATE_KEY": key, "HEADLESS_JWT_ALGORITHM": alg})
+	if err != nil {
+		return err
+	}
+	after, err := h.store.UpdateSettings(r.ctx(), r.tenant.Slug, raw, actor(r.user))
+	if err != nil {
+		byKey, problems, ok := settingsErrors(err)
+		if !ok {
+			return err
+		}
+		for _, k := range sortedKeys(byKey) {
+			problems = append(problems, k+" "+byKey[k])
+		}
+		return fail(strings.Join(problems, "; ") + ".")
+	}
+	return h.redirectWith(r, tenantPath(r.tenant.Slug, "keys"), Flash{Kind: "success", Message: fmt.Sprintf(
+		"Your %s key is imported (settings version %d) and signs new tokens. It is stored sealed and is never shown again.", alg, after.SettingsVersion)})
+}
+
+// clearImportedKey removes HEADLESS_JWT_PRIVATE_KEY: the platform generates
+// and rotates the keys again.
+func (h *Console) clearImportedKey(r *request) error {
+	if h.keys == nil {
+		return errNotFound
+	}
+	if r.tenant.Settings.JWTPrivateKey == "" {
+		return h.redirectWith(r, tenantPath(r.tenant.Slug, "keys"), Flash{Kind: "info", Message: "No imported key: the platform manages the keys already."})
+	}
+	after, err := h.store.UpdateSettings(r.ctx(), r.tenant.Slug, []byte(`{"HEADLESS_JWT_PRIVATE_KEY": null}`), actor(r.user))
+	if err != nil {
+		return err
+	}
+	return h.redirectWith(r, tenantPath(r.tenant.Slug, "keys"), Flash{Kind: "success", Message: fmt.Sprintf(
+		"The imported key is removed (settings version %d): the platform generates and rotates the keys from now on.", after.SettingsVersion)})
 }

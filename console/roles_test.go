@@ -7,6 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/testenv"
@@ -18,6 +22,14 @@ import (
 type fixture struct {
 	t, other *tenants.Tenant
 	kid      string
+	// user is a tenant user with an unverified address.
+	user endUser
+	// domain is a pending custom domain of t.
+	domain string
+	// extra is a viewer of t that owners may change or remove.
+	extra *console.User
+	// invitation is a pending invitation to t.
+	invitation uuid.UUID
 }
 
 // routeCase says how to call one route, and what success looks like.
@@ -46,6 +58,26 @@ func tpath(rest string) func(f fixture) string {
 }
 
 func fixed(p string) func(fixture) string { return func(fixture) string { return p } }
+
+// upath is a path under the fixture user's page.
+func upath(rest string) func(f fixture) string {
+	return func(f fixture) string {
+		p := fmt.Sprintf("/console/t/%s/users/%d", f.t.Slug, f.user.ID)
+		if rest != "" {
+			p += "/" + rest
+		}
+		return p
+	}
+}
+
+// mpath is a path under the fixture's extra member.
+func mpath(rest string) func(f fixture) string {
+	return func(f fixture) string {
+		return "/console/t/" + f.t.Slug + "/members/" + f.extra.ID.String() + "/" + rest
+	}
+}
+
+func domainForm(f fixture) url.Values { return url.Values{"domain": {f.domain}} }
 
 // routeCases has one entry per console route (Method + " " + Path); the
 // test fails when a route is added without one.
@@ -79,6 +111,34 @@ var routeCases = map[string]routeCase{
 	"POST t/:slug/keys/rotate":      post(tpath("keys/rotate"), func(fixture) url.Values { return url.Values{"alg": {"ES256"}, "delay": {"0"}} }, tpath("keys")),
 	"POST t/:slug/keys/:kid/retire": {path: func(f fixture) string { return tpath("keys/" + f.kid + "/retire")(f) }, form: none, ok: 303, okLocation: tpath("keys")},
 	"POST t/:slug/delete":           post(tpath("delete"), func(f fixture) url.Values { return url.Values{"confirm": {f.t.Slug}} }, fixed("/console/tenants")),
+
+	"GET t/:slug/settings/history": get(tpath("settings/history")),
+	"GET t/:slug/users":            get(tpath("users?q=matrix")),
+	"GET t/:slug/users/:id":        get(upath("")),
+	"GET t/:slug/domains":          get(tpath("domains")),
+	"GET t/:slug/audit/export":     get(tpath("audit/export")),
+	"POST t/:slug/keys/import": post(tpath("keys/import"), func(fixture) url.Values {
+		return url.Values{"alg": {"HS256"}, "key": {"a-shared-secret-of-at-least-32-bytes!"}}
+	}, tpath("keys")),
+	"POST t/:slug/keys/import/clear":                       post(tpath("keys/import/clear"), none, tpath("keys")),
+	"POST t/:slug/users/:id/disable":                       post(upath("disable"), none, upath("")),
+	"POST t/:slug/users/:id/enable":                        post(upath("enable"), none, upath("")),
+	"POST t/:slug/users/:id/end-sessions":                  post(upath("end-sessions"), none, upath("")),
+	"POST t/:slug/users/:id/emails/:eid/send-verification": {path: func(f fixture) string { return upath(fmt.Sprintf("emails/%d/send-verification", f.user.EmailID))(f) }, form: none, ok: 303, okLocation: upath("")},
+	"POST t/:slug/users/:id/delete":                        post(upath("delete"), func(f fixture) url.Values { return url.Values{"confirm": {f.user.Email}} }, tpath("users")),
+	"POST t/:slug/domains": post(tpath("domains"), func(fixture) url.Values {
+		return url.Values{"domain": {testenv.Slug("new") + ".example.org"}}
+	}, tpath("domains")),
+	"POST t/:slug/domains/verify": post(tpath("domains/verify"), domainForm, tpath("domains")),
+	"POST t/:slug/domains/remove": post(tpath("domains/remove"), domainForm, tpath("domains")),
+	"POST t/:slug/members/invite": post(tpath("members/invite"), func(fixture) url.Values {
+		return url.Values{"email": {testenv.Slug("invitee") + "@example.com"}, "role": {"viewer"}}
+	}, tpath("members")),
+	"POST t/:slug/members/:uid/role":   post(mpath("role"), func(fixture) url.Values { return url.Values{"role": {"admin"}} }, tpath("members")),
+	"POST t/:slug/members/:uid/remove": post(mpath("remove"), none, tpath("members")),
+	"POST t/:slug/invitations/:iid/revoke": {path: func(f fixture) string {
+		return "/console/t/" + f.t.Slug + "/invitations/" + f.invitation.String() + "/revoke"
+	}, form: none, ok: 303, okLocation: tpath("members")},
 }
 
 func none(fixture) url.Values { return url.Values{} }
@@ -211,6 +271,20 @@ func newFixture(e *env, users map[string]*console.User) fixture {
 		e.t.Fatal(err)
 	}
 	f.kid = key.Kid
+	f.user = e.endUser(f.t, "matrix-user", false)
+	e.loginEndUser(f.t, f.user.ID)
+	f.domain = testenv.Slug("matrix") + ".example.net"
+	if _, err := e.store.AddDomain(ctx, f.t.Slug, f.domain, "test"); err != nil {
+		e.t.Fatal(err)
+	}
+	f.extra = e.user("matrix-extra", false)
+	e.grant(f.t, f.extra, console.RoleViewer)
+	inv, err := e.con.Users().Invite(ctx, f.t.ID, testenv.Slug("matrix-invited")+"@example.com", console.RoleAdmin, users[asOwner], "", time.Now(),
+		func(pgx.Tx, *console.Invitation, string) error { return nil })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f.invitation = inv.ID
 	f.t = e.reload(f.t.Slug)
 	return f
 }
@@ -233,7 +307,29 @@ func snapshot(e *env, f fixture) string {
 	for _, k := range keys {
 		ks = append(ks, k.Kid[:8]+":"+k.State)
 	}
-	return fmt.Sprintf("name=%q version=%d keys=%v", t.Name, t.SettingsVersion, ks)
+	var domains []string
+	for _, d := range t.Domains {
+		domains = append(domains, fmt.Sprintf("%s:%v", d.Domain, d.Verified()))
+	}
+	members, err := e.con.Users().Members(ctx, t.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ms []string
+	for _, m := range members {
+		ms = append(ms, m.Email+":"+string(m.Role))
+	}
+	var users, sessions, invitations, outbox int
+	var active bool
+	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users WHERE tenant_id = $1),
+		coalesce((SELECT is_active FROM users WHERE tenant_id = $1 AND id = $2), false),
+		(SELECT count(*) FROM sessions WHERE tenant_id = $1),
+		(SELECT count(*) FROM console_invitations WHERE tenant_id = $1 AND accepted_at IS NULL),
+		(SELECT count(*) FROM outbox WHERE tenant_id = $1)`, t.ID, f.user.ID).Scan(&users, &active, &sessions, &invitations, &outbox); err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprintf("name=%q version=%d keys=%v domains=%v members=%v users=%d active=%v sessions=%d invitations=%d outbox=%d",
+		t.Name, t.SettingsVersion, ks, domains, ms, users, active, sessions, invitations, outbox)
 }
 
 // A kid of another tenant, in a URL of a tenant the user administers, is

@@ -29,7 +29,7 @@ const (
 	ViewTenant
 	// EditTenant needs admin or owner.
 	EditTenant
-	// OwnTenant needs owner (deleting the tenant).
+	// OwnTenant needs owner (deleting the tenant, managing members).
 	OwnTenant
 )
 
@@ -58,6 +58,10 @@ type route struct {
 var routes = []route{
 	{Route{"GET", "login", Public}, (*Console).loginPage},
 	{Route{"POST", "login", Public}, (*Console).login},
+	// An invitation's link: the handlers check the session or the sign-in
+	// form token themselves (the invitee may have no account yet).
+	{Route{"GET", "invite/:token", Public}, (*Console).invitePage},
+	{Route{"POST", "invite/:token", Public}, (*Console).acceptInvite},
 
 	{Route{"GET", "", SignedIn}, (*Console).home},
 	{Route{"GET", "tenants", SignedIn}, (*Console).tenantList},
@@ -71,20 +75,39 @@ var routes = []route{
 	{Route{"GET", "t/:slug", ViewTenant}, (*Console).overview},
 	{Route{"GET", "t/:slug/settings", ViewTenant}, (*Console).settingsIndex},
 	{Route{"GET", "t/:slug/settings/json", ViewTenant}, (*Console).settingsJSONPage},
+	{Route{"GET", "t/:slug/settings/history", ViewTenant}, (*Console).settingsHistory},
 	{Route{"GET", "t/:slug/settings/:group", ViewTenant}, (*Console).settingsGroupPage},
+	{Route{"GET", "t/:slug/users", ViewTenant}, (*Console).usersPage},
+	{Route{"GET", "t/:slug/users/:id", ViewTenant}, (*Console).userPage},
+	{Route{"GET", "t/:slug/domains", ViewTenant}, (*Console).domainsPage},
 	{Route{"GET", "t/:slug/quickstart", ViewTenant}, (*Console).quickstart},
 	{Route{"GET", "t/:slug/keys", ViewTenant}, (*Console).keysPage},
 	{Route{"GET", "t/:slug/members", ViewTenant}, (*Console).membersPage},
 	{Route{"GET", "t/:slug/inbox", ViewTenant}, (*Console).inboxPage},
 	{Route{"GET", "t/:slug/audit", ViewTenant}, (*Console).auditPage},
+	{Route{"GET", "t/:slug/audit/export", ViewTenant}, (*Console).auditExport},
 
 	{Route{"POST", "t/:slug/rename", EditTenant}, (*Console).rename},
 	{Route{"POST", "t/:slug/settings/json", EditTenant}, (*Console).settingsJSONPost},
 	{Route{"POST", "t/:slug/settings/:group", EditTenant}, (*Console).settingsGroupPost},
 	{Route{"POST", "t/:slug/keys/rotate", EditTenant}, (*Console).rotateKey},
+	{Route{"POST", "t/:slug/keys/import", EditTenant}, (*Console).importKey},
+	{Route{"POST", "t/:slug/keys/import/clear", EditTenant}, (*Console).clearImportedKey},
 	{Route{"POST", "t/:slug/keys/:kid/retire", EditTenant}, (*Console).retireKey},
+	{Route{"POST", "t/:slug/users/:id/disable", EditTenant}, (*Console).disableUser},
+	{Route{"POST", "t/:slug/users/:id/enable", EditTenant}, (*Console).enableUser},
+	{Route{"POST", "t/:slug/users/:id/end-sessions", EditTenant}, (*Console).endUserSessions},
+	{Route{"POST", "t/:slug/users/:id/emails/:eid/send-verification", EditTenant}, (*Console).sendVerification},
+	{Route{"POST", "t/:slug/users/:id/delete", EditTenant}, (*Console).deleteUser},
+	{Route{"POST", "t/:slug/domains", EditTenant}, (*Console).addDomain},
+	{Route{"POST", "t/:slug/domains/verify", EditTenant}, (*Console).verifyDomain},
+	{Route{"POST", "t/:slug/domains/remove", EditTenant}, (*Console).removeDomain},
 
 	{Route{"POST", "t/:slug/delete", OwnTenant}, (*Console).deleteTenant},
+	{Route{"POST", "t/:slug/members/invite", OwnTenant}, (*Console).invite},
+	{Route{"POST", "t/:slug/members/:uid/role", OwnTenant}, (*Console).changeRole},
+	{Route{"POST", "t/:slug/members/:uid/remove", OwnTenant}, (*Console).removeMember},
+	{Route{"POST", "t/:slug/invitations/:iid/revoke", OwnTenant}, (*Console).revokeInvitation},
 }
 
 // Routes lists the console's endpoints and what each requires.
@@ -284,6 +307,9 @@ func (h *Console) finish(r *request, err error) error {
 	case errors.Is(err, errForbidden):
 		status, title = fiber.StatusForbidden, "Not allowed"
 		msg = "Your role on this tenant (" + string(r.role) + ") does not allow this action. Nothing was changed."
+	case errors.Is(err, errInvitation):
+		status, title = fiber.StatusNotFound, "Invitation not valid"
+		msg = "This invitation link is unknown, was used or revoked, or has expired (links work for 7 days). Ask an owner of the tenant to invite you again."
 	case errors.Is(err, errCSRF):
 		status, title = fiber.StatusForbidden, "Form expired"
 		msg = "This form was not sent from a current console page (its security token is missing or out of date). Nothing was changed. Go back, reload the page and try again."
@@ -338,14 +364,16 @@ func (h *Console) frame(r *request, title string) web.Page {
 }
 
 func (h *Console) tenantNav(slug string) []web.NavItem {
-	items := []web.NavItem{
-		{Key: "overview", Label: "Overview", Href: tenantPath(slug, "")},
-		{Key: "settings", Label: "Settings", Href: tenantPath(slug, "settings")},
+	items := []web.NavItem{{Key: "overview", Label: "Overview", Href: tenantPath(slug, "")}}
+	if h.accounts != nil {
+		items = append(items, web.NavItem{Key: "users", Label: "Users", Href: tenantPath(slug, "users")})
 	}
+	items = append(items, web.NavItem{Key: "settings", Label: "Settings", Href: tenantPath(slug, "settings")})
 	if h.keys != nil {
 		items = append(items, web.NavItem{Key: "keys", Label: "Signing keys", Href: tenantPath(slug, "keys")})
 	}
 	items = append(items,
+		web.NavItem{Key: "domains", Label: "Custom domains", Href: tenantPath(slug, "domains")},
 		web.NavItem{Key: "members", Label: "Members", Href: tenantPath(slug, "members")},
 		web.NavItem{Key: "quickstart", Label: "Quickstart", Href: tenantPath(slug, "quickstart")},
 	)

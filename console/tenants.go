@@ -218,20 +218,6 @@ func (h *Console) deleteTenant(r *request) error {
 	return h.redirectWith(r, Root+"tenants", Flash{Kind: "success", Message: "Tenant " + r.tenant.Slug + " and everything it held were deleted."})
 }
 
-// membersView is a tenant's members page.
-type membersView struct {
-	Members []Member
-}
-
-func (h *Console) membersPage(r *request) error {
-	ms, err := h.users.Members(r.ctx(), r.tenant.ID)
-	if err != nil {
-		return err
-	}
-	return h.render(r, fiber.StatusOK, "Members", membersPage(membersView{Members: ms}), active("tenants", "members"),
-		crumbs(web.Crumb{Label: "Members"}))
-}
-
 // apiBase is the tenant's API base URL by path prefix (always works).
 func (h *Console) apiBase(slug string) string {
 	return h.public.Scheme + "://" + h.public.Host + "/t/" + slug

@@ -105,24 +105,34 @@ func (u *Users) create(ctx context.Context, email, passwordHash string, admin bo
 	if err != nil {
 		return nil, err
 	}
+	var user *User
+	err = pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		user, err = insertUser(ctx, tx, display, folded, passwordHash, admin, actor)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+// insertUser adds a console user in tx, audited on the platform.
+func insertUser(ctx context.Context, tx pgx.Tx, display, folded, passwordHash string, admin bool, actor string) (*User, error) {
 	user := &User{ID: uuid.New(), Email: display, IsPlatformAdmin: admin}
 	action := "console.user.create"
 	if admin {
 		action = "console.admin.create"
 	}
-	err = pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO console_users (id, email, email_folded, password_hash, is_platform_admin)
-			VALUES ($1, $2, $3, $4, $5)`, user.ID, display, folded, passwordHash, admin)
-		if err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "23505" {
-				return fmt.Errorf("%w: %s", ErrUserExists, display)
-			}
-			return fmt.Errorf("console: create user: %w", err)
-		}
-		return audit.Record(ctx, tx, audit.Event{TenantID: audit.Platform, Actor: actor, Action: action, Target: display})
-	})
+	_, err := tx.Exec(ctx, `INSERT INTO console_users (id, email, email_folded, password_hash, is_platform_admin)
+		VALUES ($1, $2, $3, $4, $5)`, user.ID, display, folded, passwordHash, admin)
 	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return nil, fmt.Errorf("%w: %s", ErrUserExists, display)
+		}
+		return nil, fmt.Errorf("console: create user: %w", err)
+	}
+	if err := audit.Record(ctx, tx, audit.Event{TenantID: audit.Platform, Actor: actor, Action: action, Target: display}); err != nil {
 		return nil, err
 	}
 	return user, nil

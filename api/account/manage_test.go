@@ -542,3 +542,37 @@ func TestConsecutiveFailureLockout(t *testing.T) {
 	env.Client("app").Do("POST", "auth/password/reset", `{"key":"`+key+`","password":"brand new horse"}`).Status(401)
 	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"brand new horse"}`).Status(200)
 }
+
+// Codes by mail end after their attempts and their timeout:
+// ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS / _TIMEOUT and
+// ACCOUNT_LOGIN_BY_CODE_TIMEOUT.
+func TestCodeAttemptsAndTimeouts(t *testing.T) {
+	env := apitest.New(t, with(noVerification, apitest.Settings{
+		"ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED":      true,
+		"ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS": 2,
+		"ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT":      60,
+		"ACCOUNT_LOGIN_BY_CODE_ENABLED":               true,
+		"ACCOUNT_LOGIN_BY_CODE_TIMEOUT":               60,
+	}))
+	loggedIn(t, env, "app", "quinn@example.com")
+	fe := env.Client("app")
+	fe.Do("POST", "auth/password/request", `{"email":"quinn@example.com"}`).Status(401)
+	code := codeLine.FindStringSubmatch(env.WaitMail(t, 1).Text)[1]
+	fe.Do("GET", "auth/password/reset", "", "X-Password-Reset-Key", "AAAA-AAAA").Status(400).Error("key", "incorrect_code")
+	fe.Do("GET", "auth/password/reset", "", "X-Password-Reset-Key", "BBBB-BBBB").Status(400).Error("key", "incorrect_code")
+	fe.Do("GET", "auth/password/reset", "", "X-Password-Reset-Key", code).Status(409) // attempts spent
+
+	fe.Do("POST", "auth/password/request", `{"email":"quinn@example.com"}`).Status(401)
+	code = codeLine.FindStringSubmatch(env.WaitMail(t, 2).Text)[1]
+	env.Accounts.Now = func() time.Time { return time.Now().Add(61 * time.Second) }
+	fe.Do("POST", "auth/password/reset", `{"key":"`+code+`","password":"brand new horse"}`).Status(409) // timed out
+	env.Accounts.Now = nil
+
+	login := env.Client("app")
+	login.Do("POST", "auth/code/request", `{"email":"quinn@example.com"}`).Status(401)
+	code = codeLine.FindStringSubmatch(env.WaitMail(t, 3).Text)[1]
+	env.Accounts.Now = func() time.Time { return time.Now().Add(61 * time.Second) }
+	login.Do("POST", "auth/code/confirm", `{"code":"`+code+`"}`).Status(409)
+	env.Accounts.Now = nil
+	env.Client("app").Do("POST", "auth/login", `{"email":"quinn@example.com","password":"`+pw+`"}`).Status(200) // nothing changed
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -14,11 +15,26 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 	if c.cfg.SMTPURL == "" {
 		inbox = mail.NewDevInbox(d.pool, d.log)
 	}
+	from := "no-reply@" + c.cfg.BaseDomain
+	// serve requires Redis, so both are set there; without Redis the users
+	// pages hide and domain removals reach other nodes as caches expire.
+	var accounts *identity.Accounts
+	var publisher tenants.Publisher
+	if d.redis != nil {
+		accounts = identity.NewAccounts(d.pool, d.redis, d.sealer, from)
+	}
+	if d.bus != nil {
+		publisher = d.bus
+	}
 	con, err := console.New(console.Config{
 		Pool:       d.pool,
 		Store:      d.store,
 		Keys:       tenants.NewKeys(d.pool, d.sealer, d.bus),
 		Inbox:      inbox,
+		Accounts:   accounts,
+		Outbox:     mail.NewOutbox(d.sealer),
+		MailFrom:   from,
+		Publisher:  publisher,
 		PublicURL:  c.cfg.PublicURL,
 		BaseDomain: c.cfg.BaseDomain,
 		Log:        d.log,

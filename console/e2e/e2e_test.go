@@ -65,7 +65,8 @@ func startPlatform(t *testing.T) *platform {
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, "localhost", "127.0.0.1"), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})
 	con, err := console.New(console.Config{Pool: pool, Store: store, Keys: tenants.NewKeys(pool, sealer, bus),
-		Inbox: mail.NewDevInbox(pool, log), PublicURL: publicURL, BaseDomain: "localhost", Log: log})
+		Inbox: mail.NewDevInbox(pool, log), Accounts: accounts, Outbox: mail.NewOutbox(sealer), Publisher: bus,
+		PublicURL: publicURL, BaseDomain: "localhost", Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,9 @@ func artifactsDir(t *testing.T) string {
 
 // A platform admin signs in, creates a tenant, turns on login by code,
 // rotates a signing key, and sees both through the tenant's own API: the
-// config endpoint and the JWKS. Each step leaves a screenshot.
+// config endpoint and the JWKS. Then a user who signed up through the API
+// is found in the console and disabled, and the API refuses their login.
+// Each step leaves a screenshot.
 func TestConsoleEndToEnd(t *testing.T) {
 	exe := chromiumPath(t)
 	p := startPlatform(t)
@@ -261,20 +264,102 @@ func TestConsoleEndToEnd(t *testing.T) {
 	})
 	t.Logf("JWKS after the rotation: %s", jwks)
 
+	// A user signs up through the tenant's API; an admin finds them in the
+	// console and disables them; the API then refuses their password and
+	// their session.
+	userEmail := "ada-" + slug + "@example.com"
+	const userPassword = "tame-otter-sings-41"
+	signup := apiPost(t, p.URL+"/t/"+slug+"/_allauth/app/v1/auth/signup", "",
+		`{"email":"`+userEmail+`","username":"ada","password":"`+userPassword+`"}`, 200)
+	sessionToken, _ := signup["meta"].(map[string]any)["session_token"].(string)
+	if sessionToken == "" {
+		t.Fatalf("signup gave no session token: %v", signup)
+	}
+	apiPost(t, p.URL+"/t/"+slug+"/_allauth/app/v1/auth/login", "", `{"username":"ada","password":"`+userPassword+`"}`, 200)
+	apiPost(t, p.URL+"/t/"+slug+"/_allauth/app/v1/auth/signup", "",
+		`{"email":"grace-`+slug+`@example.com","username":"grace","password":"`+userPassword+`"}`, 200)
+	var status, userFlash string
+	run("find and disable a user",
+		chromedp.Navigate(p.URL+"/console/t/"+slug+"/users"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="users-table"]`)),
+		// htmx searches as the address is typed.
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="user-search"]`), "ADA-"+strings.ToUpper(slug[:6])),
+		chromedp.Poll[chromedp.Void](`location.search.includes("q=") && document.querySelectorAll('#users-results [data-testid="user-link"]').length === 1`,
+			chromedp.WithPollingTimeout(10*time.Second)),
+		shot("07-users-search"),
+		chromedp.Click(chromedp.CSS(`[data-testid="user-link"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-sessions"]`)),
+		shot("08-user-detail"),
+		chromedp.Click(chromedp.CSS(`[data-testid="disable-user"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="enable-user"]`)),
+		textInto(chromedp.CSS(`[data-testid="user-status"]`), &status),
+		textInto(chromedp.CSS(`[data-testid="flash"]`), &userFlash),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="no-sessions"]`)),
+		shot("09-user-disabled"),
+	)
+	if status != "disabled" || !strings.Contains(userFlash, userEmail+" is disabled") {
+		t.Fatalf("after disabling: status %q, flash %q", status, userFlash)
+	}
+	apiPost(t, p.URL+"/t/"+slug+"/_allauth/app/v1/auth/login", "", `{"username":"ada","password":"`+userPassword+`"}`, 401)
+	apiDo(t, "GET", p.URL+"/t/"+slug+"/_allauth/app/v1/auth/session", sessionToken, "", 410)
+
+	// A custom domain shows the TXT record to publish (verifying would ask
+	// real DNS, which a test has none of); an invitation goes through the
+	// outbox and its link opens the acceptance page.
+	domain := slug + ".example.org"
+	invitee := "grace-" + slug + "@example.com"
+	var txt string
+	run("add a domain and invite someone",
+		chromedp.Navigate(p.URL+"/console/t/"+slug+"/domains"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="empty-domains"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#domain`), domain),
+		chromedp.Click(chromedp.CSS(`[data-testid="add-domain"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="txt-record"]`)),
+		textInto(chromedp.CSS(`[data-testid="txt-record"]`), &txt),
+		shot("10-domains"),
+		chromedp.Navigate(p.URL+"/console/t/"+slug+"/members"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="send-invitation"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#invite-email`), invitee),
+		chromedp.SetValue(chromedp.CSS(`#invite-role`), "admin"),
+		chromedp.Click(chromedp.CSS(`[data-testid="send-invitation"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="invitations-table"]`)),
+		shot("11-members-invited"),
+	)
+	if !strings.Contains(txt, "_hallpass-challenge."+domain) || !strings.Contains(txt, "hallpass-verify=") {
+		t.Fatalf("TXT record shown: %q", txt)
+	}
+	link := invitationLink(t, slug, invitee)
+	var invitation string
+	run("open the invitation",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="accept-invitation"]`)),
+		textInto(chromedp.CSS(`[data-testid="invitation"]`), &invitation),
+		shot("12-invitation"),
+	)
+	if !strings.Contains(invitation, invitee) || !strings.Contains(invitation, "admin") {
+		t.Fatalf("invitation page: %q", invitation)
+	}
+
 	run("look around",
+		chromedp.Navigate(p.URL+"/console/t/"+slug+"/settings/history"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="history"]`)),
+		shot("13-settings-history"),
 		chromedp.Navigate(p.URL+"/console/t/"+slug+"/settings/json"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="json-doc"]`)),
-		shot("07-settings-json"),
+		shot("14-settings-json"),
 		chromedp.Navigate(p.URL+"/console/t/"+slug+"/audit"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="audit-table"]`)),
-		shot("08-audit-log"),
+		shot("15-audit-log"),
 		chromedp.Navigate(p.URL+"/console/t/"+slug+"/quickstart"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="api-base"]`)),
-		shot("09-quickstart"),
+		shot("16-quickstart"),
 		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(p.URL+"/console/t/"+slug+"/users"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="users-table"]`)),
+		shot("17-mobile-users"),
 		chromedp.Navigate(p.URL+"/console/t/"+slug+"/settings/codes"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="settings-form"]`)),
-		shot("10-mobile-settings"),
+		shot("18-mobile-settings"),
 	)
 
 	for _, s := range shots {
@@ -284,6 +369,38 @@ func TestConsoleEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", artifacts)
+}
+
+// invitationLink delivers the outbox into the dev inbox, as the mail
+// worker of `hallpass serve` does, and returns the console link of the
+// invitation mailed to to.
+func invitationLink(t *testing.T, slug, to string) string {
+	t.Helper()
+	ctx := context.Background()
+	pool, log := testenv.Pool(t), slog.New(slog.DiscardHandler)
+	inbox := mail.NewDevInbox(pool, log)
+	if _, err := mail.NewWorker(pool, testenv.Sealer(t), inbox, log).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := tenants.NewStore(pool, testenv.Sealer(t), nil).Get(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := inbox.List(ctx, tn.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.To == to && m.Kind == mail.KindConsoleInvitation {
+			for _, line := range strings.Split(m.Text, "\n") {
+				if strings.Contains(line, "/console/invite/") {
+					return strings.TrimSpace(line)
+				}
+			}
+		}
+	}
+	t.Fatalf("no invitation mail to %s", to)
+	return ""
 }
 
 // eventually retries check for up to five seconds and fails with its last
@@ -324,6 +441,41 @@ func apiGet(t *testing.T, url string) []byte {
 		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
 	}
 	return b
+}
+
+// apiPost sends a JSON body to the tenant API, with an app session token
+// when one is given, checks the status and returns the decoded answer.
+func apiPost(t *testing.T, url, token, body string, want int) map[string]any {
+	t.Helper()
+	return apiDo(t, "POST", url, token, body, want)
+}
+
+func apiDo(t *testing.T, method, url, token, body string, want int) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("X-Session-Token", token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, url, res.StatusCode, want, b)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s %s: %v: %s", method, url, err, b)
+	}
+	return out
 }
 
 func enabled(t *testing.T, config []byte, field string) bool {

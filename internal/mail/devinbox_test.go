@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -42,12 +44,19 @@ func TestDevInbox(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("List: %d mails, want 2", len(got))
 	}
-	if got[0].ID != ids[1] || got[1].ID != ids[0] {
-		t.Errorf("List order: %v, %v; want newest first", got[0].ID, got[1].ID)
+	// The worker sends both at once, so either may be stored first; the
+	// list is newest first.
+	if got[0].CreatedAt.Before(got[1].CreatedAt) {
+		t.Errorf("List order: %v before %v; want newest first", got[0].CreatedAt, got[1].CreatedAt)
 	}
-	if got[1].To != "dev@example.test" || got[1].Subject != confirm.Subject || got[1].Text != confirm.Text ||
-		got[1].HTML != confirm.HTML || got[1].Kind != KindEmailConfirmation || got[1].TenantID != tenant {
-		t.Errorf("stored mail: %+v", got[1])
+	byID := map[uuid.UUID]DevMail{got[0].ID: got[0], got[1].ID: got[1]}
+	stored, ok := byID[ids[0]]
+	if _, both := byID[ids[1]]; !ok || !both {
+		t.Fatalf("stored ids %v, %v; want %v", got[0].ID, got[1].ID, ids)
+	}
+	if stored.To != "dev@example.test" || stored.Subject != confirm.Subject || stored.Text != confirm.Text ||
+		stored.HTML != confirm.HTML || stored.Kind != KindEmailConfirmation || stored.TenantID != tenant {
+		t.Errorf("stored mail: %+v", stored)
 	}
 	if other, err := inbox.List(context.Background(), newTenant(t, pool), 10); err != nil || len(other) != 0 {
 		t.Errorf("another tenant's inbox: %d, %v", len(other), err)

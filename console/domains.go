@@ -1,0 +1,205 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/tenants"
+	"github.com/hallpass/hallpass/web"
+)
+
+// TXTResolver looks up DNS TXT records; *net.Resolver is one. Tests give
+// the console their own.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// challengePrefix names the record that proves a domain's ownership:
+// _hallpass-challenge.<domain> TXT <verification token>.
+const challengePrefix = "_hallpass-challenge."
+
+// dnsTimeout bounds one verification lookup.
+const dnsTimeout = 5 * time.Second
+
+// domainsView is the custom domains page.
+type domainsView struct {
+	Slug     string
+	HostBase string
+	Domains  []tenants.Domain
+	CanEdit  bool
+	CSRF     string
+	// Domain is the add form's input; AddError its error.
+	Domain   string
+	AddError string
+	// VerifyError explains a failed verification of VerifyDomain.
+	VerifyDomain, VerifyError string
+}
+
+func (h *Console) domainsViewOf(r *request) domainsView {
+	return domainsView{Slug: r.tenant.Slug, HostBase: r.tenant.Slug + "." + h.cfg.BaseDomain, Domains: r.tenant.Domains,
+		CanEdit: r.canEdit(), CSRF: r.session.CSRF}
+}
+
+func (h *Console) renderDomains(r *request, status int, v domainsView) error {
+	return h.render(r, status, "Custom domains", domainsPage(v), active("tenants", "domains"), crumbs(web.Crumb{Label: "Custom domains"}))
+}
+
+func (h *Console) domainsPage(r *request) error {
+	return h.renderDomains(r, fiber.StatusOK, h.domainsViewOf(r))
+}
+
+// platformName reports whether d is the platform's own (its base domain or
+// a name under it, or the console's host): those route by slug already.
+func (h *Console) platformName(d string) bool {
+	base := strings.ToLower(h.cfg.BaseDomain)
+	return d == base || strings.HasSuffix(d, "."+base) || d == strings.ToLower(h.public.Hostname())
+}
+
+// addDomain claims a custom domain, unverified: the page then shows the TXT
+// record that proves ownership.
+func (h *Console) addDomain(r *request) error {
+	v := h.domainsViewOf(r)
+	v.Domain = strings.TrimSpace(r.c.FormValue("domain"))
+	d, err := tenants.NormalizeDomain(v.Domain)
+	switch {
+	case err != nil:
+		v.AddError = "Enter a host name such as auth.example.com (letters, digits and hyphens, at least two labels; no scheme or path)."
+	case h.platformName(d):
+		v.AddError = d + " belongs to the platform: the tenant is reached there already."
+	default:
+		_, err = h.store.AddDomain(r.ctx(), r.tenant.Slug, d, actor(r.user))
+		switch {
+		case errors.Is(err, tenants.ErrDomainTaken):
+			v.AddError = d + " is already claimed by a tenant."
+		case err != nil:
+			return err
+		default:
+			return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "success",
+				Message: d + " added. Publish the TXT record shown below, then press Verify."})
+		}
+	}
+	return h.renderDomains(r, fiber.StatusUnprocessableEntity, v)
+}
+
+// tenantDomain finds the posted domain among the tenant's.
+func tenantDomain(r *request) (tenants.Domain, error) {
+	d, err := tenants.NormalizeDomain(r.c.FormValue("domain"))
+	if err != nil {
+		return tenants.Domain{}, errNotFound
+	}
+	i := slices.IndexFunc(r.tenant.Domains, func(x tenants.Domain) bool { return x.Domain == d })
+	if i < 0 {
+		return tenants.Domain{}, errNotFound
+	}
+	return r.tenant.Domains[i], nil
+}
+
+// verifyDomain looks the challenge record up and, when it holds the
+// domain's token, marks the domain verified: from then on it routes to the
+// tenant.
+func (h *Console) verifyDomain(r *request) error {
+	d, err := tenantDomain(r)
+	if err != nil {
+		return err
+	}
+	if d.Verified() {
+		return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "info", Message: d.Domain + " is verified already."})
+	}
+	name := challengePrefix + d.Domain
+	ctx, cancel := context.WithTimeout(r.ctx(), dnsTimeout)
+	records, lerr := h.cfg.TXT.LookupTXT(ctx, name)
+	cancel()
+	found := false
+	for _, rec := range records {
+		if strings.TrimSpace(rec) == d.VerificationToken {
+			found = true
+		}
+	}
+	if !found {
+		v := h.domainsViewOf(r)
+		v.VerifyDomain = d.Domain
+		var dnsErr *net.DNSError
+		switch {
+		case lerr != nil && errors.As(lerr, &dnsErr) && dnsErr.IsNotFound, lerr == nil && len(records) == 0:
+			v.VerifyError = "No TXT record at " + name + " yet. DNS changes can take a while to appear; try again in a few minutes."
+		case lerr != nil:
+			v.VerifyError = "The DNS lookup of " + name + " failed (" + shortDNSError(lerr) + "). Try again in a moment."
+		default:
+			v.VerifyError = fmt.Sprintf("%s has %d TXT record%s, but none is the token shown below. Check for typos or quotes around the value.",
+				name, len(records), plural(len(records)))
+		}
+		return h.renderDomains(r, fiber.StatusUnprocessableEntity, v)
+	}
+	if err := h.store.MarkDomainVerified(r.ctx(), r.tenant.Slug, d.Domain, actor(r.user)); err != nil {
+		return err
+	}
+	return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "success",
+		Message: d.Domain + " is verified: requests to it now reach this tenant."})
+}
+
+func shortDNSError(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		if dnsErr.IsTimeout {
+			return "timed out"
+		}
+		return dnsErr.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return "error"
+}
+
+// removeDomain deletes one of the tenant's domains (tenant-filtered, and
+// audited), then tells every node's tenant cache, so the name stops
+// routing to the tenant at once.
+func (h *Console) removeDomain(r *request) error {
+	d, err := tenantDomain(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.ctx()
+	t := r.tenant
+	if err := deleteDomain(ctx, h.cfg.Pool, t.ID, d.Domain, audit.Event{TenantID: t.ID, Actor: actor(r.user), Action: "tenant.domain.remove",
+		Target: d.Domain, IP: r.c.IP(), Details: map[string]any{"verified": d.Verified()}}); err != nil {
+		return err
+	}
+	if h.cfg.Publisher != nil {
+		// Committed; a lost publish only delays other nodes until their
+		// cache entries expire.
+		_ = h.cfg.Publisher.PublishChange(ctx, tenants.Change{ID: t.ID, Slug: t.Slug, Domains: []string{d.Domain}})
+	}
+	return h.redirectWith(r, tenantPath(t.Slug, "domains"), Flash{Kind: "success", Message: d.Domain + " was removed: it no longer reaches this tenant."})
+}
+
+// deleteDomain removes one custom domain of a tenant (filtered by
+// tenant_id: another tenant's domain is not found), audited in the same
+// transaction. The tenants store has no such operation; callers publish
+// the change themselves.
+func deleteDomain(ctx context.Context, pool *pgxpool.Pool, tenantID uuid.UUID, domain string, ev audit.Event) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM tenant_domains WHERE tenant_id = $1 AND domain = $2`, tenantID, domain)
+		if err != nil {
+			return fmt.Errorf("console: remove domain: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return errNotFound
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET updated_at = now() WHERE id = $1`, tenantID); err != nil {
+			return fmt.Errorf("console: remove domain: %w", err)
+		}
+		return audit.Record(ctx, tx, ev)
+	})
+}

@@ -1,0 +1,320 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/web"
+)
+
+// The tenant's own users: the people who sign in to the customer's app
+// through the headless API. Viewers see them; admins and owners disable,
+// enable and delete them, end their sessions and resend verification mail.
+
+// usersView is the users list.
+type usersView struct {
+	Slug   string
+	Rows   []userRow
+	Q      string
+	Before int64 // the cursor this page started at (0 = newest)
+	Next   int64 // the cursor of the next page (0 = last page)
+	Total  int
+}
+
+func (v usersView) pageURL(before int64) string {
+	q := url.Values{}
+	if v.Q != "" {
+		q.Set("q", v.Q)
+	}
+	if before != 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	p := tenantPath(v.Slug, "users")
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	return p
+}
+
+func (h *Console) usersPage(r *request) error {
+	if h.accounts == nil {
+		return errNotFound
+	}
+	ctx := r.ctx()
+	v := usersView{Slug: r.tenant.Slug, Q: strings.TrimSpace(r.c.Query("q"))}
+	if len(v.Q) > 200 {
+		v.Q = v.Q[:200]
+	}
+	v.Before, _ = strconv.ParseInt(r.c.Query("before"), 10, 64)
+	v.Before = max(v.Before, 0)
+	rows, err := h.people.list(ctx, r.tenant.ID, v.Q, v.Before, pageSize+1)
+	if err != nil {
+		return err
+	}
+	if len(rows) > pageSize {
+		rows = rows[:pageSize]
+		v.Next = rows[pageSize-1].ID
+	}
+	v.Rows = rows
+	if v.Total, err = h.people.count(ctx, r.tenant.ID); err != nil {
+		return err
+	}
+	return h.render(r, fiber.StatusOK, "Users", usersPage(v), active("tenants", "users"), crumbs(web.Crumb{Label: "Users"}))
+}
+
+// userView is one user's page.
+type userView struct {
+	Slug     string
+	User     *identity.User
+	Label    string
+	Emails   []identity.EmailAddress
+	Sessions []userSession
+	// HasMFA and HasSocial tell whether the database has the tables (the
+	// sections are left out otherwise).
+	HasMFA, HasSocial bool
+	Authenticators    []authenticatorRow
+	Social            []socialRow
+	CanEdit           bool
+	CSRF              string
+	// Confirm is what to type to delete the user.
+	Confirm     string
+	DeleteError string
+	// CodeMode: the tenant verifies by code, which only the user can ask for.
+	CodeMode bool
+	Locked   bool
+}
+
+// tenantUser loads the user named by the route's :id in the route's tenant.
+func (h *Console) tenantUser(r *request) (*identity.User, error) {
+	if h.accounts == nil {
+		return nil, errNotFound
+	}
+	id, err := strconv.ParseInt(r.c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errNotFound
+	}
+	u, err := h.accounts.Store.User(r.ctx(), r.tenant.ID, id)
+	if isUserGone(err) {
+		return nil, errNotFound
+	}
+	return u, err
+}
+
+func (h *Console) userViewOf(r *request, u *identity.User) (userView, error) {
+	ctx := r.ctx()
+	t := r.tenant
+	v := userView{Slug: t.Slug, User: u, Label: userLabel(u.ID, u.PrimaryEmail, u.Username), CanEdit: r.canEdit(), CSRF: r.session.CSRF,
+		CodeMode: t.Settings.EmailVerificationByCodeEnabled, Locked: u.FailedLogins >= identity.MaxConsecutiveFailures}
+	v.Confirm = v.Label
+	var err error
+	if v.Emails, err = h.accounts.Store.EmailAddresses(ctx, t.ID, u.ID); err != nil {
+		return v, err
+	}
+	if v.Label == userLabel(u.ID, "", u.Username) && len(v.Emails) > 0 {
+		v.Label, v.Confirm = v.Emails[0].Email, v.Emails[0].Email
+	}
+	if v.Sessions, err = h.people.sessions(ctx, t.ID, u.ID); err != nil {
+		return v, err
+	}
+	if v.HasMFA, v.HasSocial, err = h.people.tablesPresent(ctx); err != nil {
+		return v, err
+	}
+	if v.HasMFA {
+		if v.Authenticators, err = h.people.authenticators(ctx, t.ID, u.ID); err != nil {
+			return v, err
+		}
+	}
+	if v.HasSocial {
+		if v.Social, err = h.people.socialAccounts(ctx, t.ID, u.ID); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func (h *Console) renderUser(r *request, status int, v userView) error {
+	return h.render(r, status, v.Label, userPage(v), active("tenants", "users"),
+		crumbs(web.Crumb{Label: "Users", Href: tenantPath(r.tenant.Slug, "users")}, web.Crumb{Label: v.Label}))
+}
+
+func (h *Console) userPage(r *request) error {
+	u, err := h.tenantUser(r)
+	if err != nil {
+		return err
+	}
+	v, err := h.userViewOf(r, u)
+	if err != nil {
+		return err
+	}
+	return h.renderUser(r, fiber.StatusOK, v)
+}
+
+func userPath(slug string, id int64) string {
+	return tenantPath(slug, "users/"+strconv.FormatInt(id, 10))
+}
+
+// userEvent is the audit event of an action on a tenant user.
+func (h *Console) userEvent(r *request, u *identity.User, action string, details map[string]any) audit.Event {
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["user_id"] = u.ID
+	return audit.Event{TenantID: r.tenant.ID, Actor: actor(r.user), Action: action, Target: truncate(userLabel(u.ID, u.PrimaryEmail, u.Username), 254),
+		IP: r.c.IP(), Details: details}
+}
+
+// disableUser stops a user signing in (allauth's is_active) and ends every
+// session they have, so access tokens and refresh tokens die with them.
+func (h *Console) disableUser(r *request) error {
+	return h.setUserActive(r, false)
+}
+
+// enableUser lets a disabled user sign in again.
+func (h *Console) enableUser(r *request) error {
+	return h.setUserActive(r, true)
+}
+
+func (h *Console) setUserActive(r *request, active bool) error {
+	u, err := h.tenantUser(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.ctx()
+	action := map[bool]string{true: "user.enable", false: "user.disable"}[active]
+	changed, err := h.people.setActive(ctx, r.tenant.ID, u.ID, active, h.userEvent(r, u, action, nil))
+	if err != nil {
+		return err
+	}
+	label := userLabel(u.ID, u.PrimaryEmail, u.Username)
+	target := userPath(r.tenant.Slug, u.ID)
+	if active {
+		msg := label + " can sign in again."
+		if !changed {
+			msg = label + " was already enabled."
+		}
+		return h.redirectWith(r, target, Flash{Kind: "success", Message: msg})
+	}
+	// Sessions end even when the user was already disabled: a retry after a
+	// failure here must finish the job.
+	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
+		return err
+	}
+	msg := label + " is disabled: their sessions have ended and signing in is refused until you enable them."
+	if !changed {
+		msg = label + " was already disabled; any session left has ended."
+	}
+	return h.redirectWith(r, target, Flash{Kind: "success", Message: msg})
+}
+
+// endUserSessions signs a user out everywhere.
+func (h *Console) endUserSessions(r *request) error {
+	u, err := h.tenantUser(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.ctx()
+	live, err := h.people.sessions(ctx, r.tenant.ID, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
+		return err
+	}
+	ev := h.userEvent(r, u, "user.sessions.end", map[string]any{"sessions": len(live)})
+	if err := h.auditTenant(ctx, ev.TenantID, ev.Actor, ev.Action, ev.Target, ev.IP, ev.Details); err != nil {
+		return err
+	}
+	return h.redirectWith(r, userPath(r.tenant.Slug, u.ID), Flash{Kind: "success",
+		Message: fmt.Sprintf("Ended %d session%s of %s: they must sign in again.", len(live), plural(len(live)), userLabel(u.ID, u.PrimaryEmail, u.Username))})
+}
+
+// deleteUser removes a user and everything they own, once the operator has
+// typed the user's address (or username) to confirm.
+func (h *Console) deleteUser(r *request) error {
+	u, err := h.tenantUser(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.ctx()
+	v, err := h.userViewOf(r, u)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(r.c.FormValue("confirm")) != v.Confirm {
+		v.DeleteError = "Type " + v.Confirm + " exactly to confirm. Nothing was deleted."
+		return h.renderUser(r, fiber.StatusUnprocessableEntity, v)
+	}
+	// Sessions first: they are cached in Redis, which the cascade does not reach.
+	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
+		return err
+	}
+	if err := h.people.remove(ctx, r.tenant.ID, u.ID, h.userEvent(r, u, "user.delete", nil)); err != nil {
+		return err
+	}
+	return h.redirectWith(r, tenantPath(r.tenant.Slug, "users"), Flash{Kind: "success",
+		Message: v.Label + " was deleted with their addresses, sessions and sign-in methods."})
+}
+
+// sendVerification mails a new verification link for one of the user's
+// unverified addresses.
+func (h *Console) sendVerification(r *request) error {
+	u, err := h.tenantUser(r)
+	if err != nil {
+		return err
+	}
+	eid, err := strconv.ParseInt(r.c.Params("eid"), 10, 64)
+	if err != nil || eid <= 0 {
+		return errNotFound
+	}
+	ctx := r.ctx()
+	target := userPath(r.tenant.Slug, u.ID)
+	addr, err := h.accounts.Store.EmailAddress(ctx, r.tenant.ID, eid)
+	if isUserGone(err) || (err == nil && addr.UserID != u.ID) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	err = h.accounts.SendVerification(ctx, r.tenant, u.ID, eid, h.apiBase(r.tenant.Slug))
+	switch {
+	case err == nil:
+	case errors.Is(err, identity.ErrConflict):
+		return h.redirectWith(r, target, Flash{Kind: "info", Message: addr.Email + " is already verified: no mail was sent."})
+	case errors.Is(err, identity.ErrVerificationByCode):
+		return h.redirectWith(r, target, Flash{Kind: "error", Message: "No mail was sent: this tenant verifies addresses by code " +
+			"(ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED), and a code belongs to the user's own session. The user asks for a new code in your app."})
+	case errors.Is(err, identity.ErrRateLimited):
+		return h.redirectWith(r, target, Flash{Kind: "error", Message: "No mail was sent: a verification mail went to " + addr.Email +
+			" moments ago (the confirm_email rate limit). Try again in a few minutes."})
+	case isUserGone(err):
+		return errNotFound
+	default:
+		return err
+	}
+	ev := h.userEvent(r, u, "user.email.verification_sent", map[string]any{"email_id": eid})
+	ev.Target = truncate(addr.Email, 254)
+	if err := h.auditTenant(ctx, ev.TenantID, ev.Actor, ev.Action, ev.Target, ev.IP, ev.Details); err != nil {
+		return err
+	}
+	return h.redirectWith(r, target, Flash{Kind: "success", Message: "A new verification link is on its way to " + addr.Email + "."})
+}
+
+// authenticatorName names an authenticator type as a person would.
+func authenticatorName(t string) string {
+	switch t {
+	case "totp":
+		return "Authenticator app (TOTP)"
+	case "recovery_codes":
+		return "Recovery codes"
+	case "webauthn":
+		return "Security key or passkey (WebAuthn)"
+	}
+	return t
+}
