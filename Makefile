@@ -68,9 +68,70 @@ test: generate ## start the test services, then go vet + go test -race ./...
 	echo "test: $$passed passed, $$failed failed"; \
 	[ "$$vet" = ok ] && [ "$$tests" = ok ]
 
-bench: ## run the benchmarks against the test services
+# make bench: a real `hallpass serve` on a free loopback port against its own database
+# (hallpass_bench on the test cluster, dropped and migrated anew; the test databases are
+# never touched) and Redis db 15, with the raw /bench/ceiling route and the admin listener
+# on; cmd/hpbench drives scenarios (a)-(f), measures the argon2 and signing limits,
+# profiles each scenario and soaks for 60 s. Table on stdout; JSON, profiles and the
+# server log under .data/bench/. BENCH_FLAGS adds hpbench flags (e.g. BENCH_FLAGS='-d 5s
+# -soak 0'); BENCH_LOG_LEVEL sets the server's log level (warn: no access log lines).
+BENCH_DB        := hallpass_bench
+BENCH_FLAGS     ?=
+BENCH_LOG_LEVEL ?= warn
+bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; JSON in .data/bench/
 	@$(SERVICES) up test
-	@$(call load_env,$(TEST_ENV)); go test -run '^$$' -bench . -benchmem ./...
+	@go build -o .data/bin/hpbench ./cmd/hpbench
+	@$(call load_env,$(TEST_ENV)); \
+	ts=$$(date -u +%Y%m%dT%H%M%SZ); out=.data/bench/$$ts; mkdir -p "$$out"; \
+	export HALLPASS_DATABASE_URL=$$(.data/bin/hpbench prepare-db -admin-url "$$HALLPASS_TEST_DATABASE_URL" -name $(BENCH_DB)); \
+	export HALLPASS_REDIS_URL="$${HALLPASS_TEST_REDIS_URL%/*}/15"; \
+	$(BIN) migrate >/dev/null; \
+	set -- $$(.data/bin/hpbench free-port 2); port=$$1; admin=$$2; \
+	export HALLPASS_LISTEN=127.0.0.1:$$port HALLPASS_PUBLIC_URL=http://127.0.0.1:$$port \
+		HALLPASS_ADMIN_LISTEN=127.0.0.1:$$admin HALLPASS_BENCH_CEILING=1 HALLPASS_LOG_LEVEL=$(BENCH_LOG_LEVEL); \
+	$(BIN) serve 2>"$$out/server.log" & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null || true' EXIT; \
+	echo ">> hallpass serve on 127.0.0.1:$$port (admin 127.0.0.1:$$admin), log $$out/server.log"; \
+	.data/bin/hpbench -target http://127.0.0.1:$$port -admin http://127.0.0.1:$$admin \
+		-profile "$$out" -soak 60s -out "$$out.json" $(BENCH_FLAGS); \
+	echo ">> profiles: go tool pprof -top $$out/<scenario>.cpu.pprof"
+
+# Go runs one fuzz target per invocation, so each PACKAGE:FuzzName runs on its own for
+# FUZZTIME (CI: make fuzz FUZZTIME=3s). Plain `go test` already replays testdata/fuzz/.
+# A failing input is written to PACKAGE/testdata/fuzz/FuzzName/; every target still runs,
+# and the exit status is non-zero if any failed. FUZZMINIMIZETIME caps the minimizing of
+# each new input (Go's default, 60s, would spend a whole run of an HTTP fuzzer on one).
+FUZZTIME         ?= 10s
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS := \
+	./tenants/:FuzzParseSettings \
+	./tenants/:FuzzHostName \
+	./tenants/:FuzzNormalizeDomain \
+	./tenants/:FuzzValidateSlug \
+	./internal/ratelimit/:FuzzParseRules \
+	./api/tokens/:FuzzParseToken \
+	./api/tokens/:FuzzRefreshInput \
+	./api/tokens/:FuzzBearerInput \
+	./api/account/:FuzzLoginInput \
+	./api/account/:FuzzSignupInput \
+	./api/account/:FuzzVerifyInput \
+	./api/account/:FuzzPasswordResetInput \
+	./api/account/:FuzzAccountEmailInput \
+	./api/account/:FuzzCodeConfirmInput
+
+.PHONY: fuzz
+fuzz: ## run every fuzz test for FUZZTIME each (default 10s) against the test services
+	@$(SERVICES) up test
+	@$(call load_env,$(TEST_ENV)); \
+	failed=''; \
+	for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo ">> go test -run '^\$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) "$$pkg" \
+			|| failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed"; exit 1; fi; \
+	echo 'fuzz: all $(words $(FUZZ_TARGETS)) targets passed'
 
 lint: ## gofmt (must list nothing), go vet, staticcheck
 	@unformatted=$$(find . \( -path ./.data -o -path ./.git -o -path ./vendor -o -name node_modules \) -prune \

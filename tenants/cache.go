@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,9 @@ func (c *Cache) lookup(ctx context.Context, m map[string]cacheEntry, flightKey, 
 		return e.tenant, nil
 	}
 	v, err, _ := c.flights.Do(flightKey, func() (any, error) {
+		// The entry outlives the request: key may point into a buffer the
+		// caller reuses (Fiber's zero-copy strings), so keep a copy.
+		key := strings.Clone(key)
 		// The load must not die with one caller's request context: other
 		// callers wait on the same flight.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -139,8 +143,10 @@ func (c *Cache) Flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.bySlug = map[string]cacheEntry{}
-	c.byDomain = map[string]cacheEntry{}
+	// Emptied in place: BySlug and ByDomain read these fields without the
+	// lock, so they must never be reassigned.
+	clear(c.bySlug)
+	clear(c.byDomain)
 }
 
 // Bus carries tenant changes between nodes over Redis pub/sub.

@@ -64,6 +64,11 @@ func (r *Resolver) BySlug(ctx context.Context, slug string) (*Tenant, error) {
 // HostName extracts the lower-cased host name from a Host header value,
 // without port; it rejects anything that is not a DNS name or an IP literal.
 func HostName(hostHeader string) (string, error) {
+	// ASCII only, before any case folding: Unicode lower-casing would map
+	// e.g. the Kelvin sign to "k" and route a look-alike host to a tenant.
+	if !isASCII(hostHeader) {
+		return "", fmt.Errorf("%w: %q", ErrMalformedHost, hostHeader)
+	}
 	h := strings.ToLower(strings.TrimSpace(hostHeader))
 	if h == "" {
 		return "", nil
@@ -109,4 +114,13 @@ func validPort(p string) bool {
 		n = n*10 + int(c-'0')
 	}
 	return n > 0 && n <= 65535
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -123,6 +123,10 @@ func (p *parser) unknownKey(key string, v any, known map[string]bool) {
 		p.fail(key, "not supported by Hallpass: %s", u.why)
 		return
 	}
+	if key == "" {
+		p.fail("", "settings contain an empty setting name")
+		return
+	}
 	reason := "unknown setting"
 	if up := strings.ToUpper(key); up != key {
 		if _, unsupported := unsupportedSettings[up]; known[up] || unsupported {

@@ -86,6 +86,9 @@ var labelPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // NormalizeDomain lower-cases a host name, drops a trailing dot and checks
 // that it is a syntactically valid multi-label DNS name.
 func NormalizeDomain(domain string) (string, error) {
+	if !isASCII(domain) {
+		return "", fmt.Errorf("%w %q: use the ASCII (punycode) form", ErrInvalidDomain, domain)
+	}
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	if len(d) == 0 || len(d) > 253 {
 		return "", fmt.Errorf("%w %q", ErrInvalidDomain, domain)

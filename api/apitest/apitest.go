@@ -87,7 +87,8 @@ func New(t testing.TB, settings Settings) *Env {
 	pool := testenv.Pool(t)
 	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
 	smtp := sharedMail(t)
-	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions}
+	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
+		BaseDomain: PlatformHost}
 	mfaStore := mfadomain.NewStore(pool, testenv.Sealer(t))
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}

@@ -44,7 +44,10 @@ type Strategy struct {
 	Keys     KeySource
 	Sealer   *seal.Sealer
 	Sessions *identity.Sessions
-	Now      func() time.Time
+	// BaseDomain is HALLPASS_BASE_DOMAIN: an issuer addressed by host must be
+	// {slug}.{BaseDomain} (or a verified domain of the tenant).
+	BaseDomain string
+	Now        func() time.Time
 }
 
 func (s *Strategy) now() time.Time {
@@ -166,16 +169,17 @@ func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string
 	if err != nil || !tok.Valid {
 		return nil, errInvalid
 	}
-	if c.TokenUse != use || c.ID == "" || c.Subject == "" || c.SID == "" || !IssuerIsTenant(t, c.Issuer) {
+	if c.TokenUse != use || c.ID == "" || c.Subject == "" || c.SID == "" || !IssuerIsTenant(t, c.Issuer, s.BaseDomain) {
 		return nil, errInvalid
 	}
 	return &c, nil
 }
 
 // IssuerIsTenant reports whether iss is a base URL of tenant t: its /t/{slug}
-// prefix, its {slug}.{base domain} host, or one of its verified domains. So
-// a token signed for tenant B fails at tenant A even if both share an HS secret.
-func IssuerIsTenant(t *tenants.Tenant, iss string) bool {
+// prefix, its {slug}.{baseDomain} host (any host starting "{slug}." when
+// baseDomain is empty), or one of its verified domains. So a token signed
+// for tenant B fails at tenant A even if both share an HS secret.
+func IssuerIsTenant(t *tenants.Tenant, iss, baseDomain string) bool {
 	u, err := url.Parse(iss)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return false
@@ -188,7 +192,10 @@ func IssuerIsTenant(t *tenants.Tenant, iss string) bool {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())
-	if strings.HasPrefix(host, t.Slug+".") && !strings.Contains(strings.TrimPrefix(host, t.Slug+"."), t.Slug+".") {
+	if baseDomain != "" && host == t.Slug+"."+strings.ToLower(baseDomain) {
+		return true
+	}
+	if baseDomain == "" && strings.HasPrefix(host, t.Slug+".") {
 		return true
 	}
 	for _, d := range t.Domains {

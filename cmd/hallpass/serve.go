@@ -72,7 +72,8 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		platformHosts = append(platformHosts, u.Hostname())
 	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
-	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions}
+	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
+		BaseDomain: c.cfg.BaseDomain}
 	mfaStore := mfadomain.NewStore(d.pool, d.sealer)
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
