@@ -87,6 +87,10 @@ func (c *cli) connect(ctx context.Context, needRedis bool) (*deps, error) {
 		opt.ReadTimeout = 500 * time.Millisecond
 		opt.WriteTimeout = 500 * time.Millisecond
 		opt.PoolTimeout = time.Second
+		// One dial attempt per command: go-redis's default of 5 with 100 ms
+		// backoff would hold every request half a second while Redis is down.
+		opt.DialerRetries = 1
+		opt.MaxRetries = 1
 		d.redis = redis.NewClient(opt)
 		if err := d.redis.Ping(pingCtx).Err(); err != nil {
 			if needRedis {

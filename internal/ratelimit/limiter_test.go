@@ -20,7 +20,8 @@ import (
 
 // deadRedis returns a client for a port nothing listens on.
 func deadRedis(t testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}) // refused at once
+	// Refused at once: no command retries, one dial attempt.
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
