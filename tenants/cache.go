@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/hallpass/hallpass/internal/metrics"
 )
 
 // Loader reads tenants from their system of record (the Store).
@@ -72,11 +74,13 @@ func (c *Cache) lookup(ctx context.Context, m map[string]cacheEntry, flightKey, 
 	e, ok := m[key]
 	c.mu.RUnlock()
 	if ok && c.now().Before(e.expires) {
+		metrics.TenantCacheHit()
 		if e.tenant == nil {
 			return nil, ErrNotFound
 		}
 		return e.tenant, nil
 	}
+	metrics.TenantCacheMiss()
 	v, err, _ := c.flights.Do(flightKey, func() (any, error) {
 		// The entry outlives the request: key may point into a buffer the
 		// caller reuses (Fiber's zero-copy strings), so keep a copy.
@@ -97,6 +101,9 @@ func (c *Cache) lookup(ctx context.Context, m map[string]cacheEntry, flightKey, 
 		if gen != c.gen {
 			return t, nil // answer this caller, but do not cache across a change
 		}
+		if len(m) >= maxCacheEntries {
+			c.prune(m)
+		}
 		if t == nil {
 			m[key] = cacheEntry{expires: c.now().Add(c.negativeTTL)}
 			return (*Tenant)(nil), nil
@@ -112,6 +119,24 @@ func (c *Cache) lookup(ctx context.Context, m map[string]cacheEntry, flightKey, 
 		return nil, ErrNotFound
 	}
 	return t, nil
+}
+
+// maxCacheEntries bounds each map: requests for random slugs or hosts
+// (negative entries) must not grow the cache without limit.
+const maxCacheEntries = 100_000
+
+// prune drops expired entries, and everything if that is not enough; the
+// caller holds the lock.
+func (c *Cache) prune(m map[string]cacheEntry) {
+	now := c.now()
+	for k, e := range m {
+		if !now.Before(e.expires) {
+			delete(m, k)
+		}
+	}
+	if len(m) >= maxCacheEntries {
+		clear(m)
+	}
 }
 
 // Invalidate drops every entry that names the changed tenant.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,6 +66,11 @@ func (c *cli) connect(ctx context.Context, needRedis bool) (*deps, error) {
 		return nil, fmt.Errorf("HALLPASS_DATABASE_URL: %w", err)
 	}
 	pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	if !strings.Contains(c.cfg.DatabaseURL, "pool_max_conns") {
+		// pgxpool's default (4 on two cores) queues most requests; Postgres
+		// handles far more concurrent short queries than that.
+		pcfg.MaxConns = int32(max(20, 8*runtime.GOMAXPROCS(0)))
+	}
 	if d.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -11,11 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hallpass/hallpass/internal/metrics"
 )
 
 // ErrUnknownHashFormat is wrapped by every error Verify returns for a stored
@@ -110,7 +114,9 @@ func (h PasswordHasher) Hash(password string) (string, error) {
 
 // hashWithSalt is Hash with a given salt; h must be valid.
 func (h PasswordHasher) hashWithSalt(password string, salt []byte) string {
+	release := argonSlot()
 	key := argon2.IDKey([]byte(password), salt, h.Time, h.Memory, h.Threads, h.KeyLen)
+	release()
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, h.Memory, h.Time, h.Threads,
 		phcB64.EncodeToString(salt), phcB64.EncodeToString(key))
@@ -278,6 +284,7 @@ func parseArgon2(s string) (argon2Hash, error) {
 
 // verify recomputes the key for password and compares in constant time.
 func (p argon2Hash) verify(password string) bool {
+	defer argonSlot()()
 	var key []byte
 	if p.variant == "argon2id" {
 		key = argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
@@ -285,6 +292,21 @@ func (p argon2Hash) verify(password string) bool {
 		key = argon2.Key([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	}
 	return subtle.ConstantTimeCompare(key, p.key) == 1
+}
+
+// argonSlots bounds concurrent argon2 derivations to the CPUs: more would
+// only share the cores and multiply the 19 MiB each one holds.
+var argonSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// argonSlot waits for a slot and returns its release, which also records
+// the derivation's time.
+func argonSlot() func() {
+	argonSlots <- struct{}{}
+	start := time.Now()
+	return func() {
+		metrics.ObserveArgon2(time.Since(start))
+		<-argonSlots
+	}
 }
 
 // satisfiedBy reports whether a stored hash p is as strong as what h makes.

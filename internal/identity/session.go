@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hallpass/hallpass/internal/metrics"
 )
 
 // ErrSessionNotFound is returned for a token that names no live session.
@@ -219,6 +221,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	if rerr == nil {
 		var c cached
 		if json.Unmarshal(raw, &c) == nil && time.Now().Before(c.ExpiresAt) {
+			metrics.SessionCacheHit()
 			sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State, c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
 			sess.stored = storedRedis
 			if c.Durable {
@@ -229,6 +232,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	}
 	redisDown := rerr != nil && !errors.Is(rerr, redis.Nil)
 	// Redis miss or failure: only durable sessions can be recovered.
+	metrics.SessionCacheMiss()
 	var methods, data []byte
 	err := s.pool.QueryRow(ctx, `SELECT public_id, user_id, client, methods, data, created_at, expires_at
 		FROM sessions WHERE tenant_id = $1 AND id = $2 AND expires_at > now()`, tenantID, id).
