@@ -37,7 +37,8 @@ type TokenStrategy interface {
 	// AccessTokenSession validates an access token presented on a headless
 	// endpoint and returns the storage key of its session; false means the
 	// token counts for nothing (the request is anonymous).
-	AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool)
+	// An error means the token could not be checked (a store is down).
+	AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool, error)
 	// Issue returns an access and a refresh token for the session's user.
 	Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *identity.Session) (access, refresh string, err error)
 }
@@ -125,7 +126,11 @@ func (h *Headless) LoadSession() fiber.Handler {
 			} else if raw, ok := bearer(c, t.Settings.JWTAuthorizationHeaderScheme); ok && h.usesJWT(c, t) {
 				// allauth: a valid access token's sid stands in for the
 				// session token; an invalid one counts for nothing.
-				if id, ok := h.Tokens.AccessTokenSession(c.UserContext(), t, raw); ok {
+				id, ok, terr := h.Tokens.AccessTokenSession(c.UserContext(), t, raw)
+				if terr != nil {
+					return terr
+				}
+				if ok {
 					sess, err = sessions.LookupID(c.UserContext(), t.ID, id, ip, ua)
 				}
 			}

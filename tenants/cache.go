@@ -211,6 +211,10 @@ func (b *Bus) PublishChange(ctx context.Context, c Change) error {
 func (b *Bus) Run(ctx context.Context, cache *Cache, ready chan<- struct{}) {
 	ps := b.rdb.Subscribe(ctx, b.channel)
 	defer ps.Close()
+	// Receive blocks on the connection; closing it is what ends the wait
+	// when ctx ends.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	backoff := 50 * time.Millisecond
 	for {
 		msg, err := ps.Receive(ctx)

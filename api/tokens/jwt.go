@@ -6,6 +6,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"net/url"
 	"strconv"
@@ -149,6 +150,9 @@ func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string
 	if aud := t.Settings.JWTAudience; aud != "" {
 		opts = append(opts, jwt.WithAudience(aud))
 	}
+	// A key store that cannot answer (Postgres down) is not a bad token:
+	// report it, so the caller answers 503 instead of logging the user out.
+	var unavailable error
 	tok, err := jwt.ParseWithClaims(raw, &c, func(tok *jwt.Token) (any, error) {
 		if typ, ok := tok.Header["typ"]; ok && typ != "JWT" {
 			return nil, errInvalid
@@ -158,6 +162,10 @@ func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string
 			return nil, errInvalid
 		}
 		key, err := s.Keys.ByKid(ctx, t, kid)
+		if err != nil && !errors.Is(err, tenants.ErrKeyNotFound) {
+			unavailable = err
+			return nil, errInvalid
+		}
 		if err != nil || key == nil {
 			return nil, errInvalid
 		}
@@ -166,6 +174,9 @@ func (s *Strategy) Parse(ctx context.Context, t *tenants.Tenant, raw, use string
 		}
 		return key.VerifyKey, nil
 	}, opts...)
+	if unavailable != nil {
+		return nil, fmt.Errorf("tokens: signing keys: %w", unavailable)
+	}
 	if err != nil || !tok.Valid {
 		return nil, errInvalid
 	}
@@ -210,22 +221,28 @@ func IssuerIsTenant(t *tenants.Tenant, iss, baseDomain string) bool {
 // endpoint and returns the storage key of the session its sid names. With
 // HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED the session must still exist for
 // the token to count (gone → the token is ignored, as allauth does).
-func (s *Strategy) AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool) {
+func (s *Strategy) AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool, error) {
 	c, err := s.Parse(ctx, t, raw, UseAccess)
 	if err != nil {
-		return nil, false
+		if IsInvalid(err) {
+			return nil, false, nil
+		}
+		return nil, false, err
 	}
 	id, ok := s.sessionID(t, c.SID)
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
 	if t.Settings.JWTStatefulValidationEnabled {
 		sess, err := s.Sessions.LookupID(ctx, t.ID, id, "", "")
+		if err != nil && !errors.Is(err, identity.ErrSessionNotFound) {
+			return nil, false, err
+		}
 		if err != nil || strconv.FormatInt(sess.State.UserID, 10) != c.Subject {
-			return nil, false
+			return nil, false, nil
 		}
 	}
-	return id, true
+	return id, true, nil
 }
 
 // Refresh answers tokens/refresh: a new access token, and with

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/tenants"
@@ -17,10 +19,16 @@ import (
 // TestMain kills any server a test left running (a t.Fatal in the middle of
 // a restart), in addition to each test's own cleanup.
 func TestMain(m *testing.M) {
+	// go-redis logs every failed dial; the scenarios cause thousands.
+	redis.SetLogger(quietRedis{})
 	code := m.Run()
 	KillAll()
 	os.Exit(code)
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // The 5xx window tolerated for operations that do not need the failed store
 // (Redis scenario) while clients reconnect.
@@ -58,6 +66,11 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	if d, ok := pubsubChange(t, h, a, b, pubsub); !ok {
 		t.Fatalf("pub/sub before the fault: B did not see the change within 1 s (%v)", d)
 	}
+
+	// Redis paused (a stall, not a crash: its data survives): a flow in
+	// progress is answered 503, not 410, and continues once Redis does; a
+	// logged-in user's session check answers from Postgres meanwhile.
+	paused := pauseCheck(t, h, l, rds)
 
 	// Flows certainly in progress when Redis dies (the load starts more).
 	for i := range 3 {
@@ -119,8 +132,8 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 
 	// Nobody was logged out; no account was lost or half made.
 	lost := checkSessionsAlive(t, l)
-	l1, c1 := checkAccounts(t, a.pool, open, l.signups, false)
-	l2, c2 := checkAccounts(t, a.pool, verif, l.signups, true)
+	l1, c1 := checkAccounts(t, a.pool, open, l.signupsOf(open), false)
+	l2, c2 := checkAccounts(t, a.pool, verif, l.signupsOf(verif), true)
 	lost += l1 + l2
 
 	outage := window{from: tKill, to: tBack.Add(maxReconnectWindow)}
@@ -138,10 +151,12 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 			return r.status == 400 || r.status == 429
 		case r.op == "flow_after":
 			return r.status == 401 || r.status == 409 || r.status == 410
+		case r.op == "pause_flow":
+			return r.status == 503 // judged by pauseCheck
 		case r.op == "flow_verify":
 			return r.status == 200 || r.status == 401
 		case r.op == "flow_session" && r.status == 410:
-			return !r.end.Before(tKill) // its session was in the Redis that died
+			return r.end.After(tBack) // its session was in the Redis that died
 		case r.status == 503:
 			// Flows whose state lives only in Redis cannot proceed while it
 			// is down; everything else is measured below.
@@ -169,10 +184,10 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		"503 for flows held in Redis while it was down: %d; flows in progress across the restart ended with %s; "+
 		"rate limit during the outage %v (per-node fallback: %v), limiter back on Redis %v after it returned; "+
 		"buses resubscribed %v after, settings change seen on node B in %v; signups answered 503 but committed whole: %d; "+
-		"goroutines peak %d; records lost: %d",
+		"Redis paused %v: %s; goroutines peak %d; records lost: %d",
 		s.requests, tm.total, tm.outage, fmtStatuses(s.byStatus), coreSpan.Round(time.Millisecond), core5xx,
 		flow5xx, fmtStatuses(ended), outageProbe, degraded, limiterBack.Round(time.Millisecond),
-		resubAfter.Round(time.Millisecond), pubsubLatency.Round(time.Millisecond), c1+c2, peak.Load(), lost)
+		resubAfter.Round(time.Millisecond), pubsubLatency.Round(time.Millisecond), c1+c2, pauseFor, paused, peak.Load(), lost)
 	if lost != 0 {
 		t.Errorf("records lost: %d, want 0", lost)
 	}
@@ -180,8 +195,15 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 
 // Postgres restarted under load (fast shutdown, down for the outage, started
 // again on the same port): requests that need the database answer 503 in
-// allauth's envelope meanwhile (never a bare 500 or an HTML page), the same
-// server recovers without a restart, and no account is half-created or lost.
+// allauth's envelope meanwhile (never a bare 500 or an HTML page), tenants
+// already in the node's cache keep resolving, the same server recovers
+// without a restart, and no account is half-created or lost.
+//
+// Two probes make known bugs outside this package show deterministically
+// (rather than when a cache entry happens to expire mid-outage): the JWT key
+// cache is expired during the outage, as its 10 s TTL does in any longer one,
+// and one user's login is retried through the outage as a client honouring
+// Retry-After would.
 func TestPostgresRestartedUnderLoad(t *testing.T) {
 	goroutineGuard(t)
 	tm := scenarioTiming(t)
@@ -192,16 +214,31 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 	sealer := newSealer(t)
 	a := startNode(t, "A", nodeConfig{dbURL: dbURL, redisAddr: rds.Addr(), sealer: sealer, smtpURL: smtp.URL()})
 	open := a.createTenant(t, "open", openSettings())
+	created := time.Now()
 	verif := a.createTenant(t, "verify", verifySettings())
 	h := newHClient(t)
 	l := newLoad(t, h, []*node{a}, open, verif)
 	l.prepareUsers(6)
+	probe := l.newUser() // not in the load: its requests are the probes'
+	if probe == nil {
+		t.FailNow()
+	}
 
 	l.start()
 	time.Sleep(tm.warm)
 	tStop := time.Now()
 	pg.Stop(t)
 	t.Logf("postgres stopped (fast) at +%v in %v", tm.warm, time.Since(tStop).Round(time.Millisecond))
+
+	// The key cache entry expires while the database is down (it lives 10 s).
+	a.keys.Invalidate(open.ID)
+	h.do("kb_refresh", a, "POST", appPath(open, "tokens/refresh"), `{"refresh_token":"`+probe.refresh+`"}`)
+	h.do("kb_bearer", a, "GET", appPath(open, "auth/session"), "", "Authorization", "Bearer "+probe.access)
+	// A client retrying its login through the outage.
+	for range 6 {
+		h.do("kb_login_outage", a, "POST", appPath(open, "auth/login"),
+			`{"email":"`+probe.email+`","password":"`+password+`"}`, "X-Real-IP", randomIP())
+	}
 	time.Sleep(time.Until(tStop.Add(tm.outage)))
 	pg.Start(t)
 	tUp := time.Now()
@@ -209,9 +246,15 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 	time.Sleep(tm.recover)
 	l.finish()
 
+	// After recovery the probe user logs in, and its refresh token (never
+	// spent: the refresh was refused before reaching the database) works.
+	h.do("kb_login_after", a, "POST", appPath(open, "auth/login"),
+		`{"email":"`+probe.email+`","password":"`+password+`"}`, "X-Real-IP", randomIP())
+	h.do("kb_refresh_after", a, "POST", appPath(open, "tokens/refresh"), `{"refresh_token":"`+probe.refresh+`"}`)
+
 	lost := checkSessionsAlive(t, l)
-	l1, c1 := checkAccounts(t, a.pool, open, l.signups, false)
-	l2, c2 := checkAccounts(t, a.pool, verif, l.signups, true)
+	l1, c1 := checkAccounts(t, a.pool, open, l.signupsOf(open), false)
+	l2, c2 := checkAccounts(t, a.pool, verif, l.signupsOf(verif), true)
 	lost += l1 + l2
 	// Mail queued before, during and after the outage all leaves.
 	mails, mailLost, mailDup := checkOutboxDelivered(t, a, smtp.Messages, 20*time.Second)
@@ -219,9 +262,41 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 
 	const recoveryBound = 3 * time.Second
 	outage := window{from: tStop, to: tUp.Add(recoveryBound)}
+	keyBug := &knownBug{id: "K1 jwt-key-store-error-is-invalid-token",
+		issue: "api/tokens/jwt.go Parse turns a failure to load the tenant's keys (Postgres down, key cache expired) into " +
+			"errInvalid: tokens/refresh answers 400 (allauth clients then drop their tokens: logged out) and a Bearer " +
+			"request counts as anonymous (401), instead of 503",
+		match: func(r result) bool {
+			return outage.contains(r) && ((r.status == 400 && (r.op == "refresh" || r.op == "kb_refresh")) ||
+				(r.status == 401 && (r.op == "session_jwt" || r.op == "kb_bearer")))
+		}}
+	lockBug := &knownBug{id: "K2 login-failed-kept-on-503",
+		issue: "internal/identity/accounts.go Login consumes a login_failed hit before authenticate and gives it back only " +
+			"when the password was right; a login failing with 503 keeps it, so a client retrying through a database " +
+			"outage is locked out (too_many_login_attempts, default 5 per 300 s) after it",
+		match: func(r result) bool {
+			return !r.end.Before(tStop) && r.status == 400 && strings.Contains(r.snippet, "too_many_login_attempts") &&
+				(r.op == "login" || r.op == "relogin" || r.op == "kb_login_outage" || r.op == "kb_login_after")
+		}}
 	recs := h.rec.all()
-	s := summarize(recs, func(r result) bool { return r.status == 503 && outage.contains(r) })
+	// A tenant in the node's cache (its entry lives tenantCacheTTL from a
+	// load after it was created) resolves without the database: reading its
+	// config needs nothing else.
+	cachedThroughout := tUp.Before(created.Add(tenantCacheTTL))
+	s := summarize(recs, func(r result) bool {
+		switch {
+		case r.op == "config" && cachedThroughout:
+			return false
+		case r.status == 503 && outage.contains(r):
+			return true
+		case r.op == "kb_refresh_after" && r.status == 400:
+			return false // the token was never spent: a 400 now is a new bug
+		}
+		return keyBug.take(r) || lockBug.take(r)
+	})
 	reportBad(t, s, a)
+	keyBug.settle(t)
+	lockBug.settle(t)
 	var lastAfter time.Duration
 	during := 0
 	for _, r := range recs {
@@ -235,13 +310,21 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 	if during == 0 {
 		t.Errorf("no request answered 503 while Postgres was down: the fault did not bite")
 	}
+	if os.Getenv("FAULTS_DEBUG") != "" {
+		timeline(t, recs, tStop)
+	}
 	t.Logf("per operation:\n%s", s.perOp())
 	t.Logf("SUMMARY postgres-restarted: %d requests in %v (Postgres down %v): %s; 503 (allauth envelope) %d, last one %v after Postgres was back; "+
-		"500s: %d; signups answered 503 but committed whole: %d; mails delivered %d (duplicates %d); records lost: %d",
+		"500s: %d; tenant config from the cache throughout: %v; signups answered 503 but committed whole: %d; mails delivered %d "+
+		"(sent again with the same Message-ID after the connection dropped mid-send: %d); "+
+		"records lost: %d; known bugs: [%s] [%s], refresh chains refused (clients logged out): %d",
 		s.requests, tm.total, tUp.Sub(tStop).Round(time.Millisecond), fmtStatuses(s.byStatus), during, lastAfter.Round(time.Millisecond),
-		s.byStatus[500], c1+c2, mails, mailDup, lost)
-	if lost != 0 || mailDup != 0 {
-		t.Errorf("records lost: %d, duplicated mails: %d, want 0", lost, mailDup)
+		s.byStatus[500], cachedThroughout && s.byOp["config"][503] == 0, c1+c2, mails, mailDup, lost, keyBug, lockBug, refusedChains(l))
+	// A message the SMTP server took just before the database connection
+	// dropped is sent again, with the same Message-ID (mail.Worker's
+	// documented at-least-once window): receivers drop it. Lost is what counts.
+	if lost != 0 {
+		t.Errorf("records lost: %d, want 0", lost)
 	}
 }
 
@@ -276,24 +359,32 @@ func TestSMTPDownMailQueued(t *testing.T) {
 	tDown := time.Now()
 	before := len(smtp.Messages())
 	l.pauseSignups.Store(false)
-	time.Sleep(tm.outage)
+	// N signups needing a verification mail while SMTP is down (the load's
+	// own continue alongside).
+	burst := l.burst(tm.outage, outageSignups(tm), 3)
 	queued := unsent(t, a)
 	if err := smtp.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	tUp := time.Now()
-	t.Logf("SMTP down %v; %d messages queued meanwhile", tUp.Sub(tDown).Round(time.Millisecond), queued)
+	t.Logf("SMTP down %v; %d signups in a burst, %d messages queued meanwhile", tUp.Sub(tDown).Round(time.Millisecond), burst, queued)
 	time.Sleep(tm.recover)
 	l.finish()
 
-	bound := tm.outage + 10*time.Second
-	mails, mailLost, mailDup := checkOutboxDelivered(t, a, smtp.Messages, bound)
-	lastDelivery := lastDeliveredAfter(t, a, tUp)
+	// A message failing since the outage began is retried 1, 2, 4, 8 ... s
+	// apart (mail.Worker's default backoff), so its next attempt after SMTP
+	// returns comes at most about the outage's length later.
+	bound := tUp.Sub(tDown) + 5*time.Second
+	mails, mailLost, mailDup := checkOutboxDelivered(t, a, smtp.Messages, time.Until(tUp.Add(bound))+5*time.Second)
+	lastDelivery := backlogDelivered(t, a, tUp)
+	if lastDelivery > bound {
+		t.Errorf("the mail queued during the outage was delivered %v after SMTP returned, want within %v", lastDelivery, bound)
+	}
 	lost := mailLost
-	l1, _ := checkAccounts(t, a.pool, verif, l.signups, true)
+	l1, _ := checkAccounts(t, a.pool, verif, l.signupsOf(verif), true)
 	lost += l1
-	if queued == 0 {
-		t.Errorf("no mail was queued while SMTP was down: the fault did not bite")
+	if queued < outageSignups(tm) {
+		t.Errorf("%d mails queued while SMTP was down, want at least %d", queued, outageSignups(tm))
 	}
 	var maxAttempts int
 	if err := a.pool.QueryRow(context.Background(), `SELECT coalesce(max(attempts), 0) FROM outbox`).Scan(&maxAttempts); err != nil {
@@ -304,13 +395,65 @@ func TestSMTPDownMailQueued(t *testing.T) {
 	reportBad(t, s, a)
 	t.Logf("per operation:\n%s", s.perOp())
 	t.Logf("SUMMARY smtp-down: %d requests in %v (SMTP down %v): %s; mails: %d delivered before the outage, %d queued during it, %d delivered in all "+
-		"(most attempts for one: %d), the backlog delivered %v after SMTP returned (bound %v); duplicates %d; records lost: %d",
+		"(most attempts for one: %d), the last of the backlog delivered %v after SMTP returned (bound %v); duplicates %d; records lost: %d",
 		s.requests, tm.total, tUp.Sub(tDown).Round(time.Millisecond), fmtStatuses(s.byStatus), before, queued, mails,
-		maxAttempts, lastDelivery.Round(time.Millisecond), bound, mailDup, lost)
+		maxAttempts, lastDelivery.Round(time.Millisecond), bound.Round(time.Millisecond), mailDup, lost)
 	if lost != 0 || mailDup != 0 {
 		t.Errorf("records lost: %d, duplicated mails: %d, want 0", lost, mailDup)
 	}
 }
+
+// pauseFor is how long the Redis scenario pauses Redis (SIGSTOP).
+const pauseFor = time.Second
+
+// pauseCheck pauses Redis with a verification flow in progress and a user
+// logged in. While paused, the user's session check answers 200 from
+// Postgres within a bound (each Redis call of the session store gives up
+// after 250 ms), and the flow's is 503: its state may still be in Redis, so
+// it must not be declared gone (410, which makes a frontend drop its
+// session). After SIGCONT the flow continues: 401 with verify_email pending.
+func pauseCheck(t *testing.T, h *hclient, l *load, r *Redis) string {
+	t.Helper()
+	a := l.nodes[0]
+	email := newEmail("paused")
+	res := h.do("flow_signup", a, "POST", appPath(l.verif, "auth/signup"),
+		`{"email":"`+email+`","password":"`+password+`"}`, "X-Real-IP", randomIP())
+	l.noteSignup(l.verif, email, res.status)
+	tok, _ := res.path("meta.session_token").(string)
+	if res.status != 401 || tok == "" {
+		t.Fatalf("flow signup before the pause: %d %s", res.status, res.snippet)
+	}
+	r.Pause(t)
+	resumed := false
+	defer func() {
+		if !resumed {
+			r.Resume(t)
+		}
+	}()
+	start := time.Now()
+	user := h.do("session", a, "GET", appPath(l.open, "auth/session"), "", "X-Session-Token", l.users[0].token)
+	userTook := user.end.Sub(user.start)
+	during := h.do("pause_flow", a, "GET", appPath(l.verif, "auth/session"), "", "X-Session-Token", tok)
+	time.Sleep(time.Until(start.Add(pauseFor)))
+	r.Resume(t)
+	resumed = true
+	after := h.do("flow_session", a, "GET", appPath(l.verif, "auth/session"), "", "X-Session-Token", tok)
+	if user.status != 200 || userTook > 2*time.Second {
+		t.Errorf("Redis paused: a logged-in user's session check answered %d in %v, want 200 from Postgres within 2 s", user.status, userTook)
+	}
+	if during.status != 503 {
+		t.Errorf("Redis paused: a flow in progress was answered %d, want 503 (its state is still in Redis): %s", during.status, during.snippet)
+	}
+	if after.status != 401 || after.pending() != "verify_email" {
+		t.Errorf("Redis resumed: the flow answered %d (pending %q), want 401 with verify_email pending: %s", after.status, after.pending(), after.snippet)
+	}
+	return fmt.Sprintf("user session %d in %v, flow %d, then %d %s", user.status, userTook.Round(time.Millisecond),
+		during.status, after.status, after.pending())
+}
+
+// outageSignups is N, the signups needing a verification mail made while
+// SMTP is down: 8 in the short form, more in the long one.
+func outageSignups(tm timing) int { return max(8, int(tm.outage/(500*time.Millisecond))) }
 
 // ---------------------------------------------------------------------------
 
@@ -415,7 +558,8 @@ func unsent(t *testing.T, n *node) int {
 
 // checkOutboxDelivered waits (at most timeout) until every outbox row is
 // sent, then compares the rows with what the SMTP server received, by
-// Message-ID (<outbox id@hallpass>): each row must arrive exactly once.
+// Message-ID (<outbox id@hallpass>): each row must arrive (none lost); dup
+// counts the extra copies, which the caller judges.
 func checkOutboxDelivered(t *testing.T, n *node, msgs func() []smtpMsg, timeout time.Duration) (delivered, lost, dup int) {
 	t.Helper()
 	rowsDone := waitFor(timeout, func() bool {
@@ -459,8 +603,8 @@ func checkOutboxDelivered(t *testing.T, n *node, msgs func() []smtpMsg, timeout 
 			t.Errorf("received a message no outbox row sent: %s", id)
 		}
 	}
-	if lost > 0 || dup > 0 {
-		t.Errorf("mail: %d outbox rows, %d lost, %d duplicated", len(want), lost, dup)
+	if lost > 0 {
+		t.Errorf("mail: %d outbox rows, %d lost", len(want), lost)
 	}
 	return len(want) - lost, lost, dup
 }
@@ -474,15 +618,43 @@ func outboxCount(t *testing.T, n *node) int {
 	return c
 }
 
-// lastDeliveredAfter is how long after since the last outbox row was sent.
-func lastDeliveredAfter(t *testing.T, n *node, since time.Time) time.Duration {
+// backlogDelivered is how long after since the last of the messages queued
+// before since was sent (0 if all were sent before since).
+func backlogDelivered(t *testing.T, n *node, since time.Time) time.Duration {
 	t.Helper()
-	var last time.Time
-	if err := n.pool.QueryRow(context.Background(), `SELECT max(sent_at) FROM outbox`).Scan(&last); err != nil {
+	var last *time.Time
+	if err := n.pool.QueryRow(context.Background(), `SELECT max(sent_at) FROM outbox WHERE created_at < $1`, since).Scan(&last); err != nil {
 		t.Fatal(err)
 	}
-	if d := last.Sub(since); d > 0 {
-		return d
+	if last == nil {
+		return 0
 	}
-	return 0
+	return max(last.Sub(since), 0)
+}
+
+// timeline logs, per operation, when (relative to t0) its non-expected
+// answers started and ended (FAULTS_DEBUG=1).
+func timeline(t *testing.T, recs []result, t0 time.Time) {
+	type span struct {
+		first, last time.Duration
+		n           int
+	}
+	m := map[string]*span{}
+	for _, r := range recs {
+		if r.status == expected[r.op] {
+			continue
+		}
+		k := fmt.Sprintf("%s %d", r.op, r.status)
+		sp := m[k]
+		if sp == nil {
+			sp = &span{first: r.start.Sub(t0)}
+			m[k] = sp
+		}
+		sp.n++
+		sp.first = min(sp.first, r.start.Sub(t0))
+		sp.last = max(sp.last, r.end.Sub(t0))
+	}
+	for k, sp := range m {
+		t.Logf("timeline %-22s ×%-4d from %v to %v", k, sp.n, sp.first.Round(time.Millisecond), sp.last.Round(time.Millisecond))
+	}
 }

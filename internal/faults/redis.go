@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -118,32 +119,38 @@ func (r *Redis) Kill(t testing.TB) {
 	r.proc = nil
 }
 
+// Pause stops the server with SIGSTOP: connections stay open and commands
+// hang, as with a stalled or partitioned Redis. Resume continues it.
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc == nil || r.proc.exited() {
+		t.Fatal("faults: pause: redis-server is not running")
+	}
+	if err := r.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("faults: pause redis-server: %v", err)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (r *Redis) Resume(t testing.TB) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc == nil || r.proc.exited() {
+		t.Fatal("faults: resume: redis-server is not running")
+	}
+	if err := r.proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("faults: resume redis-server: %v", err)
+	}
+}
+
 // Running reports whether the server process runs.
 func (r *Redis) Running() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.proc != nil && !r.proc.exited()
-}
-
-// Command sends one inline command to the server and returns its first
-// reply line (e.g. ":2" for an integer); for small checks from tests.
-func (r *Redis) Command(args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", r.Addr(), time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
 }
 
 // NumSub returns how many clients subscribe to channel (PUBSUB NUMSUB).

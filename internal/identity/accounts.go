@@ -306,6 +306,13 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	}
 	user, err := a.authenticate(ctx, t, in)
 	if err != nil {
+		var wrong Errors
+		if limited && !errors.As(err, &wrong) {
+			// Not a wrong password but a failure to check it (a store is
+			// down): give the attempt back, or retries through an outage
+			// would lock the account out.
+			_ = a.Limiter.Undo(ctx, t.ID, "login_failed", failed, subj)
+		}
 		return err
 	}
 	if limited {
