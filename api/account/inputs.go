@@ -4,10 +4,7 @@
 package account
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -16,38 +13,10 @@ import (
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// body is a decoded JSON object; an empty body is {} as in allauth.
-type body map[string]json.RawMessage
+// body is the request's JSON object (api.Body).
+type body = api.Body
 
-func parseBody(c *fiber.Ctx) (body, error) {
-	raw := bytes.TrimSpace(c.Body())
-	if len(raw) == 0 {
-		return body{}, nil
-	}
-	var b body
-	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
-		return nil, api.FormError("invalid", "Invalid JSON body: expected an object.")
-	}
-	return b, nil
-}
-
-// str reads a string field: absent → ok=false; JSON null counts as absent;
-// another type is an "invalid" error on the field.
-func (b body) str(name string) (value string, present bool, err *api.ErrorItem) {
-	raw, ok := b[name]
-	if !ok || string(raw) == "null" {
-		return "", false, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", true, &api.ErrorItem{Param: name, Code: "invalid", Message: "Enter a valid value."}
-	}
-	if strings.ContainsRune(s, 0) {
-		// Django's ProhibitNullCharactersValidator (Postgres refuses them too).
-		return "", true, &api.ErrorItem{Param: name, Code: "null_characters_not_allowed", Message: "Null characters are not allowed."}
-	}
-	return s, true, nil
-}
+func parseBody(c *fiber.Ctx) (body, error) { return api.ParseBody(c) }
 
 type loginInput struct{ identity.LoginInput }
 
@@ -64,7 +33,7 @@ func parseLogin(c *fiber.Ctx, s *tenants.Settings) (*loginInput, error) {
 		if !slices.Contains(s.LoginMethods, m) {
 			continue
 		}
-		v, present, e := b.str(m)
+		v, present, e := b.Str(m)
 		switch {
 		case e != nil:
 			errs = append(errs, *e)
@@ -82,7 +51,7 @@ func parseLogin(c *fiber.Ctx, s *tenants.Settings) (*loginInput, error) {
 			errs = append(errs, item(identity.NewError(m, "required")))
 		}
 	}
-	password, present, e := b.str("password")
+	password, present, e := b.Str("password")
 	if e != nil {
 		errs = append(errs, *e)
 	} else if !present || password == "" {
@@ -119,7 +88,7 @@ func parseSignup(c *fiber.Ctx) (identity.SignupInput, error) {
 		value   *string
 		present *bool
 	}{{"email", &in.Email, &in.HasEmail}, {"username", &in.Username, &in.HasUsername}, {"password", &in.Password, &in.HasPassword}} {
-		v, present, e := b.str(f.name)
+		v, present, e := b.Str(f.name)
 		if e != nil {
 			errs = append(errs, *e)
 			continue
@@ -138,7 +107,7 @@ func parseKey(c *fiber.Ctx) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, present, e := b.str("key")
+	key, present, e := b.Str("key")
 	if e != nil {
 		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
 	}

@@ -39,7 +39,7 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	password, _, e := b.str("password")
+	password, _, e := b.Str("password")
 	if e != nil {
 		return &api.InputError{Errors: []api.ErrorItem{*e}}
 	}
@@ -61,8 +61,8 @@ func (h *Handlers) ChangePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	current, hasCurrent, e1 := b.str("current_password")
-	next, _, e2 := b.str("new_password")
+	current, hasCurrent, e1 := b.Str("current_password")
+	next, _, e2 := b.Str("new_password")
 	if e1 != nil || e2 != nil {
 		return &api.InputError{Errors: nonNil(e1, e2)}
 	}
@@ -113,8 +113,8 @@ func (h *Handlers) ResetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	key, _, e1 := b.str("key")
-	password, _, e2 := b.str("password")
+	key, _, e1 := b.Str("key")
+	password, _, e2 := b.Str("password")
 	if e1 != nil || e2 != nil {
 		return &api.InputError{Errors: nonNil(e1, e2)}
 	}
@@ -151,7 +151,7 @@ func (h *Handlers) ConfirmLoginCode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	code, _, e := b.str("code")
+	code, _, e := b.Str("code")
 	if e != nil {
 		return &api.InputError{Errors: []api.ErrorItem{*e}}
 	}
@@ -231,7 +231,7 @@ func (h *Handlers) MarkPrimaryEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	email, _, e := b.str("email")
+	email, _, e := b.Str("email")
 	var primary bool
 	if raw, ok := b["primary"]; !ok || json.Unmarshal(raw, &primary) != nil || !primary {
 		item := api.ErrorItem{Param: "primary", Code: "invalid", Message: "Enter a valid value."}
@@ -310,7 +310,7 @@ func parseField(c *fiber.Ctx, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v, present, e := b.str(name)
+	v, present, e := b.Str(name)
 	if e != nil {
 		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
 	}

@@ -62,36 +62,26 @@ func (h *Handlers) Register(r api.Routes) {
 	r.Put("/auth/webauthn/signup", h.PasskeySignupFinish)
 }
 
-// body is a decoded JSON object.
-type body map[string]json.RawMessage
+// body is the request's JSON object.
+type body struct{ api.Body }
 
 func parse(c *fiber.Ctx) (body, error) {
-	raw := strings.TrimSpace(string(c.Body()))
-	if raw == "" {
-		return body{}, nil
-	}
-	var b body
-	if json.Unmarshal([]byte(raw), &b) != nil || b == nil {
-		return nil, api.FormError("invalid", "Invalid JSON body: expected an object.")
-	}
-	return b, nil
+	b, err := api.ParseBody(c)
+	return body{b}, err
 }
 
+// str reads an optional string field.
 func (b body) str(name string) (string, error) {
-	raw, ok := b[name]
-	if !ok || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil || strings.ContainsRune(s, 0) {
-		return "", api.FieldError(name, "invalid", "Enter a valid value.")
+	s, _, e := b.Str(name)
+	if e != nil {
+		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
 	}
 	return s, nil
 }
 
 // credential returns the raw PublicKeyCredential.toJSON() object.
 func (b body) credential() ([]byte, error) {
-	raw, ok := b["credential"]
+	raw, ok := b.Body["credential"]
 	if !ok || string(raw) == "null" {
 		return nil, api.FieldError("credential", "required", "This field is required.")
 	}
@@ -255,7 +245,7 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 		return err
 	}
 	var trust bool
-	if raw, ok := b["trust"]; !ok || json.Unmarshal(raw, &trust) != nil {
+	if raw, ok := b.Body["trust"]; !ok || json.Unmarshal(raw, &trust) != nil {
 		return api.FieldError("trust", "required", "This field is required.")
 	}
 	if trust {

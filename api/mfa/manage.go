@@ -180,7 +180,7 @@ func (h *Handlers) RegenerateRecoveryCodes(c *fiber.Ctx) error {
 // ids reads a list of authenticator ids.
 func ids(b body, name string) ([]int64, error) {
 	var out []int64
-	raw, ok := b[name]
+	raw, ok := b.Body[name]
 	if !ok {
 		return nil, api.FieldError(name, "required", "This field is required.")
 	}

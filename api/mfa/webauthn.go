@@ -96,7 +96,7 @@ func (h *Handlers) RenameWebAuthn(c *fiber.Ctx) error {
 		return err
 	}
 	var id int64
-	if raw, ok := b["id"]; !ok || json.Unmarshal(raw, &id) != nil {
+	if raw, ok := b.Body["id"]; !ok || json.Unmarshal(raw, &id) != nil {
 		return api.FieldError("id", "required", "This field is required.")
 	}
 	name, err := b.str("name")
@@ -285,8 +285,8 @@ func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
 	if in.Username, err = b.str("username"); err != nil {
 		return err
 	}
-	_, in.HasEmail = b["email"]
-	_, in.HasUsername = b["username"]
+	_, in.HasEmail = b.Body["email"]
+	_, in.HasUsername = b.Body["username"]
 	if err := h.Accounts.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
 		return h.fail(c, err)
 	}

@@ -1,0 +1,44 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Body is a request's JSON object; an empty body is {} as in allauth.
+type Body map[string]json.RawMessage
+
+// ParseBody decodes the request body, which must be a JSON object.
+func ParseBody(c *fiber.Ctx) (Body, error) {
+	raw := bytes.TrimSpace(c.Body())
+	if len(raw) == 0 {
+		return Body{}, nil
+	}
+	var b Body
+	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
+		return nil, FormError("invalid", "Invalid JSON body: expected an object.")
+	}
+	return b, nil
+}
+
+// Str reads a string field: absent (or JSON null) → present=false; another
+// type, or a string with a NUL character (Django's
+// ProhibitNullCharactersValidator; Postgres refuses them too), is an error
+// on the field.
+func (b Body) Str(name string) (value string, present bool, err *ErrorItem) {
+	raw, ok := b[name]
+	if !ok || string(raw) == "null" {
+		return "", false, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", true, &ErrorItem{Param: name, Code: "invalid", Message: "Enter a valid value."}
+	}
+	if strings.ContainsRune(s, 0) {
+		return "", true, &ErrorItem{Param: name, Code: "null_characters_not_allowed", Message: "Null characters are not allowed."}
+	}
+	return s, true, nil
+}
