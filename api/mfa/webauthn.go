@@ -43,40 +43,16 @@ func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
 
 // AddWebAuthn handles POST account/authenticators/webauthn ({name, credential}).
 func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
-	t, sess := api.Tenant(c), api.Session(c)
+	sess := api.Session(c)
 	if err := h.recent(c); err != nil {
 		return h.fail(c, err)
 	}
 	if err := h.canAdd(c); err != nil {
 		return h.fail(c, err)
 	}
-	b, err := parse(c)
+	a, err := h.register(c, sess.State.UserID, ceremonyAdd)
 	if err != nil {
 		return err
-	}
-	name, err := b.str("name")
-	if err != nil {
-		return err
-	}
-	cred, err := b.credential()
-	if err != nil {
-		return err
-	}
-	cfg, err := h.relyingParty(c)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	user, err := h.user(c, sess.State.UserID)
-	if err != nil {
-		return err
-	}
-	state := sess.CeremonyState(ceremonyAdd)
-	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, state, cred, name)
-	if err != nil {
-		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
-			return serr
-		}
-		return h.fail(c, err)
 	}
 	generated, err := h.ensureRecoveryCodes(c)
 	if err != nil {
@@ -129,6 +105,41 @@ func (h *Handlers) DeleteWebAuthn(c *fiber.Ctx) error {
 		return h.fail(c, err)
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)
+}
+
+// register finishes a registration ceremony kept for purpose: {name?,
+// credential} from the body, verified against the tenant's relying party.
+// The ceremony is spent either way.
+func (h *Handlers) register(c *fiber.Ctx, userID int64, purpose string) (*domain.Authenticator, error) {
+	t, sess := api.Tenant(c), api.Session(c)
+	b, err := parse(c)
+	if err != nil {
+		return nil, err
+	}
+	name, err := b.str("name")
+	if err != nil {
+		return nil, err
+	}
+	cred, err := b.credential()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := h.relyingParty(c)
+	if err != nil {
+		return nil, h.fail(c, err)
+	}
+	user, err := h.user(c, userID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, sess.CeremonyState(purpose), cred, name)
+	if err != nil {
+		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
+			return nil, serr
+		}
+		return nil, h.fail(c, err)
+	}
+	return a, nil
 }
 
 // requestOptions begins an assertion ceremony for a user (0: discoverable).
@@ -324,32 +335,9 @@ func (h *Handlers) PasskeySignupFinish(c *fiber.Ctx) error {
 	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {
 		return api.ErrConflict
 	}
-	b, err := parse(c)
+	a, err := h.register(c, login.UserID, ceremonySignup)
 	if err != nil {
 		return err
-	}
-	name, err := b.str("name")
-	if err != nil {
-		return err
-	}
-	cred, err := b.credential()
-	if err != nil {
-		return err
-	}
-	cfg, err := h.relyingParty(c)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	user, err := h.user(c, login.UserID)
-	if err != nil {
-		return err
-	}
-	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, sess.CeremonyState(ceremonySignup), cred, name)
-	if err != nil {
-		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
-			return serr
-		}
-		return h.fail(c, err)
 	}
 	rec := record(a)
 	rec.Passwordless = true
