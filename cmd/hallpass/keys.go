@@ -36,6 +36,12 @@ func (c *cli) keys(ctx context.Context, args []string) error {
 	// Positional arguments may come before or after the flags.
 	var pos []string
 	rest := args[1:]
+	if sub == "retire" {
+		// retire takes no flags, and a key id may itself start with "-"
+		// (base64url): its two arguments are positional, whatever they hold.
+		k := min(2, len(rest))
+		pos, rest = append(pos, rest[:k]...), rest[k:]
+	}
 	for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		pos, rest = append(pos, rest[0]), rest[1:]
 	}

@@ -159,3 +159,19 @@ func TestKeysCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// A kid may begin with "-" (base64url); retire must still take it as the KID.
+func TestKeysRetireDashKid(t *testing.T) {
+	var out, errOut bytes.Buffer
+	cfg, err := loadConfig(func(k string) string {
+		return map[string]string{"HALLPASS_DATABASE_URL": testenv.DatabaseURL(t), "HALLPASS_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cli{cfg: cfg, stdout: &out, stderr: &errOut}
+	err = c.keys(context.Background(), []string{"retire", "no-such-tenant", "-abc"})
+	if err == nil || strings.Contains(err.Error(), "flag provided but not defined") {
+		t.Fatalf("a dash-leading kid must be read as the KID: %v", err)
+	}
+}
