@@ -175,7 +175,13 @@ func checkCSRF(c *fiber.Ctx, t *tenants.Tenant) error {
 		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !allowedOrigin(t, c, origin) {
 			return ErrForbidden
 		}
-		header := unmaskCSRF(c.Get(CSRFHeader))
+		sent := c.Get(CSRFHeader)
+		if sent == "" && c.Method() == fiber.MethodPost && strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) {
+			// A top-level form post (the provider redirect) carries the
+			// token as Django's csrfmiddlewaretoken field.
+			sent = c.FormValue("csrfmiddlewaretoken")
+		}
+		header := unmaskCSRF(sent)
 		if cookie == "" || header == "" || subtle.ConstantTimeCompare([]byte(header), []byte(cookie)) != 1 {
 			return ErrForbidden
 		}
@@ -245,6 +251,26 @@ func unmaskCSRF(s string) string {
 	return string(out)
 }
 
+// SafeRedirect reports whether a frontend may be sent to target after a
+// flow (allauth's is_safe_url): a path on the API's own origin, or an
+// absolute http(s) URL on an origin allowedOrigin accepts.
+func SafeRedirect(c *fiber.Ctx, target string) bool {
+	if target == "" || strings.ContainsAny(target, "\\\x00\r\n\t") {
+		return false
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.User != nil {
+		return false
+	}
+	if u.Scheme == "" && u.Host == "" {
+		return strings.HasPrefix(target, "/") && !strings.HasPrefix(target, "//")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return false
+	}
+	return allowedOrigin(Tenant(c), c, u.Scheme+"://"+u.Host)
+}
+
 // allowedOrigin reports whether origin may call the tenant's API with
 // credentials: the request's own origin, the origins of the tenant's
 // frontend URLs, or HALLPASS_CORS_ALLOWED_ORIGINS.
@@ -265,18 +291,32 @@ func allowedOrigin(t *tenants.Tenant, c *fiber.Ctx, origin string) bool {
 // client is given a new session token in meta when it has one, a browser
 // its session cookie.
 func (h *Headless) Respond(c *fiber.Ctx, status int, data any, meta map[string]any) error {
+	token, err := h.SaveSession(c)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		if meta == nil {
+			meta = map[string]any{}
+		}
+		meta["session_token"] = token
+	}
+	return Respond(c, status, data, meta)
+}
+
+// SaveSession saves the request's session and hands the client its new
+// token, if it got one: a browser as its session cookie; for an app the
+// token is returned, for the response's meta.
+func (h *Headless) SaveSession(c *fiber.Ctx) (appToken string, err error) {
 	sess := Session(c)
 	t := Tenant(c)
 	if sess != nil {
 		if err := h.Accounts.Sessions.Save(c.UserContext(), sess, time.Duration(t.Settings.LoginTimeout)*time.Second); err != nil {
-			return err
+			return "", err
 		}
 		if sess.NewToken() {
 			if Client(c) == ClientApp {
-				if meta == nil {
-					meta = map[string]any{}
-				}
-				meta["session_token"] = sess.Token
+				appToken = sess.Token
 			} else {
 				cookie := &fiber.Cookie{Name: SessionCookie, Value: sess.Token, Path: cookiePath(c), HTTPOnly: true,
 					Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode}
@@ -289,7 +329,34 @@ func (h *Headless) Respond(c *fiber.Ctx, status int, data any, meta map[string]a
 			clearCookie(c, SessionCookie)
 		}
 	}
-	return Respond(c, status, data, meta)
+	return appToken, nil
+}
+
+// BrowserSession ties a request outside the headless tree (the provider
+// callback) to the browser's session cookie, as LoadSession does for
+// browser requests but without the CSRF check: a fresh session when the
+// cookie names none.
+func (h *Headless) BrowserSession(c *fiber.Ctx) (*identity.Session, error) {
+	t := Tenant(c)
+	SetClient(c, ClientBrowser)
+	ip, ua := ClientIP(c), c.Get(fiber.HeaderUserAgent)
+	var sess *identity.Session
+	if token := c.Cookies(SessionCookie); token != "" {
+		var err error
+		sess, err = h.Accounts.Sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
+		if errors.Is(err, identity.ErrSessionNotFound) {
+			sess = nil
+			clearCookie(c, SessionCookie)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if sess == nil {
+		sess = h.Accounts.Sessions.New(t.ID, ClientBrowser, ip, ua)
+	}
+	c.Locals(sessionKey{}, sess)
+	c.Locals(startUserKey{}, sess.State.UserID)
+	return sess, nil
 }
 
 // UserData is allauth's serialised user: empty fields dropped.
@@ -388,6 +455,13 @@ func (h *Headless) flows(c *fiber.Ctx) []map[string]any {
 		}
 		if len(token) > 0 {
 			out = append(out, map[string]any{"id": "provider_token", "providers": token})
+		}
+		if sess != nil && (len(redirect) > 0 || len(token) > 0) {
+			if p := h.Accounts.PendingSocialSignup(t, sess); p != nil {
+				if app, ok := s.ProviderApp(p.Provider); ok {
+					out = append(out, map[string]any{"id": "provider_signup", "provider": providers.Describe(app), "is_pending": true})
+				}
+			}
 		}
 	}
 	if slices.Contains(s.Apps, tenants.AppMFA) && s.MFAPasskeyLoginEnabled {

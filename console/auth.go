@@ -22,6 +22,8 @@ type loginForm struct {
 	Error   string
 	Notice  string
 	Blocked bool
+	// Passkeys offers passkey sign-in (the console's URL allows WebAuthn).
+	Passkeys bool
 }
 
 // loginPage shows the sign-in form. The form's CSRF token lives in a
@@ -31,12 +33,16 @@ func (h *Console) loginPage(r *request) error {
 	if sess, _, err := h.currentSession(c); err == nil && sess != nil {
 		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
 	}
-	f := loginForm{Next: safeNext(c.Query("next")), CSRF: h.loginToken(c)}
+	f := loginForm{Next: safeNext(c.Query("next")), CSRF: h.loginToken(c), Passkeys: h.relyingParty != nil}
 	switch {
 	case c.Query("signed_out") == "1":
 		f.Notice = "You have signed out."
 	case c.Query("signed_out") == "all":
 		f.Notice = "You have signed out on every device."
+	case c.Query("mfa") == "expired":
+		f.Notice = "Your sign-in was not finished in time, or was already used. Please sign in again."
+	case c.Query("mfa") == "failed":
+		f.Notice = "Too many wrong codes. Please sign in again."
 	case c.Query("next") != "":
 		f.Notice = "Please sign in to continue."
 	}
@@ -54,14 +60,15 @@ func (h *Console) loginToken(c *fiber.Ctx) string {
 	return tok
 }
 
-// login checks email and password and opens a session. Failures are
+// login checks email and password and opens a session, or, for a user
+// with a second factor, hands over to that step (mfa_login.go). Failures are
 // audited, say nothing about which of the two was wrong, and are counted per
 // client IP: past the limit the form is refused for a while.
 func (h *Console) login(r *request) error {
 	c := r.c
 	ctx := r.ctx()
 	ip := c.IP()
-	f := loginForm{Email: c.FormValue("email"), Next: safeNext(c.FormValue("next"))}
+	f := loginForm{Email: c.FormValue("email"), Next: safeNext(c.FormValue("next")), Passkeys: h.relyingParty != nil}
 	if !h.validPost(c, c.Cookies(loginCookieName)) {
 		f.CSRF = h.loginToken(c)
 		f.Error = "The sign-in form expired. Please try again."
@@ -88,27 +95,46 @@ func (h *Console) login(r *request) error {
 		f.Error = "That email and password do not match a console account."
 		return h.render(r, fiber.StatusUnauthorized, "Sign in", loginPage(f))
 	}
-	// A fresh token on every sign-in (no session fixation); an earlier
-	// session of this browser ends.
-	if old, err := h.sessions.Lookup(ctx, c.Cookies(CookieName)); err == nil {
-		_ = h.sessions.Delete(ctx, old)
-	}
-	token, sess, err := h.sessions.Create(ctx, user.ID, ip, c.Get(fiber.HeaderUserAgent))
+	needs, err := h.needsSecondFactor(ctx, user.ID)
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, ip, nil); err != nil {
+	if needs {
+		return h.startSecondFactor(r, user, f.Next)
+	}
+	return h.openSession(r, user, f.Next, map[string]any{"method": "password"})
+}
+
+// openSession signs user in on this browser once every factor has passed:
+// a fresh session (an earlier session of this browser ends, so no session
+// fixation), the sign-in recorded and audited, then on to next.
+func (h *Console) openSession(r *request, user *User, next string, details map[string]any) error {
+	c := r.c
+	ctx := r.ctx()
+	if old, err := h.sessions.Lookup(ctx, c.Cookies(CookieName)); err == nil {
+		_ = h.sessions.Delete(ctx, old)
+	}
+	token, sess, err := h.sessions.Create(ctx, user.ID, c.IP(), c.Get(fiber.HeaderUserAgent))
+	if err != nil {
+		return err
+	}
+	if err := h.users.SignedIn(ctx, user.ID, h.now(), ""); err != nil {
+		return err
+	}
+	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, c.IP(), details); err != nil {
 		return err
 	}
 	setCookie(c, CookieName, token, sess.ExpiresAt, h.secure)
 	clearCookie(c, loginCookieName, h.secure)
-	return c.Redirect(f.Next, fiber.StatusSeeOther)
+	clearCookie(c, flowCookieName, h.secure)
+	return c.Redirect(safeNext(next), fiber.StatusSeeOther)
 }
 
 var errBadCredentials = errors.New("console: bad credentials")
 
 // checkPassword verifies a console user's password (argon2id, or an older
-// format that is then re-hashed).
+// format that is then re-hashed). It does not sign anyone in: a second
+// factor may still be due.
 func (h *Console) checkPassword(ctx context.Context, email, password string) (*User, error) {
 	user, hash, err := h.users.PasswordHash(ctx, email)
 	if err != nil {
@@ -122,14 +148,12 @@ func (h *Console) checkPassword(ctx context.Context, email, password string) (*U
 	if err != nil || !ok || password == "" {
 		return nil, errBadCredentials
 	}
-	newHash := ""
 	if rehash {
-		if newHash, err = h.hasher.Hash(password); err != nil {
-			newHash = ""
+		if newHash, err := h.hasher.Hash(password); err == nil {
+			if err := h.users.Rehash(ctx, user.ID, hash, newHash); err != nil {
+				return nil, err
+			}
 		}
-	}
-	if err := h.users.SignedIn(ctx, user.ID, h.now(), newHash); err != nil {
-		return nil, err
 	}
 	return user, nil
 }

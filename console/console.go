@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -33,6 +36,9 @@ const (
 type Config struct {
 	Pool  *pgxpool.Pool
 	Store *tenants.Store
+	// Sealer seals console users' second factors (TOTP secrets, recovery
+	// code hashes, passkeys) and enrollments in progress.
+	Sealer *seal.Sealer
 	// Keys manages the tenants' JWT signing keys; nil hides the keys pages.
 	Keys *tenants.Keys
 	// Inbox shows the mail kept when no SMTP server is configured; nil
@@ -83,6 +89,14 @@ type Console struct {
 	sessions *Sessions
 	limiter  *loginLimiter
 	hasher   identity.PasswordHasher
+	// mfa holds console users' second factors; flows their pending
+	// sign-ins; sealer seals enrollments in progress; relyingParty is the
+	// console's WebAuthn relying party (PublicURL), nil when PublicURL's
+	// host is no domain name.
+	mfa          *mfa.ConsoleStore
+	flows        *loginFlows
+	sealer       *seal.Sealer
+	relyingParty *webauthn.Config
 	// dummyHash is verified against when the email is unknown, so a wrong
 	// email costs the same time as a wrong password.
 	dummyHash string
@@ -95,8 +109,8 @@ type Console struct {
 
 // New checks the configuration and builds the console.
 func New(cfg Config) (*Console, error) {
-	if cfg.Pool == nil || cfg.Store == nil {
-		return nil, errors.New("console: Pool and Store are required")
+	if cfg.Pool == nil || cfg.Store == nil || cfg.Sealer == nil {
+		return nil, errors.New("console: Pool, Store and Sealer are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -135,23 +149,34 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Passkeys need a domain name (WebAuthn has no relying party for an IP
+	// address): without one the console offers TOTP and recovery codes only.
+	rp := &webauthn.Config{RPID: pub.Hostname(), RPDisplayName: "Hallpass console", RPOrigins: []string{pub.Scheme + "://" + pub.Host}}
+	if _, err := webauthn.New(rp); err != nil {
+		cfg.Log.Info("console: passkeys unavailable", "public_url", pub.String(), "err", err)
+		rp = nil
+	}
 	return &Console{
-		cfg:       cfg,
-		store:     cfg.Store,
-		keys:      cfg.Keys,
-		inbox:     cfg.Inbox,
-		accounts:  cfg.Accounts,
-		people:    &tenantUsers{pool: cfg.Pool},
-		users:     NewUsers(cfg.Pool),
-		sessions:  NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
-		limiter:   newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow, cfg.Now),
-		hasher:    hasher,
-		dummyHash: dummy,
-		log:       cfg.Log.With("component", "console"),
-		now:       cfg.Now,
-		secure:    pub.Scheme == "https",
-		public:    pub,
-		catalog:   cat,
+		cfg:          cfg,
+		store:        cfg.Store,
+		keys:         cfg.Keys,
+		inbox:        cfg.Inbox,
+		accounts:     cfg.Accounts,
+		people:       &tenantUsers{pool: cfg.Pool},
+		users:        NewUsers(cfg.Pool),
+		sessions:     NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
+		limiter:      newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow, cfg.Now),
+		hasher:       hasher,
+		mfa:          mfa.NewConsoleStore(cfg.Pool, cfg.Sealer, cfg.Now),
+		flows:        &loginFlows{pool: cfg.Pool, now: cfg.Now},
+		sealer:       cfg.Sealer,
+		relyingParty: rp,
+		dummyHash:    dummy,
+		log:          cfg.Log.With("component", "console"),
+		now:          cfg.Now,
+		secure:       pub.Scheme == "https",
+		public:       pub,
+		catalog:      cat,
 	}, nil
 }
 

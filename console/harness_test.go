@@ -76,7 +76,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	accounts.Hasher = testHasher
 	dns := &fakeDNS{pool: pool, records: map[string]dnsAnswer{}}
 	changes := &changeLog{}
-	cfg := console.Config{Pool: pool, Store: store, Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
+	cfg := console.Config{Pool: pool, Store: store, Sealer: testenv.Sealer(t), Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
 		Accounts: accounts, Outbox: mail.NewOutbox(testenv.Sealer(t)), Publisher: changes, TXT: dns,
 		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler),
 		Hasher: &testHasher, Now: clk.Now}

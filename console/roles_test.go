@@ -89,7 +89,21 @@ var routeCases = map[string]routeCase{
 	"POST tenants": post(fixed("/console/tenants"), func(fixture) url.Values {
 		return url.Values{"slug": {testenv.Slug("made")}, "name": {"Made"}}
 	}, fixed("/console/t/")),
-	"GET account":                 get(fixed("/console/account")),
+	"GET account":          get(fixed("/console/account")),
+	"GET account/security": get(fixed("/console/account/security")),
+	"POST account/security/reauth": post(fixed("/console/account/security/reauth"), func(fixture) url.Values {
+		return url.Values{"password": {testPassword}}
+	}, fixed("/console/account/security")),
+	// Without a recent password, security changes go back to the Security
+	// page (the JSON endpoint of the passkey script answers 403).
+	"GET account/security/totp":                 {path: fixed("/console/account/security/totp"), ok: 303, okLocation: fixed("/console/account/security")},
+	"POST account/security/totp":                post(fixed("/console/account/security/totp"), none, fixed("/console/account/security")),
+	"POST account/security/totp/disable":        post(fixed("/console/account/security/totp/disable"), none, fixed("/console/account/security")),
+	"POST account/security/recovery-codes":      post(fixed("/console/account/security/recovery-codes"), none, fixed("/console/account/security")),
+	"POST account/security/passkeys/options":    {path: fixed("/console/account/security/passkeys/options"), form: none, ok: 403},
+	"POST account/security/passkeys":            post(fixed("/console/account/security/passkeys"), none, fixed("/console/account/security")),
+	"POST account/security/passkeys/:id/rename": post(fixed("/console/account/security/passkeys/1/rename"), none, fixed("/console/account/security")),
+	"POST account/security/passkeys/:id/remove": post(fixed("/console/account/security/passkeys/1/remove"), none, fixed("/console/account/security")),
 	"POST logout":                 post(fixed("/console/logout"), none, fixed("/console/login?signed_out=1")),
 	"POST logout-everywhere":      post(fixed("/console/logout-everywhere"), none, fixed("/console/login?signed_out=all")),
 	"GET t/:slug":                 get(tpath("")),

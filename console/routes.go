@@ -58,6 +58,14 @@ type route struct {
 var routes = []route{
 	{Route{"GET", "login", Public}, (*Console).loginPage},
 	{Route{"POST", "login", Public}, (*Console).login},
+	// The second sign-in step and passkey sign-in: the handlers check the
+	// pending flow's cookie and form token, or the sign-in form's, themselves.
+	{Route{"GET", "login/mfa", Public}, (*Console).mfaPage},
+	{Route{"POST", "login/mfa", Public}, (*Console).mfaVerify},
+	{Route{"POST", "login/mfa/passkey/options", Public}, (*Console).mfaPasskeyOptions},
+	{Route{"POST", "login/mfa/passkey", Public}, (*Console).mfaPasskey},
+	{Route{"POST", "login/passkey/options", Public}, (*Console).passkeyOptions},
+	{Route{"POST", "login/passkey", Public}, (*Console).passkeyLogin},
 	// An invitation's link: the handlers check the session or the sign-in
 	// form token themselves (the invitee may have no account yet).
 	{Route{"GET", "invite/:token", Public}, (*Console).invitePage},
@@ -69,6 +77,16 @@ var routes = []route{
 	{Route{"GET", "tenants/check-slug", SignedIn}, (*Console).checkSlug},
 	{Route{"POST", "tenants", SignedIn}, (*Console).createTenant},
 	{Route{"GET", "account", SignedIn}, (*Console).accountPage},
+	{Route{"GET", "account/security", SignedIn}, (*Console).securityPage},
+	{Route{"POST", "account/security/reauth", SignedIn}, (*Console).reauthenticate},
+	{Route{"GET", "account/security/totp", SignedIn}, (*Console).totpSetupPage},
+	{Route{"POST", "account/security/totp", SignedIn}, (*Console).enableTOTP},
+	{Route{"POST", "account/security/totp/disable", SignedIn}, (*Console).disableTOTP},
+	{Route{"POST", "account/security/recovery-codes", SignedIn}, (*Console).regenerateCodes},
+	{Route{"POST", "account/security/passkeys/options", SignedIn}, (*Console).passkeyCreationOptions},
+	{Route{"POST", "account/security/passkeys", SignedIn}, (*Console).addPasskey},
+	{Route{"POST", "account/security/passkeys/:id/rename", SignedIn}, (*Console).renamePasskey},
+	{Route{"POST", "account/security/passkeys/:id/remove", SignedIn}, (*Console).removePasskey},
 	{Route{"POST", "logout", SignedIn}, (*Console).logout},
 	{Route{"POST", "logout-everywhere", SignedIn}, (*Console).logoutEverywhere},
 

@@ -39,6 +39,9 @@ type Session struct {
 	CreatedAt, LastSeenAt, ExpiresAt time.Time
 	// IP and UserAgent are where the session was opened from.
 	IP, UserAgent string
+	// ReauthenticatedAt is when the password was last typed again in this
+	// session (zero if never): security changes need it to be recent.
+	ReauthenticatedAt time.Time
 
 	hash []byte
 }
@@ -110,9 +113,10 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (*Session, error) {
 	h := hashToken(token)
 	sess := &Session{hash: h}
 	var flash []byte
-	err := s.pool.QueryRow(ctx, `SELECT user_id, csrf_token, flash, created_at, last_seen_at, expires_at, ip, user_agent
+	var reauth *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT user_id, csrf_token, flash, created_at, last_seen_at, expires_at, ip, user_agent, reauthenticated_at
 		FROM console_sessions WHERE token_hash = $1`, h).
-		Scan(&sess.UserID, &sess.CSRF, &flash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IP, &sess.UserAgent)
+		Scan(&sess.UserID, &sess.CSRF, &flash, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IP, &sess.UserAgent, &reauth)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errNoSession
 	}
@@ -125,6 +129,9 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (*Session, error) {
 			return nil, fmt.Errorf("console: end session: %w", err)
 		}
 		return nil, errNoSession
+	}
+	if reauth != nil {
+		sess.ReauthenticatedAt = *reauth
 	}
 	if len(flash) > 0 {
 		var f Flash
@@ -149,6 +156,41 @@ func (s *Sessions) SetFlash(ctx context.Context, sess *Session, f Flash) error {
 	}
 	_, err = s.pool.Exec(ctx, `UPDATE console_sessions SET flash = $2 WHERE token_hash = $1`, sess.hash, raw)
 	return err
+}
+
+// Reauthenticated records that the user typed their password again in
+// this session, at.
+func (s *Sessions) Reauthenticated(ctx context.Context, sess *Session, at time.Time) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE console_sessions SET reauthenticated_at = $2 WHERE token_hash = $1`, sess.hash, at); err != nil {
+		return fmt.Errorf("console: record reauthentication: %w", err)
+	}
+	sess.ReauthenticatedAt = at
+	return nil
+}
+
+// mfaState returns the session's pending enrollment state as stored
+// (sealed; "" when there is none).
+func (s *Sessions) mfaState(ctx context.Context, sess *Session) (string, error) {
+	var state *string
+	if err := s.pool.QueryRow(ctx, `SELECT mfa_state FROM console_sessions WHERE token_hash = $1`, sess.hash).Scan(&state); err != nil {
+		return "", fmt.Errorf("console: session mfa state: %w", err)
+	}
+	if state == nil {
+		return "", nil
+	}
+	return *state, nil
+}
+
+// setMFAState stores the session's pending enrollment state ("" clears it).
+func (s *Sessions) setMFAState(ctx context.Context, sess *Session, sealed string) error {
+	var v *string
+	if sealed != "" {
+		v = &sealed
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE console_sessions SET mfa_state = $2 WHERE token_hash = $1`, sess.hash, v); err != nil {
+		return fmt.Errorf("console: set session mfa state: %w", err)
+	}
+	return nil
 }
 
 // Delete ends one session.

@@ -187,6 +187,15 @@ func (u *Users) SignedIn(ctx context.Context, id uuid.UUID, at time.Time, rehash
 	return nil
 }
 
+// Rehash replaces a password hash by a stronger one of the same password,
+// unless the password changed meanwhile (old is the hash that was verified).
+func (u *Users) Rehash(ctx context.Context, id uuid.UUID, old, rehash string) error {
+	if _, err := u.pool.Exec(ctx, `UPDATE console_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, id, old, rehash); err != nil {
+		return fmt.Errorf("console: rehash password: %w", err)
+	}
+	return nil
+}
+
 // AddMembership gives a console user a role on a tenant (replacing any role
 // they held there), audited on the tenant.
 func (u *Users) AddMembership(ctx context.Context, tenantID, userID uuid.UUID, role Role, actor string) error {

@@ -29,3 +29,13 @@ func (s *Settings) ProviderApps() []providers.App {
 	}
 	return out
 }
+
+// ProviderApp returns the first configured app whose sub-id is subID.
+func (s *Settings) ProviderApp(subID string) (providers.App, bool) {
+	for _, a := range s.ProviderApps() {
+		if a.SubID() == subID {
+			return a, true
+		}
+	}
+	return providers.App{}, false
+}

@@ -111,7 +111,9 @@ type Settings struct {
 
 	// --- ACCOUNT_*: users, usernames, passwords ---
 
-	// PasswordMinLength is the minimum password length (ACCOUNT_PASSWORD_MIN_LENGTH).
+	// PasswordMinLength is the minimum password length in characters
+	// (ACCOUNT_PASSWORD_MIN_LENGTH). Unlike allauth (default 6), it defaults
+	// to and may not go below PasswordMinLengthFloor.
 	PasswordMinLength int
 	// UserModelUsernameField is "username", or "" for users without
 	// usernames (ACCOUNT_USER_MODEL_USERNAME_FIELD, None).
@@ -358,7 +360,21 @@ type Settings struct {
 	// SessionCookieAge is the lifetime of remembered sessions in seconds, as
 	// Django's SESSION_COOKIE_AGE (HALLPASS_SESSION_COOKIE_AGE).
 	SessionCookieAge int
+	// PasswordBreachCheck refuses new passwords found in known breaches,
+	// asking Have I Been Pwned's range API by k-anonymity: only five hex
+	// digits of the password's SHA-1 leave the platform. Unreachable, the
+	// service is skipped (HALLPASS_PASSWORD_BREACH_CHECK).
+	PasswordBreachCheck bool
 }
+
+// Password length bounds Hallpass keeps whatever a tenant sets, after NIST
+// SP 800-63B §3.1.1.2: ACCOUNT_PASSWORD_MIN_LENGTH is never below
+// PasswordMinLengthFloor, and passwords of up to PasswordMaxLength characters
+// (far beyond the 64 NIST requires) are accepted.
+const (
+	PasswordMinLengthFloor = 8
+	PasswordMaxLength      = 4096
+)
 
 // SignupField is one ACCOUNT_SIGNUP_FIELDS entry: "email*" is
 // {Name: "email", Required: true}.

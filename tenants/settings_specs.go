@@ -72,6 +72,7 @@ var settingSpecs = []settingSpec{
 	stringSetting("HALLPASS_WEBAUTHN_RP_ID", `""`, func(s *Settings) *string { return &s.WebAuthnRPID }, normalizeRPID),
 	originsSetting("HALLPASS_WEBAUTHN_ORIGINS", func(s *Settings) *[]string { return &s.WebAuthnOrigins }),
 	stringSetting("HALLPASS_EMAIL_FROM", `""`, func(s *Settings) *string { return &s.EmailFrom }, checkEmailFrom),
+	boolSetting("HALLPASS_PASSWORD_BREACH_CHECK", "false", func(s *Settings) *bool { return &s.PasswordBreachCheck }),
 	legacyIntSetting("ACCOUNT_SESSION_COOKIE_AGE", 1),
 	{
 		key: "HALLPASS_SESSION_COOKIE_AGE",
@@ -442,7 +443,27 @@ var settingSpecs = []settingSpec{
 	countSetting("ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND", func(s *Settings) *int { return &s.PhoneVerificationMaxResendCount }),
 	countSetting("ACCOUNT_PHONE_VERIFICATION_SUPPORTS_CHANGE", func(s *Settings) *int { return &s.PhoneVerificationMaxChangeCount }),
 	codeFormatSetting("ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT", "", func(s *Settings) *UserCodeFormat { return &s.PhoneVerificationCodeFormat }),
-	intSetting("ACCOUNT_PASSWORD_MIN_LENGTH", "6", 1, func(s *Settings) *int { return &s.PasswordMinLength }),
+	{
+		// allauth's default is 6; Hallpass's is PasswordMinLengthFloor, and
+		// no tenant may go below it (NIST SP 800-63B §3.1.1.2).
+		key:  "ACCOUNT_PASSWORD_MIN_LENGTH",
+		dflt: "8",
+		decode: func(p *parser, v any) error {
+			n, err := asInt(v)
+			switch {
+			case err != nil:
+				return err
+			case n < PasswordMinLengthFloor:
+				return fmt.Errorf("must be at least %d, not %d: Hallpass follows NIST SP 800-63B, whose floor is %d characters (allauth's default of 6 is below it)",
+					PasswordMinLengthFloor, n, PasswordMinLengthFloor)
+			case n > PasswordMaxLength:
+				return fmt.Errorf("must be at most %d, not %d: passwords longer than %d characters are refused", PasswordMaxLength, n, PasswordMaxLength)
+			}
+			p.s.PasswordMinLength = n
+			return nil
+		},
+		encode: func(s *Settings) any { return s.PasswordMinLength },
+	},
 	{
 		key:  "ACCOUNT_USER_MODEL_USERNAME_FIELD",
 		dflt: `"username"`,

@@ -203,7 +203,8 @@ func TestDefaultsAreAllauths(t *testing.T) {
 		{"PhoneVerificationMaxResendCount", s.PhoneVerificationMaxResendCount, 0},
 		{"PhoneVerificationMaxChangeCount", s.PhoneVerificationMaxChangeCount, 0},
 		{"PhoneVerificationCodeFormat", s.PhoneVerificationCodeFormat, code},
-		{"PasswordMinLength", s.PasswordMinLength, 6},
+		// Not allauth's 6: Hallpass's floor (NIST SP 800-63B).
+		{"PasswordMinLength", s.PasswordMinLength, tenants.PasswordMinLengthFloor},
 		{"UserModelUsernameField", s.UserModelUsernameField, "username"},
 		{"UserModelEmailField", s.UserModelEmailField, "email"},
 		{"UsernameMinLength", s.UsernameMinLength, 1},
@@ -271,6 +272,7 @@ func TestDefaultsAreAllauths(t *testing.T) {
 		{"WebAuthnOrigins", s.WebAuthnOrigins, []string{}},
 		{"EmailFrom", s.EmailFrom, ""},
 		{"SessionCookieAge", s.SessionCookieAge, 1209600},
+		{"PasswordBreachCheck", s.PasswordBreachCheck, false},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -316,7 +318,7 @@ func TestSettingKeys(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"HEADLESS_CLIENTS", "HALLPASS_APPS", "ACCOUNT_RATE_LIMITS", "MFA_SUPPORTED_TYPES",
-		"SOCIALACCOUNT_PROVIDERS", "USERSESSIONS_TRACK_ACTIVITY", "ALLAUTH_USER_CODE_FORMAT", "HALLPASS_SESSION_COOKIE_AGE"} {
+		"SOCIALACCOUNT_PROVIDERS", "USERSESSIONS_TRACK_ACTIVITY", "ALLAUTH_USER_CODE_FORMAT", "HALLPASS_SESSION_COOKIE_AGE", "HALLPASS_PASSWORD_BREACH_CHECK"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("SettingKeys lacks %s", want)
 		}
@@ -563,6 +565,12 @@ func TestValues(t *testing.T) {
 			func(s *tenants.Settings) bool { return s.EmailFrom == "Acme <no-reply@acme.example>" }},
 		{"apps subset", doc{"HALLPASS_APPS": []string{"mfa"}, "HALLPASS_SIGNUP_OPEN": false},
 			func(s *tenants.Settings) bool { return s.HasApp("mfa") && !s.HasApp("socialaccount") && !s.SignupOpen }},
+		{"password minimum at the floor", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": 8},
+			func(s *tenants.Settings) bool { return s.PasswordMinLength == 8 }},
+		{"password minimum at NIST's 64", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": 64},
+			func(s *tenants.Settings) bool { return s.PasswordMinLength == 64 }},
+		{"breach check on", doc{"HALLPASS_PASSWORD_BREACH_CHECK": true},
+			func(s *tenants.Settings) bool { return s.PasswordBreachCheck }},
 		{"samesite false", doc{"MFA_TRUST_COOKIE_SAMESITE": false},
 			func(s *tenants.Settings) bool { return s.MFATrustCookieSameSite == "" }},
 		{"null subject prefix vs empty", doc{"ACCOUNT_EMAIL_SUBJECT_PREFIX": ""},
@@ -664,6 +672,8 @@ func TestRoundTrip(t *testing.T) {
 		"HALLPASS_WEBAUTHN_RP_ID":             "example.com",
 		"HALLPASS_WEBAUTHN_ORIGINS":           []string{"https://app.example.com"},
 		"HALLPASS_EMAIL_FROM":                 "Acme <no-reply@example.com>",
+		"HALLPASS_PASSWORD_BREACH_CHECK":      true,
+		"ACCOUNT_PASSWORD_MIN_LENGTH":         12,
 		"SOCIALACCOUNT_EMAIL_VERIFICATION":    "optional",
 	}
 	for k, v := range extra {
@@ -743,6 +753,12 @@ func TestValidationErrors(t *testing.T) {
 		{"resend as string", doc{"ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND": "2"}, "ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND", "count"},
 		{"short totp", doc{"MFA_TOTP_DIGITS": 4}, "MFA_TOTP_DIGITS", ""},
 		{"zero session age", doc{"HALLPASS_SESSION_COOKIE_AGE": 0}, "HALLPASS_SESSION_COOKIE_AGE", ""},
+		{"allauth's password minimum", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": 6}, "ACCOUNT_PASSWORD_MIN_LENGTH", "at least 8, not 6: Hallpass follows NIST SP 800-63B"},
+		{"password minimum 7", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": 7}, "ACCOUNT_PASSWORD_MIN_LENGTH", "at least 8"},
+		{"password minimum 0", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": 0}, "ACCOUNT_PASSWORD_MIN_LENGTH", "at least 8"},
+		{"password minimum beyond the maximum", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": 4097}, "ACCOUNT_PASSWORD_MIN_LENGTH", "at most 4096"},
+		{"password minimum as string", doc{"ACCOUNT_PASSWORD_MIN_LENGTH": "8"}, "ACCOUNT_PASSWORD_MIN_LENGTH", "whole number"},
+		{"breach check as string", doc{"HALLPASS_PASSWORD_BREACH_CHECK": "yes"}, "HALLPASS_PASSWORD_BREACH_CHECK", "true or false"},
 		{"bad enum", doc{"ACCOUNT_EMAIL_VERIFICATION": "sometimes"}, "ACCOUNT_EMAIL_VERIFICATION", `"sometimes"`},
 		{"bad strategy", doc{"HEADLESS_TOKEN_STRATEGY": "myapp.MyStrategy"}, "HEADLESS_TOKEN_STRATEGY", ""},
 		{"bad spec template", doc{"HEADLESS_SPECIFICATION_TEMPLATE_NAME": "mine.html"}, "HEADLESS_SPECIFICATION_TEMPLATE_NAME", ""},

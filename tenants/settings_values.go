@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -387,11 +388,16 @@ func checkURLPrefix(s string) (string, error) {
 	return s, nil
 }
 
-// checkHTTPSURL accepts an absolute https URL with a host.
+// checkHTTPSURL accepts an absolute https URL with a host; plain http only
+// on the loopback interface (a provider on the developer's machine, which
+// the server reaches only with HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS).
 func checkHTTPSURL(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname()))) {
 		return fmt.Errorf("%q must be an absolute https URL", s)
+	}
+	if loopbackHost(u.Hostname()) {
+		return nil
 	}
 	if !validHostname(strings.ToLower(u.Hostname())) {
 		return fmt.Errorf("%q has an invalid host", s)
@@ -496,4 +502,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// loopbackHost reports whether host names the loopback interface.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

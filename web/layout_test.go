@@ -12,12 +12,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// The vendored htmx and the console script are served from the embedded
+// The vendored htmx and the console scripts are served from the embedded
 // tree with a JavaScript type; htmx keeps its license beside it.
 func TestVendoredScripts(t *testing.T) {
 	app := fiber.New()
 	app.Get("/static/*", Handler())
-	for _, name := range []string{"htmx.min.js", "console.js", "htmx.LICENSE.txt"} {
+	for _, name := range []string{"htmx.min.js", "console.js", "webauthn.js", "htmx.LICENSE.txt"} {
 		res, err := app.Test(httptest.NewRequest("GET", "/static/"+name, nil), 5000)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,11 +23,13 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/mfa"
 	"github.com/hallpass/hallpass/api/server"
+	apisocial "github.com/hallpass/hallpass/api/social"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
 	mfadomain "github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -51,7 +54,10 @@ type Env struct {
 	Accounts *identity.Accounts
 	// Mail is the SMTP listener every tenant of this test binary mails to;
 	// use WaitMail for this tenant's messages.
-	Mail     *smtptest.Server
+	Mail *smtptest.Server
+	// Social serves the provider endpoints; set Social.Endpoints before a
+	// test's first provider request.
+	Social   *apisocial.Handlers
 	strategy *tokens.Strategy
 }
 
@@ -61,12 +67,18 @@ func (e *Env) Strategy() *tokens.Strategy { return e.strategy }
 // New creates a tenant with settings and a server that serves it.
 func New(t testing.TB, settings Settings) *Env {
 	t.Helper()
+	return NewWithLog(t, settings, slog.New(slog.DiscardHandler))
+}
+
+// NewWithLog is New with log as the server's logger (access log, errors,
+// panics, the tenant bus), for tests that read what the server logs.
+func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
+	t.Helper()
 	rdb := testenv.Redis(t)
 	// Registered after the Redis client, so it runs first: the bus stops
 	// before its connection closes.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	log := slog.New(slog.DiscardHandler)
 	bus := tenants.NewBus(rdb, "", log)
 	store := tenants.NewStore(testenv.Pool(t), testenv.Sealer(t), bus)
 	cache := tenants.NewCache(store, time.Minute)
@@ -92,11 +104,16 @@ func New(t testing.TB, settings Settings) *Env {
 	mfaStore := mfadomain.NewStore(pool, testenv.Sealer(t))
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost), Log: log,
+	// Provider stand-ins run on loopback; tests point providers at them
+	// through Social.Endpoints.
+	socialHandlers := &apisocial.Handlers{Headless: headless, States: social.NewStateStore(rdb), AllowPrivateNetworks: true,
+		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
+	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost, "127.0.0.1"), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},
-		MFA: &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)}})
+		MFA:    &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)},
+		Social: socialHandlers})
 	srv.Finish()
-	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, strategy: strategy}
+	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy}
 }
 
 // Response is a received response with assertion helpers.
@@ -285,4 +302,25 @@ func sharedMail(t testing.TB) *smtptest.Server {
 		t.Fatalf("test mail pipeline: %v", mailErr)
 	}
 	return mailSMTP
+}
+
+// Listen serves the tenant's server on a loopback port for the rest of the
+// test, for clients that need a real URL (a browser's cookie jar, provider
+// stand-ins redirecting back); it returns the tenant's base URL, ending in "/".
+func (e *Env) Listen() string {
+	e.T.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.Server.Platform.Listener(ln)
+	}()
+	e.T.Cleanup(func() {
+		_ = e.Server.Platform.ShutdownWithTimeout(5 * time.Second)
+		<-done
+	})
+	return "http://" + ln.Addr().String() + "/t/" + e.Tenant.Slug + "/"
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hallpass/hallpass/api/account"
 	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/api/mfa"
+	"github.com/hallpass/hallpass/api/social"
 	"github.com/hallpass/hallpass/api/spec"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/tenants"
@@ -39,6 +40,8 @@ type Config struct {
 	Tokens *tokens.Handlers
 	// MFA serves the two-factor and WebAuthn endpoints.
 	MFA *mfa.Handlers
+	// Social serves the provider (social login) endpoints and callbacks.
+	Social *social.Handlers
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
 	// TrustedProxies are the addresses (IPs or CIDRs) of the platform's own
@@ -117,6 +120,9 @@ func (s *Server) registerTenantRoutes(cfg Config) {
 	(&account.Handlers{Headless: s.headless}).Register(headless)
 	if cfg.MFA != nil {
 		cfg.MFA.Register(headless)
+	}
+	if cfg.Social != nil {
+		cfg.Social.Register(headless, t)
 	}
 	if cfg.Tokens != nil {
 		cfg.Tokens.RegisterJWKS(t)

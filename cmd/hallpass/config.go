@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/hallpass/hallpass/internal/identity"
 )
 
 // config is the process configuration, read from HALLPASS_* variables.
@@ -21,6 +23,14 @@ type config struct {
 	LogFormat     string
 	// TrustedProxies lists the platform's reverse proxies (IPs or CIDRs).
 	TrustedProxies []string
+	// HIBPURL is the base of the Pwned Passwords API that tenants with
+	// HALLPASS_PASSWORD_BREACH_CHECK ask (HALLPASS_HIBP_URL).
+	HIBPURL string
+	// SocialPrivateNetworks lets tenants' identity providers live on
+	// loopback or private addresses (HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS=1,
+	// for on-premises providers); off, server_url cannot reach the
+	// platform's own network.
+	SocialPrivateNetworks bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -33,7 +43,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MasterKey:   getenv("HALLPASS_MASTER_KEY"),
 		SMTPURL:     getenv("HALLPASS_SMTP_URL"),
 		LogFormat:   orDefault(getenv("HALLPASS_LOG_FORMAT"), "json"),
+		HIBPURL:     strings.TrimSuffix(orDefault(getenv("HALLPASS_HIBP_URL"), identity.DefaultBreachURL), "/"),
 	}
+	c.SocialPrivateNetworks = getenv("HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS") == "1"
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -54,6 +66,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("HALLPASS_LOG_LEVEL"), "info"))); err != nil {
 		return c, fmt.Errorf("HALLPASS_LOG_LEVEL: %w", err)
+	}
+	if h, err := url.Parse(c.HIBPURL); err != nil || (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
+		return c, fmt.Errorf("HALLPASS_HIBP_URL %q: must be an absolute http(s) URL", c.HIBPURL)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("HALLPASS_LOG_FORMAT %q: must be json or text", c.LogFormat)

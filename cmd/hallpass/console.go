@@ -29,6 +29,7 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 	con, err := console.New(console.Config{
 		Pool:       d.pool,
 		Store:      d.store,
+		Sealer:     d.sealer,
 		Keys:       tenants.NewKeys(d.pool, d.sealer, d.bus),
 		Inbox:      inbox,
 		Accounts:   accounts,

@@ -10,10 +10,12 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/mfa"
 	"github.com/hallpass/hallpass/api/server"
+	apisocial "github.com/hallpass/hallpass/api/social"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	mfadomain "github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -72,17 +74,20 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		platformHosts = append(platformHosts, u.Hostname())
 	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
+	accounts.Breach = identity.NewBreachChecker(c.cfg.HIBPURL, d.log)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
 		BaseDomain: c.cfg.BaseDomain}
 	mfaStore := mfadomain.NewStore(d.pool, d.sealer)
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	srv := server.New(server.Config{
-		Resolver:       tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
-		Log:            d.log,
-		Headless:       headless,
-		Tokens:         &tokens.Handlers{Strategy: strategy, Headless: headless},
-		MFA:            &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: d.sealer},
+		Resolver: tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
+		Log:      d.log,
+		Headless: headless,
+		Tokens:   &tokens.Handlers{Strategy: strategy, Headless: headless},
+		MFA:      &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: d.sealer},
+		Social: &apisocial.Handlers{Headless: headless, States: social.NewStateStore(d.redis),
+			AllowPrivateNetworks: c.cfg.SocialPrivateNetworks},
 		TrustedProxies: c.cfg.TrustedProxies,
 		BenchCeiling:   benchCeilingEnabled(),
 		Ready: []server.Check{

@@ -64,7 +64,7 @@ func startPlatform(t *testing.T) *platform {
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, "localhost", "127.0.0.1"), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})
-	con, err := console.New(console.Config{Pool: pool, Store: store, Keys: tenants.NewKeys(pool, sealer, bus),
+	con, err := console.New(console.Config{Pool: pool, Store: store, Sealer: sealer, Keys: tenants.NewKeys(pool, sealer, bus),
 		Inbox: mail.NewDevInbox(pool, log), Accounts: accounts, Outbox: mail.NewOutbox(sealer), Publisher: bus,
 		PublicURL: publicURL, BaseDomain: "localhost", Log: log})
 	if err != nil {

@@ -1,5 +1,7 @@
 // Package audit records who changed what, in the same transaction as the
-// change itself, so the trail never disagrees with the data.
+// change itself, so the trail never disagrees with the data. Events carry
+// no secrets: no password, token, key, code or seed goes into Target or
+// Details, only what identifies the actor, the object and the change.
 package audit
 
 import (
@@ -12,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Platform is the tenant id used for events that belong to no tenant.
@@ -22,15 +25,22 @@ type Event struct {
 	TenantID uuid.UUID
 	ID       int64
 	At       time.Time
-	Actor    string // "cli", "console:<user id>", "api:<user id>", ...
+	Actor    string // "cli", "console:<user id>", "user:<tenant user id>", "anonymous", ...
 	Action   string // dotted verb, e.g. "tenant.settings.update"
 	Target   string
 	IP       string
 	Details  map[string]any
 }
 
-// Record writes e inside tx.
-func Record(ctx context.Context, tx pgx.Tx, e Event) error {
+// Execer runs a statement; pgx.Tx and *pgxpool.Pool satisfy it.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Record writes e with x: the transaction of the change the event records
+// whenever there is one (a sign-in, which changes no row of its own, is
+// recorded on the pool).
+func Record(ctx context.Context, x Execer, e Event) error {
 	details := e.Details
 	if details == nil {
 		details = map[string]any{}
@@ -39,7 +49,7 @@ func Record(ctx context.Context, tx pgx.Tx, e Event) error {
 	if err != nil {
 		return fmt.Errorf("audit: details: %w", err)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO audit_events (tenant_id, actor, action, target, ip, details)
+	_, err = x.Exec(ctx, `INSERT INTO audit_events (tenant_id, actor, action, target, ip, details)
 		VALUES ($1, $2, $3, $4, $5, $6)`, e.TenantID, e.Actor, e.Action, e.Target, e.IP, raw)
 	if err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Action, err)

@@ -16,6 +16,7 @@ import (
 	hpmail "github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -72,7 +73,12 @@ type Accounts struct {
 	// MFA is the second-factor state the login pipeline consults (nil:
 	// no MFA stage).
 	MFA MFAState
-	Now func() time.Time
+	// Breach checks new passwords against known breaches for tenants with
+	// HALLPASS_PASSWORD_BREACH_CHECK (nil: never checked).
+	Breach *BreachChecker
+	// Social holds the users' connected provider accounts.
+	Social *social.Accounts
+	Now    func() time.Time
 }
 
 func (a *Accounts) now() time.Time {
@@ -144,7 +150,7 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 	}
 	if wantsPassword {
 		if in.HasPassword && in.Password != "" {
-			errs = append(errs, ValidatePassword("password", in.Password, s.PasswordMinLength)...)
+			errs = append(errs, a.validateNewPassword(ctx, t, "password", in.Password)...)
 		} else if pwField.Required {
 			errs = append(errs, NewError("password", "required"))
 		}
@@ -306,6 +312,9 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	}
 	user, err := a.authenticate(ctx, t, in)
 	if err != nil {
+		if rerr := a.recordLoginFailure(ctx, t, in, req, err); rerr != nil {
+			return rerr
+		}
 		var wrong Errors
 		if limited && !errors.As(err, &wrong) {
 			// Not a wrong password but a failure to check it (a store is
@@ -429,10 +438,15 @@ func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in Login
 // without a verified address (the one logged in with, if any) gets a
 // verification mail and a pending stage.
 func (a *Accounts) startLogin(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request) error {
-	s := t.Settings
+	return a.startLoginVerifying(ctx, tx, t, sess, user, signupAddr, loginEmail, signup, req, t.Settings.EmailVerification)
+}
+
+// startLoginVerifying is startLogin under an email verification mode
+// (provider logins use SOCIALACCOUNT_EMAIL_VERIFICATION).
+func (a *Accounts) startLoginVerifying(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request, verification string) error {
 	sess.State.Login = &PendingLogin{UserID: user.ID, Email: loginEmail, Signup: signup, StartedAt: a.now()}
 	sess.Changed()
-	if s.EmailVerification == tenants.EmailVerificationNone {
+	if verification == tenants.EmailVerificationNone {
 		return nil
 	}
 	verified, target, err := a.verificationTarget(ctx, tx, t, user, signupAddr, loginEmail)
@@ -442,7 +456,7 @@ func (a *Accounts) startLogin(ctx context.Context, tx pgx.Tx, t *tenants.Tenant,
 	if verified || target == nil {
 		return nil
 	}
-	mandatory := s.EmailVerification == tenants.EmailVerificationMandatory
+	mandatory := verification == tenants.EmailVerificationMandatory
 	if !mandatory && !signup {
 		return nil // optional verification: mail only on signup
 	}
@@ -535,7 +549,11 @@ func (a *Accounts) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, ema
 }
 
 func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *Session, user *User) error {
+	event := a.loginEvent(t, sess, user)
 	if err := a.Sessions.Login(ctx, sess, user.ID, time.Duration(t.Settings.SessionCookieAge)*time.Second); err != nil {
+		return err
+	}
+	if err := a.record(ctx, nil, event); err != nil {
 		return err
 	}
 	if len(sess.State.Methods) > 0 && t.Settings.EmailNotifications && user.PrimaryEmail != "" {
@@ -561,7 +579,11 @@ func (a *Accounts) PendingStage(t *tenants.Tenant, sess *Session) *PendingLogin 
 
 // Logout ends the session.
 func (a *Accounts) Logout(ctx context.Context, sess *Session) error {
-	return a.Sessions.Logout(ctx, sess)
+	userID := sess.State.UserID
+	if err := a.Sessions.Logout(ctx, sess); err != nil {
+		return err
+	}
+	return a.recordLogout(ctx, sess, userID)
 }
 
 // frontendURL fills a HEADLESS_FRONTEND_URLS template: {key} path-escaped,
@@ -610,5 +632,6 @@ func NewAccounts(pool *pgxpool.Pool, rdb *redis.Client, sealer *seal.Sealer, def
 		Mail:     &OutboxMailer{Outbox: hpmail.NewOutbox(sealer), DefaultFrom: defaultFrom},
 		Redis:    rdb,
 		Limiter:  ratelimit.NewLimiter(rdb),
+		Social:   social.NewAccounts(pool),
 	}
 }

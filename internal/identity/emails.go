@@ -97,6 +97,9 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Sessio
 			RETURNING id`, t.ID, user.ID, email, FoldEmail(email), e.Primary).Scan(&e.ID); err != nil {
 			return err
 		}
+		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailAdd, email, map[string]any{"primary": e.Primary})); err != nil {
+			return err
+		}
 		if err := a.sendVerification(ctx, tx, t, sess, e, req); err != nil && !errors.Is(err, ErrRateLimited) {
 			return err
 		}
@@ -200,6 +203,9 @@ func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess
 		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET is_primary = true WHERE tenant_id = $1 AND id = $2`, t.ID, e.ID); err != nil {
 			return err
 		}
+		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailPrimary, e.Email, map[string]any{"previous": user.PrimaryEmail})); err != nil {
+			return err
+		}
 		user.PrimaryEmail = e.Email
 		return a.notify(ctx, tx, t, user, MailEmailChanged)
 	})
@@ -224,6 +230,9 @@ func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *Ses
 	}
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND id = $2`, t.ID, e.ID); err != nil {
+			return err
+		}
+		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailRemove, e.Email, map[string]any{"verified": e.Verified})); err != nil {
 			return err
 		}
 		notice := *user

@@ -61,6 +61,12 @@ var messages = map[string]string{
 	"max_email_addresses":         "You cannot add more than %d email addresses.",
 	"cannot_remove_primary_email": "You cannot remove your primary email address.",
 	"unverified_primary_email":    "Your primary email address must be verified.",
+	"connected_other":             "The third-party account is already connected to a different account.",
+	"account_not_found":           "Unknown account.",
+	"no_password":                 "Your account has no password set up.",
+	"no_verified_email":           "Your account has no verified email address.",
+	"disconnect_last":             "You cannot disconnect your last remaining third-party account.",
+	"email_taken_social":          "An account already exists with this email address. Please sign in to that account first, then connect your %s account.",
 }
 
 // NewError returns an Error with allauth's message for code; args fill the

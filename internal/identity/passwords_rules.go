@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hallpass/hallpass/tenants"
 )
 
 //go:embed common_passwords.txt
@@ -23,11 +25,20 @@ var commonPasswords = func() map[string]bool {
 
 // ValidatePassword applies the tenant's password rules as allauth's
 // clean_password and Django's default validators do: minimum length, not a
-// common password, not entirely numeric. All failures are reported.
+// common password, not entirely numeric. All failures are reported. After
+// NIST SP 800-63B the minimum is never below tenants.PasswordMinLengthFloor,
+// whatever minLength says, any character counts (no composition rules), and
+// passwords of up to tenants.PasswordMaxLength characters are accepted;
+// longer ones are refused with Django's max_length.
 func ValidatePassword(param, password string, minLength int) Errors {
 	var errs Errors
-	if minLength > 0 && utf8.RuneCountInString(password) < minLength {
+	minLength = max(minLength, tenants.PasswordMinLengthFloor)
+	n := utf8.RuneCountInString(password)
+	if n < minLength {
 		errs = append(errs, NewError(param, "password_too_short", minLength))
+	}
+	if n > tenants.PasswordMaxLength {
+		return append(errs, NewError(param, "max_length", tenants.PasswordMaxLength))
 	}
 	if commonPasswords[strings.ToLower(strings.TrimSpace(password))] {
 		errs = append(errs, NewError(param, "password_too_common"))

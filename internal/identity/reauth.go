@@ -86,7 +86,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *
 	if next == "" {
 		errs = append(errs, NewError("new_password", "required"))
 	} else {
-		errs = append(errs, ValidatePassword("new_password", next, t.Settings.PasswordMinLength)...)
+		errs = append(errs, a.validateNewPassword(ctx, t, "new_password", next)...)
 		if len(errs) == 0 && user.HasUsablePassword() {
 			if same, _, _ := a.Hasher.Verify(user.PasswordHash, next); same {
 				errs = append(errs, NewError("new_password", "same_as_current"))
@@ -100,12 +100,15 @@ func (a *Accounts) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *
 	if err != nil {
 		return err
 	}
-	kind := MailPasswordChanged
+	kind, event := MailPasswordChanged, EventPasswordChange
 	if !user.HasUsablePassword() {
-		kind = MailPasswordSet
+		kind, event = MailPasswordSet, EventPasswordSet
 	}
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2`, t.ID, user.ID, hash); err != nil {
+			return err
+		}
+		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, sess.IP, event, userLabel(user), map[string]any{"client": sess.Client})); err != nil {
 			return err
 		}
 		return a.notify(ctx, tx, t, user, kind)

@@ -192,7 +192,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 	if password == "" {
 		return Errors{NewError("password", "required")}
 	}
-	if errs := ValidatePassword("password", password, t.Settings.PasswordMinLength); len(errs) > 0 {
+	if errs := a.validateNewPassword(ctx, t, "password", password); len(errs) > 0 {
 		return errs
 	}
 	hash, err := a.Hasher.Hash(password)
@@ -220,6 +220,10 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 				t.ID, user.ID, FoldEmail(p.Email)); err != nil {
 				return err
 			}
+		}
+		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventPasswordReset, userLabel(user),
+			map[string]any{"by_code": p != nil, "client": req.Client})); err != nil {
+			return err
 		}
 		return a.notify(ctx, tx, t, user, MailPasswordReset)
 	})

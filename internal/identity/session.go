@@ -91,11 +91,16 @@ type SessionState struct {
 	PendingTOTP string `json:"totp,omitempty"`
 	// Ceremonies holds WebAuthn ceremony states by purpose, each used once.
 	Ceremonies map[string][]byte `json:"ceremonies,omitempty"`
+	// SocialSignup is a provider login waiting for the signup form.
+	SocialSignup *PendingSocialSignup `json:"social_signup,omitempty"`
+	// OAuthFlows are the hashes of the provider redirect flows this session
+	// started and has not finished (at most MaxOAuthFlows, newest last).
+	OAuthFlows []string `json:"oauth_flows,omitempty"`
 }
 
 func (s SessionState) empty() bool {
 	return s.UserID == 0 && len(s.Methods) == 0 && s.Login == nil && s.EmailCode == nil && s.LoginCode == nil && s.ResetCode == nil &&
-		len(s.Ceremonies) == 0
+		len(s.Ceremonies) == 0 && s.SocialSignup == nil && len(s.OAuthFlows) == 0
 }
 
 // Session is one client session of a tenant: anonymous (kept in Redis while
@@ -285,7 +290,7 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 	if sess.Authenticated() {
 		methods, _ := json.Marshal(sess.State.Methods)
 		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode,
-			ResetCode: sess.State.ResetCode, PendingTOTP: sess.State.PendingTOTP, Ceremonies: sess.State.Ceremonies})
+			ResetCode: sess.State.ResetCode, PendingTOTP: sess.State.PendingTOTP, Ceremonies: sess.State.Ceremonies, OAuthFlows: sess.State.OAuthFlows})
 		err := s.pool.QueryRow(ctx, `INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()

@@ -146,6 +146,9 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 		if ok, err = markVerified(ctx, tx, t.ID, addr, t.Settings.UniqueEmail); err != nil || !ok {
 			return err
 		}
+		if err := a.record(ctx, tx, userEvent(t.ID, addr.UserID, req.IP, EventEmailVerify, addr.Email, map[string]any{"by_code": p != nil})); err != nil {
+			return err
+		}
 		if t.Settings.ChangeEmail && !addr.Primary {
 			// ACCOUNT_CHANGE_EMAIL: the verified address replaces the old one.
 			if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND id <> $3`, t.ID, addr.UserID, addr.ID); err != nil {
@@ -155,6 +158,9 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 				return err
 			}
 			user := &User{ID: addr.UserID, PrimaryEmail: addr.Email}
+			if err := a.record(ctx, tx, userEvent(t.ID, addr.UserID, req.IP, EventEmailPrimary, addr.Email, map[string]any{"change_email": true})); err != nil {
+				return err
+			}
 			return a.notify(ctx, tx, t, user, MailEmailChanged)
 		}
 		return nil

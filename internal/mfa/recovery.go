@@ -121,6 +121,9 @@ func (s *Store) GenerateRecoveryCodes(ctx context.Context, tenantID uuid.UUID, u
 		if err := s.insert(ctx, tx, tenantID, a, d, nil); err != nil {
 			return err
 		}
+		if err := record(ctx, tx, tenantID, EventRecoveryCodesRegenerate, a); err != nil {
+			return err
+		}
 		out = a
 		return nil
 	})
@@ -157,6 +160,9 @@ func (s *Store) EnsureRecoveryCodes(ctx context.Context, tenantID uuid.UUID, use
 		d, codes := newRecoveryData(settings, true, false)
 		a := &Authenticator{UserID: userID, Type: TypeRecoveryCodes, rc: d, TotalCodeCount: len(codes), UnusedCodeCount: len(codes)}
 		if err := s.insert(ctx, tx, tenantID, a, d, nil); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, tenantID, EventAuthenticatorAdd, a); err != nil {
 			return err
 		}
 		out = a

@@ -402,7 +402,13 @@ func (s *Store) deleteTx(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, use
 	if err != nil {
 		return nil, err
 	}
-	return append(out, dangling...), nil
+	out = append(out, dangling...)
+	for _, a := range out {
+		if err := record(ctx, tx, tenantID, EventAuthenticatorRemove, a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Authenticate checks a code typed at the mfa_authenticate or

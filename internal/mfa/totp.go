@@ -173,7 +173,10 @@ func (s *Store) ActivateTOTP(ctx context.Context, tenantID uuid.UUID, userID int
 		if err := lockUser(ctx, tx, tenantID, userID); err != nil {
 			return err
 		}
-		return s.insert(ctx, tx, tenantID, a, a.totp, nil)
+		if err := s.insert(ctx, tx, tenantID, a, a.totp, nil); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, EventAuthenticatorAdd, a)
 	})
 	if isUniqueViolation(err) {
 		return nil, ErrAlreadyActive

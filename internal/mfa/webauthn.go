@@ -243,7 +243,10 @@ func (s *Store) FinishRegistration(ctx context.Context, tenantID uuid.UUID, cfg 
 			name = DefaultWebAuthnName(n)
 		}
 		a.wa = &webauthnData{Name: name, Credential: *cred, Passwordless: passwordless}
-		return s.insert(ctx, tx, tenantID, a, a.wa, cred.ID)
+		if err := s.insert(ctx, tx, tenantID, a, a.wa, cred.ID); err != nil {
+			return err
+		}
+		return record(ctx, tx, tenantID, EventAuthenticatorAdd, a)
 	})
 	if isUniqueViolation(err) {
 		return nil, incorrectCode("")

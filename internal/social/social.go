@@ -144,12 +144,19 @@ type Option func(*config)
 
 type config struct {
 	endpoints  Endpoints
+	byProvider map[string]Endpoints
 	queryEmail bool
 	cache      *Cache
 }
 
 // WithEndpoints overrides provider endpoints.
 func WithEndpoints(e Endpoints) Option { return func(c *config) { c.endpoints = e } }
+
+// WithProviderEndpoints overrides endpoints by provider id ("google",
+// "github"): the server's way to point providers at local stand-ins.
+func WithProviderEndpoints(m map[string]Endpoints) Option {
+	return func(c *config) { c.byProvider = m }
+}
 
 // WithQueryEmail asks providers for the user's email
 // (SOCIALACCOUNT_QUERY_EMAIL): it adds the email scope of Google, GitHub and
@@ -188,6 +195,9 @@ func New(app providers.App, ps tenants.ProviderSettings, client *http.Client, op
 	}
 	if cfg.cache == nil {
 		cfg.cache = DefaultCache
+	}
+	if e, ok := cfg.byProvider[app.Provider]; ok {
+		cfg.endpoints = e
 	}
 	if client == nil {
 		client = NewHTTPClient(0, false)

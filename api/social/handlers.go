@@ -1,0 +1,177 @@
+// Package social serves allauth's headless provider endpoints: the browser
+// redirect flow (auth/provider/redirect and the provider's callback on the
+// tenant's base), the app token flow (auth/provider/token), the pending
+// provider signup (auth/provider/signup) and the connected accounts
+// (account/providers). The provider side lives in internal/social, the
+// account rules in internal/identity; this package parses, calls them and
+// shapes allauth's responses.
+package social
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/providers"
+	domain "github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// Handlers serve the provider slice.
+type Handlers struct {
+	*api.Headless
+	// States keeps redirect flows between the redirect and the callback.
+	States *domain.StateStore
+	// AllowPrivateNetworks lets provider URLs resolve to loopback and
+	// private addresses (on-premises identity providers, tests); off, a
+	// tenant's OpenID Connect server_url cannot reach the platform's own
+	// network.
+	AllowPrivateNetworks bool
+	// Endpoints point providers, by provider id, at other servers (tests).
+	Endpoints map[string]domain.Endpoints
+	// Cache holds providers' JWKS and discovery documents (nil: shared).
+	Cache *domain.Cache
+}
+
+// Register adds the headless provider routes (each gated by the route
+// catalog) and the provider callbacks on the tenant's base.
+func (h *Handlers) Register(r api.Routes, tenant fiber.Router) {
+	r.Post("/auth/provider/redirect", h.Redirect)
+	r.Post("/auth/provider/token", h.Token)
+	r.Get("/auth/provider/signup", h.SignupInfo)
+	r.Post("/auth/provider/signup", h.Signup)
+	r.Get("/account/providers", h.ListAccounts)
+	r.Delete("/account/providers", h.Disconnect)
+	for _, path := range []string{"/accounts/:provider/login/callback/", "/accounts/:prefix/:id/login/callback/"} {
+		tenant.Get(path, h.Callback)
+		tenant.Post(path, h.Callback)
+	}
+}
+
+// options are the provider options of this server.
+func (h *Handlers) options() []domain.Option {
+	opts := []domain.Option{domain.WithProviderEndpoints(h.Endpoints)}
+	if h.Cache != nil {
+		opts = append(opts, domain.WithCache(h.Cache))
+	}
+	return opts
+}
+
+// provider returns the tenant's app of a sub-id with its implementation.
+func (h *Handlers) provider(s *tenants.Settings, subID string) (providers.App, domain.Provider, error) {
+	app, _, err := domain.FindApp(s, subID, "")
+	if err != nil {
+		return app, nil, err
+	}
+	p, err := domain.ForTenant(s, subID, app.ClientID, h.AllowPrivateNetworks, h.options()...)
+	return app, p, err
+}
+
+// socialLogin turns a provider profile into the account layer's login.
+func socialLogin(s *tenants.Settings, app providers.App, prof *domain.Profile) identity.SocialLogin {
+	in := identity.SocialLogin{Provider: app.SubID(), UID: prof.UID, Username: prof.Username, Extra: prof.Extra,
+		EmailAuthentication: domain.EmailAuthentication(s, app)}
+	for _, e := range prof.Emails {
+		in.Emails = append(in.Emails, identity.SocialEmail{Address: e.Address, Verified: e.Verified, Primary: e.Primary})
+	}
+	if len(in.Emails) == 0 && prof.Email != "" {
+		in.Emails = []identity.SocialEmail{{Address: prof.Email, Verified: prof.EmailVerified, Primary: true}}
+	}
+	return in
+}
+
+// Token handles POST auth/provider/token: an app (or a browser) hands over
+// tokens it obtained from the provider itself.
+func (h *Handlers) Token(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	in, err := parseToken(c)
+	if err != nil {
+		return err
+	}
+	req, err := domain.CheckTokenInput(t.Settings, in.Provider, in.Token, h.AllowPrivateNetworks, h.options()...)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	prof, err := domain.VerifyToken(c.UserContext(), req)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	login := socialLogin(t.Settings, req.App, prof)
+	if in.Process == domain.ProcessConnect {
+		if !sess.Authenticated() {
+			return api.ErrForbidden // allauth: PermissionDenied
+		}
+		if err := h.Accounts.ConnectSocial(c.UserContext(), t, sess, login); err != nil {
+			return h.fail(c, err)
+		}
+		return h.RespondAuth(c)
+	}
+	if err := h.Accounts.SocialLoginFlow(c.UserContext(), t, sess, login, api.Request(c)); err != nil {
+		return h.fail(c, err)
+	}
+	if sess.Authenticated() {
+		api.RotateCSRF(c)
+	}
+	return h.RespondAuth(c)
+}
+
+// SignupInfo handles GET auth/provider/signup.
+func (h *Handlers) SignupInfo(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	p := h.Accounts.PendingSocialSignup(t, sess)
+	if p == nil {
+		return api.ErrConflict
+	}
+	if !t.Settings.SignupOpen {
+		return api.ErrForbidden
+	}
+	return h.Respond(c, fiber.StatusOK, signupData(t.Settings, p), nil)
+}
+
+// Signup handles POST auth/provider/signup.
+func (h *Handlers) Signup(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if h.Accounts.PendingSocialSignup(t, sess) == nil {
+		return api.ErrConflict
+	}
+	if !t.Settings.SignupOpen {
+		return api.ErrForbidden
+	}
+	in, err := parseSignup(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Accounts.CompleteSocialSignup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
+		return h.fail(c, err)
+	}
+	if sess.Authenticated() {
+		api.RotateCSRF(c)
+	}
+	return h.RespondAuth(c)
+}
+
+// ListAccounts handles GET account/providers.
+func (h *Handlers) ListAccounts(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	accounts, err := h.Accounts.SocialAccounts(c.UserContext(), t, sess)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	return h.Respond(c, fiber.StatusOK, accountsData(t.Settings, accounts), nil)
+}
+
+// Disconnect handles DELETE account/providers.
+func (h *Handlers) Disconnect(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if !sess.Authenticated() {
+		return h.RespondAuth(c)
+	}
+	provider, account, err := parseDisconnect(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Accounts.DisconnectSocial(c.UserContext(), t, sess, provider, account); err != nil {
+		return h.fail(c, err)
+	}
+	return h.ListAccounts(c)
+}

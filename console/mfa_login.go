@@ -1,0 +1,376 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// The second step of a console sign-in, and passkey sign-in.
+//
+// A password that passes for a user with an authenticator app or a passkey
+// opens no session: it starts a pending flow (mfa_flows.go) bound to this
+// browser by a cookie, and the session opens only once a TOTP code, a
+// recovery code or a passkey passes at login/mfa. The checks are
+// internal/mfa's, as for tenant users: each TOTP code passes once, each
+// recovery code once, a passkey's signature counter must grow and each
+// ceremony passes once. Wrong answers count against the client address as
+// wrong passwords do, and end the flow after flowMaxFailures.
+
+// consoleMFA are the MFA rules of the console: allauth's defaults (6-digit
+// codes every 30 seconds, ten 8-digit recovery codes), one step of clock
+// drift either way, and recovery codes shown only when generated.
+var consoleMFA = &tenants.Settings{
+	MFASupportedTypes:        []string{mfa.TypeRecoveryCodes, mfa.TypeTOTP, mfa.TypeWebAuthn},
+	MFATOTPDigits:            6,
+	MFATOTPPeriod:            30,
+	MFATOTPTolerance:         1,
+	MFATOTPIssuer:            "Hallpass console",
+	MFARecoveryCodeCount:     10,
+	MFARecoveryCodeDigits:    8,
+	MFARecoveryCodesShowOnce: true,
+}
+
+// needsSecondFactor reports whether signing the user in needs more than the
+// password: an authenticator app or a passkey (recovery codes alone are no
+// factor; they stand in for one).
+func (h *Console) needsSecondFactor(ctx context.Context, userID uuid.UUID) (bool, error) {
+	types, err := h.mfa.Types(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(types, mfa.TypeTOTP) || slices.Contains(types, mfa.TypeWebAuthn), nil
+}
+
+// startSecondFactor parks a sign-in whose password passed until its second
+// factor does.
+func (h *Console) startSecondFactor(r *request, user *User, next string) error {
+	c := r.c
+	token, fl, err := h.flows.create(r.ctx(), user.ID, next)
+	if err != nil {
+		return err
+	}
+	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.second_factor", user.Email, c.IP(), nil); err != nil {
+		return err
+	}
+	setCookie(c, flowCookieName, token, fl.ExpiresAt, h.secure)
+	return c.Redirect(Root+"login/mfa", fiber.StatusSeeOther)
+}
+
+// mfaStepView is the second step's page.
+type mfaStepView struct {
+	Email string
+	CSRF  string
+	// TOTP and Codes say which codes pass (Codes: TOTP or recovery codes);
+	// Passkey offers the user's passkeys.
+	TOTP, Codes, Passkey bool
+	Error                string
+	Blocked              bool
+}
+
+// secondStep is the pending flow of this browser that waits for a second
+// factor, with its user; errNoFlow when there is none.
+func (h *Console) secondStep(c *fiber.Ctx) (*loginFlow, *User, error) {
+	fl, err := h.flows.lookup(c.UserContext(), c.Cookies(flowCookieName))
+	if err != nil {
+		return nil, nil, err
+	}
+	if fl.UserID == uuid.Nil {
+		return nil, nil, errNoFlow
+	}
+	user, err := h.users.ByID(c.UserContext(), fl.UserID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, errNoFlow
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return fl, user, nil
+}
+
+// flowGone sends a browser whose pending sign-in is missing, used or
+// expired back to the password.
+func (h *Console) flowGone(c *fiber.Ctx, why string) error {
+	clearCookie(c, flowCookieName, h.secure)
+	return c.Redirect(Root+"login?mfa="+why, fiber.StatusSeeOther)
+}
+
+func (h *Console) mfaStepOf(ctx context.Context, fl *loginFlow, user *User) (mfaStepView, error) {
+	types, err := h.mfa.Types(ctx, fl.UserID)
+	if err != nil {
+		return mfaStepView{}, err
+	}
+	totp := slices.Contains(types, mfa.TypeTOTP)
+	return mfaStepView{Email: user.Email, CSRF: fl.CSRF, TOTP: totp, Codes: totp || slices.Contains(types, mfa.TypeRecoveryCodes),
+		Passkey: h.relyingParty != nil && slices.Contains(types, mfa.TypeWebAuthn)}, nil
+}
+
+// mfaPage shows the second step.
+func (h *Console) mfaPage(r *request) error {
+	fl, user, err := h.secondStep(r.c)
+	if errors.Is(err, errNoFlow) {
+		return h.flowGone(r.c, "expired")
+	}
+	if err != nil {
+		return err
+	}
+	v, err := h.mfaStepOf(r.ctx(), fl, user)
+	if err != nil {
+		return err
+	}
+	return h.render(r, fiber.StatusOK, "Two-factor authentication", mfaStepPage(v))
+}
+
+// checkStep applies the checks every answer to the second step passes
+// first: the flow's form token and the address's failure limit. It renders
+// the refusal itself (done is true).
+func (h *Console) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *User) (done bool, err error) {
+	c := r.c
+	if !h.validPost(c, fl.CSRF) {
+		v.Error = "This form expired. Please try again."
+		return true, h.render(r, fiber.StatusForbidden, "Two-factor authentication", mfaStepPage(*v))
+	}
+	if blocked, wait := h.limiter.blocked(c.IP()); blocked {
+		_ = h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, c.IP(), map[string]any{"step": "mfa"})
+		mins := int(math.Ceil(wait.Minutes()))
+		v.Error = fmt.Sprintf("Too many failed sign-ins from your network. Try again in %d minute%s.", mins, plural(mins))
+		v.Blocked = true
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+		return true, h.render(r, fiber.StatusTooManyRequests, "Two-factor authentication", mfaStepPage(*v))
+	}
+	return false, nil
+}
+
+// mfaVerify checks a TOTP or recovery code.
+func (h *Console) mfaVerify(r *request) error {
+	fl, user, err := h.secondStep(r.c)
+	if errors.Is(err, errNoFlow) {
+		return h.flowGone(r.c, "expired")
+	}
+	if err != nil {
+		return err
+	}
+	v, err := h.mfaStepOf(r.ctx(), fl, user)
+	if err != nil {
+		return err
+	}
+	if done, err := h.checkStep(r, &v, fl, user); done {
+		return err
+	}
+	a, err := h.mfa.Authenticate(r.ctx(), fl.UserID, r.c.FormValue("code"), consoleMFA)
+	if errors.Is(err, mfa.ErrIncorrectCode) {
+		return h.secondFactorFailed(r, &v, fl, user, "code", "That code is not right, or was already used.")
+	}
+	if err != nil {
+		return err
+	}
+	return h.finishSecondFactor(r, fl, user, a.Type)
+}
+
+// mfaPasskeyOptions starts a passkey assertion for the second step and
+// answers its request options as JSON.
+func (h *Console) mfaPasskeyOptions(r *request) error {
+	c := r.c
+	if h.relyingParty == nil {
+		return errNotFound
+	}
+	fl, user, err := h.secondStep(c)
+	if errors.Is(err, errNoFlow) {
+		return jsonError(c, fiber.StatusUnauthorized, "Your sign-in expired. Please sign in again.")
+	}
+	if err != nil {
+		return err
+	}
+	if !h.validPost(c, fl.CSRF) {
+		return jsonError(c, fiber.StatusForbidden, "This form expired. Please reload the page.")
+	}
+	wu, err := h.mfa.WebAuthnUser(r.ctx(), user.ID, user.Email)
+	if err != nil {
+		return err
+	}
+	opts, state, err := mfa.BeginConsoleLogin(h.relyingParty, wu)
+	if errors.Is(err, mfa.ErrNotFound) {
+		return jsonError(c, fiber.StatusNotFound, "You have no passkey.")
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.flows.setWebAuthn(r.ctx(), fl, state); err != nil {
+		return err
+	}
+	return sendOptions(c, opts)
+}
+
+// mfaPasskey checks the passkey assertion of the second step.
+func (h *Console) mfaPasskey(r *request) error {
+	if h.relyingParty == nil {
+		return errNotFound
+	}
+	fl, user, err := h.secondStep(r.c)
+	if errors.Is(err, errNoFlow) {
+		return h.flowGone(r.c, "expired")
+	}
+	if err != nil {
+		return err
+	}
+	v, err := h.mfaStepOf(r.ctx(), fl, user)
+	if err != nil {
+		return err
+	}
+	if done, err := h.checkStep(r, &v, fl, user); done {
+		return err
+	}
+	state, err := h.flows.takeWebAuthn(r.ctx(), fl)
+	if err != nil {
+		return err
+	}
+	a, _, err := h.mfa.FinishLogin(r.ctx(), h.relyingParty, state, []byte(r.c.FormValue("credential")), fl.UserID)
+	if errors.Is(err, mfa.ErrIncorrectCode) {
+		return h.secondFactorFailed(r, &v, fl, user, "webauthn", "That passkey was not accepted. Please try again.")
+	}
+	if err != nil {
+		return err
+	}
+	return h.finishSecondFactor(r, fl, user, a.Type)
+}
+
+// secondFactorFailed counts a wrong answer against the address and the
+// flow, audits it, and asks again — or, past the flow's limit, sends the
+// browser back to the password.
+func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, user *User, method, msg string) error {
+	c := r.c
+	h.limiter.failed(c.IP())
+	ended, err := h.flows.failed(r.ctx(), fl)
+	if err != nil {
+		return err
+	}
+	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, c.IP(),
+		map[string]any{"step": "mfa", "method": method}); err != nil {
+		return err
+	}
+	if ended {
+		return h.flowGone(c, "failed")
+	}
+	v.Error = msg
+	return h.render(r, fiber.StatusUnauthorized, "Two-factor authentication", mfaStepPage(*v))
+}
+
+// finishSecondFactor ends the flow — once: a request racing this one finds
+// it gone — and opens the session.
+func (h *Console) finishSecondFactor(r *request, fl *loginFlow, user *User, method string) error {
+	ok, err := h.flows.consume(r.ctx(), fl)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return h.flowGone(r.c, "expired")
+	}
+	return h.openSession(r, user, fl.Next, map[string]any{"method": "password", "mfa": method})
+}
+
+// passkeyOptions starts a passkey sign-in from the sign-in page (no email,
+// no password: the browser offers the console's passkeys, and one that
+// verifies its user is both factors) and answers the request options.
+func (h *Console) passkeyOptions(r *request) error {
+	c := r.c
+	if h.relyingParty == nil {
+		return errNotFound
+	}
+	if !h.validPost(c, c.Cookies(loginCookieName)) {
+		return jsonError(c, fiber.StatusForbidden, "The sign-in form expired. Please reload the page.")
+	}
+	if blocked, _ := h.limiter.blocked(c.IP()); blocked {
+		return jsonError(c, fiber.StatusTooManyRequests, "Too many failed sign-ins from your network. Try again later.")
+	}
+	opts, state, err := mfa.BeginConsoleLogin(h.relyingParty, nil)
+	if err != nil {
+		return err
+	}
+	token, fl, err := h.flows.create(r.ctx(), uuid.Nil, safeNext(c.FormValue("next")))
+	if err != nil {
+		return err
+	}
+	if err := h.flows.setWebAuthn(r.ctx(), fl, state); err != nil {
+		return err
+	}
+	setCookie(c, flowCookieName, token, fl.ExpiresAt, h.secure)
+	return sendOptions(c, opts)
+}
+
+// passkeyLogin checks the assertion of a passkey sign-in and opens the
+// session of the passkey's owner.
+func (h *Console) passkeyLogin(r *request) error {
+	c := r.c
+	ctx := r.ctx()
+	if h.relyingParty == nil {
+		return errNotFound
+	}
+	f := loginForm{Next: safeNext(c.FormValue("next")), Passkeys: true}
+	if !h.validPost(c, c.Cookies(loginCookieName)) {
+		f.CSRF = h.loginToken(c)
+		f.Error = "The sign-in form expired. Please try again."
+		return h.render(r, fiber.StatusForbidden, "Sign in", loginPage(f))
+	}
+	f.CSRF = c.Cookies(loginCookieName)
+	if blocked, _ := h.limiter.blocked(c.IP()); blocked {
+		f.Error, f.Blocked = "Too many failed sign-ins from your network. Try again later.", true
+		return h.render(r, fiber.StatusTooManyRequests, "Sign in", loginPage(f))
+	}
+	fl, err := h.flows.lookup(ctx, c.Cookies(flowCookieName))
+	if errors.Is(err, errNoFlow) || (err == nil && fl.UserID != uuid.Nil) {
+		clearCookie(c, flowCookieName, h.secure)
+		f.Error = "The passkey sign-in expired. Please try again."
+		return h.render(r, fiber.StatusUnauthorized, "Sign in", loginPage(f))
+	}
+	if err != nil {
+		return err
+	}
+	state, err := h.flows.takeWebAuthn(ctx, fl)
+	if err != nil {
+		return err
+	}
+	a, owner, err := h.mfa.FinishLogin(ctx, h.relyingParty, state, []byte(c.FormValue("credential")), uuid.Nil)
+	if err != nil && !errors.Is(err, mfa.ErrIncorrectCode) {
+		return err
+	}
+	// One ceremony per flow: whatever the answer, this flow is done.
+	ok, cerr := h.flows.consume(ctx, fl)
+	if cerr != nil {
+		return cerr
+	}
+	if err != nil || !ok {
+		clearCookie(c, flowCookieName, h.secure)
+		h.limiter.failed(c.IP())
+		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", "", c.IP(), map[string]any{"method": "passkey"}); err != nil {
+			return err
+		}
+		f.Error = "That passkey was not accepted."
+		return h.render(r, fiber.StatusUnauthorized, "Sign in", loginPage(f))
+	}
+	user, err := h.users.ByID(ctx, owner)
+	if err != nil {
+		return err
+	}
+	return h.openSession(r, user, fl.Next, map[string]any{"method": "passkey", "mfa": a.Type})
+}
+
+// sendOptions answers WebAuthn options as navigator.credentials takes
+// them: {"publicKey": options}.
+func sendOptions(c *fiber.Ctx, options []byte) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(append(append([]byte(`{"publicKey":`), options...), '}'))
+}
+
+// jsonError answers a script's request with a message to show.
+func jsonError(c *fiber.Ctx, status int, msg string) error {
+	return c.Status(status).JSON(fiber.Map{"error": msg})
+}

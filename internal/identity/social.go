@@ -1,0 +1,525 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/tenants"
+)
+
+// MethodSocialAccount is the authentication record of a provider login.
+const MethodSocialAccount = "socialaccount"
+
+// SocialEmail is an address a provider gave for its account.
+type SocialEmail struct {
+	Address  string `json:"email"`
+	Verified bool   `json:"verified,omitempty"`
+	Primary  bool   `json:"primary,omitempty"`
+}
+
+// SocialLogin is a provider account presented to log in or to connect
+// (allauth's SocialLogin): who it is at the provider and what the provider
+// said about them.
+type SocialLogin struct {
+	// Provider is the app's sub-id.
+	Provider string `json:"provider"`
+	UID      string `json:"uid"`
+	// Emails are primary first (the first is the signup address).
+	Emails   []SocialEmail  `json:"emails,omitempty"`
+	Username string         `json:"username,omitempty"`
+	Extra    map[string]any `json:"extra,omitempty"`
+	// EmailAuthentication logs into the local account holding one of the
+	// provider's verified addresses (SOCIALACCOUNT_EMAIL_AUTHENTICATION or
+	// the app's email_authentication).
+	EmailAuthentication bool `json:"email_auth,omitempty"`
+}
+
+// PendingSocialSignup is a provider login that needs the signup form
+// (allauth's pending sociallogin): SOCIALACCOUNT_AUTO_SIGNUP is off, or the
+// provider's address is missing or taken.
+type PendingSocialSignup struct {
+	SocialLogin
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Social account errors with allauth's codes (non-field errors, as
+// allauth raises them from the forms' clean).
+var (
+	errConnectedOther  = NewError("", "connected_other")
+	errAccountNotFound = NewError("", "account_not_found")
+)
+
+// maxSocialEmails bounds how many provider addresses a signup keeps.
+const maxSocialEmails = 5
+
+// SocialLoginFlow runs allauth's provider login (process "login"): a known
+// provider account logs its user in; otherwise, with email authentication,
+// the local account holding a verified provider address; otherwise a new
+// account is signed up automatically, or the session is left with a pending
+// provider signup. A logged-in session is logged out first, as allauth does.
+// The stages (verify_email with SOCIALACCOUNT_EMAIL_VERIFICATION, MFA) follow
+// as for any login.
+func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, req Request) error {
+	sess.State.SocialSignup = nil
+	sess.Changed()
+	if sess.Authenticated() {
+		if err := a.Sessions.Logout(ctx, sess); err != nil {
+			return err
+		}
+	}
+	user, viaEmail, err := a.lookupSocial(ctx, t, in)
+	if err != nil {
+		return err
+	}
+	if user == nil {
+		return a.socialSignup(ctx, t, sess, in, req)
+	}
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if viaEmail != "" {
+			if err := a.acceptEmailAuthentication(ctx, tx, t, user, viaEmail); err != nil {
+				return err
+			}
+			if t.Settings.SocialAccountEmailAuthenticationAutoConnect {
+				if _, _, err := a.Social.Connect(ctx, tx, t.ID, user.ID, in.Provider, in.UID, in.Extra); err != nil {
+					return err
+				}
+			}
+		}
+		a.RecordMethod(sess, AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
+		return a.startLoginVerifying(ctx, tx, t, sess, user, nil, "", false, req, t.Settings.EffectiveSocialAccountEmailVerification())
+	})
+	if err != nil {
+		return err
+	}
+	if viaEmail != "" && !user.HasUsablePassword() {
+		// The wiped password also ended the user's other sessions.
+		if err := a.Sessions.EndUserSessions(ctx, t.ID, user.ID, sess.ID()); err != nil {
+			return err
+		}
+	}
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+}
+
+// lookupSocial finds the local user of a provider login: by the connected
+// account (whose extra_data is refreshed), else by a verified provider
+// address when email authentication is on. viaEmail is that address.
+func (a *Accounts) lookupSocial(ctx context.Context, t *tenants.Tenant, in SocialLogin) (user *User, viaEmail string, err error) {
+	acc, err := a.Social.TouchLogin(ctx, t.ID, in.Provider, in.UID, in.Extra)
+	switch {
+	case err == nil:
+		user, err := a.Store.User(ctx, t.ID, acc.UserID)
+		return user, "", err
+	case !errors.Is(err, social.ErrAccountNotFound):
+		return nil, "", err
+	}
+	if !in.EmailAuthentication {
+		return nil, "", nil
+	}
+	for _, e := range in.Emails {
+		if !e.Verified {
+			continue
+		}
+		users, err := a.Store.UsersByEmail(ctx, t.ID, e.Address)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(users) > 0 {
+			return users[0], e.Address, nil
+		}
+	}
+	return nil, "", nil
+}
+
+// acceptEmailAuthentication protects a login by email authentication: when
+// the matched address is not verified on the local account, whoever added it
+// there may not own it, so the account's password is wiped (allauth's
+// wipe_password) and only the provider login remains.
+func (a *Accounts) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, email string) error {
+	var verified bool
+	err := tx.QueryRow(ctx, `SELECT coalesce(bool_or(verified), false) FROM email_addresses
+		WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`, t.ID, user.ID, FoldEmail(email)).Scan(&verified)
+	if err != nil {
+		return fmt.Errorf("identity: email authentication: %w", err)
+	}
+	if verified || !user.HasUsablePassword() {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = '!' WHERE tenant_id = $1 AND id = $2`, t.ID, user.ID); err != nil {
+		return fmt.Errorf("identity: wipe password: %w", err)
+	}
+	user.PasswordHash = "!"
+	return nil
+}
+
+// socialSignup signs a new provider account up (allauth's process_signup):
+// refused when signup is closed; automatic when SOCIALACCOUNT_AUTO_SIGNUP is
+// on and the provider's address is usable; otherwise the signup form is left
+// pending. A taken address under enumeration prevention with mandatory
+// verification is answered as a real signup would be.
+func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, req Request) error {
+	s := t.Settings
+	if !s.SignupOpen {
+		return ErrSignupClosed
+	}
+	auto := s.SocialAccountAutoSignup
+	email := ""
+	if len(in.Emails) > 0 {
+		email = in.Emails[0].Address
+	}
+	if auto && email != "" && s.UniqueEmail {
+		taken, err := a.Store.EmailTaken(ctx, t.ID, email)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !taken:
+		case !s.PreventEnumeration:
+			auto = false
+		case s.EmailVerification == tenants.EmailVerificationMandatory:
+			return a.preventEnumeration(ctx, t, sess, email, req)
+		case !s.PreventEnumerationStrict:
+			auto = false
+		}
+	} else if auto && email == "" && s.SocialAccountEmailRequired {
+		auto = false
+	}
+	if !auto {
+		sess.State.SocialSignup = &PendingSocialSignup{SocialLogin: in, StartedAt: a.now()}
+		sess.Changed()
+		return nil
+	}
+	username := ""
+	if s.UserModelUsernameField != "" && in.Username != "" {
+		if u, e := NormalizeUsername("username", in.Username, UsernameRules{MinLength: s.UsernameMinLength, Blacklist: s.UsernameBlacklist,
+			PreserveCasing: s.PreserveUsernameCasing}); e == nil {
+			taken, err := usernameTaken(ctx, a.Store.pool, t.ID, u)
+			if err != nil {
+				return err
+			}
+			if !taken {
+				username = u
+			}
+		}
+	}
+	return a.createSocialUser(ctx, t, sess, in, email, username, req)
+}
+
+// createSocialUser creates the account of a provider signup (no usable
+// password), with the provider's addresses (verified as the provider says,
+// unless another account verified them first), connects the provider
+// account, and starts the login as a signup.
+func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, email, username string, req Request) error {
+	s := t.Settings
+	var user *User
+	err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if email != "" {
+			if err := lockEmail(ctx, tx, t.ID, email); err != nil {
+				return err
+			}
+			if s.UniqueEmail && !s.PreventEnumerationStrict {
+				if taken, err := emailTaken(ctx, tx, t.ID, email, 0); err != nil {
+					return err
+				} else if taken {
+					return Errors{NewError("email", "email_taken")}
+				}
+			}
+		}
+		if username == "" && s.UserModelUsernameField != "" {
+			src := email
+			if src == "" {
+				src = in.Username
+			}
+			var err error
+			if username, err = a.uniqueUsername(ctx, tx, t, src); err != nil {
+				return err
+			}
+		}
+		var addr *EmailAddress
+		var err error
+		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{Username: username, PasswordHash: "!", Email: email})
+		if err != nil {
+			return err
+		}
+		if addr != nil && providerVerified(in.Emails, email) {
+			if _, err := markVerified(ctx, tx, t.ID, addr, s.UniqueEmail); err != nil {
+				return err
+			}
+		}
+		if err := a.addProviderEmails(ctx, tx, t, user, in.Emails, email); err != nil {
+			return err
+		}
+		if _, _, err := a.Social.Connect(ctx, tx, t.ID, user.ID, in.Provider, in.UID, in.Extra); err != nil {
+			if errors.Is(err, social.ErrConnectedOther) {
+				return errConnectedOther
+			}
+			return err
+		}
+		sess.State.SocialSignup = nil
+		a.RecordMethod(sess, AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
+		return a.startLoginVerifying(ctx, tx, t, sess, user, addr, email, true, req, s.EffectiveSocialAccountEmailVerification())
+	})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return Errors{e}
+		}
+		return err
+	}
+	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+}
+
+// providerVerified reports whether the provider vouched for email.
+func providerVerified(emails []SocialEmail, email string) bool {
+	return slices.ContainsFunc(emails, func(e SocialEmail) bool { return e.Verified && FoldEmail(e.Address) == FoldEmail(email) })
+}
+
+// addProviderEmails keeps the provider's other addresses on a new account
+// (allauth's setup_user_email), skipping ones another account holds when
+// addresses are unique.
+func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, emails []SocialEmail, primary string) error {
+	kept := 0
+	for _, e := range emails {
+		if kept >= maxSocialEmails || FoldEmail(e.Address) == FoldEmail(primary) {
+			continue
+		}
+		if _, err := NormalizeEmail("email", e.Address, t.Settings.EmailMaxLength); err != nil {
+			continue
+		}
+		if err := lockEmail(ctx, tx, t.ID, e.Address); err != nil {
+			return err
+		}
+		if t.Settings.UniqueEmail {
+			if taken, err := emailTaken(ctx, tx, t.ID, e.Address, 0); err != nil {
+				return err
+			} else if taken {
+				continue
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, verified, is_primary)
+			VALUES ($1, $2, $3, $4, $5, false) ON CONFLICT DO NOTHING`, t.ID, user.ID, strings.ToLower(e.Address), FoldEmail(e.Address), e.Verified); err != nil {
+			return fmt.Errorf("identity: provider email: %w", err)
+		}
+		kept++
+	}
+	return nil
+}
+
+// PendingSocialSignup returns the session's pending provider signup, if it
+// is within ACCOUNT_LOGIN_TIMEOUT.
+func (a *Accounts) PendingSocialSignup(t *tenants.Tenant, sess *Session) *PendingSocialSignup {
+	p := sess.State.SocialSignup
+	if p == nil || a.now().Sub(p.StartedAt) > time.Duration(t.Settings.LoginTimeout)*time.Second {
+		return nil
+	}
+	return p
+}
+
+// SocialSignupInput is the provider signup form: the fields of
+// ACCOUNT_SIGNUP_FIELDS except the password.
+type SocialSignupInput struct {
+	Email, Username       string
+	HasEmail, HasUsername bool
+}
+
+// CompleteSocialSignup answers POST auth/provider/signup: the form's email
+// (required with SOCIALACCOUNT_EMAIL_REQUIRED or a required email field)
+// and username complete the pending provider signup. ErrConflict when none
+// is pending; ErrSignupClosed when signup closed meanwhile.
+func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialSignupInput, req Request) error {
+	s := t.Settings
+	p := a.PendingSocialSignup(t, sess)
+	if p == nil {
+		return ErrConflict
+	}
+	if !s.SignupOpen {
+		return ErrSignupClosed
+	}
+	if err := a.Limit(ctx, t, "signup", req, sess, ""); err != nil {
+		return err
+	}
+	var errs Errors
+	email, username := "", ""
+	f, hasEmailField := field(s, "email")
+	if in.HasEmail && strings.TrimSpace(in.Email) != "" {
+		var e *Error
+		if email, e = NormalizeEmail("email", in.Email, s.EmailMaxLength); e != nil {
+			errs = append(errs, e)
+		}
+	} else if s.SocialAccountEmailRequired || (hasEmailField && f.Required) {
+		errs = append(errs, NewError("email", "required"))
+	}
+	if f, ok := field(s, "username"); ok {
+		if in.HasUsername && strings.TrimSpace(in.Username) != "" {
+			var e *Error
+			if username, e = NormalizeUsername("username", in.Username, UsernameRules{MinLength: s.UsernameMinLength, Blacklist: s.UsernameBlacklist,
+				PreserveCasing: s.PreserveUsernameCasing}); e != nil {
+				errs = append(errs, e)
+			}
+		} else if f.Required {
+			errs = append(errs, NewError("username", "required"))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if email != "" && s.UniqueEmail {
+		taken, err := a.Store.EmailTaken(ctx, t.ID, email)
+		if err != nil {
+			return err
+		}
+		if taken {
+			errs = append(errs, &Error{Code: "email_taken", Param: "email", Message: fmt.Sprintf(messages["email_taken_social"], providerName(p.Provider, s))})
+		}
+	}
+	if username != "" {
+		taken, err := usernameTaken(ctx, a.Store.pool, t.ID, username)
+		if err != nil {
+			return err
+		}
+		if taken {
+			errs = append(errs, NewError("username", "username_taken"))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	login := p.SocialLogin
+	if email != "" && !slices.ContainsFunc(login.Emails, func(e SocialEmail) bool { return FoldEmail(e.Address) == FoldEmail(email) }) {
+		// An address the provider did not give: unverified, and the signup address.
+		login.Emails = append([]SocialEmail{{Address: email, Primary: true}}, login.Emails...)
+	} else if email != "" {
+		i := slices.IndexFunc(login.Emails, func(e SocialEmail) bool { return FoldEmail(e.Address) == FoldEmail(email) })
+		first := login.Emails[i]
+		login.Emails = append([]SocialEmail{first}, slices.Delete(slices.Clone(login.Emails), i, i+1)...)
+	}
+	return a.createSocialUser(ctx, t, sess, login, email, username, req)
+}
+
+// providerName is the display name of an app sub-id, for messages.
+func providerName(subID string, s *tenants.Settings) string {
+	for _, app := range s.ProviderApps() {
+		if app.SubID() == subID {
+			if app.Name != "" {
+				return app.Name
+			}
+			return app.Provider
+		}
+	}
+	return subID
+}
+
+// ConnectSocial connects a provider account to the logged-in user (process
+// "connect"). It needs a recent authentication with
+// ACCOUNT_REAUTHENTICATION_REQUIRED; an account connected to someone else
+// is refused with connected_other.
+func (a *Accounts) ConnectSocial(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin) error {
+	if !sess.Authenticated() {
+		return ErrNotAuthenticated
+	}
+	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
+		return ErrReauthenticationRequired
+	}
+	_, _, err := a.Social.Connect(ctx, nil, t.ID, sess.State.UserID, in.Provider, in.UID, in.Extra)
+	if errors.Is(err, social.ErrConnectedOther) {
+		return Errors{errConnectedOther}
+	}
+	return err
+}
+
+// SocialAccounts lists the logged-in user's connected provider accounts.
+func (a *Accounts) SocialAccounts(ctx context.Context, t *tenants.Tenant, sess *Session) ([]social.Account, error) {
+	if !sess.Authenticated() {
+		return nil, ErrNotAuthenticated
+	}
+	return a.Social.ListForUser(ctx, t.ID, sess.State.UserID)
+}
+
+// DisconnectSocial removes one of the logged-in user's provider accounts,
+// with allauth's checks: the account must be theirs (account_not_found);
+// the last one cannot go under SOCIALACCOUNT_ONLY (disconnect_last), nor
+// when the user has no password (no_password) or, with mandatory
+// verification, no verified address (no_verified_email).
+func (a *Accounts) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess *Session, provider, uid string) error {
+	accounts, err := a.SocialAccounts(ctx, t, sess)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(accounts, func(acc social.Account) bool { return acc.Provider == provider && acc.UID == uid })
+	if i < 0 {
+		return Errors{errAccountNotFound}
+	}
+	if len(accounts) == 1 {
+		if t.Settings.SocialAccountOnly {
+			return Errors{NewError("", "disconnect_last")}
+		}
+		user, err := a.Store.User(ctx, t.ID, sess.State.UserID)
+		if err != nil {
+			return err
+		}
+		if !user.HasUsablePassword() {
+			return Errors{NewError("", "no_password")}
+		}
+		if t.Settings.EmailVerification == tenants.EmailVerificationMandatory {
+			addrs, err := a.Store.EmailAddresses(ctx, t.ID, user.ID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(addrs, func(e EmailAddress) bool { return e.Verified }) {
+				return Errors{NewError("", "no_verified_email")}
+			}
+		}
+	}
+	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
+		return ErrReauthenticationRequired
+	}
+	if err := a.Social.Disconnect(ctx, t.ID, sess.State.UserID, provider, uid); err != nil {
+		if errors.Is(err, social.ErrAccountNotFound) {
+			return Errors{errAccountNotFound}
+		}
+		return err
+	}
+	return nil
+}
+
+// MaxOAuthFlows is how many provider redirect flows one session keeps open
+// (allauth keeps ten states); starting another forgets the oldest.
+const MaxOAuthFlows = 10
+
+// EnsureToken gives the session its token now rather than when it is first
+// saved, so that a provider flow can be bound to it; it returns the token.
+func (s *Session) EnsureToken() string {
+	if s.id == nil {
+		s.Token = newToken()
+		s.id = tokenID(s.Token)
+	}
+	return s.Token
+}
+
+// AddOAuthFlow records a provider redirect flow the session started, by
+// the hash of its state.
+func (s *Session) AddOAuthFlow(hash string) {
+	s.State.OAuthFlows = append(s.State.OAuthFlows, hash)
+	if n := len(s.State.OAuthFlows); n > MaxOAuthFlows {
+		s.State.OAuthFlows = slices.Clone(s.State.OAuthFlows[n-MaxOAuthFlows:])
+	}
+	s.Changed()
+}
+
+// TakeOAuthFlow forgets a provider redirect flow; false when this session
+// did not start it (or already finished it).
+func (s *Session) TakeOAuthFlow(hash string) bool {
+	i := slices.Index(s.State.OAuthFlows, hash)
+	if i < 0 {
+		return false
+	}
+	s.State.OAuthFlows = slices.Delete(s.State.OAuthFlows, i, i+1)
+	s.Changed()
+	return true
+}
