@@ -2,8 +2,10 @@ package conformance_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +24,8 @@ import (
 
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
+	"github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/internal/social/oidctest"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -107,7 +111,7 @@ func (v *servedValidator) check(config, client, method, path string, res *apites
 	}
 	summary.endpoints[config+"|"+client+"|"+method+" "+route.Path] = true
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.Code, Header: http.Header{"Content-Type": {"application/json"}},
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.Code, Header: http.Header{"Content-Type": {contentType(res)}},
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
 	out.SetBodyBytes(res.Body)
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
@@ -117,6 +121,22 @@ func (v *servedValidator) check(config, client, method, path string, res *apites
 		}
 		summary.failures = append(summary.failures, fmt.Sprintf("%s/%s %s %s → %d: %v", config, client, method, rel, res.Code, err))
 	}
+}
+
+func init() {
+	// The provider redirect's error page is HTML (a string in the spec).
+	openapi3filter.RegisterBodyDecoder("text/html", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(r)
+		return string(b), err
+	})
+}
+
+// contentType is the response's media type (JSON unless it says otherwise).
+func contentType(res *apitest.Response) string {
+	if ct := res.Header.Get("Content-Type"); ct != "" {
+		return ct
+	}
+	return "application/json"
 }
 
 var codeLine = regexp.MustCompile(`(?m)^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$`)
@@ -144,6 +164,13 @@ var configurations = map[string]apitest.Settings{
 		"ACCOUNT_EMAIL_VERIFICATION": "mandatory", "ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true,
 		"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND": true, "ACCOUNT_RATE_LIMITS": map[string]any{"confirm_email": false},
 	},
+	"social providers, signup form": {
+		"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"},
+		"ACCOUNT_EMAIL_VERIFICATION": "none", "SOCIALACCOUNT_AUTO_SIGNUP": false,
+		"HEADLESS_FRONTEND_URLS": map[string]string{"socialaccount_login_error": "https://app.example.com/social-error"},
+		// Replaced by a Google app served by an OpenID provider in the test.
+		"SOCIALACCOUNT_PROVIDERS": providerStandIn,
+	},
 	"every mfa type": {
 		"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION": "none", "MFA_SUPPORTED_TYPES": []string{"totp", "recovery_codes", "webauthn"},
@@ -166,10 +193,23 @@ func TestConformance(t *testing.T) {
 			summary.Lock()
 			summary.configs++
 			summary.Unlock()
+			var idp *oidctest.Server
+			if settings["SOCIALACCOUNT_PROVIDERS"] == providerStandIn {
+				idp = oidctest.Start(t)
+				settings["SOCIALACCOUNT_PROVIDERS"] = map[string]any{"google": map[string]any{
+					"APPS": []any{map[string]any{"client_id": idp.ClientID, "secret": idp.ClientSecret}}}}
+			}
 			env := apitest.New(t, settings)
+			if idp != nil {
+				env.Social.Endpoints["google"] = social.Endpoints{Authorize: idp.AuthorizeURL(), Token: idp.TokenURL(),
+					Userinfo: idp.UserinfoURL(), TokenInfo: idp.TokenInfoURL(), JWKS: idp.JWKSURL(), Issuer: idp.Issuer()}
+			}
 			v := newServedValidator(t, env)
 			for _, client := range apitest.Clients {
 				walk(t, env, v, name, client)
+				if idp != nil {
+					walkSocial(t, env, v, idp, name, client)
+				}
 			}
 		})
 	}
@@ -301,4 +341,48 @@ func mailTo(t *testing.T, env *apitest.Env, to string, n int) smtptest.Received 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// providerStandIn marks a configuration whose Google app the test serves.
+const providerStandIn = "stand-in"
+
+// walkSocial drives the provider endpoints through their successes and
+// documented errors: the redirect form, a token login that stops at the
+// signup form, the form's GET and POST, the connected accounts.
+func walkSocial(t *testing.T, env *apitest.Env, v *servedValidator, idp *oidctest.Server, config, client string) {
+	fe := env.Client(client)
+	do := func(method, path, body string, headers ...string) *apitest.Response {
+		res := fe.Do(method, path, body, headers...)
+		v.check(config, client, method, "/t/"+env.Tenant.Slug+"/_allauth/"+client+"/v1/"+path, res)
+		return res
+	}
+	do("GET", "config", "")
+	form := "Content-Type"
+	do("POST", "auth/provider/redirect", "provider=google&process=login&callback_url=https%3A%2F%2Fapp.example.com%2Fcb", form, "application/x-www-form-urlencoded")
+	do("POST", "auth/provider/redirect", "provider=nope&process=login&callback_url=https%3A%2F%2Fapp.example.com%2Fcb", form, "application/x-www-form-urlencoded")
+	sub := "conf-social-" + client
+	idp.SetUser(oidctest.User{Sub: sub, Email: sub + "@example.com", EmailVerified: true})
+	token := func(process string, tok map[string]any) string {
+		b, _ := json.Marshal(map[string]any{"provider": "google", "process": process, "token": tok})
+		return string(b)
+	}
+	idToken := idp.IDToken(t, oidctest.TokenOptions{})
+	do("POST", "auth/provider/token", token("login", map[string]any{"client_id": "other", "id_token": idToken}))
+	do("POST", "auth/provider/token", token("login", map[string]any{"client_id": idp.ClientID}))
+	do("GET", "auth/provider/signup", "")
+	if res := do("POST", "auth/provider/token", token("login", map[string]any{"client_id": idp.ClientID, "id_token": idToken})); res.Code != 401 {
+		t.Errorf("%s/%s: token login without auto signup answered %d", config, client, res.Code)
+	}
+	do("GET", "auth/session", "")
+	do("GET", "auth/provider/signup", "")
+	do("POST", "auth/provider/signup", `{"email":"not an address"}`)
+	if res := do("POST", "auth/provider/signup", `{"email":"`+sub+`@example.com"}`); res.Code != 200 {
+		t.Errorf("%s/%s: provider signup answered %d: %s", config, client, res.Code, res.Body)
+	}
+	do("GET", "account/providers", "")
+	do("DELETE", "account/providers", `{"provider":"google","account":"nope"}`)
+	do("DELETE", "account/providers", `{"provider":"google","account":"`+sub+`"}`) // no password: refused
+	do("POST", "auth/provider/token", token("connect", map[string]any{"client_id": idp.ClientID, "id_token": idToken}))
+	do("DELETE", "auth/session", "")
+	do("GET", "account/providers", "")
 }

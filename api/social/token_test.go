@@ -70,7 +70,11 @@ func TestTokenFlowErrors(t *testing.T) {
 		{"bad process", tokenBody("google", "signup", map[string]any{"client_id": srv.ClientID, "id_token": good}), "process", "invalid_choice", 400},
 		{"no provider", `{"process":"login","token":{"client_id":"x"}}`, "provider", "required", 400},
 		{"not JSON", `{"provider":`, "", "invalid", 400},
-		// Last: it succeeds.
+		{"nonce given, token without it", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": good, "nonce": "n-1"}), "token", "invalid_token", 400},
+		{"nonce given, token with another", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": srv.IDToken(t, oidctest.TokenOptions{Nonce: &nonce}), "nonce": "n-1"}), "token", "invalid_token", 400},
+		{"nonce not a string", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": good, "nonce": 7}), "token", "invalid_token", 400},
+		// Last: they succeed.
+		{"nonce given and matching", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": srv.IDToken(t, oidctest.TokenOptions{Nonce: &nonce}), "nonce": nonce}), "", "", 200},
 		{"token with a nonce nobody asked for", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": srv.IDToken(t, oidctest.TokenOptions{Nonce: &nonce})}), "", "", 200},
 	}
 	for _, tc := range cases {

@@ -86,6 +86,8 @@ type TokenRequest struct {
 	ClientID    string
 	IDToken     string
 	AccessToken string
+	// Nonce, when the app sent one (token.nonce), must be the ID token's.
+	Nonce string
 }
 
 // CheckTokenInput validates the token flow's input as allauth's
@@ -131,6 +133,11 @@ func CheckTokenInput(s *tenants.Settings, subID string, token any, allowPrivateN
 	if r.IDToken == "" && r.AccessToken == "" {
 		return nil, ErrTokenRequired
 	}
+	if n, ok := m["nonce"]; ok && n != nil {
+		if r.Nonce, ok = n.(string); !ok || r.Nonce == "" {
+			return nil, invalidToken("nonce must be a non-empty string")
+		}
+	}
 	if r.Provider, err = forApp(s, app, ps, allowPrivateNetworks, opts); err != nil {
 		return nil, err
 	}
@@ -139,10 +146,13 @@ func CheckTokenInput(s *tenants.Settings, subID string, token any, allowPrivateN
 
 // VerifyToken logs in by token as allauth's verify_token: the ID token is
 // required (invalid_token without it) and verified; the access token is not
-// used, as it would not prove who it was issued to.
+// used, as it would not prove who it was issued to. Beyond allauth, an app
+// that generated a nonce for the provider's SDK may send it along
+// (token.nonce): the ID token must then carry that nonce, so a token
+// captured from another sign-in cannot be replayed.
 func VerifyToken(ctx context.Context, r *TokenRequest) (*Profile, error) {
 	if r.IDToken == "" {
 		return nil, invalidToken("an id_token is required")
 	}
-	return r.Provider.VerifyIDToken(ctx, r.IDToken, "")
+	return r.Provider.VerifyIDToken(ctx, r.IDToken, r.Nonce)
 }

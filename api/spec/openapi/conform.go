@@ -44,6 +44,7 @@ var corrections = []Correction{
 	{"auth/code/request answers 401", "§8: no documented 200 for auth/code/request (code: 401 only)", checkLoginCodeRequestNo200},
 	{"200 for POST webauthn/signup", "§8: no documented 200 for POST webauthn/signup (401 normally)", addWebAuthnSignup200},
 	{"TOTP activation without meta", "§8: TOTP activation returns no meta.recovery_codes_generated", totpActivationWithoutMeta},
+	{"provider/redirect error page", "notes §2.5: an invalid redirect form without a socialaccount_login_error URL renders an HTML error page", addProviderRedirectErrorPage},
 	{"provider/redirect for app", "§8: auth/provider/redirect is documented browser-only, but the route exists for app too", addAppProviderRedirect},
 	{"bare 400 on refresh failure", "§8: refresh failure returns {status:400} without errors", bareRefreshFailure},
 	{"410 meta.is_authenticated null", "§8: a 410 carries meta.is_authenticated: null", nullIsAuthenticatedOnGone},
@@ -282,6 +283,25 @@ func totpActivationWithoutMeta(doc *openapi3.T) error {
 		return fmt.Errorf("200 body has no meta property")
 	}
 	s.Required = slices.DeleteFunc(slices.Clone(s.Required), func(r string) bool { return r == "meta" })
+	return nil
+}
+
+// Notes §2.5: a provider redirect form that does not validate (unknown
+// provider, a callback_url on a foreign origin) is sent to the tenant's
+// socialaccount_login_error frontend URL (a 302, documented); without one,
+// allauth renders its authentication error page, which Hallpass answers as
+// a 400 HTML page.
+func addProviderRedirectErrorPage(doc *openapi3.T) error {
+	op, err := operation(doc, "/_allauth/browser/v1/auth/provider/redirect", http.MethodPost)
+	if err != nil {
+		return err
+	}
+	if op.Responses.Value("400") != nil {
+		return fmt.Errorf("provider/redirect already documents a 400")
+	}
+	desc := "The form is invalid and the tenant has no `socialaccount_login_error` frontend URL: an HTML error page."
+	op.Responses.Set("400", &openapi3.ResponseRef{Value: &openapi3.Response{Description: &desc,
+		Content: openapi3.Content{"text/html": &openapi3.MediaType{Schema: &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}}}}})
 	return nil
 }
 
