@@ -3,7 +3,9 @@ package social_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/internal/social/oidctest"
@@ -196,7 +198,7 @@ func TestEmailAuthentication(t *testing.T) {
 // Connecting a provider account to a logged-in user, listing and
 // disconnecting it, with allauth's refusals.
 func TestConnectAndDisconnect(t *testing.T) {
-	env, srv := googleEnv(t, apitest.Settings{"ACCOUNT_EMAIL_VERIFICATION": "none"})
+	env, srv := googleEnv(t, apitest.Settings{"ACCOUNT_EMAIL_VERIFICATION": "none", "ACCOUNT_EMAIL_NOTIFICATIONS": true})
 	c := env.Client("app")
 	c.Do("POST", "auth/signup", `{"email":"gu@example.com","password":"a long password 1"}`).Status(200)
 	srv.SetUser(oidctest.User{Sub: "g-4", Email: "gu.other@example.com", EmailVerified: true})
@@ -206,6 +208,7 @@ func TestConnectAndDisconnect(t *testing.T) {
 	if list := res.Path("data").([]any); len(list) != 1 || list[0].(map[string]any)["uid"] != "g-4" {
 		t.Fatalf("providers %s", res.Body)
 	}
+	waitNotice(t, env, "gu@example.com", "Third-Party Account Connected", "Google")
 	// Someone else cannot connect the same provider account.
 	other := env.Client("app")
 	other.Do("POST", "auth/signup", `{"email":"ha@example.com","password":"a long password 1"}`).Status(200)
@@ -221,6 +224,26 @@ func TestConnectAndDisconnect(t *testing.T) {
 	if len(res.Path("data").([]any)) != 0 || socialAccounts(t, env) != 0 {
 		t.Fatalf("not disconnected: %s", res.Body)
 	}
+	waitNotice(t, env, "gu@example.com", "Third-Party Account Disconnected", "Google")
+}
+
+// waitNotice waits for a security notice to an address whose subject and
+// text part say what happened.
+func waitNotice(t *testing.T, env *apitest.Env, to, subject, text string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range env.Mails() {
+			if len(m.To) == 1 && m.To[0] == to && strings.Contains(m.Subject, subject) && strings.Contains(m.Text, text) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, m := range env.Mails() {
+		t.Logf("mail to %v: %q", m.To, m.Subject)
+	}
+	t.Fatalf("no %q notice to %s", subject, to)
 }
 
 // The last provider account of a user without a password cannot be

@@ -22,7 +22,7 @@ type OutboxMailer struct {
 func (m *OutboxMailer) Queue(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, kind, to string, data MailData) error {
 	subject, text, html, err := hpmail.Render(kind, hpmail.TemplateData{
 		SiteName: t.Name, Email: data.Email, Link: data.Link, Code: data.Code,
-		PasswordResetURL: data.PasswordResetURL, SignupURL: data.SignupURL,
+		PasswordResetURL: data.PasswordResetURL, SignupURL: data.SignupURL, Provider: data.Provider,
 	})
 	if err != nil {
 		return err

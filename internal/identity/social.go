@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -404,13 +405,8 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 
 // providerName is the display name of an app sub-id, for messages.
 func providerName(subID string, s *tenants.Settings) string {
-	for _, app := range s.ProviderApps() {
-		if app.SubID() == subID {
-			if app.Name != "" {
-				return app.Name
-			}
-			return app.Provider
-		}
+	if app, ok := s.ProviderApp(subID); ok {
+		return providers.Describe(app).Name
 	}
 	return subID
 }
@@ -426,11 +422,34 @@ func (a *Accounts) ConnectSocial(ctx context.Context, t *tenants.Tenant, sess *S
 	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
 		return ErrReauthenticationRequired
 	}
-	_, _, err := a.Social.Connect(ctx, nil, t.ID, sess.State.UserID, in.Provider, in.UID, in.Extra)
-	if errors.Is(err, social.ErrConnectedOther) {
-		return Errors{errConnectedOther}
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		_, added, err := a.Social.Connect(ctx, tx, t.ID, sess.State.UserID, in.Provider, in.UID, in.Extra)
+		if errors.Is(err, social.ErrConnectedOther) {
+			return Errors{errConnectedOther}
+		}
+		if err != nil || !added {
+			return err
+		}
+		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountConnected, in.Provider)
+	})
+}
+
+// Provider notices (ACCOUNT_EMAIL_NOTIFICATIONS).
+const (
+	MailAccountConnected    = "account_connected"
+	MailAccountDisconnected = "account_disconnected"
+)
+
+// notifySocial tells a user a provider account was connected or removed.
+func (a *Accounts) notifySocial(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, userID int64, kind, provider string) error {
+	if !t.Settings.EmailNotifications {
+		return nil
 	}
-	return err
+	user, err := a.Store.User(ctx, t.ID, userID)
+	if err != nil || user.PrimaryEmail == "" {
+		return err
+	}
+	return a.Mail.Queue(ctx, tx, t, kind, user.PrimaryEmail, MailData{Email: user.PrimaryEmail, Provider: providerName(provider, t.Settings)})
 }
 
 // SocialAccounts lists the logged-in user's connected provider accounts.
@@ -485,7 +504,9 @@ func (a *Accounts) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess
 		}
 		return err
 	}
-	return nil
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountDisconnected, provider)
+	})
 }
 
 // MaxOAuthFlows is how many provider redirect flows one session keeps open

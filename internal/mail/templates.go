@@ -38,6 +38,10 @@ const (
 	KindEmailConfirmed  = "email_confirmed"
 	KindEmailAdded      = "email_added"
 	KindNewLogin        = "new_login"
+	// KindAccountConnected and KindAccountDisconnected tell Email's owner
+	// that a Provider account was connected to, or removed from, theirs.
+	KindAccountConnected    = "account_connected"
+	KindAccountDisconnected = "account_disconnected"
 	// KindConsoleInvitation invites Email to manage the tenant named Tenant
 	// in the management console with Role, by following Link. SiteName is
 	// the platform's name here (the mail comes from the platform, not from
@@ -63,6 +67,9 @@ type TemplateData struct {
 	Tenant string
 	// Role is the console role offered (console_invitation).
 	Role string
+	// Provider is a third-party provider's name (account_connected,
+	// account_disconnected).
+	Provider string
 }
 
 //go:embed templates
@@ -85,6 +92,8 @@ var required = map[string][]string{
 	KindEmailConfirmed:        {"Email"},
 	KindEmailAdded:            {"Email"},
 	KindNewLogin:              {"Email"},
+	KindAccountConnected:      {"Email", "Provider"},
+	KindAccountDisconnected:   {"Email", "Provider"},
 	KindConsoleInvitation:     {"Link", "Email", "Tenant", "Role"},
 }
 
@@ -126,7 +135,7 @@ func Kinds() []string {
 		KindEmailConfirmation, KindEmailConfirmationCode, KindAccountAlreadyExists,
 		KindPasswordResetKey, KindPasswordResetCode, KindLoginCode, KindUnknownAccount,
 		KindPasswordChanged, KindPasswordSet, KindPasswordReset, KindEmailChanged, KindEmailDeleted, KindEmailConfirmed,
-		KindEmailAdded, KindNewLogin, KindConsoleInvitation,
+		KindEmailAdded, KindNewLogin, KindAccountConnected, KindAccountDisconnected, KindConsoleInvitation,
 	}
 }
 
@@ -171,6 +180,8 @@ func checkData(kind string, d TemplateData) error {
 			v = d.Tenant
 		case "Role":
 			v = d.Role
+		case "Provider":
+			v = d.Provider
 		}
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("mail: %s mail needs TemplateData.%s", kind, field)

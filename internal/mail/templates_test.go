@@ -10,7 +10,7 @@ func TestRenderEveryKind(t *testing.T) {
 		SiteName: "Acme", Email: "bob@example.test",
 		Link: "https://acme.test/verify/abc-123", Code: "7XK4QP",
 		PasswordResetURL: "https://acme.test/reset", SignupURL: "https://acme.test/signup",
-		Tenant: "Acme Staging", Role: "admin",
+		Tenant: "Acme Staging", Role: "admin", Provider: "Google",
 	}
 	wantLine := map[string]string{
 		KindEmailConfirmation:     data.Link,
@@ -29,11 +29,15 @@ func TestRenderEveryKind(t *testing.T) {
 		KindEmailConfirmed:  data.Email,
 		KindEmailAdded:      data.Email,
 		KindNewLogin:        data.Email,
+		// Provider notices name the provider and the address.
+		KindAccountConnected:    data.Provider,
+		KindAccountDisconnected: data.Provider,
 		// The console invitation carries its link on a line of its own.
 		KindConsoleInvitation: data.Link,
 	}
 	notice := map[string]bool{KindPasswordChanged: true, KindPasswordSet: true, KindPasswordReset: true,
-		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true, KindEmailAdded: true, KindNewLogin: true}
+		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true, KindEmailAdded: true, KindNewLogin: true,
+		KindAccountConnected: true, KindAccountDisconnected: true}
 	if len(Kinds()) != len(wantLine) {
 		t.Fatalf("Kinds() = %v", Kinds())
 	}
