@@ -39,6 +39,8 @@ type MailData struct {
 	Code             string
 	PasswordResetURL string
 	SignupURL        string
+	// Provider names a third-party provider (connect/disconnect notices).
+	Provider string
 }
 
 // Mailer queues a mail in the transaction of the change that causes it.
