@@ -284,3 +284,64 @@ func TestSocialEmailVerificationMandatory(t *testing.T) {
 	}
 	env.WaitMailTo(t, "jo@example.com", 1)
 }
+
+// A provider that does not answer in time (its signing keys cannot be
+// fetched) is a clear invalid_token, not a hang or a 5xx.
+func TestTokenFlowProviderTimeout(t *testing.T) {
+	env, srv := googleEnv(t, apitest.Settings{"SOCIALACCOUNT_REQUESTS_TIMEOUT": 1})
+	srv.SetUser(oidctest.User{Sub: "g-8", Email: "lu@example.com", EmailVerified: true})
+	idToken := srv.IDToken(t, oidctest.TokenOptions{})
+	srv.SetDelay(3 * time.Second)
+	res := env.Do("app", "POST", "auth/provider/token", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": idToken}))
+	res.Status(400).Error("token", "invalid_token")
+	if users(t, env) != 0 {
+		t.Fatal("an account was created")
+	}
+}
+
+// With mandatory verification, the last provider account of a user with a
+// password but no verified address cannot go: the password could not be
+// reset (no_verified_email).
+func TestDisconnectNoVerifiedEmail(t *testing.T) {
+	env, srv := googleEnv(t, apitest.Settings{"ACCOUNT_EMAIL_VERIFICATION": "mandatory", "SOCIALACCOUNT_EMAIL_VERIFICATION": "none"})
+	srv.SetUser(oidctest.User{Sub: "g-10", Email: "mo@example.com", EmailVerified: false})
+	c := env.Client("app")
+	c.Do("POST", "auth/provider/token", tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": srv.IDToken(t, oidctest.TokenOptions{})})).Status(200)
+	c.Do("POST", "account/password/change", `{"new_password":"a long password 1"}`).Status(200)
+	c.Do("DELETE", "account/providers", `{"provider":"google","account":"g-10"}`).Status(400).Error("", "no_verified_email")
+	if socialAccounts(t, env) != 1 {
+		t.Fatal("disconnected anyway")
+	}
+}
+
+// Several OpenID Connect apps in one tenant, each with its own provider_id
+// and server: a flow goes to its own server and the account is recorded
+// under its own id.
+func TestSeveralOpenIDConnectApps(t *testing.T) {
+	one, two := oidctest.Start(t), oidctest.Start(t)
+	one.SetUser(oidctest.User{Sub: "u-1", Email: "no@one.example", EmailVerified: true})
+	two.SetUser(oidctest.User{Sub: "u-2", Email: "no@two.example", EmailVerified: true})
+	app := func(id string, srv *oidctest.Server) map[string]any {
+		return map[string]any{"provider_id": id, "name": strings.ToUpper(id), "client_id": srv.ClientID, "secret": srv.ClientSecret,
+			"settings": map[string]any{"server_url": srv.URL}}
+	}
+	s := googleSettings(nil, nil)
+	s["SOCIALACCOUNT_PROVIDERS"] = map[string]any{"openid_connect": map[string]any{"APPS": []any{app("corp-one", one), app("corp-two", two)}}}
+	env := apitest.New(t, s)
+	cfg := env.Do("browser", "GET", "config", "").Status(200)
+	if ids := fmt.Sprint(cfg.Path("data.socialaccount.providers")); !strings.Contains(ids, "corp-one") || !strings.Contains(ids, "corp-two") {
+		t.Fatalf("config providers %s", ids)
+	}
+	b := newBrowser(t, env)
+	if q := landed(t, b.redirect("corp-two", "login", callbackURL)); q.Get("error") != "" {
+		t.Fatalf("flow failed: %v", q)
+	}
+	if one.Hits("/authorize") != 0 || two.Hits("/authorize") != 1 {
+		t.Fatalf("authorize hits: one %d, two %d", one.Hits("/authorize"), two.Hits("/authorize"))
+	}
+	_, body := b.api("GET", "account/providers", "")
+	acc := body["data"].([]any)[0].(map[string]any)
+	if acc["uid"] != "u-2" || acc["provider"].(map[string]any)["id"] != "corp-two" {
+		t.Fatalf("account %v", acc)
+	}
+}
