@@ -204,12 +204,12 @@ const maxCallbackParams = 16
 func queryValues(c *fiber.Ctx) url.Values {
 	q := url.Values{}
 	n := 0
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+	for k, v := range c.Context().QueryArgs().All() {
 		if n < maxCallbackParams {
 			q.Add(string(k), string(v))
 			n++
 		}
-	})
+	}
 	return q
 }
 
@@ -217,11 +217,11 @@ func queryValues(c *fiber.Ctx) url.Values {
 func formValues(c *fiber.Ctx) url.Values {
 	q := url.Values{}
 	n := 0
-	c.Context().PostArgs().VisitAll(func(k, v []byte) {
+	for k, v := range c.Context().PostArgs().All() {
 		if n < maxCallbackParams {
 			q.Add(string(k), string(v))
 			n++
 		}
-	})
+	}
 	return q
 }
