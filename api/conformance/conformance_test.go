@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +36,69 @@ var summary = struct {
 	endpoints map[string]bool // config | client | method path
 	responses int
 	failures  []string
-}{endpoints: map[string]bool{}}
+	// seen and documented are the statuses per operation ("METHOD /path"
+	// with the client segment generalised), over every configuration.
+	seen, documented map[string]map[string]bool
+}{endpoints: map[string]bool{}, seen: map[string]map[string]bool{}, documented: map[string]map[string]bool{}}
+
+// operationKey names an operation across clients and configurations.
+func operationKey(method, path string) string {
+	for _, c := range []string{"/_allauth/app/v1/", "/_allauth/browser/v1/"} {
+		path = strings.Replace(path, c, "/_allauth/{client}/v1/", 1)
+	}
+	return method + " " + path
+}
+
+// note records a status seen and the statuses documented for an operation.
+func note(key string, status int, documented []string) {
+	if summary.seen[key] == nil {
+		summary.seen[key], summary.documented[key] = map[string]bool{}, map[string]bool{}
+	}
+	summary.seen[key][strconv.Itoa(status)] = true
+	for _, d := range documented {
+		summary.documented[key][d] = true
+	}
+}
+
+// coverage lists operations never answered with a success, and documented
+// statuses never produced.
+func coverage() (successes int, noSuccess, unseen []string) {
+	keys := make([]string, 0, len(summary.seen))
+	for k := range summary.seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ok, documentsSuccess := false, false
+		for st := range summary.seen[k] {
+			if st[0] == '2' || st[0] == '3' {
+				ok = true
+			}
+		}
+		for st := range summary.documented[k] {
+			if st[0] == '2' || st[0] == '3' {
+				documentsSuccess = true
+			}
+		}
+		ok = ok || !documentsSuccess // e.g. DELETE auth/session: always 401
+		if ok {
+			successes++
+		} else {
+			noSuccess = append(noSuccess, k)
+		}
+		var missing []string
+		for d := range summary.documented[k] {
+			if !summary.seen[k][d] && d != "default" {
+				missing = append(missing, d)
+			}
+		}
+		sort.Strings(missing)
+		if len(missing) > 0 {
+			unseen = append(unseen, k+" "+strings.Join(missing, ","))
+		}
+	}
+	return successes, noSuccess, unseen
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -54,6 +117,14 @@ func writeSummary() {
 	_ = os.MkdirAll(dir, 0o755)
 	text := fmt.Sprintf("conformance: %d configurations × 2 clients, %d endpoint×configuration×client pairs covered, %d responses validated against the tenant's served spec, %d failures\n",
 		summary.configs, len(summary.endpoints), summary.responses, len(summary.failures))
+	successes, noSuccess, unseen := coverage()
+	text += fmt.Sprintf("conformance: %d of %d operations answered with a success; documented statuses never produced: %d\n", successes, len(summary.seen), len(unseen))
+	for _, k := range noSuccess {
+		text += "  no success: " + k + "\n"
+	}
+	for _, k := range unseen {
+		text += "  unseen: " + k + "\n"
+	}
 	for _, f := range summary.failures {
 		text += "  FAIL " + f + "\n"
 	}
@@ -110,6 +181,13 @@ func (v *servedValidator) check(config, client, method, path string, res *apites
 		return
 	}
 	summary.endpoints[config+"|"+client+"|"+method+" "+route.Path] = true
+	var documented []string
+	if route.Operation != nil && route.Operation.Responses != nil {
+		for st := range route.Operation.Responses.Map() {
+			documented = append(documented, st)
+		}
+	}
+	note(operationKey(method, route.Path), res.Code, documented)
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.Code, Header: http.Header{"Content-Type": {contentType(res)}},
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
