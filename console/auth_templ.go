@@ -180,7 +180,7 @@ func loginPage(f loginForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = webauthnButton("login", Root+"login/passkey/options", "Sign in with a passkey").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = webauthnButton("login", Root+"login/passkey/options", "Sign in with a passkey", false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

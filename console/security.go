@@ -455,4 +455,3 @@ func codesGone(removed []*mfa.Authenticator) string {
 	}
 	return ""
 }
-

@@ -38,8 +38,9 @@ type platform struct {
 
 // startPlatform wires the server as `hallpass serve` does: tenant cache and
 // its Redis bus, the headless API with the JWT strategy, and the console
-// mounted before the catch-all.
-func startPlatform(t *testing.T) *platform {
+// mounted before the catch-all. Its URL names host ("127.0.0.1", or
+// "localhost" where WebAuthn needs a domain name) and a 127.0.0.1 port.
+func startPlatform(t *testing.T, host string) *platform {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	rdb := testenv.Redis(t)
@@ -57,7 +58,7 @@ func startPlatform(t *testing.T) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publicURL := "http://" + ln.Addr().String()
+	publicURL := "http://" + host + ":" + strconvPort(ln.Addr())
 	accounts := identity.NewAccounts(pool, rdb, sealer, "no-reply@hallpass.test")
 	keys := tenants.NewKeys(pool, sealer, bus)
 	strategy := &tokens.Strategy{Keys: keys, Sealer: sealer, Sessions: accounts.Sessions}
@@ -127,8 +128,7 @@ func artifactsDir(t *testing.T) string {
 // is found in the console and disabled, and the API refuses their login.
 // Each step leaves a screenshot.
 func TestConsoleEndToEnd(t *testing.T) {
-	exe := chromiumPath(t)
-	p := startPlatform(t)
+	p := startPlatform(t, "127.0.0.1")
 	artifacts := artifactsDir(t)
 
 	email := testenv.Slug("e2e-admin") + "@example.com"
@@ -141,49 +141,8 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", "new"),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(f string, a ...any) { t.Logf("chromedp: "+f, a...) }))
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(browserCtx, 3*time.Minute)
-	defer cancelTimeout()
-
-	var shots []string
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			path := filepath.Join(artifacts, name+".png")
-			shots = append(shots, path)
-			return os.WriteFile(path, buf, 0o644)
-		})
-	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			_ = chromedp.Do(ctx, shot("failed-"+strings.ReplaceAll(step, " ", "-")))
-			t.Fatalf("%s (at %s): %v", step, loc, err)
-		}
-	}
+	b := startBrowser(t, chromiumPath(t), artifacts)
+	run, shot := b.run, b.shot
 
 	slug := testenv.Slug("e2e")
 	run("sign in",
@@ -362,13 +321,77 @@ func TestConsoleEndToEnd(t *testing.T) {
 		shot("18-mobile-settings"),
 	)
 
-	for _, s := range shots {
+	for _, s := range b.shots {
 		info, err := os.Stat(s)
 		if err != nil || info.Size() < 1000 {
 			t.Errorf("screenshot %s missing or empty: %v", s, err)
 		}
 	}
 	t.Logf("screenshots in %s", artifacts)
+}
+
+// browser is a headless Chromium tab with helpers that screenshot each step.
+type browser struct {
+	t         *testing.T
+	ctx       context.Context
+	artifacts string
+	shots     []string
+}
+
+// startBrowser starts Chromium for one test; it stops with the test.
+func startBrowser(t *testing.T, exe, artifacts string) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", "new"),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(f string, a ...any) { t.Logf("chromedp: "+f, a...) }))
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browserCtx); err != nil { // starts the browser
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(browserCtx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return &browser{t: t, ctx: ctx, artifacts: artifacts}
+}
+
+// shot saves a full-page screenshot as name.png.
+func (b *browser) shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(b.artifacts, name+".png")
+		b.shots = append(b.shots, path)
+		return os.WriteFile(path, buf, 0o644)
+	})
+}
+
+// run performs one step, failing the test (with a screenshot) if it fails.
+func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		_ = chromedp.Do(b.ctx, b.shot("failed-"+strings.ReplaceAll(step, " ", "-")))
+		b.t.Fatalf("%s (at %s): %v", step, loc, err)
+	}
+}
+
+func strconvPort(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	return port
 }
 
 // invitationLink delivers the outbox into the dev inbox, as the mail
