@@ -279,3 +279,36 @@ func (u *Users) Emails(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]stri
 	}
 	return out, rows.Err()
 }
+
+// ResetMFA removes every second factor of a console user who lost them
+// (TOTP, recovery codes, passkeys), ends their sessions and pending
+// sign-ins, and audits it; the user signs in with the password alone and
+// sets MFA up again. It returns how many authenticators were removed;
+// pgx.ErrNoRows when no user has that email.
+func (u *Users) ResetMFA(ctx context.Context, email, actor string) (int, error) {
+	_, folded, err := NormalizeEmail(email)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	err = pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		var id uuid.UUID
+		if err := tx.QueryRow(ctx, `SELECT id FROM console_users WHERE email_folded = $1 FOR UPDATE`, folded).Scan(&id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM console_authenticators WHERE user_id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("console: reset mfa: %w", err)
+		}
+		removed = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = $1`, id); err != nil {
+			return fmt.Errorf("console: reset mfa: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM console_login_flows WHERE user_id = $1`, id); err != nil {
+			return fmt.Errorf("console: reset mfa: %w", err)
+		}
+		return audit.Record(ctx, tx, audit.Event{TenantID: audit.Platform, Actor: actor, Action: "console.mfa.reset", Target: id.String(),
+			Details: map[string]any{"authenticators_removed": removed}})
+	})
+	return removed, err
+}

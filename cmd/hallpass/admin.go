@@ -9,13 +9,18 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
 func (c *cli) admin(ctx context.Context, args []string) error {
+	if len(args) == 2 && args[0] == "reset-mfa" {
+		return c.adminResetMFA(ctx, args[1])
+	}
 	if len(args) < 2 || args[0] != "create" {
-		return usageError("admin: want `admin create EMAIL [--password-stdin]`")
+		return usageError("admin: want `admin create EMAIL [--password-stdin]` or `admin reset-mfa EMAIL`")
 	}
 	email := args[1]
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
@@ -92,4 +97,26 @@ func pick(alphabet string, n int) string {
 		i++
 	}
 	return string(b)
+}
+
+// adminResetMFA removes a console user's second factors (a lost device and
+// lost recovery codes) and ends their sessions: `admin reset-mfa EMAIL`.
+func (c *cli) adminResetMFA(ctx context.Context, email string) error {
+	if _, _, err := console.NormalizeEmail(email); err != nil {
+		return err
+	}
+	d, err := c.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	n, err := console.NewUsers(d.pool).ResetMFA(ctx, email, "cli")
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("admin reset-mfa: no console user %s", email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "MFA reset for %s: %d authenticator(s) removed, sessions ended; they sign in with the password and set MFA up again\n", email, n)
+	return nil
 }

@@ -7,9 +7,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/testenv"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -199,5 +204,45 @@ func TestRoutesCommand(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("auth/code/request rule missing: %s", out)
+	}
+}
+
+// admin reset-mfa removes a console user's factors and sessions, audited;
+// an unknown address is an error.
+func TestAdminResetMFA(t *testing.T) {
+	email := testenv.Slug("mfa-admin") + "@example.com"
+	if code, _, errOut := hallpass(t, "", nil, "admin", "create", email); code != 0 {
+		t.Fatalf("admin create: %d %s", code, errOut)
+	}
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	var id uuid.UUID
+	if err := pool.QueryRow(ctx, `SELECT id FROM console_users WHERE email_folded = lower($1)`, email).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	store, settings := mfa.NewConsoleStore(pool, testenv.Sealer(t), nil), tenants.DefaultSettings()
+	secret := mfa.NewTOTPSecret()
+	if _, err := store.ActivateTOTP(ctx, id, secret, mfa.TOTPCode(secret, time.Now(), settings), settings); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.GenerateRecoveryCodes(ctx, id, settings); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := hallpass(t, "", nil, "admin", "reset-mfa", strings.ToUpper(email))
+	if code != 0 || !strings.Contains(out, "2 authenticator(s) removed") {
+		t.Fatalf("reset-mfa: %d %s %s", code, out, errOut)
+	}
+	var left, audited int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM console_authenticators WHERE user_id = $1`, id).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'console.mfa.reset' AND target = $1`, id.String()).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 || audited != 1 {
+		t.Fatalf("%d authenticators left, %d audit entries", left, audited)
+	}
+	if code, _, errOut := hallpass(t, "", nil, "admin", "reset-mfa", "nobody-"+email); code != 1 || !strings.Contains(errOut, "no console user") {
+		t.Fatalf("unknown user: %d %s", code, errOut)
 	}
 }
