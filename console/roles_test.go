@@ -138,6 +138,7 @@ var routeCases = map[string]routeCase{
 	"POST t/:slug/users/:id/disable":                       post(upath("disable"), none, upath("")),
 	"POST t/:slug/users/:id/enable":                        post(upath("enable"), none, upath("")),
 	"POST t/:slug/users/:id/end-sessions":                  post(upath("end-sessions"), none, upath("")),
+	"POST t/:slug/users/:id/reset-mfa":                     post(upath("reset-mfa"), none, upath("")),
 	"POST t/:slug/users/:id/emails/:eid/send-verification": {path: func(f fixture) string { return upath(fmt.Sprintf("emails/%d/send-verification", f.user.EmailID))(f) }, form: none, ok: 303, okLocation: upath("")},
 	"POST t/:slug/users/:id/delete":                        post(upath("delete"), func(f fixture) url.Values { return url.Values{"confirm": {f.user.Email}} }, tpath("users")),
 	"POST t/:slug/domains": post(tpath("domains"), func(fixture) url.Values {

@@ -115,6 +115,7 @@ var routes = []route{
 	{Route{"POST", "t/:slug/users/:id/disable", EditTenant}, (*Console).disableUser},
 	{Route{"POST", "t/:slug/users/:id/enable", EditTenant}, (*Console).enableUser},
 	{Route{"POST", "t/:slug/users/:id/end-sessions", EditTenant}, (*Console).endUserSessions},
+	{Route{"POST", "t/:slug/users/:id/reset-mfa", EditTenant}, (*Console).resetMFA},
 	{Route{"POST", "t/:slug/users/:id/emails/:eid/send-verification", EditTenant}, (*Console).sendVerification},
 	{Route{"POST", "t/:slug/users/:id/delete", EditTenant}, (*Console).deleteUser},
 	{Route{"POST", "t/:slug/domains", EditTenant}, (*Console).addDomain},

@@ -318,3 +318,23 @@ func authenticatorName(t string) string {
 	}
 	return t
 }
+
+// resetMFA removes a user's second factors (a lost device): they sign in
+// with their password (and any verification) alone and set MFA up again.
+// Their sessions end too.
+func (h *Console) resetMFA(r *request) error {
+	u, err := h.tenantUser(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.ctx()
+	n, err := h.people.resetMFA(ctx, r.tenant.ID, u.ID, h.userEvent(r, u, "user.mfa.reset", nil))
+	if err != nil {
+		return err
+	}
+	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
+		return err
+	}
+	return h.redirectWith(r, userPath(r.tenant.Slug, u.ID), Flash{Kind: "success",
+		Message: fmt.Sprintf("%s: %d authenticator%s removed and every session ended.", userLabel(u.ID, u.PrimaryEmail, u.Username), n, plural(n))})
+}

@@ -194,3 +194,24 @@ func (s *tenantUsers) remove(ctx context.Context, tenantID uuid.UUID, userID int
 // isUserGone reports the identity store's answer for a user id the tenant
 // does not hold.
 func isUserGone(err error) bool { return errors.Is(err, identity.ErrUserNotFound) }
+
+// resetMFA removes all of a user's authenticators (TOTP, recovery codes,
+// security keys and passkeys) and ends their sessions, audited in the same
+// transaction; it returns how many authenticators went. Trusted-browser
+// cookies die with them (they are bound to the user's authenticators).
+func (s *tenantUsers) resetMFA(ctx context.Context, tenantID uuid.UUID, userID int64, ev audit.Event) (int, error) {
+	removed := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM authenticators WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+		if err != nil {
+			return fmt.Errorf("console: reset mfa: %w", err)
+		}
+		removed = int(tag.RowsAffected())
+		if ev.Details == nil {
+			ev.Details = map[string]any{}
+		}
+		ev.Details["authenticators_removed"] = removed
+		return audit.Record(ctx, tx, ev)
+	})
+	return removed, err
+}

@@ -128,6 +128,22 @@ func TestUserDetailAndActions(t *testing.T) {
 		t.Fatal("session survived")
 	}
 
+	// Reset MFA: the authenticators go, and so do the sessions.
+	if hasMFA {
+		b.get(page).status(200).contains(`data-testid="reset-mfa"`)
+		vb.get(page).status(200).lacks(`data-testid="reset-mfa"`)
+		token = e.loginEndUser(tn, u.ID)
+		b.post(page+"/reset-mfa", nil).status(303)
+		b.get(page).status(200).contains("1 authenticator removed and every session ended").lacks(`data-testid="reset-mfa"`)
+		var left int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM authenticators WHERE tenant_id = $1 AND user_id = $2`, tn.ID, u.ID).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 || e.apiSessionLive(tn, token) {
+			t.Fatalf("%d authenticators left, session live %v", left, e.apiSessionLive(tn, token))
+		}
+	}
+
 	// Resend verification: a link through the outbox, once per cooldown.
 	send := fmt.Sprintf("%s/emails/%d/send-verification", page, second)
 	b.post(send, nil).status(303)
