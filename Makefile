@@ -75,9 +75,12 @@ test: generate ## start the test services, then go vet + go test -race ./...
 # profiles each scenario and soaks for 60 s. Table on stdout; JSON, profiles and the
 # server log under .data/bench/. BENCH_FLAGS adds hpbench flags (e.g. BENCH_FLAGS='-d 5s
 # -soak 0'); BENCH_LOG_LEVEL sets the server's log level (warn: no access log lines).
+# BENCH_BIN serves instead of the freshly built binary (e.g. one built from
+# another commit, to compare in the same conditions).
 BENCH_DB        := hallpass_bench
 BENCH_FLAGS     ?=
 BENCH_LOG_LEVEL ?= warn
+BENCH_BIN       ?= $(BIN)
 bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; JSON in .data/bench/
 	@$(SERVICES) up test
 	@go build -o .data/bin/hpbench ./cmd/hpbench
@@ -90,7 +93,7 @@ bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; J
 	set -- $$(.data/bin/hpbench free-port 2); port=$$1; admin=$$2; \
 	export HALLPASS_LISTEN=127.0.0.1:$$port HALLPASS_PUBLIC_URL=http://127.0.0.1:$$port \
 		HALLPASS_ADMIN_LISTEN=127.0.0.1:$$admin HALLPASS_BENCH_CEILING=1 HALLPASS_LOG_LEVEL=$(BENCH_LOG_LEVEL); \
-	$(BIN) serve 2>"$$out/server.log" & pid=$$!; \
+	$(BENCH_BIN) serve 2>"$$out/server.log" & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null || true' EXIT; \
 	echo ">> hallpass serve on 127.0.0.1:$$port (admin 127.0.0.1:$$admin), log $$out/server.log"; \
 	.data/bin/hpbench -target http://127.0.0.1:$$port -admin http://127.0.0.1:$$admin \

@@ -361,7 +361,12 @@ func (h *Headless) BrowserSession(c *fiber.Ctx) (*identity.Session, error) {
 
 // UserData is allauth's serialised user: empty fields dropped.
 func UserData(u *identity.User, s *tenants.Settings) map[string]any {
-	d := map[string]any{"id": u.ID, "display": u.Display(), "has_usable_password": u.HasUsablePassword()}
+	return summaryData(u.Summary(), s)
+}
+
+// summaryData is UserData from the summary cached with a session.
+func summaryData(u *identity.SessionUser, s *tenants.Settings) map[string]any {
+	d := map[string]any{"id": u.ID, "display": u.Display(), "has_usable_password": u.UsablePassword}
 	if u.PrimaryEmail != "" {
 		d["email"] = u.PrimaryEmail
 	}
@@ -371,13 +376,30 @@ func UserData(u *identity.User, s *tenants.Settings) map[string]any {
 	return d
 }
 
+// sessionUser returns what the authentication response shows of the
+// session's user: on a GET, the summary read with the session (its Redis
+// entry is dropped by every change to the user, see
+// identity.Sessions.UserChanged), so checking a session costs no Postgres
+// read; otherwise, and when the session carries none, the user as Postgres
+// has it now (the request may just have changed it).
+func (h *Headless) sessionUser(c *fiber.Ctx, t *tenants.Tenant, sess *identity.Session) (*identity.SessionUser, error) {
+	if u := sess.User(); u != nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
+		return u, nil
+	}
+	user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return user.Summary(), nil
+}
+
 // RespondAuth writes allauth's authentication response for the session:
 // 200 with the user and methods when logged in; otherwise 401 (or status,
 // e.g. 410) with the flows a frontend can take next.
 func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
 	t, sess := Tenant(c), Session(c)
 	if sess != nil && sess.Authenticated() && len(status) == 0 {
-		user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
+		user, err := h.sessionUser(c, t, sess)
 		if err != nil {
 			if errors.Is(err, identity.ErrUserNotFound) {
 				_ = h.Accounts.Logout(c.UserContext(), sess)
@@ -385,7 +407,7 @@ func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
 			}
 			return err
 		}
-		if !user.IsActive {
+		if !user.Active {
 			_ = h.Accounts.Logout(c.UserContext(), sess)
 			return h.RespondAuth(c)
 		}
@@ -407,7 +429,7 @@ func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
 			}
 			meta["access_token"], meta["refresh_token"] = access, refresh
 		}
-		return h.Respond(c, fiber.StatusOK, map[string]any{"user": UserData(user, t.Settings), "methods": methods}, meta)
+		return h.Respond(c, fiber.StatusOK, map[string]any{"user": summaryData(user, t.Settings), "methods": methods}, meta)
 	}
 	code := fiber.StatusUnauthorized
 	if len(status) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func AccessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler 
 			slog.String("request_id", RequestID(c)),
 			slog.String("method", c.Method()),
 			slog.String("host", c.Hostname()),
-			slog.String("path", c.OriginalURL()),
+			slog.String("path", loggedURL(c)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("ip", c.IP()),
@@ -149,4 +150,35 @@ func SecurityHeaders() fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// sensitiveParams are query parameters whose values are credentials: a
+// provider callback's authorization code, state and tokens, keys sent in
+// links. The access log keeps their names, never their values.
+var sensitiveParams = map[string]bool{"code": true, "state": true, "id_token": true, "access_token": true,
+	"refresh_token": true, "key": true, "token": true, "user": true, "password": true}
+
+// loggedURL is the request URL as the access log shows it: sensitive query
+// values replaced by "REDACTED".
+func loggedURL(c *fiber.Ctx) string {
+	args := c.Context().QueryArgs()
+	if args.Len() == 0 {
+		return c.OriginalURL()
+	}
+	var b strings.Builder
+	path, _, _ := strings.Cut(c.OriginalURL(), "?")
+	b.WriteString(path)
+	sep := byte('?')
+	for k, v := range args.All() {
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(url.QueryEscape(string(k)))
+		b.WriteByte('=')
+		if sensitiveParams[strings.ToLower(string(k))] {
+			b.WriteString("REDACTED")
+		} else {
+			b.WriteString(url.QueryEscape(string(v)))
+		}
+	}
+	return b.String()
 }

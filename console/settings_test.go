@@ -73,7 +73,7 @@ func TestSettingsFormInvalid(t *testing.T) {
 
 	form.Set("s:ACCOUNT_USERNAME_MIN_LENGTH", "1")
 	res = b.post(path, form).status(422)
-	res.contains(`data-testid="error-ACCOUNT_PASSWORD_MIN_LENGTH"`, "ACCOUNT_PASSWORD_MIN_LENGTH: must be at least 1", "Nothing was saved")
+	res.contains(`data-testid="error-ACCOUNT_PASSWORD_MIN_LENGTH"`, "ACCOUNT_PASSWORD_MIN_LENGTH: must be at least 8", "Nothing was saved")
 	if v := e.reload(tn.Slug).SettingsVersion; v != 1 {
 		t.Fatalf("version %d after refused saves", v)
 	}

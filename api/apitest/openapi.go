@@ -99,6 +99,14 @@ func bareStatus(body []byte, status int) bool {
 	return ok && int(s) == status
 }
 
+func init() {
+	// The provider redirect's error page is HTML (a string in the spec).
+	openapi3filter.RegisterBodyDecoder("text/html", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(r)
+		return string(b), err
+	})
+}
+
 // ValidateResponse checks a response against allauth's headless OpenAPI
 // spec as corrected by openapi.LoadConformant: the status must be one the
 // operation documents, and the body must match its schema. path is the

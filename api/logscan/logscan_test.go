@@ -213,8 +213,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 			s.add(t, "password reset key", resetKey)
 			do("GET", "auth/password/reset", "", 200, "X-Password-Reset-Key", resetKey)
 			do("POST", "auth/password/reset", `{"key":"`+resetKey+`","password":"`+pw3+`"}`, 401)
-			fe = env.Client(client) // the reset ended every session of the user
-			do("POST", "auth/password/reset", `{"key":"`+resetKey+`","password":"`+pw3+`"}`, 400) // used once
+			// The reset ended every session of the user; the key works once.
+			fe = env.Client(client)
+			do("POST", "auth/password/reset", `{"key":"`+resetKey+`","password":"`+pw3+`"}`, 400)
 
 			// Login by code, the second factor by recovery code.
 			do("POST", "auth/code/request", `{"email":"`+email+`"}`, 401)
@@ -328,5 +329,21 @@ func TestLeakedFinds(t *testing.T) {
 		if got := leaked(tc.log, tc.secret); got != tc.want {
 			t.Errorf("leaked(%s, %s) = %v, want %v", tc.log, tc.secret, got, tc.want)
 		}
+	}
+}
+
+// A provider's callback carries the authorization code and state in its
+// query: the access log keeps the parameter names, never their values.
+func TestProviderCallbackQueryRedacted(t *testing.T) {
+	env, logs, _ := logged(t, apitest.Settings{"SOCIALACCOUNT_PROVIDERS": map[string]any{
+		"google": map[string]any{"APPS": []any{map[string]any{"client_id": "g-1", "secret": "g-secret"}}}}})
+	const code, state = "SECRET-AUTH-CODE-4711", "SECRET-STATE-0815"
+	env.Raw("GET", "/t/"+env.Tenant.Slug+"/accounts/google/login/callback/?code="+code+"&state="+state+"&scope=email", "")
+	out := logs.String()
+	if !strings.Contains(out, "/accounts/google/login/callback/?code=REDACTED&state=REDACTED&scope=email") {
+		t.Fatalf("callback not logged as expected:\n%s", out)
+	}
+	if strings.Contains(out, code) || strings.Contains(out, state) {
+		t.Fatalf("callback secrets in the log:\n%s", out)
 	}
 }

@@ -28,6 +28,7 @@ Usage:
   hallpass keys retire SLUG KID                   stop signing with a key (it stays in the JWKS until its tokens expire)
   hallpass routes                                 the headless route catalog as JSON (each route and the settings that enable it)
   hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
+  hallpass seed [--tenants N] [--users N] [--settings FILE|-]  bulk-load synthetic tenants and users (COPY), for load tests
 
 Configuration: HALLPASS_* environment variables (see README.md).
 `
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmdErr = cli.keys(ctx, args[1:])
 	case "routes":
 		cmdErr = cli.routes()
+	case "seed":
+		cmdErr = cli.seed(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "hallpass: unknown command %q\n\n%s", args[0], usage)
 		return 2

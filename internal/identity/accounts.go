@@ -626,9 +626,10 @@ func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // NewAccounts wires the account services over Postgres, Redis and the
 // transactional outbox; keys derive from the sealer's master key.
 func NewAccounts(pool *pgxpool.Pool, rdb *redis.Client, sealer *seal.Sealer, defaultFrom string) *Accounts {
+	sessions := NewSessions(pool, rdb)
 	return &Accounts{
-		Store:    NewStore(pool),
-		Sessions: NewSessions(pool, rdb),
+		Store:    NewStore(pool).withSessions(sessions),
+		Sessions: sessions,
 		Keys:     NewKeys(sealer.DeriveKey),
 		Hasher:   DefaultPasswordHasher(),
 		Mail:     &OutboxMailer{Outbox: hpmail.NewOutbox(sealer), DefaultFrom: defaultFrom},

@@ -83,7 +83,7 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Sessio
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if err := lockEmail(ctx, tx, t.ID, email); err != nil {
 			return err
 		}
@@ -105,6 +105,10 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Sessio
 		}
 		return a.notify(ctx, tx, t, user, MailEmailAdded)
 	})
+	if err == nil {
+		a.Store.userChanged(ctx, t.ID, user.ID)
+	}
+	return err
 }
 
 // ChangePendingEmail answers an anonymous POST account/email: during a
@@ -152,6 +156,7 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 	if err != nil {
 		return nil, err
 	}
+	a.Store.userChanged(ctx, t.ID, p.UserID)
 	sess.State.Login.Email = email
 	return a.Store.EmailAddresses(ctx, t.ID, p.UserID)
 }
@@ -196,7 +201,7 @@ func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET is_primary = false WHERE tenant_id = $1 AND user_id = $2 AND is_primary`, t.ID, user.ID); err != nil {
 			return err
 		}
@@ -209,6 +214,10 @@ func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess
 		user.PrimaryEmail = e.Email
 		return a.notify(ctx, tx, t, user, MailEmailChanged)
 	})
+	if err == nil {
+		a.Store.userChanged(ctx, t.ID, user.ID)
+	}
+	return err
 }
 
 // DeleteEmail answers DELETE account/email.
@@ -228,7 +237,7 @@ func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *Ses
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND id = $2`, t.ID, e.ID); err != nil {
 			return err
 		}
@@ -239,4 +248,8 @@ func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *Ses
 		notice.PrimaryEmail = e.Email // tell the removed address itself
 		return a.notify(ctx, tx, t, &notice, MailEmailDeleted)
 	})
+	if err == nil {
+		a.Store.userChanged(ctx, t.ID, user.ID)
+	}
+	return err
 }

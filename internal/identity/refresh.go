@@ -40,57 +40,65 @@ func (s *Sessions) IssueRefresh(ctx context.Context, tenantID uuid.UUID, session
 }
 
 // UseRefresh spends (rotate) or checks (no rotation) the refresh token jti;
-// with rotation its successor (same family, lifetime) is recorded in the same
-// transaction. A token presented after it was spent means it leaked or was
-// replayed: its whole family and its session are revoked. The row lock makes
-// concurrent uses of one token resolve to exactly one success, and the
-// winner's successor exists before any loser can revoke it.
+// with rotation its successor (same family, lifetime) is recorded by the same
+// statement. A token presented after it was spent means it leaked or was
+// replayed: its whole family and its session are revoked.
+//
+// A rotation is one round trip: the UPDATE that spends the token only
+// matches it unspent, unexpired and with a live session, and the INSERT of
+// the successor reads the UPDATE's result. Two concurrent uses of one token
+// serialise on its row lock; the second re-checks the row after the first
+// commits, finds it spent, and (below) revokes the family, successor
+// included, exactly as a later replay would.
 func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.UUID, rotate bool, lifetime time.Duration) (used, next RefreshGrant, err error) {
-	var spent *time.Time
-	reused := false
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT r.jti, r.session_id, r.family, r.expires_at, r.spent_at, s.user_id FROM refresh_tokens r
+	used.JTI = jti
+	var row pgx.Row
+	if rotate {
+		next = RefreshGrant{JTI: uuid.New(), ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second)}
+		row = s.pool.QueryRow(ctx, `WITH used AS (
+				UPDATE refresh_tokens r SET spent_at = now()
+				FROM sessions s
+				WHERE r.tenant_id = $1 AND r.jti = $2 AND r.spent_at IS NULL AND r.expires_at > now()
+					AND s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
+				RETURNING r.session_id, r.family, r.expires_at, s.user_id),
+			successor AS (
+				INSERT INTO refresh_tokens (tenant_id, jti, session_id, family, expires_at)
+				SELECT $1, $3, session_id, family, $4 FROM used)
+			SELECT session_id, family, expires_at, user_id FROM used`, tenantID, jti, next.JTI, next.ExpiresAt)
+	} else {
+		row = s.pool.QueryRow(ctx, `SELECT r.session_id, r.family, r.expires_at, s.user_id FROM refresh_tokens r
 			JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
-			WHERE r.tenant_id = $1 AND r.jti = $2 FOR UPDATE OF r`, tenantID, jti).Scan(&used.JTI, &used.SessionID, &used.Family, &used.ExpiresAt, &spent, &used.UserID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrRefreshInvalid
+			WHERE r.tenant_id = $1 AND r.jti = $2 AND r.spent_at IS NULL AND r.expires_at > now()`, tenantID, jti)
+	}
+	err = row.Scan(&used.SessionID, &used.Family, &used.ExpiresAt, &used.UserID)
+	if err == nil {
+		if rotate {
+			next.SessionID, next.Family = used.SessionID, used.Family
 		}
-		if err != nil {
-			return err
-		}
-		if spent != nil {
-			reused = true
-			return nil
-		}
-		if time.Now().After(used.ExpiresAt) {
-			return ErrRefreshInvalid
-		}
-		if !rotate {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET spent_at = now() WHERE tenant_id = $1 AND jti = $2`, tenantID, jti); err != nil {
-			return err
-		}
-		next = RefreshGrant{JTI: uuid.New(), SessionID: used.SessionID, Family: used.Family, ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second)}
-		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (tenant_id, jti, session_id, family, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			tenantID, next.JTI, next.SessionID, next.Family, next.ExpiresAt)
-		return err
-	})
-	if err != nil {
-		if errors.Is(err, ErrRefreshInvalid) {
-			return used, next, err
-		}
+		return used, next, nil
+	}
+	next = RefreshGrant{}
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return used, next, fmt.Errorf("sessions: use refresh: %w", err)
 	}
-	if reused {
-		// Deleting the session cascades to every refresh token it holds.
-		if err := s.DeleteID(ctx, tenantID, used.SessionID); err != nil {
-			return used, next, err
-		}
-		if _, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET spent_at = coalesce(spent_at, now()) WHERE tenant_id = $1 AND family = $2`, tenantID, used.Family); err != nil {
-			return used, next, err
-		}
+	// Not usable: unknown, expired, its session gone, or spent. Only the
+	// last is a replay.
+	var spent bool
+	err = s.pool.QueryRow(ctx, `SELECT r.session_id, r.family, r.spent_at IS NOT NULL FROM refresh_tokens r
+		JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
+		WHERE r.tenant_id = $1 AND r.jti = $2`, tenantID, jti).Scan(&used.SessionID, &used.Family, &spent)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !spent {
 		return used, next, ErrRefreshInvalid
 	}
-	return used, next, nil
+	if err != nil {
+		return used, next, fmt.Errorf("sessions: use refresh: %w", err)
+	}
+	// Deleting the session cascades to every refresh token it holds.
+	if err := s.DeleteID(ctx, tenantID, used.SessionID); err != nil {
+		return used, next, err
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET spent_at = coalesce(spent_at, now()) WHERE tenant_id = $1 AND family = $2`, tenantID, used.Family); err != nil {
+		return used, next, err
+	}
+	return used, next, ErrRefreshInvalid
 }

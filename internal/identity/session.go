@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -127,6 +129,43 @@ type Session struct {
 	// stored says where the session lives now.
 	stored storage
 	dirty  bool
+	// user is what the authentication response shows of State.UserID, read
+	// with the session (from its Redis entry or in the same Postgres
+	// statement); nil when not known.
+	user *SessionUser
+}
+
+// SessionUser is what allauth's authentication response shows of a
+// session's user. It is kept in the session's Redis entry so that GET
+// auth/session reads nothing from Postgres; Sessions.UserChanged drops it
+// whenever one of these facts may have changed. The password hash itself is
+// never cached, only whether it is usable.
+type SessionUser struct {
+	ID             int64  `json:"i"`
+	Username       string `json:"n,omitempty"`
+	PrimaryEmail   string `json:"e,omitempty"`
+	UsablePassword bool   `json:"p,omitempty"`
+	Active         bool   `json:"a,omitempty"`
+}
+
+// Display is how allauth shows the user (as User.Display).
+func (u *SessionUser) Display() string {
+	if u.Username != "" {
+		return u.Username
+	}
+	return "user"
+}
+
+// User returns the session's user as read with the session, or nil when it
+// was not (a session logged in during this request and not yet saved, or one
+// whose cached entry predates the user's summary). It is as fresh as the
+// session's cache entry: every change to these facts goes through
+// Sessions.UserChanged, which drops the entries of the user's sessions.
+func (s *Session) User() *SessionUser {
+	if s.user == nil || s.user.ID != s.State.UserID || s.State.UserID == 0 {
+		return nil
+	}
+	return s.user
 }
 
 type storage int
@@ -164,13 +203,14 @@ const redisTimeout = 250 * time.Millisecond
 // Sessions stores sessions: anonymous ones in Redis only (they expire with
 // ACCOUNT_LOGIN_TIMEOUT), authenticated ones in Postgres with a Redis cache.
 type Sessions struct {
-	pool *pgxpool.Pool
-	rdb  *redis.Client
+	pool  *pgxpool.Pool
+	rdb   *redis.Client
+	reads *getBatcher
 }
 
 // NewSessions returns the session store.
 func NewSessions(pool *pgxpool.Pool, rdb *redis.Client) *Sessions {
-	return &Sessions{pool: pool, rdb: rdb}
+	return &Sessions{pool: pool, rdb: rdb, reads: &getBatcher{rdb: rdb}}
 }
 
 // New returns an empty anonymous session for a client; it gets a token
@@ -197,6 +237,7 @@ type cached struct {
 	CreatedAt time.Time    `json:"t"`
 	ExpiresAt time.Time    `json:"e"`
 	Durable   bool         `json:"d,omitempty"`
+	User      *SessionUser `json:"u,omitempty"`
 }
 
 // Lookup finds the session a token names. Redis answers first; an
@@ -221,13 +262,14 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	}
 	sess := &Session{TenantID: tenantID, id: id, IP: ip, UserAgent: truncate(userAgent, 512)}
 	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	raw, rerr := s.rdb.Get(rctx, redisKey(tenantID, id)).Bytes()
+	raw, rerr := s.reads.get(rctx, redisKey(tenantID, id))
 	cancel()
 	if rerr == nil {
 		var c cached
 		if json.Unmarshal(raw, &c) == nil && time.Now().Before(c.ExpiresAt) {
 			metrics.SessionCacheHit()
 			sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State, c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
+			sess.user = c.User
 			sess.stored = storedRedis
 			if c.Durable {
 				sess.stored = storedPostgres
@@ -239,9 +281,17 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	// Redis miss or failure: only durable sessions can be recovered.
 	metrics.SessionCacheMiss()
 	var methods, data []byte
-	err := s.pool.QueryRow(ctx, `SELECT public_id, user_id, client, methods, data, created_at, expires_at
-		FROM sessions WHERE tenant_id = $1 AND id = $2 AND expires_at > now()`, tenantID, id).
-		Scan(&sess.PublicID, &sess.State.UserID, &sess.Client, &methods, &data, &sess.CreatedAt, &sess.ExpiresAt)
+	var u SessionUser
+	var hash string
+	read := time.Now()
+	// The user's summary comes in the same statement: the entry cached
+	// below then answers GET auth/session without Postgres.
+	err := s.pool.QueryRow(ctx, `SELECT s.public_id, s.user_id, s.client, s.methods, s.data, s.created_at, s.expires_at,
+		coalesce(u.username, ''), u.password_hash, u.is_active, `+primaryEmailOf("s")+`
+		FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+		WHERE s.tenant_id = $1 AND s.id = $2 AND s.expires_at > now()`, tenantID, id).
+		Scan(&sess.PublicID, &sess.State.UserID, &sess.Client, &methods, &data, &sess.CreatedAt, &sess.ExpiresAt,
+			&u.Username, &hash, &u.Active, &u.PrimaryEmail)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if redisDown {
 			// An anonymous session lives in Redis only, and Redis could not
@@ -260,11 +310,19 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	}
 	sess.State.UserID = uid
 	_ = json.Unmarshal(methods, &sess.State.Methods)
+	u.ID, u.UsablePassword = uid, IsUsablePassword(hash)
+	sess.user = &u
 	sess.stored = storedPostgres
 	if !redisDown {
-		s.cache(ctx, sess)
+		s.cache(ctx, sess, read)
 	}
 	return sess, nil
+}
+
+// primaryEmailOf is the SQL expression for the primary address of the user
+// of the sessions row alias (served by email_addresses_one_primary).
+func primaryEmailOf(alias string) string {
+	return `coalesce((SELECT e.email FROM email_addresses e WHERE e.tenant_id = ` + alias + `.tenant_id AND e.user_id = ` + alias + `.user_id AND e.is_primary), '')`
 }
 
 // Save persists a changed session. An anonymous session with nothing in it
@@ -291,16 +349,27 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		methods, _ := json.Marshal(sess.State.Methods)
 		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode,
 			ResetCode: sess.State.ResetCode, PendingTOTP: sess.State.PendingTOTP, Ceremonies: sess.State.Ceremonies, OAuthFlows: sess.State.OAuthFlows})
-		err := s.pool.QueryRow(ctx, `INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
+		var u SessionUser
+		var hash string
+		read := time.Now()
+		// The user's summary is read back in the same statement, for the
+		// cache entry (see LookupID).
+		err := s.pool.QueryRow(ctx, `WITH s AS (
+			INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()
-			RETURNING public_id`,
-			sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt).Scan(&sess.PublicID)
+			RETURNING tenant_id, user_id, public_id)
+			SELECT s.public_id, coalesce(u.username, ''), u.password_hash, u.is_active, `+primaryEmailOf("s")+`
+			FROM s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id`,
+			sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt).
+			Scan(&sess.PublicID, &u.Username, &hash, &u.Active, &u.PrimaryEmail)
 		if err != nil {
 			return fmt.Errorf("sessions: save: %w", err)
 		}
+		u.ID, u.UsablePassword = sess.State.UserID, IsUsablePassword(hash)
+		sess.user = &u
 		sess.stored = storedPostgres
-		s.cache(ctx, sess)
+		s.cache(ctx, sess, read)
 	} else {
 		if sess.ExpiresAt.IsZero() || sess.stored != storedRedis {
 			sess.ExpiresAt = time.Now().Add(loginTimeout)
@@ -321,15 +390,98 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 	return nil
 }
 
-// cache puts a durable session into Redis; failure only costs a Postgres read later.
-func (s *Sessions) cache(ctx context.Context, sess *Session) {
-	raw, _ := json.Marshal(cached{State: sess.State, Client: sess.Client, PublicID: sess.PublicID, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Durable: true})
-	ttl := min(time.Until(sess.ExpiresAt), time.Hour)
-	if ttl > 0 {
-		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-		defer cancel()
-		_ = s.rdb.Set(rctx, redisKey(sess.TenantID, sess.id), raw, ttl).Err()
+// userChangeHold is how long Sessions.UserChanged's marker refuses cache
+// writes for a user, and maxCacheLag how old a Postgres read may be when its
+// result is cached. maxCacheLag < userChangeHold: a read that started before
+// a change committed either is cached before the change's marker is set (and
+// then dropped by UserChanged), or finds the marker still there.
+// cacheTTL bounds how long a durable session's entry lives in Redis: after a
+// UserChanged that could not reach Redis, how long a stale summary may be shown.
+const (
+	userChangeHold = 10 * time.Second
+	maxCacheLag    = 2 * time.Second
+	cacheTTL       = 10 * time.Minute
+)
+
+// endedKey marks a session deleted moments ago, so that a lookup that read
+// it from Postgres before the delete cannot put it back into Redis.
+func endedKey(tenantID uuid.UUID, id []byte) string {
+	return "hp:{" + tenantID.String() + "}:ended:" + hex.EncodeToString(id)
+}
+
+func userChangedKey(tenantID uuid.UUID, userID int64) string {
+	return "hp:{" + tenantID.String() + "}:uchg:" + strconv.FormatInt(userID, 10)
+}
+
+// cacheScript sets a durable session's entry (KEYS[1]) unless its user
+// changed moments ago (KEYS[2], UserChanged's marker) or it was deleted
+// moments ago (KEYS[3]): then the entry is dropped instead, and the next
+// lookup reads Postgres again.
+var cacheScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
+	redis.call('DEL', KEYS[1])
+	return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`)
+
+// cache puts a durable session, with its user's summary, into Redis; read
+// is when the Postgres read of both started. Failure only costs a Postgres
+// read later.
+func (s *Sessions) cache(ctx context.Context, sess *Session, read time.Time) {
+	key := redisKey(sess.TenantID, sess.id)
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	ttl := min(time.Until(sess.ExpiresAt), cacheTTL)
+	if ttl < time.Millisecond || time.Since(read) > maxCacheLag {
+		// Too old to be trusted against a concurrent UserChanged: make sure
+		// no older entry outlives this save.
+		_ = s.rdb.Del(rctx, key).Err()
+		return
 	}
+	raw, _ := json.Marshal(cached{State: sess.State, Client: sess.Client, PublicID: sess.PublicID, CreatedAt: sess.CreatedAt,
+		ExpiresAt: sess.ExpiresAt, Durable: true, User: sess.User()})
+	_ = cacheScript.Run(rctx, s.rdb, []string{key, userChangedKey(sess.TenantID, sess.State.UserID), endedKey(sess.TenantID, sess.id)}, raw, ttl.Milliseconds()).Err()
+}
+
+// UserChanged makes a change to a user's username, password, active flag,
+// email addresses or existence visible to the next request of every server
+// process: it drops the Redis entries of the user's sessions (which carry the
+// user's summary) and, for userChangeHold, refuses to cache the user's
+// sessions from reads that may predate the change. Call it after the change
+// has committed. An error means Redis could not be told; the stale entries
+// then live at most cacheTTL.
+func (s *Sessions) UserChanged(ctx context.Context, tenantID uuid.UUID, userID int64) error {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM sessions WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+	if err != nil {
+		return fmt.Errorf("sessions: user changed: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return fmt.Errorf("sessions: user changed: %w", err)
+	}
+	return s.dropUserEntries(ctx, tenantID, userID, ids)
+}
+
+// dropUserEntries sets the user's change marker, then deletes the Redis
+// entries of the sessions ids (all in the tenant's hash slot), in one round
+// trip.
+func (s *Sessions) dropUserEntries(ctx context.Context, tenantID uuid.UUID, userID int64, ids [][]byte) error {
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	pipe.Set(rctx, userChangedKey(tenantID, userID), "1", userChangeHold)
+	if len(ids) > 0 {
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = redisKey(tenantID, id)
+		}
+		pipe.Del(rctx, keys...)
+	}
+	if _, err := pipe.Exec(rctx); err != nil {
+		return fmt.Errorf("sessions: user changed: %w", err)
+	}
+	return nil
 }
 
 // Delete ends a session wherever it is stored.
@@ -345,7 +497,14 @@ func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
-	if err := s.rdb.Del(rctx, redisKey(sess.TenantID, id)).Err(); err != nil && sess.stored != storedPostgres {
+	pipe := s.rdb.Pipeline()
+	if sess.stored == storedPostgres {
+		// A lookup on another node may have read the row before the
+		// delete: its cache write must not bring the session back.
+		pipe.Set(rctx, endedKey(sess.TenantID, id), "1", userChangeHold)
+	}
+	pipe.Del(rctx, redisKey(sess.TenantID, id))
+	if _, err := pipe.Exec(rctx); err != nil && sess.stored != storedPostgres {
 		return fmt.Errorf("sessions: delete: %w", err)
 	}
 	sess.stored = storedNowhere
@@ -400,7 +559,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// EndUserSessions ends every session of a user except keep (nil: all).
+// EndUserSessions ends every session of a user except keep (nil: all). It
+// follows a change to the user (a new password, a deactivation, a deletion),
+// so the kept session's cached entry is dropped as well (see UserChanged).
 func (s *Sessions) EndUserSessions(ctx context.Context, tenantID uuid.UUID, userID int64, keep []byte) error {
 	rows, err := s.pool.Query(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND ($3::bytea IS NULL OR id <> $3)
 		RETURNING id`, tenantID, userID, keep)
@@ -411,10 +572,108 @@ func (s *Sessions) EndUserSessions(ctx context.Context, tenantID uuid.UUID, user
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-		_ = s.rdb.Del(rctx, redisKey(tenantID, id)).Err()
-		cancel()
+	if keep != nil {
+		ids = append(ids, keep)
 	}
+	// Best effort, as before: the Postgres rows are gone, and a lookup that
+	// misses Redis finds nothing.
+	_ = s.dropUserEntries(ctx, tenantID, userID, ids)
 	return nil
+}
+
+// getBatcher gathers the session GETs of concurrent requests into pipelines
+// (one write and one read for many lookups instead of one each), the way
+// auto-pipelining Redis clients do. Under load most of a session check's
+// cost was the two syscalls of its own Redis round trip, on both ends. A
+// lone request goes out at once; requests arriving while a round trip is in
+// flight ride the next one. Pipelined GETs (not MGET) keep it valid on Redis
+// Cluster, where the keys of different tenants live in different slots.
+type getBatcher struct {
+	rdb  *redis.Client
+	reqs chan *getReq
+	once sync.Once
+}
+
+// getReq is one lookup waiting for its batch.
+type getReq struct {
+	key  string
+	val  []byte
+	err  error
+	done chan struct{}
+}
+
+// Batch bounds: at most batchWorkers round trips in flight, each carrying
+// at most maxBatch GETs.
+const (
+	batchWorkers = 4
+	maxBatch     = 64
+)
+
+var getReqPool = sync.Pool{New: func() any { return &getReq{done: make(chan struct{}, 1)} }}
+
+// get returns the value at key (redis.Nil when there is none).
+func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
+	b.once.Do(func() {
+		b.reqs = make(chan *getReq, batchWorkers*maxBatch)
+		for range batchWorkers {
+			go b.loop()
+		}
+	})
+	r := getReqPool.Get().(*getReq)
+	r.key, r.val, r.err = key, nil, nil
+	select {
+	case b.reqs <- r:
+	case <-ctx.Done():
+		getReqPool.Put(r)
+		return nil, ctx.Err()
+	}
+	select {
+	case <-r.done:
+		val, err := r.val, r.err
+		getReqPool.Put(r)
+		return val, err
+	case <-ctx.Done():
+		// The worker still owns r and will answer into its buffered
+		// channel; r is left to the garbage collector.
+		return nil, ctx.Err()
+	}
+}
+
+// loop serves batches for the life of the process: the workers hold no
+// resources but the client's pooled connections, and a Sessions lives as
+// long as its server.
+func (b *getBatcher) loop() {
+	batch := make([]*getReq, 0, maxBatch)
+	cmds := make([]*redis.StringCmd, 0, maxBatch)
+	for r := range b.reqs {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+		if len(batch) == 1 {
+			r.val, r.err = b.rdb.Get(ctx, r.key).Bytes()
+		} else {
+			pipe := b.rdb.Pipeline()
+			cmds = cmds[:0]
+			for _, r := range batch {
+				cmds = append(cmds, pipe.Get(ctx, r.key))
+			}
+			_, _ = pipe.Exec(ctx)
+			for i, r := range batch {
+				r.val, r.err = cmds[i].Bytes()
+			}
+		}
+		cancel()
+		for _, r := range batch {
+			r.done <- struct{}{}
+		}
+		clear(batch)
+	}
 }

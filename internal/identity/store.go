@@ -19,10 +19,27 @@ var ErrUserNotFound = errors.New("user not found")
 // by tenant id.
 type Store struct {
 	pool *pgxpool.Pool
+	// sessions, when set, is told of changes to a user (see
+	// Sessions.UserChanged).
+	sessions *Sessions
 }
 
 // NewStore returns the user store.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// withSessions makes the store drop cached session entries of users it changes.
+func (s *Store) withSessions(sessions *Sessions) *Store {
+	s.sessions = sessions
+	return s
+}
+
+// userChanged tells the session cache that a user changed (best effort:
+// the change has committed).
+func (s *Store) userChanged(ctx context.Context, tenantID uuid.UUID, userID int64) {
+	if s.sessions != nil {
+		_ = s.sessions.UserChanged(ctx, tenantID, userID)
+	}
+}
 
 // Pool exposes the pool for callers that need a transaction spanning stores
 // (a signup and the mail it queues).
@@ -177,6 +194,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, tenantID uuid.UUID, userID 
 	if err != nil {
 		return fmt.Errorf("identity: set password: %w", err)
 	}
+	s.userChanged(ctx, tenantID, userID)
 	return nil
 }
 
@@ -186,10 +204,16 @@ func (s *Store) TouchLastLogin(ctx context.Context, tenantID uuid.UUID, userID i
 	return err
 }
 
-// SetActive activates or deactivates a user.
+// SetActive activates or deactivates a user. The user's sessions stay (a
+// deactivated user's next authenticated request ends its session, as
+// allauth does), but their cached summaries are dropped.
 func (s *Store) SetActive(ctx context.Context, tenantID uuid.UUID, userID int64, active bool) error {
 	_, err := s.pool.Exec(ctx, `UPDATE users SET is_active = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, active)
-	return err
+	if err != nil {
+		return err
+	}
+	s.userChanged(ctx, tenantID, userID)
+	return nil
 }
 
 // markVerified sets an address verified; it becomes primary if the user

@@ -25,6 +25,12 @@ type User struct {
 	PrimaryEmail string
 }
 
+// Summary is what an authentication response shows of the user (the form
+// cached with its sessions).
+func (u *User) Summary() *SessionUser {
+	return &SessionUser{ID: u.ID, Username: u.Username, PrimaryEmail: u.PrimaryEmail, UsablePassword: u.HasUsablePassword(), Active: u.IsActive}
+}
+
 // HasUsablePassword reports whether the user can log in with a password.
 func (u *User) HasUsablePassword() bool { return IsUsablePassword(u.PasswordHash) }
 

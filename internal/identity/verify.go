@@ -171,6 +171,7 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 	if !ok {
 		return Errors{NewError("key", "email_taken")}
 	}
+	a.Store.userChanged(ctx, t.ID, addr.UserID)
 	if p != nil {
 		sess.State.EmailCode = nil
 		sess.Changed()

@@ -23,6 +23,6 @@ const (
 // the owner's sign-in events around it do.
 func record(ctx context.Context, x audit.Execer, tenantID uuid.UUID, action string, a *Authenticator) error {
 	return audit.Record(ctx, x, audit.Event{TenantID: tenantID, Actor: "user:" + strconv.FormatInt(a.UserID, 10), Action: action,
-		Target: a.Type + " " + strconv.FormatInt(a.ID, 10),
+		Target:  a.Type + " " + strconv.FormatInt(a.ID, 10),
 		Details: map[string]any{"user_id": a.UserID, "type": a.Type, "authenticator_id": a.ID}})
 }

@@ -1,0 +1,170 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hallpass/hallpass/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// cacheFixture is a tenant with one logged-in user whose session is saved
+// (so cached in Redis with the user's summary).
+type cacheFixture struct {
+	s      *Sessions
+	tenant uuid.UUID
+	user   int64
+	sess   *Session
+}
+
+func newCacheFixture(t *testing.T) *cacheFixture {
+	t.Helper()
+	ctx := context.Background()
+	pool, rdb := testenv.Pool(t), testenv.Redis(t)
+	f := &cacheFixture{s: NewSessions(pool, rdb), tenant: uuid.New()}
+	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'cache test')`, f.tenant, testenv.Slug("cache")); err != nil {
+		t.Fatal(err)
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		u, _, err := insertUser(ctx, tx, f.tenant, NewUser{Username: "ivy", PasswordHash: "!", Email: "ivy@example.com"})
+		if err == nil {
+			f.user = u.ID
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sess = f.s.New(f.tenant, "app", "127.0.0.1", "test")
+	if err := f.s.Login(ctx, f.sess, f.user, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Save(ctx, f.sess, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// entry is the session's Redis entry ("" if none).
+func (f *cacheFixture) entry(t *testing.T) string {
+	t.Helper()
+	raw, err := f.s.rdb.Get(context.Background(), redisKey(f.tenant, f.sess.id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestSessionCacheCarriesUser(t *testing.T) {
+	f := newCacheFixture(t)
+	if e := f.entry(t); !strings.Contains(e, `"u":{"i":`) || !strings.Contains(e, `"e":"ivy@example.com"`) {
+		t.Fatalf("saved session's entry lacks its user: %s", e)
+	}
+	got, err := f.s.Lookup(context.Background(), f.tenant, f.sess.Token, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := got.User()
+	if u == nil || u.ID != f.user || u.Username != "ivy" || u.PrimaryEmail != "ivy@example.com" || u.UsablePassword || !u.Active {
+		t.Fatalf("looked-up user %+v", u)
+	}
+	if strings.Contains(f.entry(t), "password") || strings.Contains(f.entry(t), `"!"`) {
+		t.Fatalf("the password hash reached Redis: %s", f.entry(t))
+	}
+}
+
+// A read of the session and its user that started before a user change
+// committed must not be cached after the change dropped the entries.
+func TestSessionCacheRefusesReadsOlderThanAChange(t *testing.T) {
+	f := newCacheFixture(t)
+	ctx := context.Background()
+	read := time.Now() // a lookup on another node reads Postgres here...
+	if err := f.s.UserChanged(ctx, f.tenant, f.user); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.entry(t); e != "" {
+		t.Fatalf("UserChanged left the entry: %s", e)
+	}
+	f.s.cache(ctx, f.sess, read) // ...and writes its (stale) result here
+	if e := f.entry(t); e != "" {
+		t.Fatalf("a read older than the change was cached: %s", e)
+	}
+	// Control: once the hold lapses, reads are cached again.
+	if err := f.s.rdb.Del(ctx, userChangedKey(f.tenant, f.user)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.s.cache(ctx, f.sess, time.Now())
+	if f.entry(t) == "" {
+		t.Fatal("a fresh read was not cached")
+	}
+}
+
+// A read that took longer than maxCacheLag is never cached (it could predate
+// a change whose marker has lapsed), and drops the older entry.
+func TestSessionCacheRefusesSlowReads(t *testing.T) {
+	f := newCacheFixture(t)
+	if f.entry(t) == "" {
+		t.Fatal("no entry to start with")
+	}
+	f.s.cache(context.Background(), f.sess, time.Now().Add(-maxCacheLag-time.Second))
+	if e := f.entry(t); e != "" {
+		t.Fatalf("a slow read was cached: %s", e)
+	}
+}
+
+// A lookup that read a session from Postgres just before it was deleted (a
+// logout on another node) cannot bring it back into Redis.
+func TestSessionCacheDeletedStaysDeleted(t *testing.T) {
+	f := newCacheFixture(t)
+	ctx := context.Background()
+	read := time.Now()
+	stale := *f.sess
+	if err := f.s.Delete(ctx, f.sess); err != nil {
+		t.Fatal(err)
+	}
+	f.s.cache(ctx, &stale, read)
+	if e := f.entry(t); e != "" {
+		t.Fatalf("a deleted session was cached again: %s", e)
+	}
+	if _, err := f.s.Lookup(ctx, f.tenant, stale.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("lookup after delete: %v", err)
+	}
+}
+
+// EndUserSessions drops the kept session's entry too (its user changed),
+// and ends the others.
+func TestEndUserSessionsDropsKeptEntry(t *testing.T) {
+	f := newCacheFixture(t)
+	ctx := context.Background()
+	second := f.s.New(f.tenant, "browser", "127.0.0.1", "test")
+	if err := f.s.Login(ctx, second, f.user, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Save(ctx, second, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.EndUserSessions(ctx, f.tenant, f.user, f.sess.id); err != nil {
+		t.Fatal(err)
+	}
+	if e := f.entry(t); e != "" {
+		t.Fatalf("kept session's entry survived: %s", e)
+	}
+	if _, err := f.s.Lookup(ctx, f.tenant, second.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("ended session: %v", err)
+	}
+	kept, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", "")
+	if err != nil || kept.User() == nil || kept.User().ID != f.user {
+		t.Fatalf("kept session: %v %+v", err, kept)
+	}
+}

@@ -1,0 +1,220 @@
+// Package seed bulk-loads synthetic tenants, users, their primary email
+// addresses and sessions with COPY, for load tests and query-plan checks at
+// realistic table sizes (`hallpass seed`, hpbench -seeded, the EXPLAIN tests).
+//
+// Tenant i is "{prefix}{i:05d}"; its user j has username "u{j}" and the
+// verified primary address "u{j}@{slug}.test"; every user has the same
+// password hash (the caller hashes one password once). Users are spread
+// evenly over the tenants.
+package seed
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Bounds on a seed run.
+const (
+	MaxTenants = 100_000
+	MaxUsers   = 10_000_000
+)
+
+// Options describe what to load.
+type Options struct {
+	// Prefix starts every seeded tenant's slug (default "seed-").
+	Prefix  string
+	Tenants int
+	Users   int
+	// SessionsPerUser authenticated sessions per user (random token hashes
+	// nobody holds: they give the sessions table its size).
+	SessionsPerUser int
+	// Settings is every seeded tenant's settings document ({} if empty).
+	// It is stored as given: the caller validates it (tenants.ParseSettings).
+	Settings json.RawMessage
+	// PasswordHash is every user's encoded password hash.
+	PasswordHash string
+}
+
+// Stats is what a run loaded and how long it took.
+type Stats struct {
+	Tenants  int           `json:"tenants"`
+	Users    int           `json:"users"`
+	Sessions int           `json:"sessions"`
+	Took     time.Duration `json:"took_ns"`
+}
+
+var prefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,40}$`)
+
+// Slug is the slug of seeded tenant i.
+func Slug(prefix string, i int) string { return fmt.Sprintf("%s%05d", prefix, i) }
+
+// Email is the address of user j of the tenant with slug.
+func Email(slug string, j int) string { return "u" + strconv.Itoa(j) + "@" + slug + ".test" }
+
+// UsersPerTenant is how many users tenant i of a run with these options holds.
+func (o Options) UsersPerTenant(i int) int {
+	n := o.Users / o.Tenants
+	if i < o.Users%o.Tenants {
+		n++
+	}
+	return n
+}
+
+func (o *Options) check() error {
+	if o.Prefix == "" {
+		o.Prefix = "seed-"
+	}
+	if len(o.Settings) == 0 {
+		o.Settings = json.RawMessage(`{}`)
+	}
+	switch {
+	case !prefixPattern.MatchString(o.Prefix):
+		return fmt.Errorf("seed: prefix %q: lower-case letters, digits and '-', at most 41", o.Prefix)
+	case o.Tenants < 1 || o.Tenants > MaxTenants:
+		return fmt.Errorf("seed: tenants %d: must be 1..%d", o.Tenants, MaxTenants)
+	case o.Users < 0 || o.Users > MaxUsers:
+		return fmt.Errorf("seed: users %d: must be 0..%d", o.Users, MaxUsers)
+	case o.SessionsPerUser < 0 || o.SessionsPerUser > 10:
+		return fmt.Errorf("seed: sessions per user %d: must be 0..10", o.SessionsPerUser)
+	case o.Users > 0 && o.PasswordHash == "":
+		return errors.New("seed: a password hash is required")
+	case !json.Valid(o.Settings):
+		return errors.New("seed: settings are not JSON")
+	}
+	return nil
+}
+
+// Load replaces the tenants whose slug starts with the prefix (and, by the
+// foreign keys' cascade, everything they own) with a fresh set, in one
+// transaction: COPY for tenants, users, addresses and sessions, then
+// ANALYZE so the planner sees the new sizes. User ids are taken from the
+// users identity sequence under a lock, so a server inserting users at the
+// same time waits rather than colliding.
+func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
+	start := time.Now()
+	if err := o.check(); err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Tenants: o.Tenants, Users: o.Users}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE starts_with(slug, $1)`, o.Prefix); err != nil {
+			return fmt.Errorf("seed: clear: %w", err)
+		}
+		ids := make([]uuid.UUID, o.Tenants)
+		slugs := make([]string, o.Tenants)
+		for i := range ids {
+			ids[i], slugs[i] = uuid.New(), Slug(o.Prefix, i)
+		}
+		i := 0
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tenants"}, []string{"id", "slug", "name", "settings"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(ids) {
+					return nil, nil
+				}
+				i++
+				return []any{ids[i-1], slugs[i-1], slugs[i-1], []byte(o.Settings)}, nil
+			})); err != nil {
+			return fmt.Errorf("seed: copy tenants: %w", err)
+		}
+		if o.Users == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var base int64
+		if err := tx.QueryRow(ctx, `SELECT greatest(coalesce(max(id), 0),
+			coalesce(pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 0)) FROM users`).Scan(&base); err != nil {
+			return fmt.Errorf("seed: user ids: %w", err)
+		}
+		// users: (tenant, j) in order; user k of the run gets id base+1+k.
+		type pos struct{ t, j int }
+		walk := func() func() (pos, bool) {
+			t, j := 0, 0
+			return func() (pos, bool) {
+				for t < o.Tenants && j >= o.UsersPerTenant(t) {
+					t, j = t+1, 0
+				}
+				if t == o.Tenants {
+					return pos{}, false
+				}
+				j++
+				return pos{t, j - 1}, true
+			}
+		}
+		next, k := walk(), int64(0)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"tenant_id", "id", "username", "username_folded", "password_hash"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				p, ok := next()
+				if !ok {
+					return nil, nil
+				}
+				k++
+				name := "u" + strconv.Itoa(p.j)
+				return []any{ids[p.t], base + k, name, name, o.PasswordHash}, nil
+			})); err != nil {
+			return fmt.Errorf("seed: copy users: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('users', 'id'), $1)`, base+k); err != nil {
+			return err
+		}
+		next, k = walk(), 0
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"email_addresses"}, []string{"tenant_id", "user_id", "email", "email_folded", "verified", "is_primary"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				p, ok := next()
+				if !ok {
+					return nil, nil
+				}
+				k++
+				e := Email(slugs[p.t], p.j)
+				return []any{ids[p.t], base + k, e, e, true, true}, nil
+			})); err != nil {
+			return fmt.Errorf("seed: copy addresses: %w", err)
+		}
+		if o.SessionsPerUser == 0 {
+			return nil
+		}
+		next, k = walk(), 0
+		var cur pos
+		left := 0
+		expires := time.Now().Add(14 * 24 * time.Hour)
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"sessions"}, []string{"tenant_id", "id", "user_id", "client", "expires_at"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if left == 0 {
+					p, ok := next()
+					if !ok {
+						return nil, nil
+					}
+					cur, left = p, o.SessionsPerUser
+					k++
+				}
+				left--
+				id := make([]byte, 32)
+				_, _ = rand.Read(id)
+				return []any{ids[cur.t], id, base + k, "app", expires}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("seed: copy sessions: %w", err)
+		}
+		st.Sessions = int(n)
+		return nil
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE tenants, users, email_addresses, sessions`); err != nil {
+		return Stats{}, fmt.Errorf("seed: analyze: %w", err)
+	}
+	st.Took = time.Since(start)
+	return st, nil
+}
