@@ -329,3 +329,29 @@ func TestSocialAppOff(t *testing.T) {
 	}
 	env.Do("app", "POST", "auth/provider/token", `{"provider":"google","process":"login","token":{"client_id":"x","id_token":"y"}}`).Status(404)
 }
+
+// A tenant cannot point an app at the platform's own network (SSRF): with
+// private networks not allowed, a provider on loopback is never contacted
+// and the flow fails cleanly, in both flows.
+func TestPrivateNetworksRefused(t *testing.T) {
+	srv := oidctest.Start(t)
+	srv.SetUser(oidctest.User{Sub: "x-1", Email: "x@corp.example", EmailVerified: true})
+	s := googleSettings(nil, nil)
+	s["SOCIALACCOUNT_PROVIDERS"] = map[string]any{"openid_connect": map[string]any{"APPS": []any{map[string]any{
+		"provider_id": "inside", "client_id": srv.ClientID, "secret": srv.ClientSecret, "settings": map[string]any{"server_url": srv.URL},
+	}}}}
+	env := apitest.New(t, s)
+	env.Social.AllowPrivateNetworks = false
+	b := newBrowser(t, env)
+	if q := landed(t, b.redirect("inside", "login", callbackURL)); q.Get("error") != "unknown" {
+		t.Fatalf("flow against a loopback provider: %v", q)
+	}
+	body := tokenBody("inside", "login", map[string]any{"client_id": srv.ClientID, "id_token": srv.IDToken(t, oidctest.TokenOptions{})})
+	env.Do("app", "POST", "auth/provider/token", body).Status(400).Error("token", "invalid_token")
+	if n := srv.Hits("/.well-known/openid-configuration") + srv.Hits("/jwks") + srv.Hits("/authorize"); n != 0 {
+		t.Fatalf("the loopback provider was contacted %d times", n)
+	}
+	if users(t, env) != 0 {
+		t.Fatal("an account was created")
+	}
+}
