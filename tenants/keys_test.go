@@ -473,7 +473,11 @@ func TestKeysImportedFromSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		assertNotStored(t, tn, "the imported EC key", der)
-		assertNotStored(t, tn, "the EC scalar", priv.D.Bytes())
+		scalar, err := priv.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertNotStored(t, tn, "the EC scalar", scalar)
 	})
 
 	t.Run("HS secret", func(t *testing.T) {

@@ -198,7 +198,7 @@ func TestWebAuthnSecurityKeyAndPasskeyLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res = login.Do("POST", "auth/webauthn/authenticate", `{"credential":`+string(good)+`}`).Status(200)
+			login.Do("POST", "auth/webauthn/authenticate", `{"credential":`+string(good)+`}`).Status(200)
 			// The same assertion replayed in another login fails.
 			replay := env.Client(client)
 			replay.Do("POST", "auth/login", `{"email":"dee@example.com","password":"`+pw+`"}`).Status(401)

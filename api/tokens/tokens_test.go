@@ -88,7 +88,8 @@ func backendVerify(t *testing.T, env *apitest.Env, token, alg string) jwt.MapCla
 			case "RSA":
 				return &rsa.PublicKey{N: new(big.Int).SetBytes(b64(t, k.N)), E: int(new(big.Int).SetBytes(b64(t, k.E)).Int64())}, nil
 			case "EC":
-				return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(b64(t, k.X)), Y: new(big.Int).SetBytes(b64(t, k.Y))}, nil
+				raw := append(append([]byte{4}, b64(t, k.X)...), b64(t, k.Y)...)
+				return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
 			case "OKP":
 				return ed25519.PublicKey(b64(t, k.X)), nil
 			}

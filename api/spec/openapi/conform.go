@@ -157,7 +157,7 @@ func allowSettledPasswordResetByCode(doc *openapi3.T) error {
 	}
 	pending := flow.Properties["is_pending"]
 	if pending == nil || pending.Value == nil || !slices.Equal(pending.Value.Enum, []any{true}) {
-		return fmt.Errorf("Flow.is_pending is not the enum [true]")
+		return fmt.Errorf("the Flow schema's is_pending is not the enum [true]")
 	}
 	prbc := &openapi3.Schema{
 		Type:        &openapi3.Types{openapi3.TypeObject},
