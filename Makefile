@@ -132,6 +132,8 @@ FUZZ_TARGETS := \
 	./api/tokens/:FuzzParseToken \
 	./api/tokens/:FuzzRefreshInput \
 	./api/tokens/:FuzzBearerInput \
+	./api/social/:FuzzProviderRedirect \
+	./api/social/:FuzzProviderInputs \
 	./api/account/:FuzzLoginInput \
 	./api/account/:FuzzSignupInput \
 	./api/account/:FuzzVerifyInput \
