@@ -212,6 +212,13 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 		return nil
 	}
 	addr, err := a.Store.EmailAddress(ctx, t.ID, p.EmailID)
+	if errors.Is(err, ErrUserNotFound) || (err == nil && addr.UserID != p.UserID) {
+		// The address went (deleted since the code was sent): the process
+		// has nothing left to verify.
+		sess.State.EmailCode = nil
+		sess.Changed()
+		return ErrConflict
+	}
 	if err != nil {
 		return err
 	}

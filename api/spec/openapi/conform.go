@@ -44,6 +44,7 @@ var corrections = []Correction{
 	{"auth/code/request answers 401", "§8: no documented 200 for auth/code/request (code: 401 only)", checkLoginCodeRequestNo200},
 	{"200 for POST webauthn/signup", "§8: no documented 200 for POST webauthn/signup (401 normally)", addWebAuthnSignup200},
 	{"TOTP activation without meta", "§8: TOTP activation returns no meta.recovery_codes_generated", totpActivationWithoutMeta},
+	{"GET provider/signup 403", "notes §2.5: GET auth/provider/signup answers 403 when signup is closed (the spec documents it for POST only)", providerSignupGet403},
 	{"provider/redirect error page", "notes §2.5: an invalid redirect form without a socialaccount_login_error URL renders an HTML error page", addProviderRedirectErrorPage},
 	{"provider/redirect for app", "§8: auth/provider/redirect is documented browser-only, but the route exists for app too", addAppProviderRedirect},
 	{"bare 400 on refresh failure", "§8: refresh failure returns {status:400} without errors", bareRefreshFailure},
@@ -283,6 +284,30 @@ func totpActivationWithoutMeta(doc *openapi3.T) error {
 		return fmt.Errorf("200 body has no meta property")
 	}
 	s.Required = slices.DeleteFunc(slices.Clone(s.Required), func(r string) bool { return r == "meta" })
+	return nil
+}
+
+// Notes §2.5: GET auth/provider/signup is refused with 403 when signup
+// closed while a provider signup was pending, as POST is; the spec documents
+// the 403 for POST only. The GET gets the POST's response.
+func providerSignupGet403(doc *openapi3.T) error {
+	const path = "/_allauth/{client}/v1/auth/provider/signup"
+	post, err := operation(doc, path, http.MethodPost)
+	if err != nil {
+		return err
+	}
+	get, err := operation(doc, path, http.MethodGet)
+	if err != nil {
+		return err
+	}
+	forbidden := post.Responses.Value("403")
+	if forbidden == nil {
+		return fmt.Errorf("POST %s documents no 403", path)
+	}
+	if get.Responses.Value("403") != nil {
+		return fmt.Errorf("GET %s already documents 403", path)
+	}
+	get.Responses.Set("403", forbidden)
 	return nil
 }
 
