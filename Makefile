@@ -81,6 +81,13 @@ BENCH_DB        := hallpass_bench
 BENCH_FLAGS     ?=
 BENCH_LOG_LEVEL ?= warn
 BENCH_BIN       ?= $(BIN)
+# BENCH_SEED_USERS > 0 loads that many users over BENCH_SEED_TENANTS tenants
+# (`hallpass seed`, COPY) before the server starts, for the large-data run.
+# BENCH_NODES=2 starts a second server process on the same Postgres and
+# Redis and measures (a) again split over both (hpbench -target2).
+BENCH_SEED_USERS   ?= 0
+BENCH_SEED_TENANTS ?= 10000
+BENCH_NODES        ?= 1
 bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; JSON in .data/bench/
 	@$(SERVICES) up test
 	@go build -o .data/bin/hpbench ./cmd/hpbench
@@ -90,13 +97,24 @@ bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; J
 	export HALLPASS_DATABASE_URL="$$db"; \
 	export HALLPASS_REDIS_URL="$${HALLPASS_TEST_REDIS_URL%/*}/15"; \
 	$(BIN) migrate >/dev/null; \
-	set -- $$(.data/bin/hpbench free-port 2); port=$$1; admin=$$2; \
+	if [ "$(BENCH_SEED_USERS)" -gt 0 ]; then \
+		echo ">> hallpass seed: $(BENCH_SEED_USERS) users over $(BENCH_SEED_TENANTS) tenants"; \
+		echo '{"ACCOUNT_LOGIN_METHODS":["email"],"ACCOUNT_EMAIL_VERIFICATION":"none","ACCOUNT_RATE_LIMITS":false}' | \
+			$(BIN) seed --tenants $(BENCH_SEED_TENANTS) --users $(BENCH_SEED_USERS) --settings - >"$$out/seed.json"; \
+		cat "$$out/seed.json"; \
+	fi; \
+	set -- $$(.data/bin/hpbench free-port 3); port=$$1; admin=$$2; port2=$$3; \
 	export HALLPASS_LISTEN=127.0.0.1:$$port HALLPASS_PUBLIC_URL=http://127.0.0.1:$$port \
 		HALLPASS_ADMIN_LISTEN=127.0.0.1:$$admin HALLPASS_BENCH_CEILING=1 HALLPASS_LOG_LEVEL=$(BENCH_LOG_LEVEL); \
-	$(BENCH_BIN) serve 2>"$$out/server.log" & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null || true' EXIT; \
+	$(BENCH_BIN) serve 2>"$$out/server.log" & pid=$$!; pid2=; target2=; \
+	trap 'kill $$pid $$pid2 2>/dev/null; wait $$pid $$pid2 2>/dev/null || true' EXIT; \
 	echo ">> hallpass serve on 127.0.0.1:$$port (admin 127.0.0.1:$$admin), log $$out/server.log"; \
-	.data/bin/hpbench -target http://127.0.0.1:$$port -admin http://127.0.0.1:$$admin \
+	if [ "$(BENCH_NODES)" = 2 ]; then \
+		HALLPASS_LISTEN=127.0.0.1:$$port2 HALLPASS_ADMIN_LISTEN= $(BENCH_BIN) serve 2>"$$out/server2.log" & pid2=$$!; \
+		target2="-target2 http://127.0.0.1:$$port2"; \
+		echo ">> second hallpass serve on 127.0.0.1:$$port2, log $$out/server2.log"; \
+	fi; \
+	.data/bin/hpbench -target http://127.0.0.1:$$port -admin http://127.0.0.1:$$admin $$target2 \
 		-profile "$$out" -soak 60s -out "$$out.json" $(BENCH_FLAGS); \
 	echo ">> profiles: go tool pprof -top $$out/<scenario>.cpu.pprof"
 

@@ -34,7 +34,8 @@ type bencher struct {
 	cfg   Config
 	log   io.Writer
 	c     *client
-	adm   *admin // nil without -admin
+	c2    *client // the -target2 process, nil without
+	adm   *admin  // nil without -admin
 	db    *db
 	rep   *Report
 	runID string
@@ -49,6 +50,13 @@ func bench(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	b := &bencher{cfg: cfg, log: log, c: newClient(dial, host, cfg.Concurrency+8),
 		rep:   &Report{Started: started.UTC(), Machine: machine(), Config: cfg, Signing: map[string]SigningLimit{}, Setup: map[string]float64{}},
 		runID: fmt.Sprintf("%x", started.UnixNano())}
+	if cfg.Target2 != "" {
+		dial2, host2, err := loopbackTarget(ctx, cfg.Target2, nil)
+		if err != nil {
+			return nil, fmt.Errorf("-target2: %w", err)
+		}
+		b.c2 = newClient(dial2, host2, cfg.Concurrency+8)
+	}
 	if cfg.Admin != "" {
 		adial, ahost, err := loopbackTarget(ctx, cfg.Admin, nil)
 		if err != nil {
@@ -309,6 +317,28 @@ func (b *bencher) session(ctx context.Context) error {
 	peak, err := b.measure(ctx, "a", "auth/session (session token)", "GET "+path, routeSession, ops, 0, b.limits())
 	if err != nil {
 		return err
+	}
+	if b.c2 != nil {
+		// The same load split over two processes sharing Postgres and
+		// Redis (even workers on -target, odd on -target2). The admin
+		// metrics and profile are the first process's only.
+		split := make([]op, b.cfg.Concurrency)
+		for i := range split {
+			c := b.c
+			if i%2 == 1 {
+				c = b.c2
+			}
+			split[i] = c.expect(c.request("GET", path, nil, "X-Session-Token", creds[i%len(creds)].session), 200)
+		}
+		lim := b.limits()
+		lim.noProfile = true
+		two, err := b.measure(ctx, "a", "auth/session, 2 processes", "GET "+path, routeSession, split, 0, lim)
+		if err != nil {
+			return err
+		}
+		if peak.OKRPS > 0 {
+			b.rep.Warnings = append(b.rep.Warnings, fmt.Sprintf("(a) with 2 processes: %.0f / %.0f req/s = %.2f× one process", two.OKRPS, peak.OKRPS, two.OKRPS/peak.OKRPS))
+		}
 	}
 	if b.cfg.OpenFraction > 0 && peak.OKRPS > 0 {
 		rate := b.cfg.OpenFraction * peak.OKRPS

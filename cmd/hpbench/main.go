@@ -50,6 +50,7 @@ var allScenarios = []string{"ceiling", "session", "jwt", "login", "refresh", "co
 // Config is the run's settings (in the JSON too).
 type Config struct {
 	Target       string        `json:"target"`
+	Target2      string        `json:"target2,omitempty"`
 	Admin        string        `json:"admin,omitempty"`
 	Concurrency  int           `json:"concurrency"`
 	Duration     time.Duration `json:"duration_ns"`
@@ -111,6 +112,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	var c Config
 	var scenarios, algs string
 	fs.StringVar(&c.Target, "target", "", "base URL of the server's public listener (loopback only), e.g. http://127.0.0.1:18100")
+	fs.StringVar(&c.Target2, "target2", "", "a second server process on the same Postgres and Redis (loopback only): (a) is measured again with the workers split over both")
 	fs.StringVar(&c.Admin, "admin", "", "base URL of the server's admin listener (HALLPASS_ADMIN_LISTEN, loopback only): server metrics, memory, profiles, soak")
 	fs.IntVar(&c.Concurrency, "c", 32, fmt.Sprintf("concurrent workers (closed loop), 1..%d", maxConcurrency))
 	fs.DurationVar(&c.Duration, "d", defaultDuration, fmt.Sprintf("measured duration of each scenario (max %s)", maxDuration))

@@ -213,3 +213,20 @@ func TestValidatePasswordLengths(t *testing.T) {
 		t.Fatalf("max_length message: %v", errs[0].Message)
 	}
 }
+
+// The common-password rule ships a real list: tens of thousands of the most
+// used passwords (those long enough to matter), found case-insensitively.
+func TestCommonPasswordList(t *testing.T) {
+	if n := CommonPasswordCount(); n < 10000 {
+		t.Fatalf("only %d common passwords", n)
+	}
+	for _, p := range []string{"iloveyou1", "Password1", "QWERTYUIOP", "sunshine", "baseball1"} {
+		errs := ValidatePassword("password", p, 8)
+		if len(errs) == 0 || errs[0].Code != "password_too_common" {
+			t.Errorf("%q: %v", p, errs)
+		}
+	}
+	if errs := ValidatePassword("password", "violet kettle umbrella", 8); len(errs) != 0 {
+		t.Errorf("an uncommon passphrase refused: %v", errs)
+	}
+}

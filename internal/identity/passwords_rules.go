@@ -5,23 +5,40 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn/frequency"
+
 	"github.com/hallpass/hallpass/tenants"
 )
 
 //go:embed common_passwords.txt
 var commonPasswordsText string
 
-// commonPasswords are passwords attackers try first; the list is ours,
-// lower-cased, one per line.
+// commonPasswords are passwords attackers try first, lower-cased: our own
+// list (common_passwords.txt) and zxcvbn's 30,000 most common passwords
+// (github.com/trustelem/zxcvbn, MIT), shipped in the binary. Entries
+// shorter than the length floor are left out: the length rule refuses them
+// anyway.
 var commonPasswords = func() map[string]bool {
 	m := map[string]bool{}
-	for _, line := range strings.Split(commonPasswordsText, "\n") {
-		if p := strings.TrimSpace(line); p != "" && !strings.HasPrefix(p, "#") {
-			m[strings.ToLower(p)] = true
+	add := func(p string) {
+		if p = strings.ToLower(strings.TrimSpace(p)); utf8.RuneCountInString(p) >= tenants.PasswordMinLengthFloor {
+			m[p] = true
 		}
+	}
+	for _, line := range strings.Split(commonPasswordsText, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			add(line)
+		}
+	}
+	for _, p := range frequency.FrequencyLists["passwords"] {
+		add(p)
 	}
 	return m
 }()
+
+// CommonPasswordCount is how many passwords the common-password rule
+// refuses (those at least tenants.PasswordMinLengthFloor long).
+func CommonPasswordCount() int { return len(commonPasswords) }
 
 // ValidatePassword applies the tenant's password rules as allauth's
 // clean_password and Django's default validators do: minimum length, not a

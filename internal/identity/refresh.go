@@ -55,20 +55,9 @@ func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.
 	var row pgx.Row
 	if rotate {
 		next = RefreshGrant{JTI: uuid.New(), ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second)}
-		row = s.pool.QueryRow(ctx, `WITH used AS (
-				UPDATE refresh_tokens r SET spent_at = now()
-				FROM sessions s
-				WHERE r.tenant_id = $1 AND r.jti = $2 AND r.spent_at IS NULL AND r.expires_at > now()
-					AND s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
-				RETURNING r.session_id, r.family, r.expires_at, s.user_id),
-			successor AS (
-				INSERT INTO refresh_tokens (tenant_id, jti, session_id, family, expires_at)
-				SELECT $1, $3, session_id, family, $4 FROM used)
-			SELECT session_id, family, expires_at, user_id FROM used`, tenantID, jti, next.JTI, next.ExpiresAt)
+		row = s.pool.QueryRow(ctx, sqlRotateRefresh, tenantID, jti, next.JTI, next.ExpiresAt)
 	} else {
-		row = s.pool.QueryRow(ctx, `SELECT r.session_id, r.family, r.expires_at, s.user_id FROM refresh_tokens r
-			JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
-			WHERE r.tenant_id = $1 AND r.jti = $2 AND r.spent_at IS NULL AND r.expires_at > now()`, tenantID, jti)
+		row = s.pool.QueryRow(ctx, sqlCheckRefresh, tenantID, jti)
 	}
 	err = row.Scan(&used.SessionID, &used.Family, &used.ExpiresAt, &used.UserID)
 	if err == nil {
@@ -84,9 +73,7 @@ func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.
 	// Not usable: unknown, expired, its session gone, or spent. Only the
 	// last is a replay.
 	var spent bool
-	err = s.pool.QueryRow(ctx, `SELECT r.session_id, r.family, r.spent_at IS NOT NULL FROM refresh_tokens r
-		JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
-		WHERE r.tenant_id = $1 AND r.jti = $2`, tenantID, jti).Scan(&used.SessionID, &used.Family, &spent)
+	err = s.pool.QueryRow(ctx, sqlRefreshState, tenantID, jti).Scan(&used.SessionID, &used.Family, &spent)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && !spent {
 		return used, next, ErrRefreshInvalid
 	}
@@ -102,3 +89,28 @@ func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.
 	}
 	return used, next, ErrRefreshInvalid
 }
+
+// The refresh statements, named for the plan checks (explain_test.go).
+const (
+	// sqlRotateRefresh spends an unspent, unexpired token of a live session
+	// and records its successor ($1 tenant, $2 jti, $3 successor jti, $4 its
+	// expiry).
+	sqlRotateRefresh = `WITH used AS (
+				UPDATE refresh_tokens r SET spent_at = now()
+				FROM sessions s
+				WHERE r.tenant_id = $1 AND r.jti = $2 AND r.spent_at IS NULL AND r.expires_at > now()
+					AND s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
+				RETURNING r.session_id, r.family, r.expires_at, s.user_id),
+			successor AS (
+				INSERT INTO refresh_tokens (tenant_id, jti, session_id, family, expires_at)
+				SELECT $1, $3, session_id, family, $4 FROM used)
+			SELECT session_id, family, expires_at, user_id FROM used`
+	// sqlCheckRefresh reads a usable token without spending it.
+	sqlCheckRefresh = `SELECT r.session_id, r.family, r.expires_at, s.user_id FROM refresh_tokens r
+			JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
+			WHERE r.tenant_id = $1 AND r.jti = $2 AND r.spent_at IS NULL AND r.expires_at > now()`
+	// sqlRefreshState tells why a token was not usable.
+	sqlRefreshState = `SELECT r.session_id, r.family, r.spent_at IS NOT NULL FROM refresh_tokens r
+		JOIN sessions s ON s.tenant_id = r.tenant_id AND s.id = r.session_id AND s.expires_at > now()
+		WHERE r.tenant_id = $1 AND r.jti = $2`
+)

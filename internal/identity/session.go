@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -286,10 +287,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	read := time.Now()
 	// The user's summary comes in the same statement: the entry cached
 	// below then answers GET auth/session without Postgres.
-	err := s.pool.QueryRow(ctx, `SELECT s.public_id, s.user_id, s.client, s.methods, s.data, s.created_at, s.expires_at,
-		coalesce(u.username, ''), u.password_hash, u.is_active, `+primaryEmailOf("s")+`
-		FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
-		WHERE s.tenant_id = $1 AND s.id = $2 AND s.expires_at > now()`, tenantID, id).
+	err := s.pool.QueryRow(ctx, sqlLookupSession, tenantID, id).
 		Scan(&sess.PublicID, &sess.State.UserID, &sess.Client, &methods, &data, &sess.CreatedAt, &sess.ExpiresAt,
 			&u.Username, &hash, &u.Active, &u.PrimaryEmail)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -354,13 +352,7 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		read := time.Now()
 		// The user's summary is read back in the same statement, for the
 		// cache entry (see LookupID).
-		err := s.pool.QueryRow(ctx, `WITH s AS (
-			INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()
-			RETURNING tenant_id, user_id, public_id)
-			SELECT s.public_id, coalesce(u.username, ''), u.password_hash, u.is_active, `+primaryEmailOf("s")+`
-			FROM s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id`,
+		err := s.pool.QueryRow(ctx, sqlSaveSession,
 			sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt).
 			Scan(&sess.PublicID, &u.Username, &hash, &u.Active, &u.PrimaryEmail)
 		if err != nil {
@@ -452,7 +444,7 @@ func (s *Sessions) cache(ctx context.Context, sess *Session, read time.Time) {
 // has committed. An error means Redis could not be told; the stale entries
 // then live at most cacheTTL.
 func (s *Sessions) UserChanged(ctx context.Context, tenantID uuid.UUID, userID int64) error {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM sessions WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+	rows, err := s.pool.Query(ctx, sqlUserSessionIDs, tenantID, userID)
 	if err != nil {
 		return fmt.Errorf("sessions: user changed: %w", err)
 	}
@@ -592,7 +584,13 @@ type getBatcher struct {
 	rdb  *redis.Client
 	reqs chan *getReq
 	once sync.Once
+	// running counts the workers; a worker idle for batchIdle exits, and
+	// get starts workers as needed, so an idle server keeps none.
+	running atomic.Int32
 }
+
+// batchIdle is how long a batch worker waits for work before it exits.
+const batchIdle = time.Second
 
 // getReq is one lookup waiting for its batch.
 type getReq struct {
@@ -613,12 +611,8 @@ var getReqPool = sync.Pool{New: func() any { return &getReq{done: make(chan stru
 
 // get returns the value at key (redis.Nil when there is none).
 func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
-	b.once.Do(func() {
-		b.reqs = make(chan *getReq, batchWorkers*maxBatch)
-		for range batchWorkers {
-			go b.loop()
-		}
-	})
+	b.once.Do(func() { b.reqs = make(chan *getReq, batchWorkers*maxBatch) })
+	b.startWorker()
 	r := getReqPool.Get().(*getReq)
 	r.key, r.val, r.err = key, nil, nil
 	select {
@@ -627,6 +621,9 @@ func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
 		getReqPool.Put(r)
 		return nil, ctx.Err()
 	}
+	// Again once queued: a worker that went idle just before the request
+	// arrived has left its place free (see next).
+	b.startWorker()
 	select {
 	case <-r.done:
 		val, err := r.val, r.err
@@ -639,13 +636,52 @@ func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
 	}
 }
 
-// loop serves batches for the life of the process: the workers hold no
-// resources but the client's pooled connections, and a Sessions lives as
-// long as its server.
+// startWorker starts a worker unless batchWorkers already run.
+func (b *getBatcher) startWorker() {
+	for {
+		n := b.running.Load()
+		if n >= batchWorkers {
+			return
+		}
+		if b.running.CompareAndSwap(n, n+1) {
+			go b.loop()
+			return
+		}
+	}
+}
+
+// next waits for a request; false after batchIdle without one, when the
+// worker has given up its place (unless work arrived meanwhile).
+func (b *getBatcher) next(idle *time.Timer) (*getReq, bool) {
+	for {
+		idle.Reset(batchIdle)
+		select {
+		case r := <-b.reqs:
+			return r, true
+		case <-idle.C:
+			b.running.Add(-1)
+			if len(b.reqs) == 0 {
+				return nil, false
+			}
+			// A request slipped in as we left: take the place back if free.
+			if n := b.running.Load(); n >= batchWorkers || !b.running.CompareAndSwap(n, n+1) {
+				return nil, false
+			}
+		}
+	}
+}
+
+// loop serves batches until it has been idle for batchIdle.
 func (b *getBatcher) loop() {
 	batch := make([]*getReq, 0, maxBatch)
 	cmds := make([]*redis.StringCmd, 0, maxBatch)
-	for r := range b.reqs {
+	idle := time.NewTimer(batchIdle)
+	defer idle.Stop()
+	for {
+		r, ok := b.next(idle)
+		if !ok {
+			return
+		}
 		batch = append(batch[:0], r)
 	fill:
 		for len(batch) < maxBatch {
@@ -677,3 +713,25 @@ func (b *getBatcher) loop() {
 		clear(batch)
 	}
 }
+
+// The session store's SQL, named so the plan checks (explain_test.go) run
+// exactly what the store runs.
+var (
+	// sqlLookupSession reads a durable session and its user's summary ($1
+	// tenant, $2 session id).
+	sqlLookupSession = `SELECT s.public_id, s.user_id, s.client, s.methods, s.data, s.created_at, s.expires_at,
+		coalesce(u.username, ''), u.password_hash, u.is_active, ` + primaryEmailOf("s") + `
+		FROM sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+		WHERE s.tenant_id = $1 AND s.id = $2 AND s.expires_at > now()`
+	// sqlSaveSession upserts an authenticated session and reads its user's
+	// summary back.
+	sqlSaveSession = `WITH s AS (
+			INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()
+			RETURNING tenant_id, user_id, public_id)
+			SELECT s.public_id, coalesce(u.username, ''), u.password_hash, u.is_active, ` + primaryEmailOf("s") + `
+			FROM s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id`
+	// sqlUserSessionIDs lists a user's sessions ($1 tenant, $2 user).
+	sqlUserSessionIDs = `SELECT id FROM sessions WHERE tenant_id = $1 AND user_id = $2`
+)

@@ -3,7 +3,9 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +168,50 @@ func TestEndUserSessionsDropsKeptEntry(t *testing.T) {
 	kept, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", "")
 	if err != nil || kept.User() == nil || kept.User().ID != f.user {
 		t.Fatalf("kept session: %v %+v", err, kept)
+	}
+}
+
+// Concurrent lookups share Redis round trips (getBatcher); each must still
+// get its own session back, and a missing one must still be a miss.
+func TestConcurrentLookupsGetTheirOwnSession(t *testing.T) {
+	f := newCacheFixture(t)
+	ctx := context.Background()
+	const n = 40
+	sessions := make([]*Session, n)
+	for i := range sessions {
+		s := f.s.New(f.tenant, "app", "127.0.0.1", "test")
+		if err := f.s.Login(ctx, s, f.user, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		s.State.Methods = []AuthRecord{{Method: "password", At: float64(i)}}
+		if err := f.s.Save(ctx, s, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		sessions[i] = s
+	}
+	errs := make(chan error, n*10)
+	var wg sync.WaitGroup
+	for r := 0; r < 10; r++ {
+		for i, s := range sessions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := f.s.Lookup(ctx, f.tenant, s.Token, "", "")
+				switch {
+				case err != nil:
+					errs <- err
+				case len(got.State.Methods) != 1 || got.State.Methods[0].At != float64(i) || got.PublicID != s.PublicID:
+					errs <- fmt.Errorf("lookup %d got session %d's state %+v", i, got.PublicID, got.State.Methods)
+				}
+				if _, err := f.s.Lookup(ctx, f.tenant, newToken(), "", ""); !errors.Is(err, ErrSessionNotFound) {
+					errs <- fmt.Errorf("unknown token: %v", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -61,7 +61,7 @@ func scanUser(row pgx.Row) (*User, error) {
 
 // User loads a user by id.
 func (s *Store) User(ctx context.Context, tenantID uuid.UUID, id int64) (*User, error) {
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`, tenantID, id))
+	return scanUser(s.pool.QueryRow(ctx, sqlUserByID, tenantID, id))
 }
 
 // UserByUsername loads a user by username, case-insensitively.
@@ -73,9 +73,7 @@ func (s *Store) UserByUsername(ctx context.Context, tenantID uuid.UUID, username
 // UsersByEmail returns the users holding an address, those with it verified
 // first (allauth's prefer_verified).
 func (s *Store) UsersByEmail(ctx context.Context, tenantID uuid.UUID, email string) ([]*User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users u JOIN email_addresses a
-		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
-		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`, tenantID, FoldEmail(email))
+	rows, err := s.pool.Query(ctx, sqlUsersByEmail, tenantID, FoldEmail(email))
 	if err != nil {
 		return nil, fmt.Errorf("identity: users by email: %w", err)
 	}
@@ -253,3 +251,13 @@ func (s *Store) resetFailures(ctx context.Context, tenantID uuid.UUID, userID in
 	_, err := s.pool.Exec(ctx, `UPDATE users SET failed_logins = 0 WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
 	return err
 }
+
+// The user reads of the hot paths, named for the plan checks (explain_test.go).
+const (
+	// sqlUserByID loads a user ($1 tenant, $2 id).
+	sqlUserByID = `SELECT ` + userColumns + ` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`
+	// sqlUsersByEmail finds the users holding an address (a password login).
+	sqlUsersByEmail = `SELECT ` + userColumns + ` FROM users u JOIN email_addresses a
+		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
+		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`
+)
