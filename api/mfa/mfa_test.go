@@ -1,6 +1,7 @@
 package mfa_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -313,4 +314,35 @@ func TestPasskeySignup(t *testing.T) {
 	if res.Path("data.user.email") != "hal@example.com" || res.Path("data.user.has_usable_password") != false {
 		t.Fatalf("%s", res.Body)
 	}
+}
+
+// A TOTP seed and recovery codes of one tenant open nothing at another,
+// even for a user with the same address there, and even copied into the
+// other tenant's database row (the seal is bound to tenant and user): each
+// is refused with incorrect_code, never a server error.
+func TestTOTPAndRecoveryCodesOfAnotherTenantRefused(t *testing.T) {
+	a, b := apitest.New(t, with(nil)), apitest.New(t, with(nil))
+	feA, secretA := enableTOTP(t, a, "app", "ivy@example.com")
+	codesA := feA.Do("GET", "account/authenticators/recovery-codes", "").Status(200).Path("data.unused_codes").([]any)
+	_, secretB := enableTOTP(t, b, "app", "ivy@example.com")
+	login := func() *apitest.Client {
+		c := b.Client("app")
+		c.Do("POST", "auth/login", `{"email":"ivy@example.com","password":"`+pw+`"}`).Status(401)
+		return c
+	}
+	c := login()
+	c.Do("POST", "auth/2fa/authenticate", `{"code":"`+domain.TOTPCode(secretA, time.Now(), a.Tenant.Settings)+`"}`).Status(400).Error("code", "incorrect_code")
+	c.Do("POST", "auth/2fa/authenticate", `{"code":"`+codesA[0].(string)+`"}`).Status(400).Error("code", "incorrect_code")
+
+	// Transplant A's sealed TOTP seed into B's row.
+	ctx := context.Background()
+	pool := b.Accounts.Store.Pool()
+	if _, err := pool.Exec(ctx, `UPDATE authenticators SET data = (SELECT data FROM authenticators WHERE tenant_id = $1 AND type = 'totp')
+		WHERE tenant_id = $2 AND type = 'totp'`, a.Tenant.ID, b.Tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	c = login()
+	c.Do("POST", "auth/2fa/authenticate", `{"code":"`+domain.TOTPCode(secretA, time.Now(), a.Tenant.Settings)+`"}`).Status(400).Error("code", "incorrect_code")
+	c.Do("POST", "auth/2fa/authenticate", `{"code":"`+domain.TOTPCode(secretB, time.Now(), b.Tenant.Settings)+`"}`).Status(400).Error("code", "incorrect_code")
+	c.Do("GET", "auth/session", "").Status(401)
 }

@@ -67,7 +67,7 @@ func (s *ConsoleStore) scan(row pgx.Row) (*Authenticator, uuid.UUID, error) {
 	}
 	raw, err := s.sealer.Open(sealed, consoleSealContext(owner, a.Type))
 	if err != nil {
-		return nil, uuid.Nil, fmt.Errorf("mfa: open console authenticator %d: %w", a.ID, err)
+		return nil, uuid.Nil, fmt.Errorf("mfa: open console authenticator %d: %w (%w)", a.ID, ErrUnreadable, err)
 	}
 	if err := decodeConsolePayload(&a, raw); err != nil {
 		return nil, uuid.Nil, fmt.Errorf("mfa: decode console authenticator %d: %w", a.ID, err)

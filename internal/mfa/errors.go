@@ -8,6 +8,12 @@ import (
 // ErrNotFound is returned when the user has no such authenticator.
 var ErrNotFound = errors.New("mfa: authenticator not found")
 
+// ErrUnreadable is an authenticator whose sealed data does not open for its
+// tenant and user (copied from another row, or corrupted). It matches
+// ErrNotFound: for authentication such an authenticator does not exist, so
+// a transplanted secret is an incorrect code, not a server error.
+var ErrUnreadable = fmt.Errorf("%w: sealed data does not open for this tenant and user", ErrNotFound)
+
 // ErrAlreadyActive is returned when activating TOTP for a user who already
 // has it (allauth has no answer for this: its unique constraint fails).
 var ErrAlreadyActive = errors.New("mfa: authenticator already active")

@@ -155,7 +155,7 @@ func (s *Store) scan(tenantID uuid.UUID, row pgx.Row, decode bool) (*Authenticat
 	}
 	raw, err := s.sealer.Open(sealed, sealContext(tenantID, a.UserID, a.Type))
 	if err != nil {
-		return nil, fmt.Errorf("mfa: open authenticator %d: %w", a.ID, err)
+		return nil, fmt.Errorf("mfa: open authenticator %d: %w (%w)", a.ID, ErrUnreadable, err)
 	}
 	switch a.Type {
 	case TypeTOTP:
