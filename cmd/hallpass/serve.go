@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/hallpass/hallpass/api"
@@ -24,6 +26,7 @@ import (
 const tenantCacheTTL = 30 * time.Second
 
 func (c *cli) serve(ctx context.Context) error {
+	tuneGC(os.Getenv)
 	d, err := c.connect(ctx, true)
 	if err != nil {
 		return err
@@ -118,4 +121,16 @@ func (c *cli) mailWorker(d *deps) (*mail.Worker, error) {
 		sender = s
 	}
 	return mail.NewWorker(d.pool, d.sealer, sender, d.log), nil
+}
+
+// serveGCPercent is the server's GOGC unless the environment sets one: a
+// request allocates little that lives, so trading some heap for half the
+// collections keeps p99 low under load (docs/PERFORMANCE.md).
+const serveGCPercent = 200
+
+// tuneGC applies serveGCPercent when GOGC is not set.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
