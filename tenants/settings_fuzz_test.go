@@ -271,6 +271,14 @@ func checkSettingsError(t *testing.T, doc []byte, err error, known map[string]bo
 			t.Fatalf("%q is not a JSON object to encoding/json, but got per-key errors: %v", doc, e)
 		}
 		for _, one := range e {
+			if one != nil && one.Key == "" {
+				// A document-level problem (an empty setting name) reported
+				// with the per-key ones: it must be a structural one.
+				if !slices.ContainsFunc(structuralReasons, func(p string) bool { return strings.HasPrefix(one.Reason, p) }) {
+					t.Fatalf("document-level error with an unexpected reason: %q (input %q)", one.Reason, doc)
+				}
+				continue
+			}
 			named(one)
 		}
 		if !sort.SliceIsSorted(e, func(i, j int) bool { return e[i].Key < e[j].Key }) {
