@@ -110,6 +110,9 @@ func TestSecurityEventsAudited(t *testing.T) {
 				secrets = append(secrets, c.(string))
 			}
 		}, []want{{"mfa.recovery_codes.regenerate", "", map[string]any{"type": "recovery_codes"}}}},
+		{"wrong second factor", func() {
+			fe.Do("POST", "auth/2fa/reauthenticate", `{"code":"000000"}`).Status(400)
+		}, []want{{"user.mfa.failed", "", map[string]any{"kind": "code", "purpose": "reauthentication", "client": "browser"}}}},
 		{"WebAuthn key added", func() {
 			res := fe.Do("GET", "account/authenticators/webauthn", "").Status(200)
 			opts, _ := json.Marshal(res.Path("data.creation_options"))

@@ -127,6 +127,17 @@ func (h *Handlers) fail(c *fiber.Ctx, err error) error {
 	return err
 }
 
+// failFactor answers a refused second factor, auditing a wrong one for a
+// known user (a passkey login that names nobody has no user to blame).
+func (h *Handlers) failFactor(c *fiber.Ctx, userID int64, kind string, reauthentication bool, err error) error {
+	if userID != 0 && errors.Is(err, domain.ErrIncorrectCode) {
+		if rerr := h.Accounts.RecordMFAFailure(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication); rerr != nil {
+			return rerr
+		}
+	}
+	return h.fail(c, err)
+}
+
 // recent requires a logged-in user who authenticated recently: every MFA
 // management call does, as allauth's.
 func (h *Handlers) recent(c *fiber.Ctx) error {
@@ -192,7 +203,7 @@ func (h *Handlers) Authenticate(c *fiber.Ctx) error {
 	}
 	a, err := h.Store.Authenticate(c.UserContext(), t.ID, login.UserID, code, t.Settings)
 	if err != nil {
-		return h.fail(c, err)
+		return h.failFactor(c, login.UserID, "code", false, err)
 	}
 	h.Accounts.RecordMethod(sess, record(a))
 	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFAAuthenticate, api.Request(c)); err != nil {
@@ -223,7 +234,7 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 	}
 	a, err := h.Store.Authenticate(c.UserContext(), t.ID, sess.State.UserID, code, t.Settings)
 	if err != nil {
-		return h.fail(c, err)
+		return h.failFactor(c, sess.State.UserID, "code", true, err)
 	}
 	rec := record(a)
 	rec.Reauthenticated = true

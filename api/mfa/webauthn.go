@@ -185,7 +185,7 @@ func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (
 		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
 			return nil, serr
 		}
-		return nil, h.fail(c, err)
+		return nil, h.failFactor(c, userID, "webauthn", purpose == ceremonyReauthenticate, err)
 	}
 	return a, nil
 }

@@ -225,6 +225,16 @@ func TestConnectAndDisconnect(t *testing.T) {
 		t.Fatalf("not disconnected: %s", res.Body)
 	}
 	waitNotice(t, env, "gu@example.com", "Third-Party Account Disconnected", "Google")
+	for _, action := range []string{"user.social.connect", "user.social.disconnect"} {
+		var n int
+		if err := env.Accounts.Store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = $2
+			AND target = 'provider google' AND details->>'uid' = 'g-4'`, env.Tenant.ID, action).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%d %s events, want 1", n, action)
+		}
+	}
 }
 
 // waitNotice waits for a security notice to an address whose subject and

@@ -25,7 +25,26 @@ const (
 	EventEmailRemove    = "user.email.remove"
 	EventEmailVerify    = "user.email.verify"
 	EventEmailPrimary   = "user.email.primary"
+	// EventMFAFailed is a wrong second factor (code or WebAuthn assertion)
+	// at sign-in or reauthentication.
+	EventMFAFailed = "user.mfa.failed"
+	// EventSocialConnect and EventSocialDisconnect are a provider account
+	// connected to, or removed from, the user's account.
+	EventSocialConnect    = "user.social.connect"
+	EventSocialDisconnect = "user.social.disconnect"
 )
+
+// RecordMFAFailure audits a wrong second factor for userID: the kind tried
+// ("code" for TOTP and recovery codes, "webauthn") and whether it was a
+// sign-in or a reauthentication. Nothing of what was sent is kept.
+func (a *Accounts) RecordMFAFailure(ctx context.Context, t *tenants.Tenant, userID int64, req Request, kind string, reauthentication bool) error {
+	purpose := "login"
+	if reauthentication {
+		purpose = "reauthentication"
+	}
+	return audit.Record(ctx, a.Store.pool, userEvent(t.ID, userID, req.IP, EventMFAFailed, "",
+		map[string]any{"kind": kind, "purpose": purpose, "client": req.Client}))
+}
 
 // userEvent is the audit event of a tenant user acting on their own
 // account, from ip; target is what was acted on ("" = the user).

@@ -430,6 +430,10 @@ func (a *Accounts) ConnectSocial(ctx context.Context, t *tenants.Tenant, sess *S
 		if err != nil || !added {
 			return err
 		}
+		if err := a.record(ctx, tx, userEvent(t.ID, sess.State.UserID, sess.IP, EventSocialConnect, "provider "+in.Provider,
+			map[string]any{"provider": in.Provider, "uid": in.UID})); err != nil {
+			return err
+		}
 		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountConnected, in.Provider)
 	})
 }
@@ -505,6 +509,10 @@ func (a *Accounts) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess
 		return err
 	}
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if err := a.record(ctx, tx, userEvent(t.ID, sess.State.UserID, sess.IP, EventSocialDisconnect, "provider "+provider,
+			map[string]any{"provider": provider, "uid": uid})); err != nil {
+			return err
+		}
 		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountDisconnected, provider)
 	})
 }
