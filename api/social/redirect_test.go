@@ -355,3 +355,35 @@ func TestPrivateNetworksRefused(t *testing.T) {
 		t.Fatal("an account was created")
 	}
 }
+
+// The connect process through the redirect flow: a logged-in browser gains
+// the provider account; an anonymous one is refused (permission_denied)
+// and nothing is connected.
+func TestRedirectFlowConnect(t *testing.T) {
+	env, srv := googleEnv(t, apitest.Settings{"ACCOUNT_EMAIL_VERIFICATION": "none"})
+	srv.SetUser(oidctest.User{Sub: "g-77", Email: "other@example.com", EmailVerified: true})
+
+	anon := newBrowser(t, env)
+	if q := landed(t, anon.redirect("google", "connect", callbackURL)); q.Get("error") != "permission_denied" || q.Get("error_process") != "connect" {
+		t.Fatalf("anonymous connect: %v", q)
+	}
+	if socialAccounts(t, env) != 0 {
+		t.Fatal("connected without a user")
+	}
+
+	b := newBrowserAt(t, anon.base)
+	if status, body := b.api("POST", "auth/signup", `{"email":"owner@example.com","password":"a long password 1"}`); status != 200 {
+		t.Fatalf("signup %d %v", status, body)
+	}
+	if q := landed(t, b.redirect("google", "connect", callbackURL)); q.Get("error") != "" {
+		t.Fatalf("connect: %v", q)
+	}
+	status, body := b.api("GET", "auth/session", "")
+	if status != 200 || body["data"].(map[string]any)["user"].(map[string]any)["email"] != "owner@example.com" {
+		t.Fatalf("the connect changed who is logged in: %d %v", status, body)
+	}
+	_, body = b.api("GET", "account/providers", "")
+	if list := body["data"].([]any); len(list) != 1 || list[0].(map[string]any)["uid"] != "g-77" {
+		t.Fatalf("providers after connect: %v", body["data"])
+	}
+}
