@@ -96,6 +96,8 @@ func TestHotQueryPlans(t *testing.T) {
 			[]string{"sessions_pkey", "users_pkey", "email_addresses_one_primary"}},
 		{"session save", sqlSaveSession, []any{tenant, session, user, "app", string(methods), string(data), "127.0.0.1", "ua", now, now.Add(time.Hour)},
 			[]string{"users_pkey", "email_addresses_one_primary"}},
+		{"session update", sqlUpdateSession, []any{tenant, session, string(methods), string(data)},
+			[]string{"sessions_pkey", "users_pkey", "email_addresses_one_primary"}},
 		{"user by id", sqlUserByID, []any{tenant, user}, []string{"users_pkey", "email_addresses_one_primary"}},
 		{"users by email (password login)", sqlUsersByEmail, []any{tenant, FoldEmail(seed.Email(slug, 1000))},
 			[]string{"email_addresses_email", "users_pkey"}},

@@ -352,9 +352,24 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		read := time.Now()
 		// The user's summary is read back in the same statement, for the
 		// cache entry (see LookupID).
-		err := s.pool.QueryRow(ctx, sqlSaveSession,
-			sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt).
-			Scan(&sess.PublicID, &u.Username, &hash, &u.Active, &u.PrimaryEmail)
+		var row pgx.Row
+		if sess.stored == storedPostgres {
+			// An existing session is only ever updated: one ended meanwhile
+			// (a logout elsewhere, a password change ending the user's other
+			// sessions) must not be brought back by a request that loaded
+			// it before the end.
+			row = s.pool.QueryRow(ctx, sqlUpdateSession, sess.TenantID, id, methods, data)
+		} else {
+			row = s.pool.QueryRow(ctx, sqlSaveSession,
+				sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt)
+		}
+		err := row.Scan(&sess.PublicID, &u.Username, &hash, &u.Active, &u.PrimaryEmail)
+		if errors.Is(err, pgx.ErrNoRows) && sess.stored == storedPostgres {
+			// Ended while this request ran: the client is logged out.
+			sess.State, sess.Token, sess.id, sess.user = SessionState{}, "", nil, nil
+			sess.stored, sess.dirty = storedNowhere, false
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("sessions: save: %w", err)
 		}
@@ -729,6 +744,15 @@ var (
 			INSERT INTO sessions (tenant_id, id, user_id, client, methods, data, ip, user_agent, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (tenant_id, id) DO UPDATE SET methods = EXCLUDED.methods, data = EXCLUDED.data, last_seen_at = now()
+			RETURNING tenant_id, user_id, public_id)
+			SELECT s.public_id, coalesce(u.username, ''), u.password_hash, u.is_active, ` + primaryEmailOf("s") + `
+			FROM s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id`
+	// sqlUpdateSession updates a stored session's state ($1 tenant, $2
+	// session id, $3 methods, $4 data) and reads its user's summary back;
+	// no row when the session has ended.
+	sqlUpdateSession = `WITH s AS (
+			UPDATE sessions SET methods = $3, data = $4, last_seen_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND expires_at > now()
 			RETURNING tenant_id, user_id, public_id)
 			SELECT s.public_id, coalesce(u.username, ''), u.password_hash, u.is_active, ` + primaryEmailOf("s") + `
 			FROM s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id`

@@ -215,3 +215,37 @@ func TestConcurrentLookupsGetTheirOwnSession(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A request that loaded its session before the session was ended elsewhere
+// (a logout on another node, a password change ending the user's other
+// sessions) must not bring it back when it saves its changes: the save
+// finds the session gone and leaves the client logged out.
+func TestSaveDoesNotResurrectAnEndedSession(t *testing.T) {
+	f := newCacheFixture(t)
+	ctx := context.Background()
+	inFlight, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.EndUserSessions(ctx, f.tenant, f.user, nil); err != nil {
+		t.Fatal(err)
+	}
+	inFlight.State.PendingTOTP = "sealed-offer" // the request changed its session
+	inFlight.Changed()
+	if err := f.s.Save(ctx, inFlight, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if inFlight.Authenticated() || inFlight.Token != "" {
+		t.Fatalf("the in-flight request still holds a live session: %+v", inFlight.State)
+	}
+	var rows int
+	if err := f.s.pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE tenant_id = $1 AND user_id = $2`, f.tenant, f.user).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Fatalf("the ended session came back (%d rows)", rows)
+	}
+	if _, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("lookup after the end: %v", err)
+	}
+}
