@@ -41,20 +41,38 @@ type Execer interface {
 // whenever there is one (a sign-in, which changes no row of its own, is
 // recorded on the pool).
 func Record(ctx context.Context, x Execer, e Event) error {
+	sql, args, err := insert(e)
+	if err != nil {
+		return err
+	}
+	if _, err = x.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("audit: record %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// Queue adds e's insert to a batch, for callers that send it in one round
+// trip with the change it records (the batch runs as one transaction).
+func Queue(b *pgx.Batch, e Event) error {
+	sql, args, err := insert(e)
+	if err != nil {
+		return err
+	}
+	b.Queue(sql, args...)
+	return nil
+}
+
+func insert(e Event) (string, []any, error) {
 	details := e.Details
 	if details == nil {
 		details = map[string]any{}
 	}
 	raw, err := json.Marshal(details)
 	if err != nil {
-		return fmt.Errorf("audit: details: %w", err)
+		return "", nil, fmt.Errorf("audit: details: %w", err)
 	}
-	_, err = x.Exec(ctx, `INSERT INTO audit_events (tenant_id, actor, action, target, ip, details)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.TenantID, e.Actor, e.Action, e.Target, e.IP, raw)
-	if err != nil {
-		return fmt.Errorf("audit: record %s: %w", e.Action, err)
-	}
-	return nil
+	return `INSERT INTO audit_events (tenant_id, actor, action, target, ip, details)
+		VALUES ($1, $2, $3, $4, $5, $6)`, []any{e.TenantID, e.Actor, e.Action, e.Target, e.IP, raw}, nil
 }
 
 // Querier runs a query; *pgxpool.Pool and pgx.Tx satisfy it.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/audit"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
@@ -351,7 +352,7 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	if in.Method == "email" {
 		email = in.Value
 	}
-	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	start := func(tx pgx.Tx) error {
 		if t.Settings.LoginCodeRequiredAfter("password") {
 			// ACCOUNT_LOGIN_BY_CODE_REQUIRED: a code to the address comes
 			// first; it also proves the address, so no verify_email follows.
@@ -364,7 +365,14 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 			}
 		}
 		return a.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
-	})
+	}
+	if t.Settings.EmailVerification == tenants.EmailVerificationNone && !t.Settings.LoginCodeRequiredAfter("password") {
+		// Nothing to verify and no code to send: no transaction to open
+		// (startLogin touches no row then).
+		err = start(nil)
+	} else {
+		err = pgx.BeginFunc(ctx, a.Store.pool, start)
+	}
 	if err != nil {
 		return err
 	}
@@ -555,9 +563,6 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *S
 	if err := a.Sessions.Login(ctx, sess, user.ID, time.Duration(t.Settings.SessionCookieAge)*time.Second); err != nil {
 		return err
 	}
-	if err := a.record(ctx, nil, event); err != nil {
-		return err
-	}
 	if len(sess.State.Methods) > 0 && t.Settings.EmailNotifications && user.PrimaryEmail != "" {
 		// A sign-in (not a signup) is worth a security notice.
 		if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
@@ -566,7 +571,16 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *S
 			return err
 		}
 	}
-	return a.Store.TouchLastLogin(ctx, t.ID, user.ID)
+	// The login's audit record and last_login in one round trip.
+	b := &pgx.Batch{}
+	if err := audit.Queue(b, event); err != nil {
+		return err
+	}
+	b.Queue(sqlTouchLastLogin, t.ID, user.ID)
+	if err := a.Store.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("identity: record login: %w", err)
+	}
+	return nil
 }
 
 // PendingStage returns the session's pending login if it is still within

@@ -198,7 +198,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, tenantID uuid.UUID, userID 
 
 // TouchLastLogin records a completed login.
 func (s *Store) TouchLastLogin(ctx context.Context, tenantID uuid.UUID, userID int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE users SET last_login = now() WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
+	_, err := s.pool.Exec(ctx, sqlTouchLastLogin, tenantID, userID)
 	return err
 }
 
@@ -261,3 +261,6 @@ const (
 		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
 		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`
 )
+
+// sqlTouchLastLogin records a completed login ($1 tenant, $2 user).
+const sqlTouchLastLogin = `UPDATE users SET last_login = now() WHERE tenant_id = $1 AND id = $2`
