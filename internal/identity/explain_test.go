@@ -39,9 +39,6 @@ func (n planNode) walk(visit func(planNode)) {
 // executions); neither may scan a table sequentially, and each must use the
 // index named.
 func TestHotQueryPlans(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads 100,000 users")
-	}
 	ctx := context.Background()
 	pool := testenv.Pool(t)
 	st, err := seed.Load(ctx, pool, seed.Options{Prefix: "plan-", Tenants: 50, Users: 100_000, SessionsPerUser: 1, PasswordHash: "!seed"})

@@ -450,33 +450,9 @@ func parseConsoleState(state []byte, ceremony string) (*consoleCeremony, bool) {
 // session, for FinishRegistration. A passwordless credential (a passkey)
 // needs a resident key and user verification.
 func BeginConsoleRegistration(cfg *webauthn.Config, user *ConsoleWebAuthnUser, passwordless bool) (optionsJSON, state []byte, err error) {
-	rp, err := relyingParty(cfg)
+	optionsJSON, session, err := beginRegistration(cfg, user, user.Credentials, passwordless)
 	if err != nil {
 		return nil, nil, err
-	}
-	sel := protocol.AuthenticatorSelection{
-		ResidentKey:        protocol.ResidentKeyRequirementDiscouraged,
-		RequireResidentKey: protocol.ResidentKeyNotRequired(),
-		UserVerification:   protocol.VerificationDiscouraged,
-	}
-	if passwordless {
-		sel = protocol.AuthenticatorSelection{
-			ResidentKey:        protocol.ResidentKeyRequirementRequired,
-			RequireResidentKey: protocol.ResidentKeyRequired(),
-			UserVerification:   protocol.VerificationRequired,
-		}
-	}
-	exclude := make([]protocol.CredentialDescriptor, 0, len(user.Credentials))
-	for _, c := range user.Credentials {
-		exclude = append(exclude, c.Descriptor())
-	}
-	creation, session, err := rp.BeginRegistration(user, webauthn.WithAuthenticatorSelection(sel),
-		webauthn.WithExclusions(exclude), webauthn.WithExtensions(webauthn.WithExtensionCredProps()))
-	if err != nil {
-		return nil, nil, fmt.Errorf("mfa: begin console registration: %w", err)
-	}
-	if optionsJSON, err = json.Marshal(creation.Response); err != nil {
-		return nil, nil, fmt.Errorf("mfa: encode creation options: %w", err)
 	}
 	state, err = json.Marshal(consoleCeremony{Ceremony: consoleRegistration, UserID: user.ID, Passwordless: passwordless, Session: *session})
 	if err != nil {

@@ -114,16 +114,11 @@ func relyingParty(cfg *webauthn.Config) (*webauthn.WebAuthn, error) {
 	return rp, nil
 }
 
-// BeginRegistration starts adding a WebAuthn credential (allauth's
-// begin_registration). It returns the browser's
-// PublicKeyCredentialCreationOptions as JSON — the API answers
-// `{"creation_options": {"publicKey": <optionsJSON>}}` — and the ceremony
-// state, which the caller keeps server-side, bound to the session, and
-// hands to FinishRegistration once (delete it when read). A passwordless
-// credential (a passkey) requires a resident key and user verification;
-// otherwise both are discouraged, as allauth. The user's existing
-// credentials are excluded and the credProps extension is requested.
-func BeginRegistration(cfg *webauthn.Config, user *WebAuthnUser, passwordless bool) (optionsJSON, state []byte, err error) {
+// beginRegistration is the registration ceremony's start for any user
+// (tenant or console): a passwordless credential (a passkey) requires a
+// resident key and user verification, otherwise both are discouraged (as
+// allauth); existing credentials are excluded and credProps is requested.
+func beginRegistration(cfg *webauthn.Config, user webauthn.User, existing []webauthn.Credential, passwordless bool) ([]byte, *webauthn.SessionData, error) {
 	rp, err := relyingParty(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -140,8 +135,8 @@ func BeginRegistration(cfg *webauthn.Config, user *WebAuthnUser, passwordless bo
 			UserVerification:   protocol.VerificationRequired,
 		}
 	}
-	exclude := make([]protocol.CredentialDescriptor, 0, len(user.Credentials))
-	for _, c := range user.Credentials {
+	exclude := make([]protocol.CredentialDescriptor, 0, len(existing))
+	for _, c := range existing {
 		exclude = append(exclude, c.Descriptor())
 	}
 	creation, session, err := rp.BeginRegistration(user,
@@ -151,8 +146,26 @@ func BeginRegistration(cfg *webauthn.Config, user *WebAuthnUser, passwordless bo
 	if err != nil {
 		return nil, nil, fmt.Errorf("mfa: begin registration: %w", err)
 	}
-	if optionsJSON, err = json.Marshal(creation.Response); err != nil {
+	optionsJSON, err := json.Marshal(creation.Response)
+	if err != nil {
 		return nil, nil, fmt.Errorf("mfa: encode creation options: %w", err)
+	}
+	return optionsJSON, session, nil
+}
+
+// BeginRegistration starts adding a WebAuthn credential (allauth's
+// begin_registration). It returns the browser's
+// PublicKeyCredentialCreationOptions as JSON — the API answers
+// `{"creation_options": {"publicKey": <optionsJSON>}}` — and the ceremony
+// state, which the caller keeps server-side, bound to the session, and
+// hands to FinishRegistration once (delete it when read). A passwordless
+// credential (a passkey) requires a resident key and user verification;
+// otherwise both are discouraged, as allauth. The user's existing
+// credentials are excluded and the credProps extension is requested.
+func BeginRegistration(cfg *webauthn.Config, user *WebAuthnUser, passwordless bool) (optionsJSON, state []byte, err error) {
+	optionsJSON, session, err := beginRegistration(cfg, user, user.Credentials, passwordless)
+	if err != nil {
+		return nil, nil, err
 	}
 	state, err = json.Marshal(ceremonyState{Ceremony: ceremonyRegistration, UserID: user.ID,
 		Passwordless: passwordless, Session: *session})
