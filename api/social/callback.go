@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/providers"
@@ -201,23 +202,16 @@ func loginError(c *fiber.Ctx, code, process string) error {
 const maxCallbackParams = 16
 
 // queryValues are the callback's query parameters.
-func queryValues(c *fiber.Ctx) url.Values {
-	q := url.Values{}
-	n := 0
-	for k, v := range c.Context().QueryArgs().All() {
-		if n < maxCallbackParams {
-			q.Add(string(k), string(v))
-			n++
-		}
-	}
-	return q
-}
+func queryValues(c *fiber.Ctx) url.Values { return argValues(c.Context().QueryArgs()) }
 
 // formValues are a form-post callback's fields.
-func formValues(c *fiber.Ctx) url.Values {
+func formValues(c *fiber.Ctx) url.Values { return argValues(c.Context().PostArgs()) }
+
+// argValues copies at most maxCallbackParams arguments.
+func argValues(args *fasthttp.Args) url.Values {
 	q := url.Values{}
 	n := 0
-	for k, v := range c.Context().PostArgs().All() {
+	for k, v := range args.All() {
 		if n < maxCallbackParams {
 			q.Add(string(k), string(v))
 			n++

@@ -125,28 +125,9 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 	if err := a.Limit(ctx, t, "signup", req, sess, ""); err != nil {
 		return err
 	}
-	var errs Errors
-	email, username := "", ""
-	if f, ok := field(s, "email"); ok {
-		if in.HasEmail && strings.TrimSpace(in.Email) != "" {
-			var e *Error
-			if email, e = NormalizeEmail("email", in.Email, s.EmailMaxLength); e != nil {
-				errs = append(errs, e)
-			}
-		} else if f.Required {
-			errs = append(errs, NewError("email", "required"))
-		}
-	}
-	if f, ok := field(s, "username"); ok {
-		if in.HasUsername && strings.TrimSpace(in.Username) != "" {
-			var e *Error
-			if username, e = NormalizeUsername("username", in.Username, UsernameRules{MinLength: s.UsernameMinLength, Blacklist: s.UsernameBlacklist, PreserveCasing: s.PreserveUsernameCasing}); e != nil {
-				errs = append(errs, e)
-			}
-		} else if f.Required {
-			errs = append(errs, NewError("username", "required"))
-		}
-	}
+	emailField, hasEmailField := field(s, "email")
+	email, username, errs := signupIdentity(s, SocialSignupInput{Email: in.Email, HasEmail: in.HasEmail, Username: in.Username, HasUsername: in.HasUsername},
+		hasEmailField, emailField.Required)
 	pwField, wantsPassword := field(s, "password1")
 	if in.Passkey {
 		wantsPassword, in.Password = false, ""
@@ -175,14 +156,10 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 			}
 		}
 	}
-	if username != "" {
-		taken, err := usernameTaken(ctx, a.Store.pool, t.ID, username)
-		if err != nil {
-			return err
-		}
-		if taken {
-			errs = append(errs, NewError("username", "username_taken"))
-		}
+	if e, err := a.usernameFree(ctx, t, username); err != nil {
+		return err
+	} else if e != nil {
+		errs = append(errs, e)
 	}
 	if len(errs) > 0 {
 		return errs
@@ -624,6 +601,47 @@ func (a *Accounts) frontendURL(t *tenants.Tenant, name, key string, req Request)
 		}
 	}
 	return tmpl
+}
+
+// signupIdentity reads a signup form's email and username under the
+// tenant's rules: the email when readEmail (normalised; "required" when
+// absent and emailRequired), the username when the tenant has that field.
+func signupIdentity(s *tenants.Settings, in SocialSignupInput, readEmail, emailRequired bool) (email, username string, errs Errors) {
+	if readEmail {
+		if in.HasEmail && strings.TrimSpace(in.Email) != "" {
+			var e *Error
+			if email, e = NormalizeEmail("email", in.Email, s.EmailMaxLength); e != nil {
+				errs = append(errs, e)
+			}
+		} else if emailRequired {
+			errs = append(errs, NewError("email", "required"))
+		}
+	}
+	if f, ok := field(s, "username"); ok {
+		if in.HasUsername && strings.TrimSpace(in.Username) != "" {
+			var e *Error
+			if username, e = NormalizeUsername("username", in.Username, UsernameRules{MinLength: s.UsernameMinLength, Blacklist: s.UsernameBlacklist,
+				PreserveCasing: s.PreserveUsernameCasing}); e != nil {
+				errs = append(errs, e)
+			}
+		} else if f.Required {
+			errs = append(errs, NewError("username", "required"))
+		}
+	}
+	return email, username, errs
+}
+
+// usernameFree returns username_taken when another user holds username
+// ("" is free).
+func (a *Accounts) usernameFree(ctx context.Context, t *tenants.Tenant, username string) (*Error, error) {
+	if username == "" {
+		return nil, nil
+	}
+	taken, err := usernameTaken(ctx, a.Store.pool, t.ID, username)
+	if err != nil || !taken {
+		return nil, err
+	}
+	return NewError("username", "username_taken"), nil
 }
 
 func field(s *tenants.Settings, name string) (tenants.SignupField, bool) {

@@ -345,28 +345,8 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 	if err := a.Limit(ctx, t, "signup", req, sess, ""); err != nil {
 		return err
 	}
-	var errs Errors
-	email, username := "", ""
 	f, hasEmailField := field(s, "email")
-	if in.HasEmail && strings.TrimSpace(in.Email) != "" {
-		var e *Error
-		if email, e = NormalizeEmail("email", in.Email, s.EmailMaxLength); e != nil {
-			errs = append(errs, e)
-		}
-	} else if s.SocialAccountEmailRequired || (hasEmailField && f.Required) {
-		errs = append(errs, NewError("email", "required"))
-	}
-	if f, ok := field(s, "username"); ok {
-		if in.HasUsername && strings.TrimSpace(in.Username) != "" {
-			var e *Error
-			if username, e = NormalizeUsername("username", in.Username, UsernameRules{MinLength: s.UsernameMinLength, Blacklist: s.UsernameBlacklist,
-				PreserveCasing: s.PreserveUsernameCasing}); e != nil {
-				errs = append(errs, e)
-			}
-		} else if f.Required {
-			errs = append(errs, NewError("username", "required"))
-		}
-	}
+	email, username, errs := signupIdentity(s, in, true, s.SocialAccountEmailRequired || (hasEmailField && f.Required))
 	if len(errs) > 0 {
 		return errs
 	}
@@ -379,14 +359,10 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 			errs = append(errs, &Error{Code: "email_taken", Param: "email", Message: fmt.Sprintf(messages["email_taken_social"], providerName(p.Provider, s))})
 		}
 	}
-	if username != "" {
-		taken, err := usernameTaken(ctx, a.Store.pool, t.ID, username)
-		if err != nil {
-			return err
-		}
-		if taken {
-			errs = append(errs, NewError("username", "username_taken"))
-		}
+	if e, err := a.usernameFree(ctx, t, username); err != nil {
+		return err
+	} else if e != nil {
+		errs = append(errs, e)
 	}
 	if len(errs) > 0 {
 		return errs
