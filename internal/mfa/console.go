@@ -69,36 +69,10 @@ func (s *ConsoleStore) scan(row pgx.Row) (*Authenticator, uuid.UUID, error) {
 	if err != nil {
 		return nil, uuid.Nil, fmt.Errorf("mfa: open console authenticator %d: %w (%w)", a.ID, ErrUnreadable, err)
 	}
-	if err := decodeConsolePayload(&a, raw); err != nil {
+	if err := decodePayload(&a, raw); err != nil {
 		return nil, uuid.Nil, fmt.Errorf("mfa: decode console authenticator %d: %w", a.ID, err)
 	}
 	return &a, owner, nil
-}
-
-// decodeConsolePayload fills the typed payload of an authenticator and the
-// fields shown from it (as Store.scan does for a tenant's).
-func decodeConsolePayload(a *Authenticator, raw []byte) error {
-	var err error
-	switch a.Type {
-	case TypeTOTP:
-		a.totp = &totpData{}
-		err = json.Unmarshal(raw, a.totp)
-	case TypeRecoveryCodes:
-		a.rc = &recoveryData{}
-		if err = json.Unmarshal(raw, a.rc); err == nil {
-			a.TotalCodeCount = len(a.rc.Hashes)
-			a.UnusedCodeCount = a.rc.unused()
-		}
-	case TypeWebAuthn:
-		a.wa = &webauthnData{}
-		if err = json.Unmarshal(raw, a.wa); err == nil {
-			a.Name, a.Passwordless = a.wa.Name, a.wa.Passwordless
-			a.Credential, a.CredentialID = &a.wa.Credential, a.wa.Credential.ID
-		}
-	default:
-		err = fmt.Errorf("unknown type %q", a.Type)
-	}
-	return err
 }
 
 func (s *ConsoleStore) list(ctx context.Context, q querier, sql string, args ...any) ([]*Authenticator, error) {

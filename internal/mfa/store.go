@@ -157,6 +157,16 @@ func (s *Store) scan(tenantID uuid.UUID, row pgx.Row, decode bool) (*Authenticat
 	if err != nil {
 		return nil, fmt.Errorf("mfa: open authenticator %d: %w (%w)", a.ID, ErrUnreadable, err)
 	}
+	if err := decodePayload(&a, raw); err != nil {
+		return nil, fmt.Errorf("mfa: decode authenticator %d: %w", a.ID, err)
+	}
+	return &a, nil
+}
+
+// decodePayload fills the typed payload of an opened authenticator (a
+// tenant user's or a console user's) and the fields shown from it.
+func decodePayload(a *Authenticator, raw []byte) error {
+	var err error
 	switch a.Type {
 	case TypeTOTP:
 		a.totp = &totpData{}
@@ -170,18 +180,13 @@ func (s *Store) scan(tenantID uuid.UUID, row pgx.Row, decode bool) (*Authenticat
 	case TypeWebAuthn:
 		a.wa = &webauthnData{}
 		if err = json.Unmarshal(raw, a.wa); err == nil {
-			a.Name = a.wa.Name
-			a.Passwordless = a.wa.Passwordless
-			a.Credential = &a.wa.Credential
-			a.CredentialID = a.wa.Credential.ID
+			a.Name, a.Passwordless = a.wa.Name, a.wa.Passwordless
+			a.Credential, a.CredentialID = &a.wa.Credential, a.wa.Credential.ID
 		}
 	default:
 		err = fmt.Errorf("unknown type %q", a.Type)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("mfa: decode authenticator %d: %w", a.ID, err)
-	}
-	return &a, nil
+	return err
 }
 
 func (s *Store) query(ctx context.Context, q querier, tenantID uuid.UUID, decode bool, sql string, args ...any) ([]*Authenticator, error) {
