@@ -216,3 +216,36 @@ func describe(events []audit.Event) string {
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
+
+// A wrong emailed login code is a failed sign-in in the trail: for the
+// user it was sent to, anonymously for an unknown address (both recorded,
+// so both cost the same); the code itself is never kept.
+func TestLoginCodeFailuresAudited(t *testing.T) {
+	env := apitest.New(t, with(emailOnly, apitest.Settings{"ACCOUNT_LOGIN_BY_CODE_ENABLED": true, "ACCOUNT_RATE_LIMITS": false,
+		"ACCOUNT_EMAIL_VERIFICATION": "none"}))
+	env.Client("app").Do("POST", "auth/signup", `{"email":"kai@example.com","password":"kai horse battery"}`).Status(200)
+	count := func(where string, args ...any) int {
+		t.Helper()
+		var n int
+		q := `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'user.login.failed' AND details->>'method' = 'code' AND ` + where
+		if err := env.Accounts.Store.Pool().QueryRow(context.Background(), q, append([]any{env.Tenant.ID}, args...)...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	known := env.Client("app")
+	known.Do("POST", "auth/code/request", `{"email":"kai@example.com"}`).Status(401)
+	known.Do("POST", "auth/code/confirm", `{"code":"WRONG-CODE"}`).Status(400).Error("code", "incorrect_code")
+	unknown := env.Client("app")
+	unknown.Do("POST", "auth/code/request", `{"email":"nobody@example.com"}`).Status(401)
+	unknown.Do("POST", "auth/code/confirm", `{"code":"WRONG-CODE"}`).Status(400).Error("code", "incorrect_code")
+	if n := count(`actor LIKE 'user:%' AND target = $2`, "kai@example.com"); n != 1 {
+		t.Errorf("%d failed-code events for the user, want 1", n)
+	}
+	if n := count(`actor = 'anonymous'`); n != 1 {
+		t.Errorf("%d anonymous failed-code events, want 1", n)
+	}
+	if n := count(`details::text LIKE '%WRONG-CODE%'`); n != 0 {
+		t.Error("the code reached the trail")
+	}
+}

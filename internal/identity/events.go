@@ -34,6 +34,18 @@ const (
 	EventSocialDisconnect = "user.social.disconnect"
 )
 
+// recordLoginCodeFailure audits a wrong emailed login code: for the user the
+// code was sent to, or anonymously for the process an unknown address got
+// (recorded either way, so both cost the same).
+func (a *Accounts) recordLoginCodeFailure(ctx context.Context, t *tenants.Tenant, p *CodeProcess, req Request) error {
+	details := map[string]any{"method": "code", "reason": "incorrect_code", "client": req.Client}
+	e := audit.Event{TenantID: t.ID, Actor: "anonymous", Action: EventLoginFailed, IP: req.IP, Details: details}
+	if p.UserID != 0 {
+		e = userEvent(t.ID, p.UserID, req.IP, EventLoginFailed, p.Email, details)
+	}
+	return audit.Record(ctx, a.Store.pool, e)
+}
+
 // RecordMFAFailure audits a wrong second factor for userID: the kind tried
 // ("code" for TOTP and recovery codes, "webauthn") and whether it was a
 // sign-in or a reauthentication. Nothing of what was sent is kept.

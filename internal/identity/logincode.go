@@ -119,6 +119,9 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	}
 	if p.UserID == 0 || !a.Keys.CodeMatches(t.ID, code, p.CodeHash) {
 		p.Attempts++
+		if err := a.recordLoginCodeFailure(ctx, t, p, req); err != nil {
+			return err
+		}
 		if p.Attempts >= t.Settings.LoginByCodeMaxAttempts {
 			sess.State.LoginCode, sess.State.Login = nil, nil
 		}
