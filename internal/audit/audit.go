@@ -84,19 +84,7 @@ type Querier interface {
 func List(ctx context.Context, q Querier, tenantID uuid.UUID, limit int) ([]Event, error) {
 	rows, err := q.Query(ctx, `SELECT tenant_id, id, at, actor, action, target, ip, details
 		FROM audit_events WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, tenantID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("audit: list: %w", err)
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		if err := rows.Scan(&e.TenantID, &e.ID, &e.At, &e.Actor, &e.Action, &e.Target, &e.IP, &e.Details); err != nil {
-			return nil, fmt.Errorf("audit: scan: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, err)
 }
 
 // Cursor is a position in a tenant's log, in its newest-first order: the
@@ -148,6 +136,11 @@ func ListBefore(ctx context.Context, q Querier, tenantID uuid.UUID, before Curso
 	rows, err := q.Query(ctx, `SELECT tenant_id, id, at, actor, action, target, ip, details
 		FROM audit_events WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (at, id) < ($2, $3))
 		ORDER BY at DESC, id DESC LIMIT $4`, tenantID, at, before.ID, limit)
+	return collect(rows, err)
+}
+
+// collect reads the rows of a List query.
+func collect(rows pgx.Rows, err error) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
