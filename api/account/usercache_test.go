@@ -227,6 +227,8 @@ func TestSessionUserCacheRefill(t *testing.T) {
 	if err := rdb.Del(ctx, keys...).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Gone from this server's memory as well (as when Redis restarts).
+	env.Accounts.Sessions.FlushLocal()
 	if got := string(fe.Do("GET", "auth/session", "").Status(200).Body); got != before {
 		t.Fatalf("from Postgres:\n%s\nfrom the cache:\n%s", got, before)
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/api"
@@ -98,6 +99,10 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	}
 	pool := testenv.Pool(t)
 	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
+	// As serve: sessions kept in memory too, in a namespace of this
+	// server's own (its tenant is its own; no other test's nodes answer).
+	stopLocal := accounts.Sessions.StartLocalCache(ctx, identity.LocalCacheConfig{Namespace: "apitest-" + uuid.NewString()})
+	t.Cleanup(stopLocal)
 	smtp := sharedMail(t)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
 		BaseDomain: PlatformHost}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/hallpass/hallpass/internal/identity"
@@ -31,6 +32,10 @@ type config struct {
 	// for on-premises providers); off, server_url cannot reach the
 	// platform's own network.
 	SocialPrivateNetworks bool
+	// SessionLocalCache bounds the sessions kept in the process's memory
+	// (HALLPASS_SESSION_LOCAL_CACHE; 0 turns the local layer off, so every
+	// session check asks Redis).
+	SessionLocalCache int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -46,6 +51,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HIBPURL:     strings.TrimSuffix(orDefault(getenv("HALLPASS_HIBP_URL"), identity.DefaultBreachURL), "/"),
 	}
 	c.SocialPrivateNetworks = getenv("HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS") == "1"
+	c.SessionLocalCache = identity.DefaultLocalCacheEntries
+	if v := getenv("HALLPASS_SESSION_LOCAL_CACHE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("HALLPASS_SESSION_LOCAL_CACHE %q: must be a number of sessions (0 turns it off)", v)
+		}
+		c.SessionLocalCache = n
+	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
 			if p = strings.TrimSpace(p); p != "" {

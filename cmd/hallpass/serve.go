@@ -61,7 +61,8 @@ func (c *cli) serve(ctx context.Context) error {
 	return srv.Serve(ctx, ln, 25*time.Second)
 }
 
-// buildServer wires the tenant cache, its invalidation bus and the HTTP apps.
+// buildServer wires the tenant cache, its invalidation bus, the local
+// session cache and the HTTP apps; the returned func stops the first and last.
 func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context.CancelFunc) {
 	cache := tenants.NewCache(d.store, tenantCacheTTL)
 	busCtx, cancel := context.WithCancel(ctx)
@@ -83,6 +84,10 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	mfaStore := mfadomain.NewStore(d.pool, d.sealer)
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
+	stopLocal := func() {}
+	if c.cfg.SessionLocalCache > 0 {
+		stopLocal = accounts.Sessions.StartLocalCache(busCtx, identity.LocalCacheConfig{MaxEntries: c.cfg.SessionLocalCache})
+	}
 	srv := server.New(server.Config{
 		Resolver: tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
 		Log:      d.log,
@@ -103,7 +108,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		d.log.Error("console not mounted", "err", err)
 	}
 	srv.Finish()
-	return srv, cancel
+	return srv, func() { cancel(); stopLocal() }
 }
 
 // mailWorker delivers the outbox over SMTP, or into the dev inbox (logged)

@@ -98,8 +98,10 @@ func jsonAt(m map[string]any, keys ...string) any {
 
 // Two server processes share one Postgres and Redis: a logout, a change of
 // the user's primary address and a deactivation-by-logout on one are seen by
-// the other on its very next request (its session cache is Redis, whose
-// entries the change drops; nothing is cached per node).
+// the other on its very next request. Each node keeps the sessions it
+// checks in its own memory (HALLPASS_SESSION_LOCAL_CACHE, on by default);
+// the change's request answers only once every node has dropped its copy
+// (internal/identity/sessionlocal.go).
 func TestTwoNodesShareSessions(t *testing.T) {
 	slug := testenv.Slug("two")
 	if code, _, errOut := hallpass(t, `{"ACCOUNT_LOGIN_METHODS":["email"],"ACCOUNT_SIGNUP_FIELDS":["email*","password1*"],"ACCOUNT_EMAIL_VERIFICATION":"none","ACCOUNT_RATE_LIMITS":false}`,
@@ -113,7 +115,7 @@ func TestTwoNodesShareSessions(t *testing.T) {
 	if code != 200 || token == "" {
 		t.Fatalf("signup on A: %d %v", code, res)
 	}
-	// B knows the session A created (and caches nothing of its own).
+	// B knows the session A created (and from then on, from its memory).
 	for _, n := range []node{b, a, b} {
 		if code, res := n.call(t, slug, "GET", "auth/session", token, ""); code != 200 || jsonAt(res, "data", "user", "email") != "kim@example.com" {
 			t.Fatalf("GET auth/session on %s: %d %v", n.base, code, res)

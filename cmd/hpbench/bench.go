@@ -236,10 +236,17 @@ func (b *bencher) measure(ctx context.Context, id, name, route, routeLabel strin
 		if hits+misses > 0 {
 			res.Server["tenant_cache_hit_rate"] = hits / (hits + misses)
 		}
+		// A session is looked up in the process's memory, then Redis, then
+		// Postgres: a hit at either cache avoids Postgres.
+		lhits := delta(before, after, "hallpass_session_local_cache_requests_total", `result="hit"`)
+		lmisses := delta(before, after, "hallpass_session_local_cache_requests_total", `result="miss"`)
 		shits := delta(before, after, "hallpass_session_cache_requests_total", `result="hit"`)
 		smisses := delta(before, after, "hallpass_session_cache_requests_total", `result="miss"`)
-		if shits+smisses > 0 {
-			res.Server["session_cache_hit_rate"] = shits / (shits + smisses)
+		if lhits+shits+smisses > 0 {
+			res.Server["session_cache_hit_rate"] = (lhits + shits) / (lhits + shits + smisses)
+		}
+		if lhits+lmisses > 0 {
+			res.Server["session_local_hit_rate"] = lhits / (lhits + lmisses)
 		}
 	}
 	if res.Errors > 0 {

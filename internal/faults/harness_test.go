@@ -228,6 +228,7 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 	keys := tenants.NewKeys(pool, cfg.sealer, bus)
 	strategy := &tokens.Strategy{Keys: keys, Sealer: cfg.sealer, Sessions: accounts.Sessions}
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
+	stopLocal := accounts.Sessions.StartLocalCache(busCtx, identity.LocalCacheConfig{})
 	srv := server.New(server.Config{
 		Resolver: tenants.NewResolver(cache, "localhost", "127.0.0.1"),
 		Log:      log,
@@ -282,6 +283,7 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 		// blocked in Receive returns when the client closes, not on the
 		// cancel alone.
 		stopBus()
+		stopLocal()
 		_ = rdb.Close()
 		<-busDone
 		pool.Close()

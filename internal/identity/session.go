@@ -207,11 +207,14 @@ type Sessions struct {
 	pool  *pgxpool.Pool
 	rdb   *redis.Client
 	reads *getBatcher
+	// bus publishes every change of a Redis entry to the processes that
+	// keep entries in memory (StartLocalCache, sessionlocal.go).
+	bus *sessionBus
 }
 
 // NewSessions returns the session store.
 func NewSessions(pool *pgxpool.Pool, rdb *redis.Client) *Sessions {
-	return &Sessions{pool: pool, rdb: rdb, reads: &getBatcher{rdb: rdb}}
+	return &Sessions{pool: pool, rdb: rdb, reads: &getBatcher{rdb: rdb}, bus: newSessionBus(rdb)}
 }
 
 // New returns an empty anonymous session for a client; it gets a token
@@ -262,21 +265,26 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 		return nil, ErrSessionNotFound
 	}
 	sess := &Session{TenantID: tenantID, id: id, IP: ip, UserAgent: truncate(userAgent, 512)}
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	raw, rerr := s.reads.get(rctx, redisKey(tenantID, id))
-	cancel()
-	if rerr == nil {
-		var c cached
-		if json.Unmarshal(raw, &c) == nil && time.Now().Before(c.ExpiresAt) {
-			metrics.SessionCacheHit()
-			sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State, c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
-			sess.user = c.User
-			sess.stored = storedRedis
-			if c.Durable {
-				sess.stored = storedPostgres
-			}
+	key := redisKey(tenantID, id)
+	local := s.bus.local.Load()
+	var ticket fillTicket
+	if local != nil {
+		if raw, ok := local.get(key); ok && sess.fromCache(raw) {
+			metrics.SessionLocalCache(true)
 			return sess, nil
 		}
+		metrics.SessionLocalCache(false)
+		ticket = local.ticket(key)
+	}
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	raw, rerr := s.reads.get(rctx, key)
+	cancel()
+	if rerr == nil && sess.fromCache(raw) {
+		metrics.SessionCacheHit()
+		if local != nil {
+			local.fill(key, raw, ticket)
+		}
+		return sess, nil
 	}
 	redisDown := rerr != nil && !errors.Is(rerr, redis.Nil)
 	// Redis miss or failure: only durable sessions can be recovered.
@@ -317,6 +325,22 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	return sess, nil
 }
 
+// fromCache fills sess from a cache entry; false when raw is not one or
+// has expired.
+func (sess *Session) fromCache(raw []byte) bool {
+	var c cached
+	if json.Unmarshal(raw, &c) != nil || !time.Now().Before(c.ExpiresAt) {
+		return false
+	}
+	sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State, c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
+	sess.user = c.User
+	sess.stored = storedRedis
+	if c.Durable {
+		sess.stored = storedPostgres
+	}
+	return true
+}
+
 // primaryEmailOf is the SQL expression for the primary address of the user
 // of the sessions row alias (served by email_addresses_one_primary).
 func primaryEmailOf(alias string) string {
@@ -343,6 +367,9 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		sess.id = tokenID(sess.Token)
 	}
 	id := sess.id
+	// A session stored before may be held in other processes' memory: they
+	// hear of the change. A new one's key was never seen.
+	known := sess.stored != storedNowhere
 	if sess.Authenticated() {
 		methods, _ := json.Marshal(sess.State.Methods)
 		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode,
@@ -377,6 +404,9 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		sess.user = &u
 		sess.stored = storedPostgres
 		s.cache(ctx, sess, read)
+		if known {
+			s.bus.invalidate(ctx, redisKey(sess.TenantID, id))
+		}
 	} else {
 		if sess.ExpiresAt.IsZero() || sess.stored != storedRedis {
 			sess.ExpiresAt = time.Now().Add(loginTimeout)
@@ -390,6 +420,9 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		defer cancel()
 		if err := s.rdb.Set(rctx, redisKey(sess.TenantID, id), raw, ttl).Err(); err != nil {
 			return fmt.Errorf("sessions: save pending flow: %w", err)
+		}
+		if known {
+			s.bus.invalidate(ctx, redisKey(sess.TenantID, id))
 		}
 		sess.stored = storedRedis
 	}
@@ -478,14 +511,17 @@ func (s *Sessions) dropUserEntries(ctx context.Context, tenantID uuid.UUID, user
 	defer cancel()
 	pipe := s.rdb.Pipeline()
 	pipe.Set(rctx, userChangedKey(tenantID, userID), "1", userChangeHold)
-	if len(ids) > 0 {
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = redisKey(tenantID, id)
-		}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = redisKey(tenantID, id)
+	}
+	if len(keys) > 0 {
 		pipe.Del(rctx, keys...)
 	}
-	if _, err := pipe.Exec(rctx); err != nil {
+	_, err := pipe.Exec(rctx)
+	// Told even when Redis failed: then the wait for the leases to run out.
+	s.bus.invalidate(ctx, keys...)
+	if err != nil {
 		return fmt.Errorf("sessions: user changed: %w", err)
 	}
 	return nil
@@ -511,11 +547,33 @@ func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
 		pipe.Set(rctx, endedKey(sess.TenantID, id), "1", userChangeHold)
 	}
 	pipe.Del(rctx, redisKey(sess.TenantID, id))
-	if _, err := pipe.Exec(rctx); err != nil && sess.stored != storedPostgres {
+	_, err := pipe.Exec(rctx)
+	s.bus.invalidate(ctx, redisKey(sess.TenantID, id))
+	if err != nil && sess.stored != storedPostgres {
 		return fmt.Errorf("sessions: delete: %w", err)
 	}
 	sess.stored = storedNowhere
 	return nil
+}
+
+// forgetEnded drops the Redis entries of durable sessions whose rows were
+// just deleted (ids), and keeps lookups that read the rows before the
+// delete from caching them again.
+func (s *Sessions) forgetEnded(ctx context.Context, tenantID uuid.UUID, ids [][]byte) {
+	if len(ids) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = redisKey(tenantID, id)
+		pipe.Set(rctx, endedKey(tenantID, id), "1", userChangeHold)
+	}
+	pipe.Del(rctx, keys...)
+	_, _ = pipe.Exec(rctx)
+	s.bus.invalidate(ctx, keys...)
 }
 
 // DeleteID ends the session with storage key id (refresh-token reuse

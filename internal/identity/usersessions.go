@@ -73,9 +73,7 @@ func (a *Accounts) EndSessions(ctx context.Context, t *tenants.Tenant, sess *Ses
 	if err != nil {
 		return false, err
 	}
-	for _, id := range deleted {
-		_ = a.Redis.Del(ctx, redisKey(t.ID, id)).Err()
-	}
+	a.Sessions.forgetEnded(ctx, t.ID, deleted)
 	if current {
 		sess.State = SessionState{}
 		sess.Token, sess.id = "", nil

@@ -54,6 +54,7 @@ type Registry struct {
 
 	tenantHits, tenantMisses   atomic.Uint64
 	sessionHits, sessionMisses atomic.Uint64
+	localHits, localMisses     atomic.Uint64
 
 	mu         sync.Mutex
 	collectors []namedCollector
@@ -88,6 +89,16 @@ func SessionCacheHit() { Default.sessionHits.Add(1) }
 
 // SessionCacheMiss counts a session read from Postgres after a Redis miss (Default).
 func SessionCacheMiss() { Default.sessionMisses.Add(1) }
+
+// SessionLocalCache counts a session lookup in the process's own memory
+// (Default): hit means Redis was not asked.
+func SessionLocalCache(hit bool) {
+	if hit {
+		Default.localHits.Add(1)
+	} else {
+		Default.localMisses.Add(1)
+	}
+}
 
 // ObserveArgon2 records one argon2id derivation on r.
 func (r *Registry) ObserveArgon2(d time.Duration) { r.argon2.Observe(d) }
@@ -323,6 +334,7 @@ func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 	}{
 		{"hallpass_tenant_cache_requests_total", "Tenant lookups by whether the in-process cache answered.", r.tenantHits.Load(), r.tenantMisses.Load()},
 		{"hallpass_session_cache_requests_total", "Session lookups by whether the Redis cache answered (miss: read from Postgres).", r.sessionHits.Load(), r.sessionMisses.Load()},
+		{"hallpass_session_local_cache_requests_total", "Session lookups by whether the process's own memory answered (miss: Redis asked).", r.localHits.Load(), r.localMisses.Load()},
 	} {
 		e.Counter(c.name, c.help, float64(c.hit), Label{"result", "hit"})
 		e.Counter(c.name, c.help, float64(c.miss), Label{"result", "miss"})
