@@ -65,8 +65,13 @@ func TestHotQueryPlans(t *testing.T) {
 		WHERE t.slug = $1 AND u.username = 'u1000'`, slug).Scan(&tenant, &user, &session, &jti); err != nil {
 		t.Fatal(err)
 	}
-	lit := func(v any) string {
+	var lit func(v any) string
+	lit = func(v any) string {
 		switch v := v.(type) {
+		case []uuid.UUID:
+			return "ARRAY[" + strings.Join(mapLit(v, lit), ", ") + "]::uuid[]"
+		case []time.Time:
+			return "ARRAY[" + strings.Join(mapLit(v, lit), ", ") + "]::timestamptz[]"
 		case uuid.UUID:
 			return "'" + v.String() + "'::uuid"
 		case []byte:
@@ -100,6 +105,9 @@ func TestHotQueryPlans(t *testing.T) {
 			[]string{"email_addresses_email", "users_pkey"}},
 		{"user's sessions (UserChanged)", sqlUserSessionIDs, []any{tenant, user}, []string{"sessions_user"}},
 		{"refresh rotation", sqlRotateRefresh, []any{tenant, jti, uuid.New(), now.Add(time.Hour)},
+			[]string{"refresh_tokens_pkey", "sessions_pkey"}},
+		{"refresh rotation batch", sqlRotateBatch,
+			[]any{[]uuid.UUID{tenant, tenant}, []uuid.UUID{jti, uuid.New()}, []uuid.UUID{uuid.New(), uuid.New()}, []time.Time{now.Add(time.Hour), now.Add(time.Hour)}},
 			[]string{"refresh_tokens_pkey", "sessions_pkey"}},
 		{"refresh check", sqlCheckRefresh, []any{tenant, jti}, []string{"refresh_tokens_pkey", "sessions_pkey"}},
 	}
@@ -160,4 +168,13 @@ func TestHotQueryPlans(t *testing.T) {
 	if _, err := conn.Exec(ctx, `RESET plan_cache_mode`); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mapLit renders each of vs with lit.
+func mapLit[T any](vs []T, lit func(any) string) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = lit(v)
+	}
+	return out
 }

@@ -207,6 +207,8 @@ type Sessions struct {
 	pool  *pgxpool.Pool
 	rdb   *redis.Client
 	reads *getBatcher
+	// rotations batches concurrent refresh-token rotations (refresh_batch.go).
+	rotations *rotateBatcher
 	// bus publishes every change of a Redis entry to the processes that
 	// keep entries in memory (StartLocalCache, sessionlocal.go).
 	bus *sessionBus
@@ -214,7 +216,7 @@ type Sessions struct {
 
 // NewSessions returns the session store.
 func NewSessions(pool *pgxpool.Pool, rdb *redis.Client) *Sessions {
-	return &Sessions{pool: pool, rdb: rdb, reads: &getBatcher{rdb: rdb}, bus: newSessionBus(rdb)}
+	return &Sessions{pool: pool, rdb: rdb, reads: &getBatcher{rdb: rdb}, rotations: &rotateBatcher{pool: pool}, bus: newSessionBus(rdb)}
 }
 
 // New returns an empty anonymous session for a client; it gets a token
