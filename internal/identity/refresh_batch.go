@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,11 +43,7 @@ func (s *Sessions) rotator() *rotateBatcher { return s.rotations }
 // by its own tenant and jti, so a batch may mix tenants.
 type rotateBatcher struct {
 	pool *pgxpool.Pool
-	reqs chan *rotateReq
-	once sync.Once
-	// running counts the workers; a worker idle for batchIdle exits, and
-	// rotate starts workers as needed, so an idle server keeps none.
-	running atomic.Int32
+	q    batchQueue[*rotateReq]
 }
 
 // Rotation batch bounds: at most rotateWorkers statements in flight, each
@@ -63,6 +57,12 @@ const (
 	maxRotateBatch = 64
 	rotateTimeout  = 5 * time.Second
 )
+
+func newRotateBatcher(pool *pgxpool.Pool) *rotateBatcher {
+	b := &rotateBatcher{pool: pool}
+	b.q = batchQueue[*rotateReq]{workers: rotateWorkers, maxBatch: maxRotateBatch, serve: b.serve}
+	return b
+}
 
 // rotateReq is one rotation waiting for its batch.
 type rotateReq struct {
@@ -85,17 +85,10 @@ var errRotateAlone = errors.New("rotate alone")
 // rotate spends jti and records its successor; pgx.ErrNoRows when the token
 // is not usable (see UseRefresh).
 func (b *rotateBatcher) rotate(ctx context.Context, tenantID, jti, nextJTI uuid.UUID, nextExpires time.Time) (rotation, error) {
-	b.init()
-	b.startWorker()
 	r := &rotateReq{ctx: ctx, tenantID: tenantID, jti: jti, nextJTI: nextJTI, nextExpires: nextExpires, done: make(chan struct{}, 1)}
-	select {
-	case b.reqs <- r:
-	case <-ctx.Done():
+	if !b.q.submit(ctx, r) {
 		return rotation{}, ctx.Err()
 	}
-	// Again once queued: a worker that went idle just before the request
-	// arrived has left its place free (see next).
-	b.startWorker()
 	select {
 	case <-r.done:
 	case <-ctx.Done():
@@ -108,71 +101,11 @@ func (b *rotateBatcher) rotate(ctx context.Context, tenantID, jti, nextJTI uuid.
 	return r.res, r.err
 }
 
-// init makes the queue on first use.
-func (b *rotateBatcher) init() {
-	b.once.Do(func() { b.reqs = make(chan *rotateReq, rotateWorkers*maxRotateBatch) })
-}
-
-// startWorker starts a worker unless rotateWorkers already run.
-func (b *rotateBatcher) startWorker() {
-	for {
-		n := b.running.Load()
-		if n >= rotateWorkers {
-			return
-		}
-		if b.running.CompareAndSwap(n, n+1) {
-			go b.loop()
-			return
-		}
-	}
-}
-
-// next waits for a request; false after batchIdle without one, when the
-// worker has given up its place (unless work arrived meanwhile).
-func (b *rotateBatcher) next(idle *time.Timer) (*rotateReq, bool) {
-	for {
-		idle.Reset(batchIdle)
-		select {
-		case r := <-b.reqs:
-			return r, true
-		case <-idle.C:
-			b.running.Add(-1)
-			if len(b.reqs) == 0 {
-				return nil, false
-			}
-			// A request slipped in as we left: take the place back if free.
-			if n := b.running.Load(); n >= rotateWorkers || !b.running.CompareAndSwap(n, n+1) {
-				return nil, false
-			}
-		}
-	}
-}
-
-// loop serves batches until it has been idle for batchIdle.
-func (b *rotateBatcher) loop() {
-	batch := make([]*rotateReq, 0, maxRotateBatch)
-	idle := time.NewTimer(batchIdle)
-	defer idle.Stop()
-	for {
-		r, ok := b.next(idle)
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < maxRotateBatch {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		b.run(batch)
-		for _, r := range batch {
-			r.done <- struct{}{}
-		}
-		clear(batch)
+// serve runs one batch and answers each of its requests.
+func (b *rotateBatcher) serve(batch []*rotateReq) {
+	b.run(batch)
+	for _, r := range batch {
+		r.done <- struct{}{}
 	}
 }
 

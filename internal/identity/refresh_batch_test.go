@@ -25,8 +25,8 @@ type heldBatch struct {
 // b's queue, none taken.
 func holdBatch(t *testing.T, b *rotateBatcher, calls ...func()) *heldBatch {
 	t.Helper()
-	b.init()
-	if !b.running.CompareAndSwap(0, rotateWorkers) {
+	b.q.init()
+	if !b.q.running.CompareAndSwap(0, rotateWorkers) {
 		t.Fatal("the batcher has workers already")
 	}
 	h := &heldBatch{b: b}
@@ -37,9 +37,9 @@ func holdBatch(t *testing.T, b *rotateBatcher, calls ...func()) *heldBatch {
 			call()
 		}()
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(b.reqs) < len(calls); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); len(b.q.reqs) < len(calls); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d calls queued", len(b.reqs), len(calls))
+			t.Fatalf("%d of %d calls queued", len(b.q.reqs), len(calls))
 		}
 	}
 	return h
@@ -47,8 +47,8 @@ func holdBatch(t *testing.T, b *rotateBatcher, calls ...func()) *heldBatch {
 
 // release lets one worker take the whole queue as one batch.
 func (h *heldBatch) release() {
-	h.b.running.Add(-1)
-	h.b.startWorker()
+	h.b.q.running.Add(-1)
+	h.b.q.startWorker()
 }
 
 // wait returns once every call has returned.
@@ -213,7 +213,7 @@ func TestRotateBatch(t *testing.T) {
 				x.b, x.aJTI[0], x.bJTI[1]); err != nil {
 				t.Fatal(err)
 			}
-			b := &rotateBatcher{pool: f.pool}
+			b := newRotateBatcher(f.pool)
 			cl := c.calls(x)
 			got := make([]outcome, len(cl))
 			calls := make([]func(), len(cl))
@@ -254,7 +254,7 @@ func TestRotateBatchFallsBackAlone(t *testing.T) {
 	if err := tx.QueryRow(ctx, lockToken, tenant, second).Scan(&spent); err != nil {
 		t.Fatal(err)
 	}
-	b := &rotateBatcher{pool: f.pool}
+	b := newRotateBatcher(f.pool)
 	got := make([]outcome, 2)
 	h := holdBatch(t, b,
 		func() { got[0], _ = f.use(ctx, b, tenant, first) },
@@ -308,7 +308,7 @@ func TestRotateBatchCancelledRequest(t *testing.T) {
 	tenant, heads := rotateFixture(t, f.pool, 3)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b := &rotateBatcher{pool: f.pool}
+	b := newRotateBatcher(f.pool)
 	got := make([]outcome, len(heads))
 	calls := make([]func(), len(heads))
 	for i, jti := range heads {

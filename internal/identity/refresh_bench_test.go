@@ -64,7 +64,7 @@ func benchmarkRotate(b *testing.B, perClient int, batched bool) {
 		return rotateAlone(ctx, pool, tenantID, jti, nextJTI, nextExpires)
 	})
 	if batched {
-		spend = (&rotateBatcher{pool: pool}).rotate
+		spend = newRotateBatcher(pool).rotate
 	}
 	warmPool(b, pool)
 	postmaster := postmasterPID(b, pool)

@@ -11,7 +11,6 @@ import (
 	json "github.com/goccy/go-json"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -216,7 +215,7 @@ type Sessions struct {
 
 // NewSessions returns the session store.
 func NewSessions(pool *pgxpool.Pool, rdb *redis.Client) *Sessions {
-	return &Sessions{pool: pool, rdb: rdb, reads: &getBatcher{rdb: rdb}, rotations: &rotateBatcher{pool: pool}, bus: newSessionBus(rdb)}
+	return &Sessions{pool: pool, rdb: rdb, reads: newGetBatcher(rdb), rotations: newRotateBatcher(pool), bus: newSessionBus(rdb)}
 }
 
 // New returns an empty anonymous session for a client; it gets a token
@@ -651,21 +650,20 @@ func (s *Sessions) EndUserSessions(ctx context.Context, tenantID uuid.UUID, user
 // getBatcher gathers the session GETs of concurrent requests into pipelines
 // (one write and one read for many lookups instead of one each), the way
 // auto-pipelining Redis clients do. Under load most of a session check's
-// cost was the two syscalls of its own Redis round trip, on both ends. A
-// lone request goes out at once; requests arriving while a round trip is in
-// flight ride the next one. Pipelined GETs (not MGET) keep it valid on Redis
-// Cluster, where the keys of different tenants live in different slots.
+// cost was the two syscalls of its own Redis round trip, on both ends.
+// Pipelined GETs (not MGET) keep it valid on Redis Cluster, where the keys
+// of different tenants live in different slots.
 type getBatcher struct {
-	rdb  *redis.Client
-	reqs chan *getReq
-	once sync.Once
-	// running counts the workers; a worker idle for batchIdle exits, and
-	// get starts workers as needed, so an idle server keeps none.
-	running atomic.Int32
+	rdb *redis.Client
+	q   batchQueue[*getReq]
 }
 
-// batchIdle is how long a batch worker waits for work before it exits.
-const batchIdle = time.Second
+func newGetBatcher(rdb *redis.Client) *getBatcher {
+	b := &getBatcher{rdb: rdb}
+	// At most 4 round trips in flight, each carrying at most 64 GETs.
+	b.q = batchQueue[*getReq]{workers: 4, maxBatch: 64, serve: b.run}
+	return b
+}
 
 // getReq is one lookup waiting for its batch.
 type getReq struct {
@@ -675,30 +673,16 @@ type getReq struct {
 	done chan struct{}
 }
 
-// Batch bounds: at most batchWorkers round trips in flight, each carrying
-// at most maxBatch GETs.
-const (
-	batchWorkers = 4
-	maxBatch     = 64
-)
-
 var getReqPool = sync.Pool{New: func() any { return &getReq{done: make(chan struct{}, 1)} }}
 
 // get returns the value at key (redis.Nil when there is none).
 func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
-	b.once.Do(func() { b.reqs = make(chan *getReq, batchWorkers*maxBatch) })
-	b.startWorker()
 	r := getReqPool.Get().(*getReq)
 	r.key, r.val, r.err = key, nil, nil
-	select {
-	case b.reqs <- r:
-	case <-ctx.Done():
+	if !b.q.submit(ctx, r) {
 		getReqPool.Put(r)
 		return nil, ctx.Err()
 	}
-	// Again once queued: a worker that went idle just before the request
-	// arrived has left its place free (see next).
-	b.startWorker()
 	select {
 	case <-r.done:
 		val, err := r.val, r.err
@@ -711,81 +695,26 @@ func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
 	}
 }
 
-// startWorker starts a worker unless batchWorkers already run.
-func (b *getBatcher) startWorker() {
-	for {
-		n := b.running.Load()
-		if n >= batchWorkers {
-			return
+// run sends one batch's GETs in one round trip and answers each request.
+func (b *getBatcher) run(batch []*getReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		r := batch[0]
+		r.val, r.err = b.rdb.Get(ctx, r.key).Bytes()
+	} else {
+		pipe := b.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(batch))
+		for i, r := range batch {
+			cmds[i] = pipe.Get(ctx, r.key)
 		}
-		if b.running.CompareAndSwap(n, n+1) {
-			go b.loop()
-			return
-		}
-	}
-}
-
-// next waits for a request; false after batchIdle without one, when the
-// worker has given up its place (unless work arrived meanwhile).
-func (b *getBatcher) next(idle *time.Timer) (*getReq, bool) {
-	for {
-		idle.Reset(batchIdle)
-		select {
-		case r := <-b.reqs:
-			return r, true
-		case <-idle.C:
-			b.running.Add(-1)
-			if len(b.reqs) == 0 {
-				return nil, false
-			}
-			// A request slipped in as we left: take the place back if free.
-			if n := b.running.Load(); n >= batchWorkers || !b.running.CompareAndSwap(n, n+1) {
-				return nil, false
-			}
+		_, _ = pipe.Exec(ctx)
+		for i, r := range batch {
+			r.val, r.err = cmds[i].Bytes()
 		}
 	}
-}
-
-// loop serves batches until it has been idle for batchIdle.
-func (b *getBatcher) loop() {
-	batch := make([]*getReq, 0, maxBatch)
-	cmds := make([]*redis.StringCmd, 0, maxBatch)
-	idle := time.NewTimer(batchIdle)
-	defer idle.Stop()
-	for {
-		r, ok := b.next(idle)
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
-		if len(batch) == 1 {
-			r.val, r.err = b.rdb.Get(ctx, r.key).Bytes()
-		} else {
-			pipe := b.rdb.Pipeline()
-			cmds = cmds[:0]
-			for _, r := range batch {
-				cmds = append(cmds, pipe.Get(ctx, r.key))
-			}
-			_, _ = pipe.Exec(ctx)
-			for i, r := range batch {
-				r.val, r.err = cmds[i].Bytes()
-			}
-		}
-		cancel()
-		for _, r := range batch {
-			r.done <- struct{}{}
-		}
-		clear(batch)
+	for _, r := range batch {
+		r.done <- struct{}{}
 	}
 }
 
