@@ -359,21 +359,36 @@ func (h *Headless) BrowserSession(c *fiber.Ctx) (*identity.Session, error) {
 	return sess, nil
 }
 
-// UserData is allauth's serialised user: empty fields dropped.
-func UserData(u *identity.User, s *tenants.Settings) map[string]any {
+// UserView is allauth's serialised user, empty fields dropped. The fields
+// are in the order a map's keys are encoded (sorted), which is what this
+// was before it became a struct (a session check built the map each time).
+type UserView struct {
+	Display           string `json:"display"`
+	Email             string `json:"email,omitempty"`
+	HasUsablePassword bool   `json:"has_usable_password"`
+	ID                int64  `json:"id"`
+	Username          string `json:"username,omitempty"`
+}
+
+// UserData is allauth's serialised user.
+func UserData(u *identity.User, s *tenants.Settings) UserView {
 	return summaryData(u.Summary(), s)
 }
 
 // summaryData is UserData from the summary cached with a session.
-func summaryData(u *identity.SessionUser, s *tenants.Settings) map[string]any {
-	d := map[string]any{"id": u.ID, "display": u.Display(), "has_usable_password": u.UsablePassword}
-	if u.PrimaryEmail != "" {
-		d["email"] = u.PrimaryEmail
-	}
-	if s.UserModelUsernameField != "" && u.Username != "" {
-		d["username"] = u.Username
+func summaryData(u *identity.SessionUser, s *tenants.Settings) UserView {
+	d := UserView{ID: u.ID, Display: u.Display(), HasUsablePassword: u.UsablePassword, Email: u.PrimaryEmail}
+	if s.UserModelUsernameField != "" {
+		d.Username = u.Username
 	}
 	return d
+}
+
+// authData is the data of an authenticated session's response (keys in
+// encoded-map order, as UserView).
+type authData struct {
+	Methods []identity.AuthRecord `json:"methods"`
+	User    UserView              `json:"user"`
 }
 
 // sessionUser returns what the authentication response shows of the
@@ -429,7 +444,7 @@ func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
 			}
 			meta["access_token"], meta["refresh_token"] = access, refresh
 		}
-		return h.Respond(c, fiber.StatusOK, map[string]any{"user": summaryData(user, t.Settings), "methods": methods}, meta)
+		return h.Respond(c, fiber.StatusOK, authData{User: summaryData(user, t.Settings), Methods: methods}, meta)
 	}
 	code := fiber.StatusUnauthorized
 	if len(status) > 0 {

@@ -61,6 +61,10 @@ func AccessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler 
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		if !log.Enabled(c.UserContext(), level) {
+			// Nothing would be written: build nothing.
+			return nil
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", RequestID(c)),
 			slog.String("method", c.Method()),

@@ -231,7 +231,24 @@ func tokenID(token string) []byte {
 }
 
 func redisKey(tenantID uuid.UUID, id []byte) string {
-	return "hp:{" + tenantID.String() + "}:sess:" + hex.EncodeToString(id)
+	// "hp:{" + tenantID.String() + "}:sess:" + hex(id), in one allocation
+	// (every session check builds one).
+	const prefix, mid = "hp:{", "}:sess:"
+	var buf [len(prefix) + 36 + len(mid) + 2*sha256.Size]byte
+	if len(id) > sha256.Size {
+		return prefix + tenantID.String() + mid + hex.EncodeToString(id)
+	}
+	n := copy(buf[:], prefix)
+	for i, part := range [][]byte{tenantID[0:4], tenantID[4:6], tenantID[6:8], tenantID[8:10], tenantID[10:16]} {
+		if i > 0 {
+			buf[n] = '-'
+			n++
+		}
+		n += hex.Encode(buf[n:], part)
+	}
+	n += copy(buf[n:], mid)
+	n += hex.Encode(buf[n:], id)
+	return string(buf[:n])
 }
 
 // cached is a session as kept in Redis.

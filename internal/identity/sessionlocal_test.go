@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net"
 	"strings"
@@ -402,4 +403,15 @@ func (c *localCache) held(key string) bool {
 	defer sh.mu.RUnlock()
 	_, ok := sh.m[key]
 	return ok
+}
+
+// redisKey's one-allocation form spells the key as the plain one does.
+func TestRedisKeySpelling(t *testing.T) {
+	tenant := uuid.New()
+	for _, id := range [][]byte{tokenID("x"), {}, {0xab}} {
+		want := "hp:{" + tenant.String() + "}:sess:" + hex.EncodeToString(id)
+		if got := redisKey(tenant, id); got != want {
+			t.Fatalf("redisKey = %q, want %q", got, want)
+		}
+	}
 }
