@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	json "github.com/goccy/go-json"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -287,7 +288,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	local := s.bus.local.Load()
 	var ticket fillTicket
 	if local != nil {
-		if raw, ok := local.get(key); ok && sess.fromCache(raw) {
+		if c := local.get(key); c != nil && sess.fromEntry(c) {
 			metrics.SessionLocalCache(true)
 			return sess, nil
 		}
@@ -297,12 +298,15 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	raw, rerr := s.reads.get(rctx, key)
 	cancel()
-	if rerr == nil && sess.fromCache(raw) {
-		metrics.SessionCacheHit()
-		if local != nil {
-			local.fill(key, raw, ticket)
+	if rerr == nil {
+		var c cached
+		if json.Unmarshal(raw, &c) == nil && sess.fromEntry(&c) {
+			metrics.SessionCacheHit()
+			if local != nil {
+				local.fill(key, &c, ticket)
+			}
+			return sess, nil
 		}
-		return sess, nil
 	}
 	redisDown := rerr != nil && !errors.Is(rerr, redis.Nil)
 	// Redis miss or failure: only durable sessions can be recovered.
@@ -343,20 +347,43 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	return sess, nil
 }
 
-// fromCache fills sess from a cache entry; false when raw is not one or
-// has expired.
-func (sess *Session) fromCache(raw []byte) bool {
-	var c cached
-	if json.Unmarshal(raw, &c) != nil || !time.Now().Before(c.ExpiresAt) {
+// fromEntry fills sess from a cache entry, which it leaves untouched (the
+// local cache shares it between requests); false when it has expired.
+func (sess *Session) fromEntry(c *cached) bool {
+	if !time.Now().Before(c.ExpiresAt) {
 		return false
 	}
-	sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State, c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
-	sess.user = c.User
+	sess.State, sess.Client, sess.PublicID, sess.CreatedAt, sess.ExpiresAt = c.State.clone(), c.Client, c.PublicID, c.CreatedAt, c.ExpiresAt
+	if c.User != nil {
+		u := *c.User
+		sess.user = &u
+	}
 	sess.stored = storedRedis
 	if c.Durable {
 		sess.stored = storedPostgres
 	}
 	return true
+}
+
+// clone copies the state deep enough that changing the copy (a request's
+// session) cannot change the original (a cache entry shared by requests):
+// every slice, map and pointer is copied; the JSON round trip covers the
+// nested flow records (TestSessionStateCloneSharesNothing).
+func (s SessionState) clone() SessionState {
+	out := s
+	out.Methods = slices.Clone(s.Methods)
+	out.OAuthFlows = slices.Clone(s.OAuthFlows)
+	if s.Login != nil || s.EmailCode != nil || s.LoginCode != nil || s.ResetCode != nil || s.Ceremonies != nil || s.SocialSignup != nil {
+		// A flow in progress: rare on the hot path, so the simplest deep
+		// copy there is.
+		var flows SessionState
+		raw, _ := json.Marshal(SessionState{Login: s.Login, EmailCode: s.EmailCode, LoginCode: s.LoginCode, ResetCode: s.ResetCode,
+			Ceremonies: s.Ceremonies, SocialSignup: s.SocialSignup})
+		_ = json.Unmarshal(raw, &flows)
+		out.Login, out.EmailCode, out.LoginCode, out.ResetCode = flows.Login, flows.EmailCode, flows.LoginCode, flows.ResetCode
+		out.Ceremonies, out.SocialSignup = flows.Ceremonies, flows.SocialSignup
+	}
+	return out
 }
 
 // primaryEmailOf is the SQL expression for the primary address of the user

@@ -82,10 +82,11 @@ const (
 	localShards = 64
 )
 
-// localEntry is one cached Redis value and when it stops being served
+// localEntry is one cached Redis value, decoded and never changed once
+// stored (requests copy from it), and when it stops being served
 // (nanoseconds since the cache's base time).
 type localEntry struct {
-	raw   []byte
+	c     *cached
 	until int64
 }
 
@@ -124,20 +125,21 @@ func (c *localCache) shard(key string) *localShard {
 // serving reports whether the node's lease runs.
 func (c *localCache) serving() bool { return c.now() < c.leaseUntil.Load() }
 
-// get returns the cached value at key while the lease runs.
-func (c *localCache) get(key string) ([]byte, bool) {
+// get returns the cached value at key while the lease runs (nil: none).
+// The caller must not change it.
+func (c *localCache) get(key string) *cached {
 	now := c.now()
 	if now >= c.leaseUntil.Load() {
-		return nil, false
+		return nil
 	}
 	sh := c.shard(key)
 	sh.mu.RLock()
 	e, ok := sh.m[key]
 	sh.mu.RUnlock()
 	if !ok || now >= e.until {
-		return nil, false
+		return nil
 	}
-	return e.raw, true
+	return e.c
 }
 
 // fillTicket is taken before a Redis read whose result may be cached.
@@ -158,9 +160,9 @@ func (c *localCache) ticket(key string) fillTicket {
 	return fillTicket{epoch: c.epoch.Load(), gen: gen, ok: true}
 }
 
-// fill keeps raw, read from Redis after t was taken, unless an
-// invalidation or a flush came in between.
-func (c *localCache) fill(key string, raw []byte, t fillTicket) {
+// fill keeps v, read from Redis after t was taken, unless an invalidation
+// or a flush came in between. v must not be changed afterwards.
+func (c *localCache) fill(key string, v *cached, t fillTicket) {
 	if !t.ok || !c.serving() {
 		return
 	}
@@ -185,7 +187,7 @@ func (c *localCache) fill(key string, raw []byte, t fillTicket) {
 			delete(sh.m, k)
 		}
 	}
-	sh.m[key] = localEntry{raw: raw, until: now + int64(c.ttl)}
+	sh.m[key] = localEntry{c: v, until: now + int64(c.ttl)}
 }
 
 // drop forgets keys.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,8 +62,7 @@ func (n *localNode) waitServing(t *testing.T) {
 
 // held reports whether the node serves key from memory right now.
 func (n *localNode) held(key string) bool {
-	_, ok := n.s.bus.local.Load().get(key)
-	return ok
+	return n.s.bus.local.Load().get(key) != nil
 }
 
 // clusterFixture is a cacheFixture whose session is known to two nodes.
@@ -369,29 +370,29 @@ func TestLocalCacheFillRules(t *testing.T) {
 	const key = "hp:{t}:sess:aa"
 	tk := c.ticket(key)
 	c.drop([]string{key})
-	c.fill(key, []byte("old"), tk)
+	c.fill(key, &cached{}, tk)
 	if c.held(key) {
 		t.Fatal("a read that raced an invalidation was kept")
 	}
 	tk = c.ticket(key)
 	c.flush()
-	c.fill(key, []byte("old"), tk)
+	c.fill(key, &cached{}, tk)
 	if c.held(key) {
 		t.Fatal("a read that raced a flush was kept")
 	}
-	c.fill(key, []byte("new"), c.ticket(key))
+	c.fill(key, &cached{}, c.ticket(key))
 	if !c.held(key) {
 		t.Fatal("a clean read was not kept")
 	}
 	for i := range 1000 {
 		k := "hp:{t}:sess:" + uuid.NewString()
-		c.fill(k, []byte("x"), c.ticket(k))
+		c.fill(k, &cached{}, c.ticket(k))
 		if i > 0 && c.len() > localShards*2 {
 			t.Fatalf("%d entries held, bound %d", c.len(), localShards*2)
 		}
 	}
 	c.leaseUntil.Store(0)
-	if _, ok := c.get(key); ok {
+	if c.get(key) != nil {
 		t.Fatal("served without a lease")
 	}
 }
@@ -414,4 +415,117 @@ func TestRedisKeySpelling(t *testing.T) {
 			t.Fatalf("redisKey = %q, want %q", got, want)
 		}
 	}
+}
+
+// The local cache hands every request a copy of one shared entry: a copy
+// of a state with every field set shares no slice, map or pointer with it,
+// so no request can change what the next one reads. Filled by reflection,
+// so a field added later is covered without touching this test.
+func TestSessionStateCloneSharesNothing(t *testing.T) {
+	var orig SessionState
+	fillAll(reflect.ValueOf(&orig).Elem())
+	if orig.SocialSignup == nil || len(orig.Ceremonies) == 0 || len(orig.Methods) == 0 {
+		t.Fatalf("the filler left fields empty: %+v", orig)
+	}
+	cp := orig.clone()
+	if !reflect.DeepEqual(orig, cp) {
+		t.Fatalf("the copy differs:\n%+v\n%+v", orig, cp)
+	}
+	if path := shared(reflect.ValueOf(orig), reflect.ValueOf(cp), "state"); path != "" {
+		t.Fatalf("the copy shares %s with the cache entry", path)
+	}
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// fillAll sets every field reachable from v to a non-zero value.
+func fillAll(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(7)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(7)
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(1.5)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fillAll(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		for i := range 2 {
+			fillAll(v.Index(i))
+		}
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fillAll(k)
+		fillAll(e)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Struct:
+		if v.Type() == timeType {
+			v.Set(reflect.ValueOf(time.Unix(1700000000, 0).UTC()))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillAll(v.Field(i))
+			}
+		}
+	case reflect.Interface:
+		v.Set(reflect.ValueOf("x"))
+	}
+}
+
+// shared returns the path of the first slice, map or pointer a and b have
+// in common ("" if none).
+func shared(a, b reflect.Value, path string) string {
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() {
+			return ""
+		}
+		if a.Pointer() == b.Pointer() {
+			return path
+		}
+		return shared(a.Elem(), b.Elem(), path)
+	case reflect.Slice:
+		if a.Len() > 0 && a.Pointer() == b.Pointer() {
+			return path
+		}
+		for i := range a.Len() {
+			if p := shared(a.Index(i), b.Index(i), path+"["+strconv.Itoa(i)+"]"); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		if a.Len() > 0 && a.Pointer() == b.Pointer() {
+			return path
+		}
+		for _, k := range a.MapKeys() {
+			if p := shared(a.MapIndex(k), b.MapIndex(k), path+"["+k.String()+"]"); p != "" {
+				return p
+			}
+		}
+	case reflect.Interface:
+		if !a.IsNil() {
+			return shared(a.Elem(), b.Elem(), path)
+		}
+	case reflect.Struct:
+		if a.Type() == timeType {
+			return ""
+		}
+		for i := range a.NumField() {
+			if a.Type().Field(i).IsExported() {
+				if p := shared(a.Field(i), b.Field(i), path+"."+a.Type().Field(i).Name); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
 }
