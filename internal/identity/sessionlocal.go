@@ -355,6 +355,7 @@ func (b *sessionBus) invalidate(ctx context.Context, keys ...string) {
 	for n := range pending {
 		silent = append(silent, n)
 	}
+	metrics.SessionLocalStrike()
 	waitMS, err := strikeScript.Run(rctx, b.rdb, []string{b.nodesKey()}, silent...).Int64()
 	wait := time.Duration(waitMS) * time.Millisecond
 	if err != nil {
@@ -462,7 +463,7 @@ func (n *nodeLoop) receive(ctx context.Context) {
 			// Lost: whatever was published meanwhile is gone. Stop serving
 			// until a new subscription (which empties the cache).
 			n.subscribed.Store(false)
-			n.local.leaseUntil.Store(0)
+			n.lapse()
 			n.local.flush()
 			n.bus.sleep(ctx, 100*time.Millisecond)
 			continue
@@ -533,6 +534,13 @@ func (n *nodeLoop) ack(nonces []string) {
 	_, _ = pipe.Exec(ctx)
 }
 
+// lapse stops the node answering from memory (counted once per lapse).
+func (n *nodeLoop) lapse() {
+	if n.local.leaseUntil.Swap(0) != 0 {
+		metrics.SessionLocalLapse()
+	}
+}
+
 // renew keeps the node's lease while its subscription is proven alive.
 func (n *nodeLoop) renew(ctx context.Context) {
 	t := time.NewTicker(leaseTick)
@@ -551,7 +559,7 @@ func (n *nodeLoop) renew(ctx context.Context) {
 		if now-n.lastPong.Load() > int64(3*leaseTick) {
 			// The subscription answers no pings: stop serving; a recovered
 			// connection resubscribes (and empties the cache).
-			n.local.leaseUntil.Store(0)
+			n.lapse()
 		}
 		_ = n.ps.Ping(ctx)
 		if now-n.lastPong.Load() > int64(3*leaseTick) {
@@ -570,7 +578,7 @@ func (n *nodeLoop) renew(ctx context.Context) {
 			// The lease runs out by itself.
 		case ok == 0:
 			// Struck (or lapsed): anything held may be stale.
-			n.local.leaseUntil.Store(0)
+			n.lapse()
 			n.local.flush()
 			n.register.Store(true)
 		default:

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/metrics"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -255,11 +257,15 @@ func TestLocalCacheSilentNodeIsStruck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	strikes := counter(t, "hallpass_session_local_strikes_total")
 	start := time.Now()
 	if err := a.s.Logout(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
+	if counter(t, "hallpass_session_local_strikes_total") <= strikes {
+		t.Error("the strike was not counted in /metrics")
+	}
 	if took < testAck {
 		t.Errorf("logout returned after %v, before the silent node's acknowledgement could time out", took)
 	}
@@ -291,7 +297,11 @@ func TestLocalCacheLostSubscription(t *testing.T) {
 	f, a, b := clusterFixture(t, cfg)
 	ctx := context.Background()
 	lookupOn(t, b, f)
+	lapses := counter(t, "hallpass_session_local_lapses_total")
 	killPubSub(t, b)
+	if counter(t, "hallpass_session_local_lapses_total") <= lapses {
+		t.Error("the lapse was not counted in /metrics")
+	}
 	sess, err := a.s.Lookup(ctx, f.tenant, f.sess.Token, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -528,4 +538,24 @@ func shared(a, b reflect.Value, path string) string {
 		}
 	}
 	return ""
+}
+
+// counter reads a counter of the process's /metrics.
+func counter(t *testing.T, name string) float64 {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := metrics.Default.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s not in /metrics", name)
+	return 0
 }

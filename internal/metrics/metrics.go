@@ -55,6 +55,7 @@ type Registry struct {
 	tenantHits, tenantMisses   atomic.Uint64
 	sessionHits, sessionMisses atomic.Uint64
 	localHits, localMisses     atomic.Uint64
+	localStrikes, localLapses  atomic.Uint64
 
 	mu         sync.Mutex
 	collectors []namedCollector
@@ -99,6 +100,15 @@ func SessionLocalCache(hit bool) {
 		Default.localMisses.Add(1)
 	}
 }
+
+// SessionLocalStrike counts a node struck from the local session cache's
+// nodes set for not acknowledging a change (Default).
+func SessionLocalStrike() { Default.localStrikes.Add(1) }
+
+// SessionLocalLapse counts this process giving up its local session
+// cache's lease (subscription lost, renewal refused or unanswered ping)
+// (Default).
+func SessionLocalLapse() { Default.localLapses.Add(1) }
 
 // ObserveArgon2 records one argon2id derivation on r.
 func (r *Registry) ObserveArgon2(d time.Duration) { r.argon2.Observe(d) }
@@ -339,6 +349,8 @@ func (r *Registry) WriteTo(w io.Writer) (int64, error) {
 		e.Counter(c.name, c.help, float64(c.hit), Label{"result", "hit"})
 		e.Counter(c.name, c.help, float64(c.miss), Label{"result", "miss"})
 	}
+	e.Counter("hallpass_session_local_strikes_total", "Nodes this process struck from the local session cache for not acknowledging a change in time (each makes the change wait out a lease).", float64(r.localStrikes.Load()))
+	e.Counter("hallpass_session_local_lapses_total", "Times this process stopped answering sessions from memory (subscription lost, renewal refused, ping unanswered).", float64(r.localLapses.Load()))
 	r.mu.Lock()
 	collectors := slices.Clone(r.collectors)
 	r.mu.Unlock()
