@@ -56,7 +56,14 @@ func (c *cli) serve(ctx context.Context) error {
 			d.log.Error("mail worker stopped", "err", err)
 		}
 	}()
-	defer func() { stopWorker(); <-workerDone }()
+	// Expired sessions and long-expired refresh tokens are deleted in the
+	// background (one process at a time, by an advisory lock).
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		(&identity.Janitor{Pool: d.pool, Log: d.log}).Run(workerCtx)
+	}()
+	defer func() { stopWorker(); <-workerDone; <-janitorDone }()
 	d.log.Info("hallpass serving", "listen", ln.Addr().String(), "public_url", c.cfg.PublicURL, "base_domain", c.cfg.BaseDomain)
 	return srv.Serve(ctx, ln, 25*time.Second)
 }
