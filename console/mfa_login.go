@@ -150,20 +150,30 @@ func (h *Console) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *Use
 	return false, nil
 }
 
-// mfaVerify checks a TOTP or recovery code.
-func (h *Console) mfaVerify(r *request) error {
-	fl, user, err := h.secondStep(r.c)
+// openStep opens a posted second-step form: its flow, its user and the
+// page's view, checked (checkStep). done means the response is decided:
+// return err.
+func (h *Console) openStep(r *request) (fl *loginFlow, user *User, v mfaStepView, done bool, err error) {
+	fl, user, err = h.secondStep(r.c)
 	if errors.Is(err, errNoFlow) {
-		return h.flowGone(r.c, "expired")
+		return nil, nil, v, true, h.flowGone(r.c, "expired")
 	}
 	if err != nil {
-		return err
+		return nil, nil, v, true, err
 	}
-	v, err := h.mfaStepOf(r.ctx(), fl, user)
-	if err != nil {
-		return err
+	if v, err = h.mfaStepOf(r.ctx(), fl, user); err != nil {
+		return nil, nil, v, true, err
 	}
 	if done, err := h.checkStep(r, &v, fl, user); done {
+		return nil, nil, v, true, err
+	}
+	return fl, user, v, false, nil
+}
+
+// mfaVerify checks a TOTP or recovery code.
+func (h *Console) mfaVerify(r *request) error {
+	fl, user, v, done, err := h.openStep(r)
+	if done {
 		return err
 	}
 	a, err := h.mfa.Authenticate(r.ctx(), fl.UserID, r.c.FormValue("code"), consoleMFA)
@@ -215,18 +225,8 @@ func (h *Console) mfaPasskey(r *request) error {
 	if h.relyingParty == nil {
 		return errNotFound
 	}
-	fl, user, err := h.secondStep(r.c)
-	if errors.Is(err, errNoFlow) {
-		return h.flowGone(r.c, "expired")
-	}
-	if err != nil {
-		return err
-	}
-	v, err := h.mfaStepOf(r.ctx(), fl, user)
-	if err != nil {
-		return err
-	}
-	if done, err := h.checkStep(r, &v, fl, user); done {
+	fl, user, v, done, err := h.openStep(r)
+	if done {
 		return err
 	}
 	state, err := h.flows.takeWebAuthn(r.ctx(), fl)

@@ -3,7 +3,6 @@ package mfa
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
@@ -283,17 +282,9 @@ func (s *ConsoleStore) useRecoveryCode(ctx context.Context, userID uuid.UUID, co
 			return err
 		}
 		d := a.rc
-		h := hashRecoveryCode(d.Key, code)
-		match := -1
-		for i, want := range d.Hashes {
-			if hmac.Equal(h, want) && match < 0 && i < len(d.Used) && !d.Used[i] {
-				match = i
-			}
-		}
-		if match < 0 {
+		if !d.spend(code) {
 			return incorrectCode("code")
 		}
-		d.Used[match] = true
 		if err := s.update(ctx, tx, userID, a, d, true); err != nil {
 			return err
 		}

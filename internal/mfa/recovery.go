@@ -213,6 +213,27 @@ func (s *Store) ViewRecoveryCodes(ctx context.Context, tenantID uuid.UUID, userI
 	return out, nil
 }
 
+// spend marks code used if it is one of d's unused codes: its keyed hash is
+// compared with every stored one in constant time (no early exit), and its
+// clear copy, if still kept, is forgotten. False when it matches none.
+func (d *recoveryData) spend(code string) bool {
+	h := hashRecoveryCode(d.Key, code)
+	match := -1
+	for i, want := range d.Hashes {
+		if hmac.Equal(h, want) && match < 0 && i < len(d.Used) && !d.Used[i] {
+			match = i
+		}
+	}
+	if match < 0 {
+		return false
+	}
+	d.Used[match] = true
+	if match < len(d.Codes) {
+		d.Codes[match] = ""
+	}
+	return true
+}
+
 // UseRecoveryCode spends one of the user's recovery codes: each code passes
 // once, compared by keyed hash in constant time. On success the
 // authenticator's use is recorded and its counts updated; otherwise an
@@ -233,19 +254,8 @@ func (s *Store) UseRecoveryCode(ctx context.Context, tenantID uuid.UUID, userID 
 			return err
 		}
 		d := a.rc
-		h := hashRecoveryCode(d.Key, code)
-		match := -1
-		for i, want := range d.Hashes {
-			if hmac.Equal(h, want) && match < 0 && i < len(d.Used) && !d.Used[i] {
-				match = i
-			}
-		}
-		if match < 0 {
+		if !d.spend(code) {
 			return incorrectCode("code")
-		}
-		d.Used[match] = true
-		if match < len(d.Codes) {
-			d.Codes[match] = ""
 		}
 		if err := s.update(ctx, tx, tenantID, a, d, true); err != nil {
 			return err
