@@ -47,8 +47,18 @@ func benchEnv(b *testing.B) (*apitest.Env, string) {
 
 // BenchmarkSessionCheck is GET auth/session with a valid app session token:
 // the request every page load of an app makes.
-func BenchmarkSessionCheck(b *testing.B) {
+func BenchmarkSessionCheck(b *testing.B) { benchSessionCheck(b, 1) }
+
+// BenchmarkSessionCheckConcurrent is BenchmarkSessionCheck with 16
+// requests in flight per CPU, as a loaded server sees them (the Redis reads
+// of concurrent checks share round trips).
+func BenchmarkSessionCheckConcurrent(b *testing.B) { benchSessionCheck(b, 16) }
+
+// benchSessionCheck runs session checks with parallelism requests in
+// flight per CPU.
+func benchSessionCheck(b *testing.B, parallelism int) {
 	env, token := benchEnv(b)
+	b.SetParallelism(parallelism)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
