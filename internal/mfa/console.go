@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -242,60 +241,11 @@ func (s *ConsoleStore) Authenticate(ctx context.Context, userID uuid.UUID, code 
 }
 
 func (s *ConsoleStore) authenticateTOTP(ctx context.Context, userID uuid.UUID, code string, settings *tenants.Settings) (*Authenticator, error) {
-	var out *Authenticator
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		a, _, err := s.scan(tx.QueryRow(ctx, `SELECT `+consoleColumns+` FROM console_authenticators
-			WHERE user_id = $1 AND type = 'totp' FOR UPDATE`, userID))
-		if errors.Is(err, ErrNotFound) {
-			return incorrectCode("code")
-		}
-		if err != nil {
-			return err
-		}
-		counter, ok := validateTOTP(a.totp.Secret, code, s.now(), settings, a.totp.LastCounter)
-		if !ok {
-			return incorrectCode("code")
-		}
-		a.totp.LastCounter = &counter
-		out = a
-		return s.update(ctx, tx, userID, a, a.totp, true)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return useTOTP(ctx, s.pool, consoleFactors{s, userID}, code, s.now, settings)
 }
 
 func (s *ConsoleStore) useRecoveryCode(ctx context.Context, userID uuid.UUID, code string) (*Authenticator, error) {
-	code = strings.TrimSpace(code)
-	if code == "" || len(code) > 128 {
-		return nil, incorrectCode("code")
-	}
-	var out *Authenticator
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		a, _, err := s.scan(tx.QueryRow(ctx, `SELECT `+consoleColumns+` FROM console_authenticators
-			WHERE user_id = $1 AND type = 'recovery_codes' FOR UPDATE`, userID))
-		if errors.Is(err, ErrNotFound) {
-			return incorrectCode("code")
-		}
-		if err != nil {
-			return err
-		}
-		d := a.rc
-		if !d.spend(code) {
-			return incorrectCode("code")
-		}
-		if err := s.update(ctx, tx, userID, a, d, true); err != nil {
-			return err
-		}
-		a.UnusedCodeCount = d.unused()
-		out = a
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return useRecoveryCode(ctx, s.pool, consoleFactors{s, userID}, code)
 }
 
 // GenerateRecoveryCodes makes a new set of recovery codes for the console

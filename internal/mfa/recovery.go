@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -239,33 +238,5 @@ func (d *recoveryData) spend(code string) bool {
 // authenticator's use is recorded and its counts updated; otherwise an
 // *Error incorrect_code with param "code" (also when the user has none).
 func (s *Store) UseRecoveryCode(ctx context.Context, tenantID uuid.UUID, userID int64, code string) (*Authenticator, error) {
-	code = strings.TrimSpace(code)
-	if code == "" || len(code) > 128 {
-		return nil, incorrectCode("code")
-	}
-	var out *Authenticator
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		a, err := s.scan(tenantID, tx.QueryRow(ctx, `SELECT `+columns+` FROM authenticators
-			WHERE tenant_id = $1 AND user_id = $2 AND type = 'recovery_codes' FOR UPDATE`, tenantID, userID), true)
-		if errors.Is(err, ErrNotFound) {
-			return incorrectCode("code")
-		}
-		if err != nil {
-			return err
-		}
-		d := a.rc
-		if !d.spend(code) {
-			return incorrectCode("code")
-		}
-		if err := s.update(ctx, tx, tenantID, a, d, true); err != nil {
-			return err
-		}
-		a.UnusedCodeCount = d.unused()
-		out = a
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return useRecoveryCode(ctx, s.pool, tenantFactors{s, tenantID, userID}, code)
 }

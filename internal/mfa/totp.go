@@ -221,29 +221,5 @@ func (s *Store) DeactivateTOTP(ctx context.Context, tenantID uuid.UUID, userID i
 // On success the authenticator's use is recorded; otherwise an *Error
 // incorrect_code with param "code" (also when the user has no TOTP).
 func (s *Store) AuthenticateTOTP(ctx context.Context, tenantID uuid.UUID, userID int64, code string, settings *tenants.Settings) (*Authenticator, error) {
-	var out *Authenticator
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		a, err := s.scan(tenantID, tx.QueryRow(ctx, `SELECT `+columns+` FROM authenticators
-			WHERE tenant_id = $1 AND user_id = $2 AND type = 'totp' FOR UPDATE`, tenantID, userID), true)
-		if errors.Is(err, ErrNotFound) {
-			return incorrectCode("code")
-		}
-		if err != nil {
-			return err
-		}
-		counter, ok := validateTOTP(a.totp.Secret, code, s.now(), settings, a.totp.LastCounter)
-		if !ok {
-			return incorrectCode("code")
-		}
-		a.totp.LastCounter = &counter
-		if err := s.update(ctx, tx, tenantID, a, a.totp, true); err != nil {
-			return err
-		}
-		out = a
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return useTOTP(ctx, s.pool, tenantFactors{s, tenantID, userID}, code, s.now, settings)
 }
