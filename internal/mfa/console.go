@@ -392,25 +392,9 @@ func (s *ConsoleStore) FinishRegistration(ctx context.Context, cfg *webauthn.Con
 	if !ok || st.UserID != user.ID {
 		return nil, incorrectCode("")
 	}
-	rp, err := relyingParty(cfg)
+	cred, passwordless, err := createCredential(cfg, user, st.Session, st.Passwordless, credentialJSON)
 	if err != nil {
 		return nil, err
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(credentialJSON)
-	if err != nil {
-		return nil, incorrectCode("")
-	}
-	cred, err := rp.CreateCredential(user, st.Session, parsed)
-	if err != nil || len(cred.ID) == 0 || len(cred.ID) > 1023 {
-		return nil, incorrectCode("")
-	}
-	cred.Authenticator.CloneWarning = false
-	var passwordless *bool
-	switch {
-	case cred.Extensions.RK != nil:
-		passwordless = new(*cred.Extensions.RK)
-	case st.Passwordless:
-		passwordless = new(true)
 	}
 	a := &Authenticator{Type: TypeWebAuthn}
 	err = s.inUserTx(ctx, user.ID, func(tx pgx.Tx) error {

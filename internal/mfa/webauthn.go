@@ -218,29 +218,9 @@ func (s *Store) FinishRegistration(ctx context.Context, tenantID uuid.UUID, cfg 
 	if !ok || st.UserID != user.ID {
 		return nil, incorrectCode("")
 	}
-	rp, err := relyingParty(cfg)
+	cred, passwordless, err := createCredential(cfg, user, st.Session, st.Passwordless, credentialJSON)
 	if err != nil {
 		return nil, err
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(credentialJSON)
-	if err != nil {
-		return nil, incorrectCode("")
-	}
-	cred, err := rp.CreateCredential(user, st.Session, parsed)
-	if err != nil {
-		return nil, incorrectCode("")
-	}
-	if len(cred.ID) == 0 || len(cred.ID) > 1023 {
-		return nil, incorrectCode("")
-	}
-	cred.Authenticator.CloneWarning = false
-	var passwordless *bool
-	switch {
-	case cred.Extensions.RK != nil:
-		passwordless = new(*cred.Extensions.RK)
-	case st.Passwordless:
-		// A resident key was required, so the credential is one.
-		passwordless = new(true)
 	}
 	a := &Authenticator{UserID: user.ID, Type: TypeWebAuthn}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -269,6 +249,37 @@ func (s *Store) FinishRegistration(ctx context.Context, tenantID uuid.UUID, cfg 
 	}
 	a.Name, a.Passwordless, a.Credential, a.CredentialID = a.wa.Name, a.wa.Passwordless, &a.wa.Credential, cred.ID
 	return a, nil
+}
+
+// createCredential verifies a registration response (credentialJSON)
+// against its ceremony's session: origin, RP id, challenge, user and
+// attestation. It returns the credential and whether it is a passkey (nil:
+// not known); residentRequired says the ceremony required a resident key.
+// A response that does not verify is an *Error incorrect_code with no param.
+func createCredential(cfg *webauthn.Config, user webauthn.User, session webauthn.SessionData, residentRequired bool,
+	credentialJSON []byte) (*webauthn.Credential, *bool, error) {
+	rp, err := relyingParty(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(credentialJSON)
+	if err != nil {
+		return nil, nil, incorrectCode("")
+	}
+	cred, err := rp.CreateCredential(user, session, parsed)
+	if err != nil || len(cred.ID) == 0 || len(cred.ID) > 1023 {
+		return nil, nil, incorrectCode("")
+	}
+	cred.Authenticator.CloneWarning = false
+	var passwordless *bool
+	switch {
+	case cred.Extensions.RK != nil:
+		passwordless = new(*cred.Extensions.RK)
+	case residentRequired:
+		// A resident key was required, so the credential is one.
+		passwordless = new(true)
+	}
+	return cred, passwordless, nil
 }
 
 // BeginLogin starts a WebAuthn assertion (allauth's begin_authentication,
