@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
@@ -167,7 +168,8 @@ func invitedBy(inv *Invitation) string {
 	return " by " + inv.InvitedBy
 }
 
-// sameAddress compares two addresses as the console does (case-folded).
+// sameAddress compares two addresses as the console does (by
+// address.EmailKey; strings.EqualFold would take ſ for s).
 func sameAddress(a, b string) bool {
-	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+	return address.SameEmail(strings.TrimSpace(a), strings.TrimSpace(b))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
 )
@@ -49,11 +50,13 @@ func userLabel(id int64, email, username string) string {
 	return fmt.Sprintf("user %d", id)
 }
 
-// likePattern makes a case-folded substring pattern for LIKE, with LIKE's
-// wildcards in the search taken literally.
+// likePattern makes a case-insensitive substring pattern for LIKE (the
+// search in address.CaseKey form: NFC, lowered along 1:1 case pairs, as
+// stored addresses and username keys are, never full case folding), with
+// LIKE's wildcards in the search taken literally.
 func likePattern(q string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(identity.FoldEmail(q)) + "%"
+	return "%" + r.Replace(address.CaseKey(q)) + "%"
 }
 
 // list returns up to limit users, newest first, older than the user id
@@ -69,7 +72,7 @@ func (s *tenantUsers) list(ctx context.Context, tenantID uuid.UUID, q string, be
 			ORDER BY a.is_primary DESC, a.id LIMIT 1) e ON true
 		WHERE u.tenant_id = $1 AND ($2::bigint = 0 OR u.id < $2)
 			AND ($3::text = '' OR u.username_folded LIKE $4 OR EXISTS (SELECT 1 FROM email_addresses a
-				WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id AND a.email_folded LIKE $4))
+				WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id AND (a.email LIKE $4 OR a.email_folded LIKE $4)))
 		ORDER BY u.id DESC LIMIT $5`, tenantID, before, q, likePattern(q), limit)
 	if err != nil {
 		return nil, fmt.Errorf("console: users: %w", err)

@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/text/unicode/norm"
 
+	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/audit"
 )
 
@@ -78,15 +80,25 @@ type Users struct {
 // NewUsers returns the console user store.
 func NewUsers(pool *pgxpool.Pool) *Users { return &Users{pool: pool} }
 
-// NormalizeEmail validates an address and returns it trimmed, with its
-// case-folded form used for uniqueness.
+// NormalizeEmail validates an address and returns it trimmed and NFC, with
+// its comparison key used for uniqueness and lookups (address.EmailKey, as
+// for tenant users: case-insensitive, never full case folding, IDNA domains
+// as A-labels; invalid UTF-8 and control characters refused).
 func NormalizeEmail(email string) (display, folded string, err error) {
 	e := strings.TrimSpace(email)
+	if !address.ValidText(e) {
+		return "", "", fmt.Errorf("%w: %q", ErrInvalidEmail, email)
+	}
+	e = norm.NFC.String(e)
 	addr, perr := mail.ParseAddress(e)
 	if perr != nil || addr.Address != e || len(e) > 254 {
 		return "", "", fmt.Errorf("%w: %q", ErrInvalidEmail, email)
 	}
-	return e, strings.ToLower(e), nil
+	key, kerr := address.EmailKey(e)
+	if kerr != nil {
+		return "", "", fmt.Errorf("%w: %q", ErrInvalidEmail, email)
+	}
+	return e, key, nil
 }
 
 // CreatePlatformAdmin adds a platform admin with an already hashed password.

@@ -1,5 +1,6 @@
 // Package migrations holds the SQL schema, embedded in the binary and applied
-// by `hallpass migrate` (and by the test harness) with goose.
+// by `hallpass migrate` (and by the test harness) with goose, and the Go
+// migrations SQL cannot express (00013: address keys).
 package migrations
 
 import (
@@ -35,7 +36,8 @@ func Up(ctx context.Context, databaseURL string) ([]Result, error) {
 		return nil, fmt.Errorf("migrate: locker: %w", err)
 	}
 	// Out of order: migrations written on parallel branches land in any order.
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true),
+		goose.WithGoMigrations(addressKeys))
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}

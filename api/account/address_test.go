@@ -77,17 +77,17 @@ func TestLookAlikeAddressTakeover(t *testing.T) {
 			loggedIn(t, env, "app", "victim@strasse.de")
 			loggedIn(t, env, "app", "strasse@example.com")
 			lookAlikes := []struct{ email, code string }{
-				{"victim@straße.de", ""},           // another domain (xn--strae-oqa.de)
-				{"victim@xn--strae-oqa.de", ""},    // the same, as an A-label
-				{"strasse@xn--strae-oqa.de", ""},   // the other victim's local part, the look-alike domain
-				{"straße@example.com", ""},         // another local part
-				{"ſtrasse@example.com", ""},        // long s: another local part
-				{"victim@ſtrasse.de", "invalid"},   // a domain IDNA would rewrite: refused
-				{"victim@ﬆrasse.de", "invalid"},    // a ligature, likewise
-				{"victim@ｓtrasse.de", "invalid"},   // full-width, likewise
-				{"victim@STRAſSE.DE", "invalid"},   // mixed
-				{"vıctim@strasse.de", ""},          // dotless i: another local part
-				{"VİCTIM@strasse.de", ""},          // dotted capital I does not lower to i
+				{"victim@straße.de", ""},         // another domain (xn--strae-oqa.de)
+				{"victim@xn--strae-oqa.de", ""},  // the same, as an A-label
+				{"strasse@xn--strae-oqa.de", ""}, // the other victim's local part, the look-alike domain
+				{"straße@example.com", ""},       // another local part
+				{"ſtrasse@example.com", ""},      // long s: another local part
+				{"victim@ſtrasse.de", "invalid"}, // a domain IDNA would rewrite: refused
+				{"victim@ﬆrasse.de", "invalid"},  // a ligature, likewise
+				{"victim@ｓtrasse.de", "invalid"}, // full-width, likewise
+				{"victim@STRAſSE.DE", "invalid"}, // mixed
+				{"vıctim@strasse.de", ""},        // dotless i: another local part
+				{"VİCTIM@strasse.de", ""},        // dotted capital I does not lower to i
 			}
 			for _, la := range lookAlikes {
 				fe := env.Client(client)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -230,7 +229,7 @@ func (a *Accounts) uniqueUsername(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 		if err != nil {
 			return "", err
 		}
-		blacklisted := slices.ContainsFunc(t.Settings.UsernameBlacklist, func(b string) bool { return FoldUsername(b) == FoldUsername(candidate) })
+		blacklisted := blacklisted(t.Settings.UsernameBlacklist, candidate)
 		if !taken && !blacklisted {
 			return candidate, nil
 		}
@@ -242,9 +241,17 @@ func (a *Accounts) uniqueUsername(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 // preventEnumeration answers a signup with a taken address like a real one
 // (a pending verify_email stage) and mails the address's owner instead.
 func (a *Accounts) preventEnumeration(ctx context.Context, t *tenants.Tenant, sess *Session, email string, req Request) error {
+	// The notice is about an existing account: it goes to the address as
+	// that account holds it, not to the spelling typed.
+	to := email
+	if users, err := a.Store.UsersByEmail(ctx, t.ID, email); err != nil {
+		return err
+	} else if len(users) > 0 {
+		to = users[0].MatchedEmail
+	}
 	err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-		data := MailData{Email: email, PasswordResetURL: a.frontendURL(t, "account_reset_password", "", req), SignupURL: ""}
-		return a.Mail.Queue(ctx, tx, t, MailAccountAlreadyExists, email, data)
+		data := MailData{Email: to, PasswordResetURL: a.frontendURL(t, "account_reset_password", "", req), SignupURL: ""}
+		return a.Mail.Queue(ctx, tx, t, MailAccountAlreadyExists, to, data)
 	})
 	if err != nil {
 		return err
@@ -279,7 +286,7 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	// guesses cannot overrun it, and given back when the password was right
 	// (allauth's pre_authenticate / authentication_failed).
 	failed := t.Settings.RateLimits["login_failed"]
-	subj := subject(req, sess, strings.ToLower(in.Method+":"+in.Value))
+	subj := subject(req, sess, in.Method+":"+loginKey(in))
 	limited := a.Limiter != nil && len(failed) > 0
 	if limited {
 		ok, err := a.Limiter.Allow(ctx, t.ID, "login_failed", failed, subj)
@@ -314,7 +321,7 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	}
 	rec := AuthRecord{Method: "password", At: epoch(a.now())}
 	if in.Method == "email" {
-		rec.Email = in.Value
+		rec.Email = user.MatchedEmail
 	} else {
 		rec.Username = in.Value
 	}
@@ -325,10 +332,9 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 		sess.State.Login = nil
 		return nil
 	}
-	email := ""
-	if in.Method == "email" {
-		email = in.Value
-	}
+	// The address as the account holds it (a login by email matched it):
+	// a required code is mailed there, not to the spelling typed.
+	email := user.MatchedEmail
 	start := func(tx pgx.Tx) error {
 		if t.Settings.LoginCodeRequiredAfter("password") {
 			// ACCOUNT_LOGIN_BY_CODE_REQUIRED: a code to the address comes
@@ -354,6 +360,16 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 		return err
 	}
 	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+}
+
+// loginKey is the login identifier as the login_failed limit counts it:
+// its EmailKey or UsernameKey, so that spellings of one account (case, an
+// A-label for a U-label) share one count.
+func loginKey(in LoginInput) string {
+	if in.Method == "email" {
+		return emailKey(in.Value)
+	}
+	return usernameKey(in.Value)
 }
 
 // MaxConsecutiveFailures locks an account after that many wrong passwords
@@ -481,7 +497,7 @@ func (a *Accounts) verificationTarget(ctx context.Context, tx pgx.Tx, t *tenants
 	var target *EmailAddress
 	for i := range addrs {
 		e := &addrs[i]
-		if loginEmail != "" && FoldEmail(e.Email) != FoldEmail(loginEmail) {
+		if loginEmail != "" && !sameEmail(e.Email, loginEmail) {
 			continue
 		}
 		if e.Verified {
@@ -531,7 +547,7 @@ func (a *Accounts) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, ema
 	if a.Limiter == nil || len(rules) == 0 {
 		return true
 	}
-	ok, err := a.Limiter.Allow(ctx, t.ID, "confirm_email", rules, ratelimit.Subject{Key: FoldEmail(email)})
+	ok, err := a.Limiter.Allow(ctx, t.ID, "confirm_email", rules, ratelimit.Subject{Key: emailKey(email)})
 	return ok || err != nil
 }
 

@@ -98,7 +98,7 @@ func (k *Keys) CodeMatches(tenantID uuid.UUID, code, hash string) bool {
 func (k *Keys) EmailVerificationKey(tenantID uuid.UUID, e *EmailAddress, now time.Time) string {
 	id := strconv.FormatInt(e.ID, 36)
 	ts := strconv.FormatInt(now.Unix(), 36)
-	sig := k.mac(tenantID, "email-verification", id, ts, FoldEmail(e.Email))[:18]
+	sig := k.mac(tenantID, "email-verification", id, ts, emailKey(e.Email))[:18]
 	return id + "." + ts + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
@@ -124,7 +124,7 @@ func (k *Keys) ParseEmailVerificationKey(tenantID uuid.UUID, key string, ttl tim
 	if err != nil || e == nil {
 		return nil, false
 	}
-	want := k.mac(tenantID, "email-verification", parts[0], parts[1], FoldEmail(e.Email))[:18]
+	want := k.mac(tenantID, "email-verification", parts[0], parts[1], emailKey(e.Email))[:18]
 	if !hmac.Equal(sig, want) {
 		return nil, false
 	}

@@ -19,7 +19,7 @@ func (a *Accounts) Emails(ctx context.Context, t *tenants.Tenant, sess *Session)
 
 func findEmail(addrs []EmailAddress, email string) *EmailAddress {
 	for i := range addrs {
-		if FoldEmail(addrs[i].Email) == FoldEmail(email) {
+		if sameEmail(addrs[i].Email, email) {
 			return &addrs[i]
 		}
 	}
@@ -94,7 +94,7 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Sessio
 		}
 		e := &EmailAddress{UserID: user.ID, Email: email, Primary: user.PrimaryEmail == ""}
 		if err := tx.QueryRow(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, is_primary) VALUES ($1, $2, $3, $4, $5)
-			RETURNING id`, t.ID, user.ID, email, FoldEmail(email), e.Primary).Scan(&e.ID); err != nil {
+			RETURNING id`, t.ID, user.ID, email, emailKey(email), e.Primary).Scan(&e.ID); err != nil {
 			return err
 		}
 		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailAdd, email, map[string]any{"primary": e.Primary})); err != nil {
@@ -126,7 +126,7 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 	if e != nil {
 		return nil, Errors{e}
 	}
-	if FoldEmail(email) == FoldEmail(p.Email) {
+	if sameEmail(email, p.Email) {
 		return nil, Errors{NewError("email", "same_as_current")}
 	}
 	if s.UniqueEmail && !s.PreventEnumeration {
@@ -148,7 +148,7 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET email = $3, email_folded = $4, verified = false WHERE tenant_id = $1 AND id = $2`,
-			t.ID, p.EmailID, email, FoldEmail(email)); err != nil {
+			t.ID, p.EmailID, email, emailKey(email)); err != nil {
 			return err
 		}
 		return a.sendVerification(ctx, tx, t, sess, addr, req)

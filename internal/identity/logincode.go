@@ -47,7 +47,7 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	if e != nil {
 		return Errors{e}
 	}
-	if err := a.Limit(ctx, t, "request_login_code", req, sess, FoldEmail(email)); err != nil {
+	if err := a.Limit(ctx, t, "request_login_code", req, sess, emailKey(email)); err != nil {
 		return err
 	}
 	user, err := a.firstActiveByEmail(ctx, t, email)
@@ -57,13 +57,20 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	if user == nil && !t.Settings.PreventEnumeration {
 		return Errors{NewError("email", "unknown_email")}
 	}
+	if user != nil {
+		// The code goes to the address the account holds, not to the
+		// spelling typed (which may differ in case or IDNA form).
+		email = user.MatchedEmail
+	}
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		return a.startLoginCode(ctx, tx, t, sess, user, email, req)
 	})
 }
 
-// startLoginCode creates the code process and mails it (to a known user) or
-// an unknown-account notice (when enabled) — the same work either way.
+// startLoginCode creates the code process and mails it (to a known user,
+// at email, which must be the address as the user stored it) or an
+// unknown-account notice (when enabled) to the address typed — the same
+// work either way.
 func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, email string, req Request) error {
 	s := t.Settings
 	code := NewUserCode(s.LoginByCodeFormat)
@@ -140,7 +147,7 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	sess.Changed()
 	if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`,
-			t.ID, user.ID, FoldEmail(p.Email))
+			t.ID, user.ID, emailKey(p.Email))
 		return err
 	}); err != nil {
 		return err
@@ -159,7 +166,7 @@ func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess 
 	if p.Resends >= t.Settings.LoginByCodeMaxResendCount {
 		return ErrConflict
 	}
-	if err := a.Limit(ctx, t, "request_login_code", req, sess, FoldEmail(p.Email)); err != nil {
+	if err := a.Limit(ctx, t, "request_login_code", req, sess, emailKey(p.Email)); err != nil {
 		return err
 	}
 	var user *User

@@ -64,7 +64,8 @@ func (a *Accounts) resetKeyUser(ctx context.Context, t *tenants.Tenant, key stri
 }
 
 // RequestPasswordReset answers POST auth/password/request. Link mode: a
-// reset link to every active account holding the address. Code mode: a code
+// reset link to every active account holding the address (compared by
+// EmailKey), each to the address as that account stored it. Code mode: a code
 // and a pending password_reset_by_code process in the session. An unknown
 // address gets the same answer and comparable work (enumeration prevention),
 // or unknown_email when the tenant turned prevention off.
@@ -73,7 +74,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 	if e != nil {
 		return Errors{e}
 	}
-	if err := a.Limit(ctx, t, "reset_password", req, sess, FoldEmail(email)); err != nil {
+	if err := a.Limit(ctx, t, "reset_password", req, sess, emailKey(email)); err != nil {
 		return err
 	}
 	users, err := a.Store.UsersByEmail(ctx, t.ID, email)
@@ -100,8 +101,10 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 			if len(active) == 0 {
 				return a.unknownAccount(ctx, tx, t, email, req)
 			}
-			p.UserID, p.CodeHash = active[0].ID, a.Keys.CodeHash(t.ID, code)
-			return a.Mail.Queue(ctx, tx, t, MailPasswordResetCode, email, MailData{Email: email, Code: code})
+			// To the address the account holds, not the spelling typed.
+			to := active[0].MatchedEmail
+			p.UserID, p.CodeHash, p.Email = active[0].ID, a.Keys.CodeHash(t.ID, code), to
+			return a.Mail.Queue(ctx, tx, t, MailPasswordResetCode, to, MailData{Email: to, Code: code})
 		}
 		if len(active) == 0 {
 			return a.unknownAccount(ctx, tx, t, email, req)
@@ -112,7 +115,8 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 			if link == "" {
 				link = strings.TrimSuffix(req.BaseURL, "/") + "/accounts/password/reset/key/" + key + "/"
 			}
-			if err := a.Mail.Queue(ctx, tx, t, MailPasswordResetKey, email, MailData{Email: email, Link: link}); err != nil {
+			to := u.MatchedEmail // the address as this account holds it
+			if err := a.Mail.Queue(ctx, tx, t, MailPasswordResetKey, to, MailData{Email: to, Link: link}); err != nil {
 				return err
 			}
 		}
@@ -217,7 +221,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 		if p != nil {
 			// Receiving the code proves the address.
 			if _, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`,
-				t.ID, user.ID, FoldEmail(p.Email)); err != nil {
+				t.ID, user.ID, emailKey(p.Email)); err != nil {
 				return err
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +67,7 @@ const maxSocialEmails = 5
 // The stages (verify_email with SOCIALACCOUNT_EMAIL_VERIFICATION, MFA) follow
 // as for any login.
 func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, req Request) error {
+	in.Emails = usableSocialEmails(in.Emails, t.Settings.EmailMaxLength)
 	sess.State.SocialSignup = nil
 	sess.Changed()
 	if sess.Authenticated() {
@@ -145,7 +145,7 @@ func (a *Accounts) lookupSocial(ctx context.Context, t *tenants.Tenant, in Socia
 func (a *Accounts) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, email string) error {
 	var verified bool
 	err := tx.QueryRow(ctx, `SELECT coalesce(bool_or(verified), false) FROM email_addresses
-		WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`, t.ID, user.ID, FoldEmail(email)).Scan(&verified)
+		WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`, t.ID, user.ID, emailKey(email)).Scan(&verified)
 	if err != nil {
 		return fmt.Errorf("identity: email authentication: %w", err)
 	}
@@ -276,9 +276,36 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
+// usableSocialEmails keeps the provider's addresses that are valid ones
+// (NormalizeEmail), in their stored form, once each (by EmailKey, the
+// provider's flags of both spellings joined), in the provider's order. An address a provider sends that Hallpass would refuse
+// from a user (invalid UTF-8, a domain IDNA would rewrite such as
+// victim@ſtrasse.de) is dropped: it matches, connects and stores nothing.
+func usableSocialEmails(emails []SocialEmail, maxLen int) []SocialEmail {
+	var out []SocialEmail
+	seen := map[string]int{}
+	for _, e := range emails {
+		norm, err := NormalizeEmail("email", e.Address, maxLen)
+		if err != nil {
+			continue
+		}
+		k := emailKey(norm)
+		if i, ok := seen[k]; ok {
+			// One address given twice: what the provider said of either holds.
+			out[i].Verified = out[i].Verified || e.Verified
+			out[i].Primary = out[i].Primary || e.Primary
+			continue
+		}
+		seen[k] = len(out)
+		e.Address = norm
+		out = append(out, e)
+	}
+	return out
+}
+
 // providerVerified reports whether the provider vouched for email.
 func providerVerified(emails []SocialEmail, email string) bool {
-	return slices.ContainsFunc(emails, func(e SocialEmail) bool { return e.Verified && FoldEmail(e.Address) == FoldEmail(email) })
+	return slices.ContainsFunc(emails, func(e SocialEmail) bool { return e.Verified && sameEmail(e.Address, email) })
 }
 
 // addProviderEmails keeps the provider's other addresses on a new account
@@ -287,7 +314,7 @@ func providerVerified(emails []SocialEmail, email string) bool {
 func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, emails []SocialEmail, primary string) error {
 	kept := 0
 	for _, e := range emails {
-		if kept >= maxSocialEmails || FoldEmail(e.Address) == FoldEmail(primary) {
+		if kept >= maxSocialEmails || sameEmail(e.Address, primary) {
 			continue
 		}
 		if _, err := NormalizeEmail("email", e.Address, t.Settings.EmailMaxLength); err != nil {
@@ -304,7 +331,7 @@ func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, verified, is_primary)
-			VALUES ($1, $2, $3, $4, $5, false) ON CONFLICT DO NOTHING`, t.ID, user.ID, strings.ToLower(e.Address), FoldEmail(e.Address), e.Verified); err != nil {
+			VALUES ($1, $2, $3, $4, $5, false) ON CONFLICT DO NOTHING`, t.ID, user.ID, e.Address, emailKey(e.Address), e.Verified); err != nil {
 			return fmt.Errorf("identity: provider email: %w", err)
 		}
 		kept++
@@ -368,11 +395,11 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 		return errs
 	}
 	login := p.SocialLogin
-	if email != "" && !slices.ContainsFunc(login.Emails, func(e SocialEmail) bool { return FoldEmail(e.Address) == FoldEmail(email) }) {
+	if email != "" && !slices.ContainsFunc(login.Emails, func(e SocialEmail) bool { return sameEmail(e.Address, email) }) {
 		// An address the provider did not give: unverified, and the signup address.
 		login.Emails = append([]SocialEmail{{Address: email, Primary: true}}, login.Emails...)
 	} else if email != "" {
-		i := slices.IndexFunc(login.Emails, func(e SocialEmail) bool { return FoldEmail(e.Address) == FoldEmail(email) })
+		i := slices.IndexFunc(login.Emails, func(e SocialEmail) bool { return sameEmail(e.Address, email) })
 		first := login.Emails[i]
 		login.Emails = append([]SocialEmail{first}, slices.Delete(slices.Clone(login.Emails), i, i+1)...)
 	}

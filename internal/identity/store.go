@@ -48,9 +48,17 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 const userColumns = `u.id, coalesce(u.username, ''), u.password_hash, u.is_active, u.date_joined, u.last_login, u.failed_logins,
 	coalesce((SELECT e.email FROM email_addresses e WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND e.is_primary), '')`
 
-func scanUser(row pgx.Row) (*User, error) {
+func scanUser(row pgx.Row) (*User, error) { return scanUserWith(row, false) }
+
+// scanUserWith reads userColumns and, with matched, the address a lookup by
+// address matched (User.MatchedEmail).
+func scanUserWith(row pgx.Row, matched bool) (*User, error) {
 	var u User
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsActive, &u.DateJoined, &u.LastLogin, &u.FailedLogins, &u.PrimaryEmail); err != nil {
+	dest := []any{&u.ID, &u.Username, &u.PasswordHash, &u.IsActive, &u.DateJoined, &u.LastLogin, &u.FailedLogins, &u.PrimaryEmail}
+	if matched {
+		dest = append(dest, &u.MatchedEmail)
+	}
+	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrUserNotFound
 		}
@@ -64,23 +72,25 @@ func (s *Store) User(ctx context.Context, tenantID uuid.UUID, id int64) (*User, 
 	return scanUser(s.pool.QueryRow(ctx, sqlUserByID, tenantID, id))
 }
 
-// UserByUsername loads a user by username, case-insensitively.
+// UserByUsername loads a user by username, compared by UsernameKey.
 func (s *Store) UserByUsername(ctx context.Context, tenantID uuid.UUID, username string) (*User, error) {
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.username_folded = $2`,
-		tenantID, FoldUsername(username)))
+		tenantID, usernameKey(username)))
 }
 
-// UsersByEmail returns the users holding an address, those with it verified
-// first (allauth's prefer_verified).
+// UsersByEmail returns the users holding an address (compared by
+// EmailKey), those with it verified first (allauth's prefer_verified). Each
+// user's MatchedEmail is the address as that user stored it: mail about the
+// account goes there, never to the string that was looked up.
 func (s *Store) UsersByEmail(ctx context.Context, tenantID uuid.UUID, email string) ([]*User, error) {
-	rows, err := s.pool.Query(ctx, sqlUsersByEmail, tenantID, FoldEmail(email))
+	rows, err := s.pool.Query(ctx, sqlUsersByEmail, tenantID, emailKey(email))
 	if err != nil {
 		return nil, fmt.Errorf("identity: users by email: %w", err)
 	}
 	defer rows.Close()
 	var out []*User
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := scanUserWith(rows, true)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +131,7 @@ func (s *Store) EmailAddress(ctx context.Context, tenantID uuid.UUID, id int64) 
 // so two signups cannot both find an address free.
 func lockEmail(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, email string) error {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(tenantID.String() + "\x00" + FoldEmail(email)))
+	_, _ = h.Write([]byte(tenantID.String() + "\x00" + emailKey(email)))
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
 	return err
 }
@@ -132,7 +142,7 @@ func emailTaken(ctx context.Context, q interface {
 }, tenantID uuid.UUID, email string, exclude int64) (bool, error) {
 	var taken bool
 	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_addresses WHERE tenant_id = $1 AND email_folded = $2 AND user_id <> $3)`,
-		tenantID, FoldEmail(email), exclude).Scan(&taken)
+		tenantID, emailKey(email), exclude).Scan(&taken)
 	return taken, err
 }
 
@@ -147,7 +157,7 @@ func usernameTaken(ctx context.Context, q interface {
 }, tenantID uuid.UUID, username string) (bool, error) {
 	var taken bool
 	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND username_folded = $2)`,
-		tenantID, FoldUsername(username)).Scan(&taken)
+		tenantID, usernameKey(username)).Scan(&taken)
 	return taken, err
 }
 
@@ -163,7 +173,7 @@ func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (
 	u := &User{Username: n.Username, PasswordHash: n.PasswordHash, IsActive: true, PrimaryEmail: n.Email}
 	var username, folded any
 	if n.Username != "" {
-		username, folded = n.Username, FoldUsername(n.Username)
+		username, folded = n.Username, usernameKey(n.Username)
 	}
 	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded, password_hash) VALUES ($1, $2, $3, $4)
 		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash).Scan(&u.ID, &u.DateJoined)
@@ -179,7 +189,7 @@ func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (
 	}
 	e := &EmailAddress{UserID: u.ID, Email: n.Email, Primary: true}
 	err = tx.QueryRow(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, is_primary) VALUES ($1, $2, $3, $4, true)
-		RETURNING id`, tenantID, u.ID, n.Email, FoldEmail(n.Email)).Scan(&e.ID)
+		RETURNING id`, tenantID, u.ID, n.Email, emailKey(n.Email)).Scan(&e.ID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity: insert email: %w", err)
 	}
@@ -224,7 +234,7 @@ func markVerified(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e *EmailAd
 	if unique {
 		var conflict bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_addresses WHERE tenant_id = $1 AND email_folded = $2
-			AND user_id <> $3 AND verified)`, tenantID, FoldEmail(e.Email), e.UserID).Scan(&conflict); err != nil {
+			AND user_id <> $3 AND verified)`, tenantID, emailKey(e.Email), e.UserID).Scan(&conflict); err != nil {
 			return false, err
 		}
 		if conflict {
@@ -257,7 +267,7 @@ const (
 	// sqlUserByID loads a user ($1 tenant, $2 id).
 	sqlUserByID = `SELECT ` + userColumns + ` FROM users u WHERE u.tenant_id = $1 AND u.id = $2`
 	// sqlUsersByEmail finds the users holding an address (a password login).
-	sqlUsersByEmail = `SELECT ` + userColumns + ` FROM users u JOIN email_addresses a
+	sqlUsersByEmail = `SELECT ` + userColumns + `, a.email FROM users u JOIN email_addresses a
 		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
 		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`
 )

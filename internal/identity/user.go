@@ -8,7 +8,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/hallpass/hallpass/internal/address"
 )
 
 // User is one account of a tenant.
@@ -23,6 +25,10 @@ type User struct {
 	FailedLogins int
 	// PrimaryEmail is the user's primary address, "" if none.
 	PrimaryEmail string
+	// MatchedEmail is, for a user found by address (Store.UsersByEmail),
+	// that address as the user stored it: the one to mail, whatever the
+	// lookup's spelling. "" otherwise.
+	MatchedEmail string
 }
 
 // Summary is what an authentication response shows of the user (the form
@@ -52,18 +58,47 @@ type EmailAddress struct {
 	Primary  bool
 }
 
-var folder = cases.Fold()
+// EmailKey is the comparison form of an address (address.EmailKey):
+// case-insensitive, yet never the key of two different addresses (no ß→ss,
+// ſ→s or ligature folding; IDNA domains in A-label form). An address with no
+// key (invalid) matches nothing.
+func EmailKey(email string) (string, error) { return address.EmailKey(email) }
 
-// FoldEmail is the comparison form of an address: case-insensitive as
-// allauth compares them.
-func FoldEmail(email string) string { return folder.String(strings.TrimSpace(email)) }
+// UsernameKey is the comparison form of a username (address.UsernameKey).
+func UsernameKey(username string) (string, error) { return address.UsernameKey(username) }
 
-// FoldUsername is the comparison form of a username.
-func FoldUsername(username string) string { return folder.String(username) }
+// SameEmail reports whether two addresses are one (both valid, one key).
+func SameEmail(a, b string) bool { return address.SameEmail(a, b) }
+
+// sameEmail reports whether two addresses (typed or stored) are one: equal
+// emailKey.
+func sameEmail(a, b string) bool { return emailKey(a) == emailKey(b) }
+
+// emailKey is the key of an address for queries and locks: EmailKey, or,
+// for an address with no key (one stored before the rules of
+// address.EmailKey, see migration 00013), a form no valid key can take (a
+// key never holds a space), so that it matches only itself.
+func emailKey(email string) string {
+	if k, err := address.EmailKey(email); err == nil {
+		return k
+	}
+	return " " + email
+}
+
+// usernameKey is UsernameKey for queries, with emailKey's fallback.
+func usernameKey(username string) string {
+	if k, err := address.UsernameKey(username); err == nil {
+		return k
+	}
+	return " " + username
+}
 
 // NormalizeEmail validates an address the way Django's EmailField does
-// (trimmed, a single plain address, at most maxLen characters) and lower-cases
-// it, as allauth stores addresses.
+// (trimmed, a single plain address, at most maxLen characters), and as
+// address.EmailKey requires (valid UTF-8 with no control or format
+// characters, a domain IDNA accepts unchanged but for case), and returns the
+// form allauth stores: NFC and lower-cased (along 1:1 case pairs only; see
+// package address). Invalid bytes are refused, never replaced by U+FFFD.
 func NormalizeEmail(param, email string, maxLen int) (string, *Error) {
 	e := strings.TrimSpace(email)
 	if e == "" {
@@ -72,12 +107,23 @@ func NormalizeEmail(param, email string, maxLen int) (string, *Error) {
 	if maxLen > 0 && utf8.RuneCountInString(e) > maxLen {
 		return "", NewError(param, "max_length", maxLen)
 	}
-	addr, err := mail.ParseAddress(e)
-	at := strings.LastIndexByte(e, '@')
-	if err != nil || addr.Address != e || at < 1 || !strings.Contains(e[at+1:], ".") || strings.ContainsAny(e, " \t\r\n") {
+	if !address.ValidText(e) {
 		return "", NewError(param, "invalid_email")
 	}
-	return strings.ToLower(e), nil
+	e = norm.NFC.String(e)
+	addr, err := mail.ParseAddress(e)
+	at := strings.LastIndexByte(e, '@')
+	if err != nil || addr.Address != e || at < 1 || !strings.Contains(e[at+1:], ".") {
+		return "", NewError(param, "invalid_email")
+	}
+	if _, err := address.EmailKey(e); err != nil {
+		return "", NewError(param, "invalid_email")
+	}
+	stored := address.Stored(e)
+	if maxLen > 0 && utf8.RuneCountInString(stored) > maxLen {
+		return "", NewError(param, "max_length", maxLen)
+	}
+	return stored, nil
 }
 
 var usernamePattern = regexp.MustCompile(`^[\p{L}\p{N}_.@+-]+$`)
@@ -90,12 +136,19 @@ type UsernameRules struct {
 }
 
 // NormalizeUsername validates a username as Django's UnicodeUsernameValidator
-// and allauth's clean_username do, and lower-cases it unless casing is preserved.
+// and allauth's clean_username do, after NFC (invalid UTF-8 and U+FFFD are
+// refused), and lower-cases it (along 1:1 case pairs, as UsernameKey)
+// unless casing is preserved. Unlike Django it does not apply NFKC: ſam and
+// ﬁn stay themselves, different usernames from sam and fin.
 func NormalizeUsername(param, username string, rules UsernameRules) (string, *Error) {
 	u := strings.TrimSpace(username)
 	if u == "" {
 		return "", NewError(param, "required")
 	}
+	if !address.ValidText(u) {
+		return "", NewError(param, "invalid_username")
+	}
+	u = norm.NFC.String(u)
 	n := utf8.RuneCountInString(u)
 	if n > 150 {
 		return "", NewError(param, "max_length", 150)
@@ -106,15 +159,25 @@ func NormalizeUsername(param, username string, rules UsernameRules) (string, *Er
 	if !usernamePattern.MatchString(u) {
 		return "", NewError(param, "invalid_username")
 	}
-	for _, b := range rules.Blacklist {
-		if FoldUsername(b) == FoldUsername(u) {
-			return "", NewError(param, "username_blacklisted")
-		}
+	if blacklisted(rules.Blacklist, u) {
+		return "", NewError(param, "username_blacklisted")
 	}
 	if !rules.PreserveCasing {
-		u = strings.ToLower(u)
+		u = address.CaseKey(u)
 	}
 	return u, nil
+}
+
+// blacklisted reports whether a username is on the blacklist, compared by
+// UsernameKey.
+func blacklisted(list []string, username string) bool {
+	k := usernameKey(username)
+	for _, b := range list {
+		if bk, err := address.UsernameKey(strings.TrimSpace(b)); err == nil && bk == k {
+			return true
+		}
+	}
+	return false
 }
 
 // usernameBase derives a username from an email address, as allauth's

@@ -97,7 +97,7 @@ func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *Session, 
 					return nil, err
 				}
 				for _, x := range addrs {
-					if x.Verified && FoldEmail(x.Email) == FoldEmail(addr.Email) {
+					if x.Verified && sameEmail(x.Email, addr.Email) {
 						return nil, Errors{NewError("key", "email_taken")}
 					}
 				}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -315,15 +316,26 @@ func (b *base) forceVerified(email string) bool {
 		if !ok {
 			return false
 		}
-		_, domain, _ := strings.Cut(email, "@")
-		return slices.ContainsFunc(domains, func(d string) bool { return strings.EqualFold(d, domain) })
+		// Compared by IDNA key, never by strings.EqualFold (which takes ſ
+		// for s and the KELVIN SIGN for k).
+		_, domain, _ := address.Split(email)
+		key, err := address.Domain(domain)
+		if err != nil {
+			return false
+		}
+		return slices.ContainsFunc(domains, func(d string) bool { k, err := address.Domain(strings.TrimSpace(d)); return err == nil && k == key })
 	}
 }
 
 // cleanEmail is allauth's valid_email_or_none: a plausible address,
-// lower-cased, else "".
+// lower-cased (along 1:1 case pairs, address.CaseKey: strings.ToLower would
+// turn İ into i), else "". The account layer validates it fully.
 func cleanEmail(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if !address.ValidText(s) {
+		return ""
+	}
+	s = address.CaseKey(s)
 	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>()[],;:\\\"") {
 		return ""
 	}
