@@ -147,6 +147,8 @@ FUZZ_TARGETS := \
 	./tenants/:FuzzNormalizeDomain \
 	./tenants/:FuzzValidateSlug \
 	./internal/ratelimit/:FuzzParseRules \
+	./internal/address/:FuzzEmailKey \
+	./internal/address/:FuzzUsernameKey \
 	./api/tokens/:FuzzParseToken \
 	./api/tokens/:FuzzRefreshInput \
 	./api/tokens/:FuzzBearerInput \

@@ -1,6 +1,7 @@
 package account_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -191,4 +192,23 @@ var jsonBodies = []string{
 	`{"email":"` + strings.Repeat("a", 300) + `@example.com"}`, `{"password":"` + strings.Repeat("p", 5000) + `"}`,
 	`{"email":"\u0000@example.com","password":"\ud800"}`, `{"email":"a@b","email":"c@d"}`,
 	`{"__proto__":{"x":1}}`, `{"a":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`,
+}
+
+// lookAlikeBodies are address normalisation seeds (issue 16): look-alikes
+// under full case folding (ß, ſ, ligatures, full-width, İ, KELVIN SIGN),
+// A-labels, NFD, invalid UTF-8, controls and bidi overrides, in the email
+// and username fields.
+func lookAlikeBodies(user string) []string {
+	var out []string
+	local, domain, _ := strings.Cut(user, "@")
+	for _, v := range []string{
+		user, strings.ToUpper(user), local + "@xn--strae-oqa.de", local + "@straße.de", local + "@ſtrasse.de",
+		local + "@ﬆrasse.de", local + "@ｓtrasse.de", "ſ" + user, "ﬁ" + user, "İ" + user, "K" + user, "é" + user,
+		local + "ÿ@" + domain, local + "‮@" + domain, local + "​@" + domain, local + "@" + strings.ToUpper(domain) + ".",
+		local + "@xn--" + domain, local + "@XN--STRAE-OQA.DE",
+	} {
+		b, _ := json.Marshal(map[string]string{"email": v, "username": strings.ReplaceAll(v, "@", ""), "password": fuzzPassword})
+		out = append(out, string(b), strings.Replace(string(b), `�`, "ÿ", 1))
+	}
+	return out
 }

@@ -33,7 +33,7 @@ func FuzzLoginInput(f *testing.F) {
 		`{"email":"not-an-address","password":"x"}`, `{"email":" ann@example.com ","password":"x"}`,
 		`{"email":"ann@exämple.com","password":"x"}`, `{"email":"ann@[127.0.0.1]","password":"x"}`,
 		`{"email":"\"a b\"@example.com","password":"x"}`, `{"username":"a\u0000nn","password":"x"}`,
-	}, jsonBodies...) {
+	}, append(lookAlikeBodies("ann@example.com"), jsonBodies...)...) {
 		f.Add(b, false)
 		f.Add(b, true)
 	}
@@ -66,7 +66,7 @@ func FuzzSignupInput(f *testing.F) {
 		`{"email":"x@example.com","username":"x","password":"` + fuzzPassword + `","password2":"other"}`,
 		`{"email":"x@example.com"}`, `{"username":"x"}`, `{"email":"x","username":"` + strings.Repeat("u", 200) + `"}`,
 		`{"email":"x@localhost","username":"x","password":"` + fuzzPassword + `"}`,
-	}, jsonBodies...) {
+	}, append(lookAlikeBodies("bob@example.com"), jsonBodies...)...) {
 		f.Add(b, false)
 		f.Add(b, true)
 	}
@@ -153,7 +153,7 @@ func FuzzPasswordResetInput(f *testing.F) {
 	for _, b := range append([]string{
 		`{"email":"eve@example.com"}`, `{"email":"EVE@example.com"}`, `{"email":"nobody@example.com"}`, `{"email":"eve"}`,
 		`{"key":"{key}"}`, `{"password":"` + fuzzPassword + `"}`, `{"key":1,"password":2}`,
-	}, jsonBodies...) {
+	}, append(lookAlikeBodies("eve@example.com"), jsonBodies...)...) {
 		f.Add(b, "{key}", uint16(0), byte(0), true)
 		f.Add(b, "", uint16(0), byte(0), false)
 	}
@@ -236,7 +236,7 @@ func FuzzCodeConfirmInput(f *testing.F) {
 		`{"code":"ABCD-EFGH"}`, `{"code":"abcd efgh"}`, `{"code":"ABCDEFGH"}`, `{"code":"ABCD-EFGHI"}`, `{"code":"----"}`,
 		`{"code":""}`, `{"code":" "}`, `{"code":"\u0130\u0131"}`, `{"code":"` + strings.Repeat("A", 1000) + `"}`,
 		`{"email":"ida@example.com"}`, `{"email":"IDA@example.com"}`, `{"email":"nobody@example.com"}`, `{"phone":"+1555"}`,
-	}, jsonBodies...) {
+	}, append(lookAlikeBodies("ida@example.com"), jsonBodies...)...) {
 		f.Add(b, false)
 		f.Add(b, true)
 	}
