@@ -224,3 +224,34 @@ func TestOptionalPages(t *testing.T) {
 	b.get("/console/t/" + tn.Slug + "/members").status(200).lacks(`data-testid="send-invitation"`)
 	b.post("/console/t/"+tn.Slug+"/members/invite", url.Values{"email": {"a@example.com"}, "role": {"viewer"}}).status(404)
 }
+
+// The search compares as address keys do (issue 16): case-insensitively,
+// but STRAßE finds straße and not strasse, Sam finds sam and not ſam; an
+// A-label finds its Unicode address.
+func TestUsersSearchLookAlikes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tn := e.tenant("usearch")
+	viewer := e.user("usearch-viewer", false)
+	e.grant(tn, viewer, console.RoleViewer)
+	b := e.session(viewer)
+	base := "/console/t/" + tn.Slug + "/users"
+	for _, u := range []struct{ username, key, email, emailKey string }{
+		{"sam", "sam", "victim@strasse.de", "victim@strasse.de"},
+		{"ſam", "ſam", "victim@straße.de", "victim@xn--strae-oqa.de"},
+	} {
+		var id int64
+		if err := e.pool.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded) VALUES ($1, $2, $3) RETURNING id`,
+			tn.ID, u.username, u.key).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.pool.Exec(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, is_primary) VALUES ($1, $2, $3, $4, true)`,
+			tn.ID, id, u.email, u.emailKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.get(base + "?q=" + url.QueryEscape("STRAßE")).status(200).contains("victim@straße.de").lacks("victim@strasse.de")
+	b.get(base + "?q=" + url.QueryEscape("Strasse")).status(200).contains("victim@strasse.de").lacks("victim@straße.de")
+	b.get(base + "?q=" + url.QueryEscape("XN--STRAE")).status(200).contains("victim@straße.de").lacks("victim@strasse.de")
+	b.get(base + "?q=" + url.QueryEscape("ſ")).status(200).contains("victim@straße.de").lacks("victim@strasse.de")
+}

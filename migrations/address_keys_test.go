@@ -46,8 +46,8 @@ func TestRekeyAddresses(t *testing.T) {
 	kim := user("Kim", "kim")
 	eStrasse := email(sam, "victim@straße.de", "victim@strasse.de", true)
 	eAlabel := email(sam, "victim@xn--strae-oqa.de", "victim@xn--strae-oqa.de", false) // the same address now
-	eLongS := email(sam, "other@ſtrasse.de", "other@strasse.de", false)                  // no key now
-	eKim := email(kim, "victim@xn--strae-oqa.de", "victim@xn--strae-oqa.de", true)      // another user, now the same address
+	eLongS := email(sam, "other@ſtrasse.de", "other@strasse.de", false)                // no key now
+	eKim := email(kim, "victim@xn--strae-oqa.de", "victim@xn--strae-oqa.de", true)     // another user, now the same address
 	eAscii := email(kim, "kim@example.com", "kim@example.com", false)
 
 	db := stdlib.OpenDBFromPool(pool)
