@@ -27,8 +27,9 @@
 //     digraphs stay as they are. Nothing non-ASCII ever becomes ASCII, and
 //     no two different code points lower to the same one.
 //
-// Two keys are therefore equal only when the texts differ by 1:1 case pairs
-// alone (after NFC). Email domains get one more rule: the domain is
+// NFC is applied again after lowering (ϋ + U+0301 composes to ΰ where Ϋ +
+// U+0301 has no precomposed form). Two keys are therefore equal only when
+// the texts, canonically decomposed (NFD), differ by 1:1 case pairs alone. Email domains get one more rule: the domain is
 // converted to its IDNA A-label form (UTS #46 non-transitional, the
 // registration profile of golang.org/x/net/idna), so straße.de and
 // xn--strae-oqa.de are one domain (and strasse.de another, as DNS sees
