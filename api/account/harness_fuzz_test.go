@@ -203,12 +203,12 @@ func lookAlikeBodies(user string) []string {
 	local, domain, _ := strings.Cut(user, "@")
 	for _, v := range []string{
 		user, strings.ToUpper(user), local + "@xn--strae-oqa.de", local + "@straße.de", local + "@ſtrasse.de",
-		local + "@ﬆrasse.de", local + "@ｓtrasse.de", "ſ" + user, "ﬁ" + user, "İ" + user, "K" + user, "é" + user,
-		local + "ÿ@" + domain, local + "‮@" + domain, local + "​@" + domain, local + "@" + strings.ToUpper(domain) + ".",
+		local + "@ﬆrasse.de", local + "@ｓtrasse.de", "ſ" + user, "ﬁ" + user, "İ" + user, "\u212a" + user, "e\u0301" + user,
+		local + "\xff@" + domain, local + "\u202e@" + domain, local + "\u200b@" + domain, local + "@" + strings.ToUpper(domain) + ".",
 		local + "@xn--" + domain, local + "@XN--STRAE-OQA.DE",
 	} {
 		b, _ := json.Marshal(map[string]string{"email": v, "username": strings.ReplaceAll(v, "@", ""), "password": fuzzPassword})
-		out = append(out, string(b), strings.Replace(string(b), `�`, "ÿ", 1))
+		out = append(out, string(b), strings.Replace(string(b), `\ufffd`, "\xff", 1))
 	}
 	return out
 }
