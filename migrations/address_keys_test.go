@@ -14,10 +14,11 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// Rows keyed by the old full case folding are rekeyed; a value with no key
-// under the new rules, and one that now shares its user's other address's
-// key, are kept and reported; addresses of two users that now share a key
-// are kept and reported.
+// Rows keyed by the old full case folding (console rows: strings.ToLower)
+// are rekeyed; a value with no key under the new rules, and one that now
+// shares its user's other address's key (or another console user's), are
+// kept and reported; addresses of two users that now share a key are kept
+// and reported.
 func TestRekeyAddresses(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Pool(t)
@@ -49,6 +50,22 @@ func TestRekeyAddresses(t *testing.T) {
 	eLongS := email(sam, "other@ſtrasse.de", "other@strasse.de", false)                // no key now
 	eKim := email(kim, "victim@xn--strae-oqa.de", "victim@xn--strae-oqa.de", true)     // another user, now the same address
 	eAscii := email(kim, "kim@example.com", "kim@example.com", false)
+
+	// Console users: strings.ToLower keys; the second now shares the first's.
+	ann, annAlabel, inv := uuid.New(), uuid.New(), uuid.New()
+	for _, c := range []struct {
+		id           uuid.UUID
+		email, older string
+	}{{ann, "Ann@Straße.de", "ann@straße.de"}, {annAlabel, "ann@xn--strae-oqa.de", "ann@xn--strae-oqa.de"}} {
+		if _, err := pool.Exec(ctx, `INSERT INTO console_users (id, email, email_folded, password_hash) VALUES ($1, $2, $3, '')`,
+			c.id, c.email, c.older); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO console_invitations (id, tenant_id, email, email_folded, role, token_hash, created_at, expires_at)
+		VALUES ($1, $2, 'Bob@STRAßE.de', 'bob@straße.de', 'viewer', sha256('x'), now(), now())`, inv, tenant); err != nil {
+		t.Fatal(err)
+	}
 
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
@@ -105,8 +122,21 @@ func TestRekeyAddresses(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO users (tenant_id, username, username_folded) VALUES ($1, 'sam', 'sam')`, tenant); err != nil {
 		t.Fatal(err)
 	}
-	if report.Invalid != 1 || report.Duplicate != 1 || report.Shared != 1 {
-		t.Errorf("report %+v, want one of each", report)
+	var annKey, annAlabelKey, invKey string
+	if err := pool.QueryRow(ctx, `SELECT (SELECT email_folded FROM console_users WHERE id = $1), (SELECT email_folded FROM console_users WHERE id = $2),
+		(SELECT email_folded FROM console_invitations WHERE id = $3)`, ann, annAlabel, inv).Scan(&annKey, &annAlabelKey, &invKey); err != nil {
+		t.Fatal(err)
+	}
+	if annKey != "ann@xn--strae-oqa.de" || annAlabelKey != " ann@xn--strae-oqa.de" || invKey != "bob@xn--strae-oqa.de" {
+		t.Errorf("console keys %q, %q, %q", annKey, annAlabelKey, invKey)
+	}
+	if report.Invalid != 1 || report.Duplicate != 2 || report.Shared != 1 {
+		t.Errorf("report %+v, want 1 invalid, 2 duplicates, 1 shared", report)
+	}
+	var platformEvents int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE tenant_id = '00000000-0000-0000-0000-000000000000'
+		AND actor = 'migration:00013' AND action = 'address.key.duplicate'`).Scan(&platformEvents); err != nil || platformEvents != 1 {
+		t.Errorf("%d platform events (%v), want 1", platformEvents, err)
 	}
 	var events int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND actor = 'migration:00013'
