@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,11 +42,20 @@ func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *Ses
 		return "", nil, err
 	}
 	email, e := NormalizeEmail("email", raw, t.Settings.EmailMaxLength)
+	addrs, err := a.Store.EmailAddresses(ctx, t.ID, sess.State.UserID)
+	if err != nil {
+		return "", nil, err
+	}
 	if e != nil {
+		// An address stored before the current rules (one migration 00013
+		// found invalid, such as old@ſtrasse.de) stays its holder's to
+		// remove, by its exact stored text.
+		if i := slices.IndexFunc(addrs, func(x EmailAddress) bool { return x.Email == strings.TrimSpace(raw) }); i >= 0 {
+			return addrs[i].Email, addrs, nil
+		}
 		return "", nil, Errors{e}
 	}
-	addrs, err := a.Store.EmailAddresses(ctx, t.ID, sess.State.UserID)
-	return email, addrs, err
+	return email, addrs, nil
 }
 
 // AddEmail answers POST account/email for a logged-in user: the address is
