@@ -229,8 +229,8 @@ func (a *Accounts) uniqueUsername(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 		if err != nil {
 			return "", err
 		}
-		blacklisted := blacklisted(t.Settings.UsernameBlacklist, candidate)
-		if !taken && !blacklisted {
+		banned := blacklisted(t.Settings.UsernameBlacklist, candidate)
+		if !taken && !banned {
 			return candidate, nil
 		}
 		candidate = fmt.Sprintf("%s%d", base, 1+i*i*7+int(a.now().UnixNano()%97))
