@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -41,6 +42,11 @@ var Clients = []string{"app", "browser"}
 // PlatformHost is the base domain test servers run under; requests default
 // to it, so tenants are addressed by the /t/{slug}/ prefix unless a test sets Host.
 const PlatformHost = "hallpass.test"
+
+// PublicURL is the test servers' HALLPASS_PUBLIC_URL: the platform answers
+// on PlatformHost, and every link a tenant mails is built on it (by path) or
+// on {slug}.PlatformHost (by host).
+const PublicURL = "http://" + PlatformHost
 
 // Settings is a tenant settings document (allauth names).
 type Settings map[string]any
@@ -113,7 +119,7 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	// through Social.Endpoints.
 	socialHandlers := &apisocial.Handlers{Headless: headless, States: social.NewStateStore(rdb), AllowPrivateNetworks: true,
 		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost, "127.0.0.1"), Log: log,
+	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, tenants.MustAddressing(PublicURL, PlatformHost)), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},
 		MFA:    &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)},
 		Social: socialHandlers})
@@ -309,23 +315,64 @@ func sharedMail(t testing.TB) *smtptest.Server {
 	return mailSMTP
 }
 
-// Listen serves the tenant's server on a loopback port for the rest of the
+// Listen serves the tenant's server over real HTTP for the rest of the
 // test, for clients that need a real URL (a browser's cookie jar, provider
-// stand-ins redirecting back); it returns the tenant's base URL, ending in "/".
+// stand-ins redirecting back); it returns the tenant's base URL on
+// PublicURL, ending in "/". Clients reach it through Transport, which dials
+// PublicURL's host (and {slug}.PlatformHost) at a loopback listener.
 func (e *Env) Listen() string {
 	e.T.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = e.Server.Platform.Listener(ln)
-	}()
-	e.T.Cleanup(func() {
-		_ = e.Server.Platform.ShutdownWithTimeout(5 * time.Second)
-		<-done
+	front.once.Do(func() {
+		front.envs = map[string]*Env{}
+		front.srv = httptest.NewServer(http.HandlerFunc(serveFront))
 	})
-	return "http://" + ln.Addr().String() + "/t/" + e.Tenant.Slug + "/"
+	slug := e.Tenant.Slug
+	front.mu.Lock()
+	front.envs[slug] = e
+	front.mu.Unlock()
+	e.T.Cleanup(func() {
+		front.mu.Lock()
+		delete(front.envs, slug)
+		front.mu.Unlock()
+	})
+	return PublicURL + "/t/" + slug + "/"
+}
+
+// front is the loopback server Listen hands out: it stands for the
+// platform's public host and passes each request, Host unchanged, to the
+// server of the Env whose tenant it addresses (by /t/{slug}/ or by host).
+var front struct {
+	once sync.Once
+	srv  *httptest.Server
+	mu   sync.Mutex
+	envs map[string]*Env
+}
+
+func serveFront(w http.ResponseWriter, r *http.Request) {
+	slug, _ := strings.CutSuffix(strings.Split(r.Host, ":")[0], "."+PlatformHost)
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/t/"); ok {
+		slug, _, _ = strings.Cut(rest, "/")
+	}
+	front.mu.Lock()
+	e := front.envs[slug]
+	front.mu.Unlock()
+	if e == nil {
+		http.NotFound(w, r)
+		return
+	}
+	adaptor.FiberApp(e.Server.Platform)(w, r)
+}
+
+// Transport is an HTTP transport for clients of Listen's URLs: PlatformHost
+// and its subdomains are dialled at the loopback server, other hosts (the
+// provider stand-ins) as usual.
+func Transport() *http.Transport {
+	var d net.Dialer
+	return &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err == nil && front.srv != nil && (host == PlatformHost || strings.HasSuffix(host, "."+PlatformHost)) {
+			addr = front.srv.Listener.Addr().String()
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -8,15 +8,19 @@ import (
 	"strings"
 
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // config is the process configuration, read from HALLPASS_* variables.
 type config struct {
-	DatabaseURL   string
-	RedisURL      string
-	Listen        string
-	BaseDomain    string
-	PublicURL     string
+	DatabaseURL string
+	RedisURL    string
+	Listen      string
+	BaseDomain  string
+	PublicURL   string
+	// Addressing is PublicURL and BaseDomain checked: every tenant URL the
+	// server emits is built from it.
+	Addressing    *tenants.Addressing
 	MasterKey     string
 	OldMasterKeys []string
 	SMTPURL       string
@@ -72,11 +76,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
 	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("HALLPASS_PUBLIC_URL %q: must be an absolute http(s) URL", c.PublicURL)
-	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	addr, err := tenants.NewAddressing(c.PublicURL, c.BaseDomain)
+	if err != nil {
+		return c, fmt.Errorf("HALLPASS_PUBLIC_URL %q, HALLPASS_BASE_DOMAIN %q: %w", c.PublicURL, c.BaseDomain, err)
+	}
+	c.Addressing = addr
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("HALLPASS_LOG_LEVEL"), "info"))); err != nil {
 		return c, fmt.Errorf("HALLPASS_LOG_LEVEL: %w", err)
 	}
