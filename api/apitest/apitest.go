@@ -66,6 +66,8 @@ type Env struct {
 	// test's first provider request.
 	Social   *apisocial.Handlers
 	strategy *tokens.Strategy
+	// host is the Host requests carry unless a test sets one: the public URL's.
+	host string
 }
 
 // Strategy is the tenant server's JWT strategy (tests move its clock).
@@ -81,6 +83,23 @@ func New(t testing.TB, settings Settings) *Env {
 // panics, the tenant bus), for tests that read what the server logs.
 func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	t.Helper()
+	return newEnv(t, settings, log, PublicURL, PlatformHost)
+}
+
+// NewAt is New on a server published at publicURL (HALLPASS_PUBLIC_URL),
+// its tenants' hosts under baseDomain (HALLPASS_BASE_DOMAIN); requests
+// default to publicURL's host.
+func NewAt(t testing.TB, settings Settings, publicURL, baseDomain string) *Env {
+	t.Helper()
+	return newEnv(t, settings, slog.New(slog.DiscardHandler), publicURL, baseDomain)
+}
+
+func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDomain string) *Env {
+	t.Helper()
+	addr, err := tenants.NewAddressing(publicURL, baseDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rdb := testenv.Redis(t)
 	// Registered after the Redis client, so it runs first: the bus stops
 	// before its connection closes.
@@ -111,7 +130,7 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	t.Cleanup(stopLocal)
 	smtp := sharedMail(t)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
-		BaseDomain: PlatformHost}
+		BaseDomain: baseDomain}
 	mfaStore := mfadomain.NewStore(pool, testenv.Sealer(t))
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
@@ -119,12 +138,13 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	// through Social.Endpoints.
 	socialHandlers := &apisocial.Handlers{Headless: headless, States: social.NewStateStore(rdb), AllowPrivateNetworks: true,
 		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, tenants.MustAddressing(PublicURL, PlatformHost)), Log: log,
+	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, addr), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},
 		MFA:    &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)},
 		Social: socialHandlers})
 	srv.Finish()
-	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy}
+	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
+	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy, host: host}
 }
 
 // Response is a received response with assertion helpers.
@@ -152,7 +172,7 @@ func (e *Env) Raw(method, target, body string, headers ...string) *Response {
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, rd)
-	req.Host = PlatformHost
+	req.Host = e.host
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
