@@ -144,6 +144,7 @@ FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS := \
 	./tenants/:FuzzParseSettings \
 	./tenants/:FuzzHostName \
+	./tenants/:FuzzResolveHost \
 	./tenants/:FuzzNormalizeDomain \
 	./tenants/:FuzzValidateSlug \
 	./internal/ratelimit/:FuzzParseRules \
