@@ -36,6 +36,10 @@ type config struct {
 	// for on-premises providers); off, server_url cannot reach the
 	// platform's own network.
 	SocialPrivateNetworks bool
+	// TenantsPerUser is how many tenants a console user who is not a
+	// platform admin may create (HALLPASS_CONSOLE_TENANTS_PER_USER); 0, the
+	// default, leaves tenant creation to platform admins.
+	TenantsPerUser int
 	// SessionLocalCache bounds the sessions kept in the process's memory
 	// (HALLPASS_SESSION_LOCAL_CACHE; 0 turns the local layer off, so every
 	// session check asks Redis).
@@ -62,6 +66,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("HALLPASS_SESSION_LOCAL_CACHE %q: must be a number of sessions (0 turns it off)", v)
 		}
 		c.SessionLocalCache = n
+	}
+	if v := getenv("HALLPASS_CONSOLE_TENANTS_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return c, fmt.Errorf("HALLPASS_CONSOLE_TENANTS_PER_USER %q: must be a number of tenants, 0-1000 (0: only platform admins create tenants)", v)
+		}
+		c.TenantsPerUser = n
 	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
