@@ -82,7 +82,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Hasher: &testHasher, Now: clk.Now,
 		// Most tests have customers create tenants; production's default
 		// (0: platform admins only) is tested in TestWhoMayCreateTenants.
-		TenantsPerUser: 10}
+		TenantsPerUser: 1000}
 	for _, o := range opts {
 		o(&cfg)
 	}
