@@ -148,6 +148,7 @@ FUZZ_TARGETS := \
 	./tenants/:FuzzNormalizeDomain \
 	./tenants/:FuzzValidateSlug \
 	./internal/ratelimit/:FuzzParseRules \
+	./api/server/:FuzzHostHeader \
 	./api/tokens/:FuzzParseToken \
 	./api/tokens/:FuzzRefreshInput \
 	./api/tokens/:FuzzBearerInput \
