@@ -144,11 +144,13 @@ FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS := \
 	./tenants/:FuzzParseSettings \
 	./tenants/:FuzzHostName \
+	./tenants/:FuzzResolveHost \
 	./tenants/:FuzzNormalizeDomain \
 	./tenants/:FuzzValidateSlug \
 	./internal/ratelimit/:FuzzParseRules \
 	./internal/address/:FuzzEmailKey \
 	./internal/address/:FuzzUsernameKey \
+	./api/server/:FuzzHostHeader \
 	./api/tokens/:FuzzParseToken \
 	./api/tokens/:FuzzRefreshInput \
 	./api/tokens/:FuzzBearerInput \

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/tenants"
@@ -8,7 +10,7 @@ import (
 
 type (
 	tenantKey    struct{}
-	prefixKey    struct{}
+	targetKey    struct{}
 	clientKey    struct{}
 	requestIDKey struct{}
 )
@@ -19,11 +21,11 @@ const (
 	ClientApp     = "app"
 )
 
-// SetTenant ties the request to a tenant; prefix is the path prefix the
-// request came through ("/t/{slug}"), empty when addressed by Host.
-func SetTenant(c *fiber.Ctx, t *tenants.Tenant, prefix string) {
-	c.Locals(tenantKey{}, t)
-	c.Locals(prefixKey{}, prefix)
+// SetTenant ties the request to the tenant the resolver found, with how it
+// was addressed (by Host or by the /t/{slug}/ prefix).
+func SetTenant(c *fiber.Ctx, target tenants.Target) {
+	c.Locals(tenantKey{}, target.Tenant)
+	c.Locals(targetKey{}, &target)
 }
 
 // Tenant returns the request's tenant, or nil on the platform host.
@@ -32,11 +34,36 @@ func Tenant(c *fiber.Ctx) *tenants.Tenant {
 	return t
 }
 
-// TenantBaseURL is the tenant's base URL as this request addressed it, e.g.
-// "https://acme.example.com" or "http://127.0.0.1:8000/t/acme".
+// TenantBaseURL is the tenant's canonical base URL, from configuration
+// alone, e.g. "https://acme.example.com" or "https://auth.example.com/t/acme":
+// links in mail, the JWT issuer and callbacks are built from it, so no
+// request header (Host, X-Forwarded-*) can steer them.
 func TenantBaseURL(c *fiber.Ctx) string {
-	p, _ := c.Locals(prefixKey{}).(string)
-	return c.BaseURL() + p
+	if t, ok := c.Locals(targetKey{}).(*tenants.Target); ok {
+		return t.BaseURL()
+	}
+	return ""
+}
+
+// TenantOrigin is the scheme and host of TenantBaseURL, e.g.
+// "https://auth.example.com" for a tenant addressed by path.
+func TenantOrigin(c *fiber.Ctx) string {
+	base := TenantBaseURL(c)
+	if i := strings.Index(base, "://"); i >= 0 {
+		if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
+			return base[:i+3+j]
+		}
+	}
+	return base
+}
+
+// TenantPath is the path prefix the tenant was reached through ("/t/{slug}"),
+// "" when addressed by Host.
+func TenantPath(c *fiber.Ctx) string {
+	if t, ok := c.Locals(targetKey{}).(*tenants.Target); ok {
+		return t.Prefix
+	}
+	return ""
 }
 
 // SetClient records which headless client tree the request is in.

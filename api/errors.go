@@ -73,6 +73,9 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		case errors.Is(err, tenants.ErrMalformedHost):
 			return c.Status(fiber.StatusBadRequest).JSON(Envelope{Status: fiber.StatusBadRequest,
 				Errors: []ErrorItem{{Message: "Malformed Host header.", Code: "invalid_host"}}})
+		case errors.Is(err, tenants.ErrUnknownHost):
+			return c.Status(fiber.StatusBadRequest).JSON(Envelope{Status: fiber.StatusBadRequest,
+				Errors: []ErrorItem{{Message: "This host is not served here.", Code: "invalid_host"}}})
 		case errors.As(err, &fe):
 			return RespondStatus(c, fe.Code)
 		case Unavailable(err):

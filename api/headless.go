@@ -86,8 +86,7 @@ func Request(c *fiber.Ctx) identity.Request {
 // cookiePath scopes cookies to the tenant's base, so tenants reached through
 // /t/{slug}/ on one host never see each other's cookies.
 func cookiePath(c *fiber.Ctx) string {
-	p, _ := c.Locals(prefixKey{}).(string)
-	return p + "/"
+	return TenantPath(c) + "/"
 }
 
 // LoadSession is the headless middleware that ties the request to a
@@ -276,7 +275,7 @@ func SafeRedirect(c *fiber.Ctx, target string) bool {
 // frontend URLs, or HALLPASS_CORS_ALLOWED_ORIGINS.
 func allowedOrigin(t *tenants.Tenant, c *fiber.Ctx, origin string) bool {
 	o := strings.ToLower(strings.TrimSuffix(origin, "/"))
-	if o == strings.ToLower(c.BaseURL()) {
+	if o == strings.ToLower(TenantOrigin(c)) {
 		return true
 	}
 	for _, raw := range t.Settings.FrontendURLs {

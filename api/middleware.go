@@ -95,17 +95,20 @@ func Recover(log *slog.Logger) fiber.Handler {
 	}
 }
 
-// ResolveTenant ties each request to its tenant by Host, then by the
-// /t/{slug}/ prefix, and hands tenant requests to tenantHandler with the
-// prefix stripped. Requests for the platform itself continue down the chain.
+// ResolveTenant ties each request to its tenant by Host, then (on the
+// platform's own host) by the /t/{slug}/ prefix, and hands tenant requests
+// to tenantHandler with the prefix stripped. Requests for the platform
+// itself continue down the chain; a Host the platform does not answer on is
+// refused (400 invalid_host, or 404 unknown_tenant for a tenant-shaped name
+// nobody holds).
 func ResolveTenant(r *tenants.Resolver, tenantHandler fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		t, err := r.ResolveHost(c.UserContext(), string(c.Request().Host()))
+		target, err := r.ResolveHost(c.UserContext(), string(c.Request().Host()))
 		if err != nil {
 			return err
 		}
-		if t != nil {
-			SetTenant(c, t, "")
+		if target.Tenant != nil {
+			SetTenant(c, target)
 			return tenantHandler(c)
 		}
 		path := c.Path()
@@ -114,11 +117,11 @@ func ResolveTenant(r *tenants.Resolver, tenantHandler fiber.Handler) fiber.Handl
 			return c.Next()
 		}
 		slug, tail, _ := strings.Cut(rest, "/")
-		t, err = r.BySlug(c.UserContext(), slug)
+		target, err = r.ResolvePath(c.UserContext(), slug)
 		if err != nil {
 			return err
 		}
-		SetTenant(c, t, "/t/"+slug)
+		SetTenant(c, target)
 		c.Path("/" + tail)
 		return tenantHandler(c)
 	}

@@ -64,7 +64,12 @@ type Config struct {
 	PublicURL string
 	// BaseDomain makes tenant hosts {slug}.{BaseDomain}.
 	BaseDomain string
-	Log        *slog.Logger
+	// TenantsPerUser is who may create tenants: platform admins always;
+	// another console user only while they own fewer than TenantsPerUser
+	// tenants (HALLPASS_CONSOLE_TENANTS_PER_USER). 0, the default, leaves
+	// tenant creation to platform admins, who invite customers as owners.
+	TenantsPerUser int
+	Log            *slog.Logger
 	// IdleTimeout and AbsoluteTimeout bound sessions (30 min and 12 h by default).
 	IdleTimeout, AbsoluteTimeout time.Duration
 	// LoginLimit is how many failed sign-ins one IP may make per

@@ -77,16 +77,21 @@ func (h *Console) addDomain(r *request) error {
 		v.AddError = "Enter a host name such as auth.example.com (letters, digits and hyphens, at least two labels; no scheme or path)."
 	case h.platformName(d):
 		v.AddError = d + " belongs to the platform: the tenant is reached there already."
+	case slices.ContainsFunc(r.tenant.Domains, func(x tenants.Domain) bool { return x.Domain == d }):
+		v.AddError = d + " is listed below already."
 	default:
 		_, err = h.store.AddDomain(r.ctx(), r.tenant.Slug, d, actor(r.user))
 		switch {
 		case errors.Is(err, tenants.ErrDomainTaken):
-			v.AddError = d + " is already claimed by a tenant."
+			// Only a verified domain is exclusive; unverified claims of
+			// other tenants never stand in the way.
+			v.AddError = d + " is verified by another tenant."
 		case err != nil:
 			return err
 		default:
 			return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "success",
-				Message: d + " added. Publish the TXT record shown below, then press Verify."})
+				Message: fmt.Sprintf("%s added. Publish the TXT record shown below, then press Verify within %d days: until it is verified "+
+					"the claim is not exclusive, and the first tenant to verify the domain gets it.", d, int(tenants.DomainClaimTTL.Hours()/24))})
 		}
 	}
 	return h.renderDomains(r, fiber.StatusUnprocessableEntity, v)
@@ -142,7 +147,13 @@ func (h *Console) verifyDomain(r *request) error {
 		return h.renderDomains(r, fiber.StatusUnprocessableEntity, v)
 	}
 	if err := h.store.MarkDomainVerified(r.ctx(), r.tenant.Slug, d.Domain, actor(r.user)); err != nil {
-		return err
+		if !errors.Is(err, tenants.ErrDomainTaken) {
+			return err
+		}
+		v := h.domainsViewOf(r)
+		v.VerifyDomain = d.Domain
+		v.VerifyError = d.Domain + " was verified by another tenant first: remove it here."
+		return h.renderDomains(r, fiber.StatusConflict, v)
 	}
 	return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "success",
 		Message: d.Domain + " is verified: requests to it now reach this tenant."})

@@ -79,7 +79,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	cfg := console.Config{Pool: pool, Store: store, Sealer: testenv.Sealer(t), Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
 		Accounts: accounts, Outbox: mail.NewOutbox(testenv.Sealer(t)), Publisher: changes, TXT: dns,
 		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler),
-		Hasher: &testHasher, Now: clk.Now}
+		Hasher: &testHasher, Now: clk.Now,
+		// Most tests have customers create tenants; production's default
+		// (0: platform admins only) is tested in TestWhoMayCreateTenants.
+		TenantsPerUser: 1000}
 	for _, o := range opts {
 		o(&cfg)
 	}

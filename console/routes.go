@@ -319,7 +319,10 @@ func (h *Console) finish(r *request, err error) error {
 	c := r.c
 	var status int
 	var title, msg string
+	var refused *tenantCreationError
 	switch {
+	case errors.As(err, &refused):
+		status, title, msg = fiber.StatusForbidden, "Cannot create a tenant", refused.msg
 	case errors.Is(err, errNotFound), errors.Is(err, tenants.ErrNotFound):
 		status, title = fiber.StatusNotFound, "Not found"
 		msg = "There is nothing here, or you do not have access to it."

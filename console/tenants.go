@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -91,6 +92,9 @@ type tenantForm struct {
 }
 
 func (h *Console) newTenantPage(r *request) error {
+	if err := h.mayCreateTenant(r); err != nil {
+		return err
+	}
 	f := tenantForm{CSRF: r.session.CSRF, BaseDomain: h.cfg.BaseDomain}
 	return h.render(r, fiber.StatusOK, "New tenant", newTenantPage(f), active("tenants", ""),
 		crumbs(web.Crumb{Label: "Tenants", Href: Root + "tenants"}, web.Crumb{Label: "New tenant"}))
@@ -99,6 +103,9 @@ func (h *Console) newTenantPage(r *request) error {
 // checkSlug answers the create form's inline check of a slug as it is typed
 // (an htmx fragment, not a page).
 func (h *Console) checkSlug(r *request) error {
+	if err := h.mayCreateTenant(r); err != nil {
+		return err
+	}
 	slug := strings.TrimSpace(r.c.Query("slug"))
 	msg, ok := "", false
 	switch {
@@ -119,9 +126,44 @@ func (h *Console) checkSlug(r *request) error {
 	return writeHTML(r.c, fiber.StatusOK, slugCheck(msg, ok))
 }
 
+// tenantCreationError refuses a console user a new tenant; the console
+// shows its message.
+type tenantCreationError struct{ msg string }
+
+func (e *tenantCreationError) Error() string { return "console: " + e.msg }
+
+// mayCreateTenant applies who may create tenants (Config.TenantsPerUser):
+// platform admins always, other users only while they own fewer than
+// TenantsPerUser. createTenant checks the limit again atomically.
+func (h *Console) mayCreateTenant(r *request) error {
+	if r.admin {
+		return nil
+	}
+	if h.cfg.TenantsPerUser <= 0 {
+		return &tenantCreationError{"Only platform admins create tenants on this platform. Ask one to create the tenant and invite you as its owner."}
+	}
+	n, err := h.users.OwnedTenants(r.ctx(), r.user.ID)
+	if err != nil {
+		return err
+	}
+	if n >= h.cfg.TenantsPerUser {
+		return tenantLimitError(h.cfg.TenantsPerUser)
+	}
+	return nil
+}
+
+func tenantLimitError(limit int) error {
+	return &tenantCreationError{fmt.Sprintf("You own %d tenant%s, the most a console user may create on this platform. "+
+		"Delete one you no longer need, or ask a platform admin.", limit, plural(limit))}
+}
+
 // createTenant creates a tenant with default settings. A customer user who
-// creates one becomes its owner.
+// creates one (when the platform lets them, mayCreateTenant) becomes its
+// owner.
 func (h *Console) createTenant(r *request) error {
+	if err := h.mayCreateTenant(r); err != nil {
+		return err
+	}
 	ctx := r.ctx()
 	f := tenantForm{Slug: strings.TrimSpace(r.c.FormValue("slug")), Name: strings.TrimSpace(r.c.FormValue("name")),
 		Errors: map[string]string{}, CSRF: r.session.CSRF, BaseDomain: h.cfg.BaseDomain}
@@ -151,9 +193,13 @@ func (h *Console) createTenant(r *request) error {
 			crumbs(web.Crumb{Label: "Tenants", Href: Root + "tenants"}, web.Crumb{Label: "New tenant"}))
 	}
 	if !r.admin {
-		if err := h.users.AddMembership(ctx, t.ID, r.user.ID, RoleOwner, actor(r.user)); err != nil {
-			// Without the membership nobody but platform admins could reach it.
+		if err := h.users.AddCreator(ctx, t.ID, r.user.ID, h.cfg.TenantsPerUser, actor(r.user)); err != nil {
+			// Without the membership nobody but platform admins could reach
+			// it; past the limit (a parallel creation won) it must not stay.
 			_ = h.store.Delete(ctx, t.Slug, actor(r.user))
+			if errors.Is(err, ErrTenantLimit) {
+				return tenantLimitError(h.cfg.TenantsPerUser)
+			}
 			return err
 		}
 	}

@@ -211,13 +211,39 @@ func (u *Users) Rehash(ctx context.Context, id uuid.UUID, old, rehash string) er
 // AddMembership gives a console user a role on a tenant (replacing any role
 // they held there), audited on the tenant.
 func (u *Users) AddMembership(ctx context.Context, tenantID, userID uuid.UUID, role Role, actor string) error {
+	return u.addMembership(ctx, tenantID, userID, role, actor, 0)
+}
+
+// ErrTenantLimit is returned when a console user already owns as many
+// tenants as they may create.
+var ErrTenantLimit = errors.New("console: tenant limit reached")
+
+// AddCreator makes userID the owner of the tenant they just created, unless
+// they own limit tenants already (ErrTenantLimit). The user's row is locked
+// while counting, so parallel creations cannot pass the limit together.
+func (u *Users) AddCreator(ctx context.Context, tenantID, userID uuid.UUID, limit int, actor string) error {
+	return u.addMembership(ctx, tenantID, userID, RoleOwner, actor, limit)
+}
+
+// addMembership grants role; with ownLimit > 0 the user must own fewer
+// than ownLimit tenants first.
+func (u *Users) addMembership(ctx context.Context, tenantID, userID uuid.UUID, role Role, actor string, ownLimit int) error {
 	if role.rank() == 0 {
 		return ErrInvalidRole
 	}
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		var email string
-		if err := tx.QueryRow(ctx, `SELECT email FROM console_users WHERE id = $1`, userID).Scan(&email); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT email FROM console_users WHERE id = $1 FOR UPDATE`, userID).Scan(&email); err != nil {
 			return fmt.Errorf("console: membership user: %w", err)
+		}
+		if ownLimit > 0 {
+			var owned int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE console_user_id = $1 AND role = 'owner'`, userID).Scan(&owned); err != nil {
+				return fmt.Errorf("console: owned tenants: %w", err)
+			}
+			if owned >= ownLimit {
+				return fmt.Errorf("%w: owns %d", ErrTenantLimit, owned)
+			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO memberships (tenant_id, console_user_id, role) VALUES ($1, $2, $3)
 			ON CONFLICT (tenant_id, console_user_id) DO UPDATE SET role = EXCLUDED.role`, tenantID, userID, string(role))
@@ -227,6 +253,15 @@ func (u *Users) AddMembership(ctx context.Context, tenantID, userID uuid.UUID, r
 		return audit.Record(ctx, tx, audit.Event{TenantID: tenantID, Actor: actor, Action: "console.member.add", Target: email,
 			Details: map[string]any{"role": string(role)}})
 	})
+}
+
+// OwnedTenants counts the tenants userID owns.
+func (u *Users) OwnedTenants(ctx context.Context, userID uuid.UUID) (int, error) {
+	var n int
+	if err := u.pool.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE console_user_id = $1 AND role = 'owner'`, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("console: owned tenants: %w", err)
+	}
+	return n, nil
 }
 
 // Role returns the user's role on a tenant, "" when they have none.

@@ -11,46 +11,77 @@ import (
 // ErrMalformedHost is returned for a Host header that is not a valid host name.
 var ErrMalformedHost = errors.New("malformed host")
 
+// ErrUnknownHost is returned for a well-formed Host the platform does not
+// answer on: no tenant can ever be reached there (an IP address or name that
+// is not the public URL's, the bare base domain, a reserved label, a name
+// nested under a tenant's host, no Host at all).
+var ErrUnknownHost = errors.New("host not served")
+
 // Resolver ties a request to a tenant by its Host: `{slug}.{base domain}`
-// or a verified custom domain. Hosts that belong to the platform itself (the
-// base domain, the public URL's host, IP addresses, reserved names) resolve to
-// no tenant, and the path prefix /t/{slug}/ applies there.
+// or a verified custom domain. The public URL's host serves the platform
+// (console, health, the /t/{slug}/ prefix); every other Host is refused.
 type Resolver struct {
-	cache         *Cache
-	baseDomain    string
-	platformHosts map[string]bool
+	cache *Cache
+	addr  *Addressing
 }
 
-// NewResolver returns a resolver for tenants under baseDomain; platformHosts
-// are extra host names that serve the platform (e.g. the public URL's host).
-func NewResolver(cache *Cache, baseDomain string, platformHosts ...string) *Resolver {
-	r := &Resolver{cache: cache, baseDomain: strings.ToLower(strings.TrimSuffix(baseDomain, ".")), platformHosts: map[string]bool{}}
-	for _, h := range platformHosts {
-		r.platformHosts[strings.ToLower(h)] = true
-	}
-	return r
+// NewResolver returns a resolver for the tenants published under addr.
+func NewResolver(cache *Cache, addr *Addressing) *Resolver {
+	return &Resolver{cache: cache, addr: addr}
 }
 
-// ResolveHost returns the tenant a Host header names, or (nil, nil) when the
-// host is the platform's own.
-func (r *Resolver) ResolveHost(ctx context.Context, hostHeader string) (*Tenant, error) {
+// Addressing is where the resolver's platform is published.
+func (r *Resolver) Addressing() *Addressing { return r.addr }
+
+// ResolveHost returns the tenant a Host header names, with the canonical
+// host it matched, or the zero Target when the host is the platform's own.
+// A malformed Host is ErrMalformedHost; one the platform never answers on
+// ErrUnknownHost; a tenant-shaped name nobody holds ErrNotFound.
+func (r *Resolver) ResolveHost(ctx context.Context, hostHeader string) (Target, error) {
 	host, err := HostName(hostHeader)
 	if err != nil {
-		return nil, err
+		return Target{}, err
 	}
-	if host == "" || host == r.baseDomain || r.platformHosts[host] || net.ParseIP(host) != nil {
-		return nil, nil
+	if host == "" {
+		return Target{}, fmt.Errorf("%w: no Host", ErrUnknownHost)
 	}
-	if label, ok := strings.CutSuffix(host, "."+r.baseDomain); ok {
-		if strings.Contains(label, ".") {
-			return nil, fmt.Errorf("%w: host %q", ErrNotFound, host)
+	if host == r.addr.publicHost {
+		return Target{}, nil
+	}
+	if host == r.addr.baseDomain || net.ParseIP(host) != nil {
+		return Target{}, fmt.Errorf("%w: %q", ErrUnknownHost, host)
+	}
+	if label, ok := strings.CutSuffix(host, "."+r.addr.baseDomain); ok {
+		if strings.Contains(label, ".") || reservedSlugs[label] {
+			return Target{}, fmt.Errorf("%w: %q", ErrUnknownHost, host)
 		}
-		if reservedSlugs[label] {
-			return nil, nil
+		t, err := r.cache.BySlug(ctx, label)
+		if err != nil {
+			return Target{}, err
 		}
-		return r.cache.BySlug(ctx, label)
+		return Target{Tenant: t, host: r.addr.SlugHost(t.Slug), addr: r.addr}, nil
 	}
-	return r.cache.ByDomain(ctx, host)
+	t, err := r.cache.ByDomain(ctx, host)
+	if err != nil {
+		return Target{}, err
+	}
+	// The base is the domain as the tenant holds it, never the header.
+	for _, d := range t.Domains {
+		if d.Verified() && d.Domain == host {
+			return Target{Tenant: t, host: d.Domain, addr: r.addr}, nil
+		}
+	}
+	return Target{}, fmt.Errorf("%w: domain %q", ErrNotFound, host)
+}
+
+// ResolvePath returns the tenant named by a /t/{slug}/ prefix (which the
+// platform's own host serves).
+func (r *Resolver) ResolvePath(ctx context.Context, slug string) (Target, error) {
+	t, err := r.BySlug(ctx, slug)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Tenant: t, Prefix: "/t/" + t.Slug, addr: r.addr}, nil
 }
 
 // BySlug returns the tenant named by a /t/{slug}/ prefix.

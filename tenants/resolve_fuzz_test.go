@@ -1,18 +1,21 @@
 package tenants_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// Fuzz tests of Host and domain handling (issue #11): HostName ties every
-// request to a tenant, NormalizeDomain and ValidateSlug guard what tenants
-// may claim.
+// Fuzz tests of Host and domain handling (issues #11, #16): HostName and
+// ResolveHost tie every request to a tenant and its configured base URL,
+// NormalizeDomain and ValidateSlug guard what tenants may claim.
 
 // hostSeeds are Host header values a server meets: the platform, tenants by
 // subdomain and custom domain, ports, IP literals, and malformed ones.
@@ -181,6 +184,85 @@ func FuzzValidateSlug(f *testing.F) {
 		}
 		if d, err := tenants.NormalizeDomain(host); err != nil || d != host {
 			t.Fatalf("NormalizeDomain(%q) = %q, %v", host, d, err)
+		}
+	})
+}
+
+// memLoader is a tenants.Loader over fixed tenants, so the resolver can be
+// fuzzed without a database.
+type memLoader map[string]*tenants.Tenant
+
+func (m memLoader) Get(_ context.Context, slug string) (*tenants.Tenant, error) {
+	if t, ok := m[slug]; ok {
+		return t, nil
+	}
+	return nil, tenants.ErrNotFound
+}
+
+func (m memLoader) GetByDomain(_ context.Context, domain string) (*tenants.Tenant, error) {
+	for _, t := range m {
+		for _, d := range t.Domains {
+			if d.Domain == domain && d.Verified() {
+				return t, nil
+			}
+		}
+	}
+	return nil, tenants.ErrNotFound
+}
+
+// FuzzResolveHost (issue #16): whatever the Host header, the resolver never
+// panics, reaches a tenant only at one of its own hosts ({slug}.{base} or a
+// verified custom domain), the platform only at the public URL's host, and
+// the base URL it gives is built from configuration: one of the tenant's
+// configured base URLs, never the header's spelling.
+func FuzzResolveHost(f *testing.F) {
+	for _, h := range hostSeeds {
+		f.Add(h)
+	}
+	for _, h := range []string{"acme.hallpass.test", "ACME.hallpass.test.:1", "auth.acme.example", "Auth.Acme.Example:80",
+		"pending.acme.example", "bravo.hallpass.test", "www.hallpass.test", "x.acme.hallpass.test", "auth.platform.example",
+		"AUTH.platform.example.:8443", "hallpass.test", "10.0.0.66", "[::1]:8443", "evil.example", "acme.hallpass.test.evil.example",
+		"acme.hallpass.test:8443@evil.example", "acme.hallpass.test#evil", "acme.hallpass.test, evil.example"} {
+		f.Add(h)
+	}
+	verified := time.Now()
+	acme := &tenants.Tenant{Slug: "acme", Domains: []tenants.Domain{{Domain: "auth.acme.example", VerifiedAt: &verified},
+		{Domain: "pending.acme.example"}}}
+	bravo := &tenants.Tenant{Slug: "bravo"}
+	addr := tenants.MustAddressing("https://auth.platform.example:8443", "hallpass.test")
+	r := tenants.NewResolver(tenants.NewCache(memLoader{"acme": acme, "bravo": bravo}, time.Minute), addr)
+	own := map[*tenants.Tenant][]string{acme: {"acme.hallpass.test", "auth.acme.example"}, bravo: {"bravo.hallpass.test"}}
+	f.Fuzz(func(t *testing.T, header string) {
+		target, err := r.ResolveHost(context.Background(), header)
+		host, herr := tenants.HostName(header)
+		if err != nil {
+			if target.Tenant != nil || target.BaseURL() != "" {
+				t.Fatalf("ResolveHost(%q) failed (%v) but named %v", header, err, target)
+			}
+			if !errors.Is(err, tenants.ErrMalformedHost) && !errors.Is(err, tenants.ErrUnknownHost) && !errors.Is(err, tenants.ErrNotFound) {
+				t.Fatalf("ResolveHost(%q): unexpected error %v", header, err)
+			}
+			return
+		}
+		if herr != nil {
+			t.Fatalf("ResolveHost(%q) accepted a Host HostName refuses: %v", header, herr)
+		}
+		if target.Tenant == nil {
+			if host != "auth.platform.example" || target.BaseURL() != "" {
+				t.Fatalf("ResolveHost(%q) = the platform, for host %q", header, host)
+			}
+			return
+		}
+		if !slices.Contains(own[target.Tenant], host) {
+			t.Fatalf("ResolveHost(%q) = %s, which does not own %q", header, target.Tenant.Slug, host)
+		}
+		base := target.BaseURL()
+		if base != "https://"+host+":8443" || !slices.Contains(addr.BaseURLs(target.Tenant), base) || target.Prefix != "" {
+			t.Fatalf("ResolveHost(%q): base %q is not one of %s's configured bases", header, base, target.Tenant.Slug)
+		}
+		// The same tenant host spelled any other way gives the same base.
+		if again, err := r.ResolveHost(context.Background(), strings.ToUpper(host)+".:1"); err != nil || again.BaseURL() != base {
+			t.Fatalf("ResolveHost(%q) base %q, but %q gives %q, %v", header, base, strings.ToUpper(host)+".:1", again.BaseURL(), err)
 		}
 	})
 }

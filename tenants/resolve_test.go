@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,26 +29,34 @@ func TestResolveHost(t *testing.T) {
 	if _, err := store.AddDomain(ctx, slug, pending, "test"); err != nil {
 		t.Fatal(err)
 	}
-	r := tenants.NewResolver(tenants.NewCache(store, time.Minute), "hallpass.test", "auth.platform.example")
+	addr := tenants.MustAddressing("https://auth.platform.example:8443", "hallpass.test")
+	r := tenants.NewResolver(tenants.NewCache(store, time.Minute), addr)
+	platform := ""
 	cases := []struct {
 		host   string
 		tenant string // "" = platform
+		base   string // the canonical base URL, whatever the header's spelling
 		err    error
 	}{
-		{host: slug + ".hallpass.test", tenant: slug},
-		{host: slug + ".HALLPASS.test:8443", tenant: slug},
-		{host: slug + ".hallpass.test.", tenant: slug},
-		{host: custom, tenant: slug},
-		{host: custom + ":443", tenant: slug},
-		{host: "hallpass.test"},
-		{host: "hallpass.test:8000"},
-		{host: "console.hallpass.test"},
-		{host: "auth.platform.example"},
-		{host: "127.0.0.1:8000"},
-		{host: "[::1]:8000"},
-		{host: ""},
+		{host: slug + ".hallpass.test", tenant: slug, base: "https://" + slug + ".hallpass.test:8443"},
+		{host: slug + ".HALLPASS.test:8443", tenant: slug, base: "https://" + slug + ".hallpass.test:8443"},
+		{host: slug + ".hallpass.test.", tenant: slug, base: "https://" + slug + ".hallpass.test:8443"},
+		{host: slug + ".hallpass.test:1", tenant: slug, base: "https://" + slug + ".hallpass.test:8443"},
+		{host: custom, tenant: slug, base: "https://" + custom + ":8443"},
+		{host: strings.ToUpper(custom) + ":443", tenant: slug, base: "https://" + custom + ":8443"},
+		{host: "auth.platform.example", tenant: platform},
+		{host: "AUTH.platform.example:8443", tenant: platform},
+		// Hosts the platform never answers on: no tenant, no platform.
+		{host: "hallpass.test", err: tenants.ErrUnknownHost},
+		{host: "hallpass.test:8000", err: tenants.ErrUnknownHost},
+		{host: "console.hallpass.test", err: tenants.ErrUnknownHost},
+		{host: "www.hallpass.test", err: tenants.ErrUnknownHost},
+		{host: "127.0.0.1:8000", err: tenants.ErrUnknownHost},
+		{host: "10.0.0.1", err: tenants.ErrUnknownHost},
+		{host: "[::1]:8000", err: tenants.ErrUnknownHost},
+		{host: "", err: tenants.ErrUnknownHost},
+		{host: "a." + slug + ".hallpass.test", err: tenants.ErrUnknownHost},
 		{host: "nope-" + slug + ".hallpass.test", err: tenants.ErrNotFound},
-		{host: "a." + slug + ".hallpass.test", err: tenants.ErrNotFound},
 		{host: pending, err: tenants.ErrNotFound},
 		{host: "unknown.example.net", err: tenants.ErrNotFound},
 		{host: "bad_host.hallpass.test", err: tenants.ErrMalformedHost},
@@ -59,10 +68,10 @@ func TestResolveHost(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.host, func(t *testing.T) {
-			tn, err := r.ResolveHost(ctx, tc.host)
+			target, err := r.ResolveHost(ctx, tc.host)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
-					t.Fatalf("want %v, got tenant %v err %v", tc.err, tn, err)
+					t.Fatalf("want %v, got tenant %v err %v", tc.err, target.Tenant, err)
 				}
 				return
 			}
@@ -70,13 +79,20 @@ func TestResolveHost(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := ""
-			if tn != nil {
-				got = tn.Slug
+			if target.Tenant != nil {
+				got = target.Tenant.Slug
 			}
-			if got != tc.tenant {
-				t.Fatalf("tenant %q, want %q", got, tc.tenant)
+			if got != tc.tenant || target.BaseURL() != tc.base || target.Prefix != "" {
+				t.Fatalf("tenant %q base %q prefix %q, want %q base %q", got, target.BaseURL(), target.Prefix, tc.tenant, tc.base)
 			}
 		})
+	}
+	target, err := r.ResolvePath(ctx, slug)
+	if err != nil || target.Tenant.Slug != slug || target.Prefix != "/t/"+slug || target.BaseURL() != "https://auth.platform.example:8443/t/"+slug {
+		t.Fatalf("by path: %+v %q %v", target, target.BaseURL(), err)
+	}
+	if got := addr.BaseURLs(target.Tenant); strings.Join(got, " ") != "https://auth.platform.example:8443/t/"+slug+" https://"+slug+".hallpass.test:8443 https://"+custom+":8443" {
+		t.Fatalf("BaseURLs: %q", got)
 	}
 	if tn, err := r.BySlug(ctx, slug); err != nil || tn.Slug != slug {
 		t.Fatalf("by slug: %v %v", tn, err)
@@ -149,4 +165,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s: not within 1s", what)
+}
+
+func TestNewAddressing(t *testing.T) {
+	for _, tc := range []struct {
+		public, base string
+		origin       string // "" = refused
+	}{
+		{"https://auth.example.com", "example.com", "https://auth.example.com"},
+		{"https://auth.example.com/", "example.com", "https://auth.example.com"},
+		{"HTTP://Auth.Example.com:8000", "Example.COM.", "http://auth.example.com:8000"},
+		{"http://127.0.0.1:8000", "localhost", "http://127.0.0.1:8000"},
+		{"http://[::1]:8000", "localhost", "http://[::1]:8000"},
+		{"https://auth.example.com/prefix", "example.com", ""},
+		{"https://auth.example.com?x=1", "example.com", ""},
+		{"https://user@auth.example.com", "example.com", ""},
+		{"ftp://auth.example.com", "example.com", ""},
+		{"auth.example.com", "example.com", ""},
+		{"https://bad_host", "example.com", ""},
+		{"https://auth.example.com", "", ""},
+		{"https://auth.example.com", "127.0.0.1", ""},
+		{"https://auth.example.com", "example.com:8000", ""},
+	} {
+		a, err := tenants.NewAddressing(tc.public, tc.base)
+		switch {
+		case tc.origin == "" && err == nil:
+			t.Errorf("NewAddressing(%q, %q) accepted", tc.public, tc.base)
+		case tc.origin == "" && !errors.Is(err, tenants.ErrInvalidAddressing):
+			t.Errorf("NewAddressing(%q, %q): %v", tc.public, tc.base, err)
+		case tc.origin != "" && (err != nil || a.PublicOrigin() != tc.origin):
+			t.Errorf("NewAddressing(%q, %q) = %v, %v; want %s", tc.public, tc.base, a, err, tc.origin)
+		}
+	}
 }

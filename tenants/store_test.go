@@ -217,11 +217,23 @@ func TestStoreRenameDomainsDelete(t *testing.T) {
 	if _, err := store.Create(ctx, tenants.CreateInput{Slug: other}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.AddDomain(ctx, other, domain, "test"); !errors.Is(err, tenants.ErrDomainTaken) {
-		t.Fatalf("a domain claimed twice: %v", err)
+	// Unverified claims are not exclusive (issue #16): another tenant may
+	// claim the name too; the same tenant cannot claim it twice.
+	if _, err := store.AddDomain(ctx, other, domain, "test"); err != nil {
+		t.Fatalf("an unverified claim blocks another tenant: %v", err)
+	}
+	if _, err := store.AddDomain(ctx, slug, domain, "test"); !errors.Is(err, tenants.ErrDomainTaken) {
+		t.Fatalf("a domain claimed twice by one tenant: %v", err)
 	}
 	if err := store.MarkDomainVerified(ctx, slug, domain, "test"); err != nil {
 		t.Fatal(err)
+	}
+	// Verified, it is exclusive: the other claim is gone and cannot return.
+	if tn, err := store.Get(ctx, other); err != nil || len(tn.Domains) != 0 {
+		t.Fatalf("the other tenant's claim survived verification: %+v %v", tn, err)
+	}
+	if _, err := store.AddDomain(ctx, other, domain, "test"); !errors.Is(err, tenants.ErrDomainTaken) {
+		t.Fatalf("a verified domain claimed by another tenant: %v", err)
 	}
 	byDomain, err := store.GetByDomain(ctx, domain)
 	if err != nil || byDomain.Slug != slug || len(byDomain.Domains) != 1 || !byDomain.Domains[0].Verified() {

@@ -42,6 +42,10 @@ type Domain struct {
 // Verified reports whether the domain routes to its tenant.
 func (d Domain) Verified() bool { return d.VerifiedAt != nil }
 
+// ExpiresAt is when an unverified claim lapses (DomainClaimTTL after it was
+// made); a verified domain does not expire.
+func (d Domain) ExpiresAt() time.Time { return d.CreatedAt.Add(DomainClaimTTL) }
+
 // Errors returned by the store and the resolver.
 var (
 	ErrNotFound      = errors.New("tenant not found")

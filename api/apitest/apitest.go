@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -42,6 +43,11 @@ var Clients = []string{"app", "browser"}
 // to it, so tenants are addressed by the /t/{slug}/ prefix unless a test sets Host.
 const PlatformHost = "hallpass.test"
 
+// PublicURL is the test servers' HALLPASS_PUBLIC_URL: the platform answers
+// on PlatformHost, and every link a tenant mails is built on it (by path) or
+// on {slug}.PlatformHost (by host).
+const PublicURL = "http://" + PlatformHost
+
 // Settings is a tenant settings document (allauth names).
 type Settings map[string]any
 
@@ -60,6 +66,8 @@ type Env struct {
 	// test's first provider request.
 	Social   *apisocial.Handlers
 	strategy *tokens.Strategy
+	// host is the Host requests carry unless a test sets one: the public URL's.
+	host string
 }
 
 // Strategy is the tenant server's JWT strategy (tests move its clock).
@@ -75,6 +83,23 @@ func New(t testing.TB, settings Settings) *Env {
 // panics, the tenant bus), for tests that read what the server logs.
 func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	t.Helper()
+	return newEnv(t, settings, log, PublicURL, PlatformHost)
+}
+
+// NewAt is New on a server published at publicURL (HALLPASS_PUBLIC_URL),
+// its tenants' hosts under baseDomain (HALLPASS_BASE_DOMAIN); requests
+// default to publicURL's host.
+func NewAt(t testing.TB, settings Settings, publicURL, baseDomain string) *Env {
+	t.Helper()
+	return newEnv(t, settings, slog.New(slog.DiscardHandler), publicURL, baseDomain)
+}
+
+func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDomain string) *Env {
+	t.Helper()
+	addr, err := tenants.NewAddressing(publicURL, baseDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rdb := testenv.Redis(t)
 	// Registered after the Redis client, so it runs first: the bus stops
 	// before its connection closes.
@@ -105,7 +130,7 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	t.Cleanup(stopLocal)
 	smtp := sharedMail(t)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
-		BaseDomain: PlatformHost}
+		BaseDomain: baseDomain}
 	mfaStore := mfadomain.NewStore(pool, testenv.Sealer(t))
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
@@ -113,12 +138,13 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	// through Social.Endpoints.
 	socialHandlers := &apisocial.Handlers{Headless: headless, States: social.NewStateStore(rdb), AllowPrivateNetworks: true,
 		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost, "127.0.0.1"), Log: log,
+	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, addr), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},
 		MFA:    &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)},
 		Social: socialHandlers})
 	srv.Finish()
-	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy}
+	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
+	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy, host: host}
 }
 
 // Response is a received response with assertion helpers.
@@ -146,7 +172,7 @@ func (e *Env) Raw(method, target, body string, headers ...string) *Response {
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, rd)
-	req.Host = PlatformHost
+	req.Host = e.host
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -309,23 +335,64 @@ func sharedMail(t testing.TB) *smtptest.Server {
 	return mailSMTP
 }
 
-// Listen serves the tenant's server on a loopback port for the rest of the
+// Listen serves the tenant's server over real HTTP for the rest of the
 // test, for clients that need a real URL (a browser's cookie jar, provider
-// stand-ins redirecting back); it returns the tenant's base URL, ending in "/".
+// stand-ins redirecting back); it returns the tenant's base URL on
+// PublicURL, ending in "/". Clients reach it through Transport, which dials
+// PublicURL's host (and {slug}.PlatformHost) at a loopback listener.
 func (e *Env) Listen() string {
 	e.T.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = e.Server.Platform.Listener(ln)
-	}()
-	e.T.Cleanup(func() {
-		_ = e.Server.Platform.ShutdownWithTimeout(5 * time.Second)
-		<-done
+	front.once.Do(func() {
+		front.envs = map[string]*Env{}
+		front.srv = httptest.NewServer(http.HandlerFunc(serveFront))
 	})
-	return "http://" + ln.Addr().String() + "/t/" + e.Tenant.Slug + "/"
+	slug := e.Tenant.Slug
+	front.mu.Lock()
+	front.envs[slug] = e
+	front.mu.Unlock()
+	e.T.Cleanup(func() {
+		front.mu.Lock()
+		delete(front.envs, slug)
+		front.mu.Unlock()
+	})
+	return PublicURL + "/t/" + slug + "/"
+}
+
+// front is the loopback server Listen hands out: it stands for the
+// platform's public host and passes each request, Host unchanged, to the
+// server of the Env whose tenant it addresses (by /t/{slug}/ or by host).
+var front struct {
+	once sync.Once
+	srv  *httptest.Server
+	mu   sync.Mutex
+	envs map[string]*Env
+}
+
+func serveFront(w http.ResponseWriter, r *http.Request) {
+	slug, _ := strings.CutSuffix(strings.Split(r.Host, ":")[0], "."+PlatformHost)
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/t/"); ok {
+		slug, _, _ = strings.Cut(rest, "/")
+	}
+	front.mu.Lock()
+	e := front.envs[slug]
+	front.mu.Unlock()
+	if e == nil {
+		http.NotFound(w, r)
+		return
+	}
+	adaptor.FiberApp(e.Server.Platform)(w, r)
+}
+
+// Transport is an HTTP transport for clients of Listen's URLs: PlatformHost
+// and its subdomains are dialled at the loopback server, other hosts (the
+// provider stand-ins) as usual.
+func Transport() *http.Transport {
+	var d net.Dialer
+	return &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err == nil && front.srv != nil && (host == PlatformHost || strings.HasSuffix(host, "."+PlatformHost)) {
+			addr = front.srv.Listener.Addr().String()
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
 }

@@ -8,7 +8,6 @@ package mfa
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -267,7 +266,7 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 		s := t.Settings
 		path := s.MFATrustCookiePath
 		if path == "" || path == "/" {
-			path = strings.TrimSuffix(strings.TrimPrefix(api.TenantBaseURL(c), c.BaseURL()), "/") + "/"
+			path = api.TenantPath(c) + "/"
 		}
 		c.Cookie(&fiber.Cookie{Name: s.MFATrustCookieName, Value: value, Path: path, Domain: s.MFATrustCookieDomain,
 			Expires: until, MaxAge: int(time.Until(until).Seconds()), HTTPOnly: s.MFATrustCookieHTTPOnly,

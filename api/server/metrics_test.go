@@ -81,7 +81,7 @@ func TestBenchCeilingOnlyWhenConfigured(t *testing.T) {
 	pool := testenv.Pool(t)
 	for _, on := range []bool{false, true} {
 		srv := server.New(server.Config{Log: quiet, BenchCeiling: on,
-			Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), "hallpass.test")})
+			Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), tenants.MustAddressing("http://hallpass.test", "hallpass.test"))})
 		srv.Finish()
 		res, err := srv.Platform.Test(httptestRequest("GET", server.BenchCeilingPath), 10000)
 		if err != nil {

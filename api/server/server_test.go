@@ -210,7 +210,7 @@ func TestReadiness(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := server.New(server.Config{
 				Log:      quiet,
-				Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), "hallpass.test"),
+				Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), tenants.MustAddressing("http://hallpass.test", "hallpass.test")),
 				Ready: []server.Check{
 					{Name: "postgres", Ping: pool.Ping},
 					{Name: "redis", Ping: func(ctx context.Context) error { return tc.redis.Ping(ctx).Err() }},
@@ -260,7 +260,7 @@ func TestSettingsChangeReachesSecondInstance(t *testing.T) {
 // completes and new connections are refused.
 func TestGracefulShutdown(t *testing.T) {
 	pool := testenv.Pool(t)
-	srv := server.New(server.Config{Log: quiet, Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), "hallpass.test")})
+	srv := server.New(server.Config{Log: quiet, Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), tenants.MustAddressing("http://hallpass.test", "hallpass.test"))})
 	started := make(chan struct{})
 	srv.Platform.Get("/slow", func(c *fiber.Ctx) error {
 		close(started)
@@ -282,7 +282,9 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		res, err := http.Get(url)
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Host = "hallpass.test" // the public URL's host
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			got <- result{err: err}
 			return
@@ -321,7 +323,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	srv := server.New(server.Config{Log: quiet, Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), "hallpass.test")})
+	srv := server.New(server.Config{Log: quiet, Resolver: tenants.NewResolver(tenants.NewCache(tenants.NewStore(pool, testenv.Sealer(t), nil), time.Minute), tenants.MustAddressing("http://hallpass.test", "hallpass.test"))})
 	srv.Finish()
 	for i := 0; i < 2; i++ {
 		res, err := srv.Platform.Test(httptestRequest("GET", "/t/acme/_allauth/app/v1/config"), 10000)

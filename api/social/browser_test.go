@@ -42,7 +42,7 @@ func newBrowserAt(t *testing.T, base string) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	c := &http.Client{Jar: jar, Transport: apitest.Transport(), CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host == frontendHost || len(via) > 10 {
 			return http.ErrUseLastResponse
 		}
@@ -139,7 +139,7 @@ func landed(t *testing.T, res *http.Response) url.Values {
 
 // noRedirectClient sends one request without following redirects.
 func noRedirectClient(jar http.CookieJar) *http.Client {
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{Jar: jar, Transport: apitest.Transport(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // googleSettings configures a Google app whose endpoints tests move to srv.

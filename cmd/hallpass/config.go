@@ -8,15 +8,19 @@ import (
 	"strings"
 
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // config is the process configuration, read from HALLPASS_* variables.
 type config struct {
-	DatabaseURL   string
-	RedisURL      string
-	Listen        string
-	BaseDomain    string
-	PublicURL     string
+	DatabaseURL string
+	RedisURL    string
+	Listen      string
+	BaseDomain  string
+	PublicURL   string
+	// Addressing is PublicURL and BaseDomain checked: every tenant URL the
+	// server emits is built from it.
+	Addressing    *tenants.Addressing
 	MasterKey     string
 	OldMasterKeys []string
 	SMTPURL       string
@@ -32,6 +36,10 @@ type config struct {
 	// for on-premises providers); off, server_url cannot reach the
 	// platform's own network.
 	SocialPrivateNetworks bool
+	// TenantsPerUser is how many tenants a console user who is not a
+	// platform admin may create (HALLPASS_CONSOLE_TENANTS_PER_USER); 0, the
+	// default, leaves tenant creation to platform admins.
+	TenantsPerUser int
 	// SessionLocalCache bounds the sessions kept in the process's memory
 	// (HALLPASS_SESSION_LOCAL_CACHE; 0 turns the local layer off, so every
 	// session check asks Redis).
@@ -59,6 +67,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.SessionLocalCache = n
 	}
+	if v := getenv("HALLPASS_CONSOLE_TENANTS_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return c, fmt.Errorf("HALLPASS_CONSOLE_TENANTS_PER_USER %q: must be a number of tenants, 0-1000 (0: only platform admins create tenants)", v)
+		}
+		c.TenantsPerUser = n
+	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -72,11 +87,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen
 	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("HALLPASS_PUBLIC_URL %q: must be an absolute http(s) URL", c.PublicURL)
-	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	addr, err := tenants.NewAddressing(c.PublicURL, c.BaseDomain)
+	if err != nil {
+		return c, fmt.Errorf("HALLPASS_PUBLIC_URL %q, HALLPASS_BASE_DOMAIN %q: %w", c.PublicURL, c.BaseDomain, err)
+	}
+	c.Addressing = addr
 	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("HALLPASS_LOG_LEVEL"), "info"))); err != nil {
 		return c, fmt.Errorf("HALLPASS_LOG_LEVEL: %w", err)
 	}

@@ -39,6 +39,8 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 		PublicURL:  c.cfg.PublicURL,
 		BaseDomain: c.cfg.BaseDomain,
 		Log:        d.log,
+		// Who may create tenants: platform admins, and others up to this many.
+		TenantsPerUser: c.cfg.TenantsPerUser,
 	})
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"runtime/debug"
 	"time"
@@ -80,10 +79,6 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	case <-time.After(3 * time.Second):
 		d.log.Warn("tenant bus not subscribed yet; continuing")
 	}
-	var platformHosts []string
-	if u, err := url.Parse(c.cfg.PublicURL); err == nil {
-		platformHosts = append(platformHosts, u.Hostname())
-	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
 	accounts.Breach = identity.NewBreachChecker(c.cfg.HIBPURL, d.log)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
@@ -96,7 +91,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		stopLocal = accounts.Sessions.StartLocalCache(busCtx, identity.LocalCacheConfig{MaxEntries: c.cfg.SessionLocalCache})
 	}
 	srv := server.New(server.Config{
-		Resolver: tenants.NewResolver(cache, c.cfg.BaseDomain, platformHosts...),
+		Resolver: tenants.NewResolver(cache, c.cfg.Addressing),
 		Log:      d.log,
 		Headless: headless,
 		Tokens:   &tokens.Handlers{Strategy: strategy, Headless: headless},

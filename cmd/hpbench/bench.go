@@ -517,7 +517,7 @@ func (b *bencher) inProcessResolution(ctx context.Context, tc *TenantCache) erro
 		slugs[i] = configSlug(i)
 	}
 	cache := tenants.NewCache(b.db.store, 10*time.Minute)
-	resolver := tenants.NewResolver(cache, "localhost")
+	resolver := tenants.NewResolver(cache, tenants.MustAddressing("http://127.0.0.1:8000", "localhost"))
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)

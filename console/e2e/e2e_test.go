@@ -63,7 +63,7 @@ func startPlatform(t *testing.T, host string) *platform {
 	keys := tenants.NewKeys(pool, sealer, bus)
 	strategy := &tokens.Strategy{Keys: keys, Sealer: sealer, Sessions: accounts.Sessions}
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, "localhost", "127.0.0.1"), Log: log,
+	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, tenants.MustAddressing(publicURL, "localhost")), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})
 	con, err := console.New(console.Config{Pool: pool, Store: store, Sealer: sealer, Keys: tenants.NewKeys(pool, sealer, bus),
 		Inbox: mail.NewDevInbox(pool, log), Accounts: accounts, Outbox: mail.NewOutbox(sealer), Publisher: bus,

@@ -229,8 +229,13 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 	strategy := &tokens.Strategy{Keys: keys, Sealer: cfg.sealer, Sessions: accounts.Sessions}
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	stopLocal := accounts.Sessions.StartLocalCache(busCtx, identity.LocalCacheConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := server.New(server.Config{
-		Resolver: tenants.NewResolver(cache, "localhost", "127.0.0.1"),
+		// As serve, whose public URL names the address it listens on.
+		Resolver: tenants.NewResolver(cache, tenants.MustAddressing("http://"+ln.Addr().String(), "localhost")),
 		Log:      log,
 		Headless: headless,
 		Tokens:   &tokens.Handlers{Strategy: strategy, Headless: headless},
@@ -240,10 +245,6 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 		},
 	})
 	srv.Finish()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln, 5*time.Second) }()
