@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -138,3 +141,63 @@ func (a *Accounts) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash
 	ok, err := a.Redis.SetNX(ctx, "hp:{"+tenantID.String()+"}:code-used:"+codeHash, "1", ttl).Result()
 	return ok || err != nil
 }
+
+// newProcessID returns a fresh random id for a code process: the name its
+// attempt counter is kept under (two processes may be sent the same code,
+// so the code's hash does not name one process).
+func newProcessID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// attemptsKey names the Redis counter of p's attempts. A process stored
+// before processes had ids is named by its code's hash.
+func attemptsKey(tenantID uuid.UUID, p *CodeProcess) string {
+	id := p.ID
+	if id == "" {
+		id = "h:" + p.CodeHash
+	}
+	return "hp:{" + tenantID.String() + "}:code-attempts:" + id
+}
+
+// takeAttempt takes one of p's attempts and returns how many are taken now,
+// this one included. The count lives in Redis, shared by every request and
+// node, and is taken before the code is compared: a session's copy of
+// CodeProcess.Attempts is read and saved by each request on its own, so
+// parallel guesses would all see the same count. A result above the
+// process's maximum means its attempts were spent before this one: the
+// code must not be compared. A Redis failure is an error (the attempt is
+// refused, never uncounted). The counter expires a minute after the code.
+func (a *Accounts) takeAttempt(ctx context.Context, tenantID uuid.UUID, p *CodeProcess) (int, error) {
+	key := attemptsKey(tenantID, p)
+	var incr *redis.IntCmd
+	_, err := a.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		incr = pipe.Incr(ctx, key)
+		pipe.PExpireAt(ctx, key, p.Expires.Add(time.Minute))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("identity: count a code attempt: %w", err)
+	}
+	return int(incr.Val()), nil
+}
+
+// returnAttempt gives back an attempt whose code was right: as in allauth,
+// only wrong codes count (a reset code is checked again by the POST that
+// follows the GET showing it right).
+func (a *Accounts) returnAttempt(ctx context.Context, tenantID uuid.UUID, p *CodeProcess) error {
+	if err := returnScript.Run(ctx, a.Redis, []string{attemptsKey(tenantID, p)}).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("identity: return a code attempt: %w", err)
+	}
+	return nil
+}
+
+// returnScript decrements a counter that still exists (a DECR of an expired
+// one would create it without a TTL).
+var returnScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+`)

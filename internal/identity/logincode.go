@@ -67,7 +67,7 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, email string, req Request) error {
 	s := t.Settings
 	code := NewUserCode(s.LoginByCodeFormat)
-	p := &CodeProcess{Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
+	p := &CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
 	var err error
 	if user != nil {
 		p.UserID = user.ID
@@ -107,6 +107,8 @@ func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *Session) (*CodeProc
 
 // ConfirmLoginCode answers POST auth/code/confirm. A wrong code counts as an
 // attempt; after ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS the process is dropped.
+// Attempts are taken atomically before the code is compared (takeAttempt),
+// so parallel guesses compare at most that many codes.
 // The right code logs the user in (the address counts as verified: the code
 // reached it) unless a further stage is pending.
 func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, code string, req Request) error {
@@ -117,15 +119,29 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	if code == "" {
 		return Errors{NewError("code", "required")}
 	}
+	n, err := a.takeAttempt(ctx, t.ID, p)
+	if err != nil {
+		return err
+	}
+	spent := func() {
+		sess.State.LoginCode, sess.State.Login = nil, nil
+		sess.Changed()
+	}
+	if n > t.Settings.LoginByCodeMaxAttempts {
+		// Parallel attempts took the last ones: the process is gone, as it
+		// is after the last wrong code.
+		spent()
+		return ErrConflict
+	}
 	if p.UserID == 0 || !a.Keys.CodeMatches(t.ID, code, p.CodeHash) {
-		p.Attempts++
+		p.Attempts = n
+		sess.Changed()
 		if err := a.recordLoginCodeFailure(ctx, t, p, req); err != nil {
 			return err
 		}
-		if p.Attempts >= t.Settings.LoginByCodeMaxAttempts {
-			sess.State.LoginCode, sess.State.Login = nil, nil
+		if n >= t.Settings.LoginByCodeMaxAttempts {
+			spent()
 		}
-		sess.Changed()
 		return Errors{NewError("code", "incorrect_code")}
 	}
 	if !a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute) {

@@ -47,19 +47,37 @@ func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	}
 	var addr *EmailAddress
 	if p != nil {
-		if !a.Keys.CodeMatches(t.ID, key, p.CodeHash) || p.EmailID == 0 {
-			p.Attempts++
-			if p.Attempts >= t.Settings.EmailVerificationByCodeMaxAttempts {
-				sess.State.EmailCode = nil
-				// allauth also aborts the pending stage with the process.
-				if sess.State.Login != nil && sess.State.Login.Stage == StageVerifyEmail {
-					sess.State.Login = nil
-				}
+		// An attempt is taken before the comparison (takeAttempt) and given
+		// back when the code is right.
+		n, err := a.takeAttempt(ctx, t.ID, p)
+		if err != nil {
+			return nil, err
+		}
+		limit := t.Settings.EmailVerificationByCodeMaxAttempts
+		spent := func() {
+			sess.State.EmailCode = nil
+			// allauth also aborts the pending stage with the process.
+			if sess.State.Login != nil && sess.State.Login.Stage == StageVerifyEmail {
+				sess.State.Login = nil
 			}
 			sess.Changed()
+		}
+		if n > limit {
+			// Parallel attempts took the last ones: the process is gone.
+			spent()
+			return nil, ErrConflict
+		}
+		if !a.Keys.CodeMatches(t.ID, key, p.CodeHash) || p.EmailID == 0 {
+			p.Attempts = n
+			sess.Changed()
+			if n >= limit {
+				spent()
+			}
 			return nil, Errors{NewError("key", "incorrect_code")}
 		}
-		var err error
+		if err := a.returnAttempt(ctx, t.ID, p); err != nil {
+			return nil, err
+		}
 		if addr, err = a.Store.EmailAddress(ctx, t.ID, p.EmailID); err != nil {
 			if errors.Is(err, ErrUserNotFound) {
 				return nil, Errors{NewError("key", "incorrect_code")}
