@@ -113,3 +113,104 @@ func TestCodeAttemptsHoldUnderParallelGuesses(t *testing.T) {
 		})
 	}
 }
+
+// TestResendKeepsAttempts: as in allauth (the process's failed_attempts
+// survive generate_code), a resent code does not bring fresh attempts:
+// otherwise every resend would buy MAX_ATTEMPTS more guesses.
+func TestResendKeepsAttempts(t *testing.T) {
+	t.Run("login by code", func(t *testing.T) {
+		env := apitest.New(t, with(noVerification, apitest.Settings{"ACCOUNT_LOGIN_BY_CODE_ENABLED": true,
+			"ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND": true, "ACCOUNT_RATE_LIMITS": false}))
+		loggedIn(t, env, "app", "ora@example.com")
+		fe := env.Client("app")
+		fe.Do("POST", "auth/code/request", `{"email":"ora@example.com"}`).Status(401)
+		env.WaitMail(t, 1)
+		fe.Do("POST", "auth/code/confirm", `{"code":"WRNG-0001"}`).Status(400).Error("code", "incorrect_code")
+		fe.Do("POST", "auth/code/confirm", `{"code":"WRNG-0002"}`).Status(400).Error("code", "incorrect_code")
+		fe.Do("POST", "auth/code/resend", "").Status(200)
+		code := codeLine.FindStringSubmatch(env.WaitMail(t, 2).Text)[1]
+		fe.Do("POST", "auth/code/confirm", `{"code":"WRNG-0003"}`).Status(400).Error("code", "incorrect_code")
+		fe.Do("POST", "auth/code/confirm", `{"code":"`+code+`"}`).Status(409) // three attempts in all
+	})
+	t.Run("email verification by code", func(t *testing.T) {
+		env := apitest.New(t, with(emailOnly, apitest.Settings{
+			"ACCOUNT_EMAIL_VERIFICATION":                 "mandatory",
+			"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true,
+			"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND": true,
+			"ACCOUNT_RATE_LIMITS":                        false,
+		}))
+		fe := env.Client("app")
+		fe.Do("POST", "auth/signup", `{"email":"pia@example.com","password":"`+pw+`"}`).Status(401)
+		env.WaitMail(t, 1)
+		fe.Do("POST", "auth/email/verify", `{"key":"WRNG-0001"}`).Status(400).Error("key", "incorrect_code")
+		fe.Do("POST", "auth/email/verify", `{"key":"WRNG-0002"}`).Status(400).Error("key", "incorrect_code")
+		fe.Do("POST", "auth/email/verify/resend", "").Status(200)
+		code := codeLine.FindStringSubmatch(env.WaitMail(t, 2).Text)[1]
+		fe.Do("POST", "auth/email/verify", `{"key":"WRNG-0003"}`).Status(400).Error("key", "incorrect_code")
+		fe.Do("POST", "auth/email/verify", `{"key":"`+code+`"}`).Status(409)
+	})
+}
+
+// TestResendsAndChangesHoldUnderParallelRequests: the resend and change
+// allowances (ACCOUNT_*_SUPPORTS_RESEND / _CHANGE) are counters of the same
+// kind: 20 parallel resends or changes get exactly the allowance, and send
+// exactly that many mails.
+func TestResendsAndChangesHoldUnderParallelRequests(t *testing.T) {
+	const n = 20
+	t.Run("login code resends", func(t *testing.T) {
+		env := apitest.New(t, with(noVerification, apitest.Settings{"ACCOUNT_LOGIN_BY_CODE_ENABLED": true,
+			"ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND": 2, "ACCOUNT_RATE_LIMITS": false}))
+		loggedIn(t, env, "app", "quy@example.com")
+		fe := env.Client("app")
+		fe.Do("POST", "auth/code/request", `{"email":"quy@example.com"}`).Status(401)
+		env.WaitMail(t, 1)
+		got := burst(fe, n, func(c *apitest.Client, _ int) *apitest.Response { return c.Do("POST", "auth/code/resend", "") })
+		if got["200 "] != 2 || got["409 "] != n-2 {
+			t.Fatalf("%d parallel resends: %v; want exactly 2", n, got)
+		}
+		env.WaitMail(t, 3)
+		if m := len(env.Mails()); m != 3 {
+			t.Fatalf("%d mails, want 3", m)
+		}
+	})
+	t.Run("verification code resends", func(t *testing.T) {
+		env := apitest.New(t, with(emailOnly, apitest.Settings{
+			"ACCOUNT_EMAIL_VERIFICATION":                 "mandatory",
+			"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true,
+			"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND": 2,
+			"ACCOUNT_RATE_LIMITS":                        false,
+		}))
+		fe := env.Client("app")
+		fe.Do("POST", "auth/signup", `{"email":"rex@example.com","password":"`+pw+`"}`).Status(401)
+		env.WaitMail(t, 1)
+		got := burst(fe, n, func(c *apitest.Client, _ int) *apitest.Response { return c.Do("POST", "auth/email/verify/resend", "") })
+		if got["200 "] != 2 || got["409 "] != n-2 {
+			t.Fatalf("%d parallel resends: %v; want exactly 2", n, got)
+		}
+		env.WaitMail(t, 3)
+		if m := len(env.Mails()); m != 3 {
+			t.Fatalf("%d mails, want 3", m)
+		}
+	})
+	t.Run("address changes during verification", func(t *testing.T) {
+		env := apitest.New(t, with(emailOnly, apitest.Settings{
+			"ACCOUNT_EMAIL_VERIFICATION":                 "mandatory",
+			"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true,
+			"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE": 1,
+			"ACCOUNT_RATE_LIMITS":                        false,
+		}))
+		fe := env.Client("app")
+		fe.Do("POST", "auth/signup", `{"email":"sam@example.com","password":"`+pw+`"}`).Status(401)
+		env.WaitMail(t, 1)
+		got := burst(fe, n, func(c *apitest.Client, i int) *apitest.Response {
+			return c.Do("POST", "account/email", fmt.Sprintf(`{"email":"sam%d@example.com"}`, i))
+		})
+		if got["200 "] != 1 || got["409 "] != n-1 {
+			t.Fatalf("%d parallel address changes: %v; want exactly 1", n, got)
+		}
+		env.WaitMail(t, 2)
+		if m := len(env.Mails()); m != 2 {
+			t.Fatalf("%d mails, want 2", m)
+		}
+	})
+}
