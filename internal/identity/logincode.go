@@ -178,18 +178,31 @@ func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess 
 	if err := a.Limit(ctx, t, "request_login_code", req, sess, FoldEmail(p.Email)); err != nil {
 		return err
 	}
+	// The allowance is counted atomically (processCount): parallel resends
+	// send no more mail than it allows.
+	resends, err := a.processCount(ctx, t.ID, p, countResends)
+	if err != nil {
+		return err
+	}
+	if resends > t.Settings.LoginByCodeMaxResendCount {
+		return ErrConflict
+	}
 	var user *User
 	if p.UserID != 0 {
 		if user, err = a.Store.User(ctx, t.ID, p.UserID); err != nil {
 			return err
 		}
 	}
-	resends := p.Resends + 1
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if err := a.startLoginCode(ctx, tx, t, sess, user, p.Email, req); err != nil {
 			return err
 		}
 		sess.State.LoginCode.Resends = resends
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// A new code, the same process: its attempts do not grow back.
+	return a.keepCounts(ctx, t.ID, p, sess.State.LoginCode)
 }

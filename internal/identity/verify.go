@@ -223,9 +223,18 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 	if p.Resends >= t.Settings.EmailVerificationMaxResendCount {
 		return ErrConflict
 	}
+	// The allowance is counted atomically (processCount): parallel resends
+	// send no more mail than it allows.
+	resends, err := a.processCount(ctx, t.ID, p, countResends)
+	if err != nil {
+		return err
+	}
+	if resends > t.Settings.EmailVerificationMaxResendCount {
+		return ErrConflict
+	}
 	if p.EmailID == 0 {
 		// The enumeration-prevention decoy resends nothing, but looks alike.
-		p.Resends++
+		p.Resends = resends
 		sess.Changed()
 		return nil
 	}
@@ -240,11 +249,18 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if err := a.sendVerification(ctx, tx, t, sess, addr, req); err != nil {
 			return err
 		}
-		sess.State.EmailCode.Resends = p.Resends + 1
+		sess.State.EmailCode.Resends = resends
 		return nil
 	})
+	if errors.Is(err, ErrRateLimited) {
+		// Nothing was sent: the resend is not spent.
+		if gerr := a.giveBack(ctx, t.ID, p, countResends); gerr != nil {
+			return gerr
+		}
+	}
+	return err
 }
