@@ -509,16 +509,8 @@ func (a *Accounts) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.T
 		if prev != nil && prev.EmailID == e.ID {
 			resends = prev.Resends
 		}
-		next := &EmailCodeProcess{ID: newProcessID(), UserID: e.UserID, EmailID: e.ID, Email: e.Email, CodeHash: a.Keys.CodeHash(t.ID, code),
+		sess.State.EmailCode = &EmailCodeProcess{ID: newProcessID(), UserID: e.UserID, EmailID: e.ID, Email: e.Email, CodeHash: a.Keys.CodeHash(t.ID, code),
 			Resends: resends, Expires: a.now().Add(time.Duration(s.EmailVerificationByCodeTimeout) * time.Second)}
-		if prev != nil && prev.EmailID == e.ID {
-			// A resend, or the address corrected in place: a new code, the
-			// same process, whose attempts do not grow back.
-			if err := a.keepCounts(ctx, t.ID, prev, next); err != nil {
-				return err
-			}
-		}
-		sess.State.EmailCode = next
 		sess.Changed()
 		return a.Mail.Queue(ctx, tx, t, MailEmailConfirmationCode, e.Email, MailData{Email: e.Email, Code: code})
 	}

@@ -172,6 +172,11 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 		return nil, err
 	}
 	sess.State.EmailChanges = changes
+	// The same process with a new code (allauth's change_to keeps its
+	// state): its attempts and resends do not grow back.
+	if err := a.keepCounts(ctx, t.ID, p, sess.State.EmailCode); err != nil {
+		return nil, err
+	}
 	a.Store.userChanged(ctx, t.ID, p.UserID)
 	sess.State.Login.Email = email
 	return a.Store.EmailAddresses(ctx, t.ID, p.UserID)

@@ -262,5 +262,10 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 			return gerr
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// A new code, the same process (allauth's resend keeps its state): its
+	// attempts do not grow back.
+	return a.keepCounts(ctx, t.ID, p, sess.State.EmailCode)
 }
