@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -76,6 +77,10 @@ type Config struct {
 	// LoginWindow (10 per 10 minutes by default).
 	LoginLimit  int
 	LoginWindow time.Duration
+	// Limiter counts console users' second-factor tries, shared by every
+	// node (ratelimit.NewLimiter over the platform's Redis); nil counts in
+	// this node's memory only.
+	Limiter *ratelimit.Limiter
 	// Hasher verifies console passwords (identity.DefaultPasswordHasher by default).
 	Hasher *identity.PasswordHasher
 	// Now is the clock (time.Now by default); tests move it.
@@ -125,6 +130,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.LoginLimit <= 0 {
 		cfg.LoginLimit = 10
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewLimiter(nil)
 	}
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = 10 * time.Minute

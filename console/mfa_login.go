@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -24,7 +26,10 @@ import (
 // internal/mfa's, as for tenant users: each TOTP code passes once, each
 // recovery code once, a passkey's signature counter must grow and each
 // ceremony passes once. Wrong answers count against the client address as
-// wrong passwords do, and end the flow after flowMaxFailures.
+// wrong passwords do, and end the flow after flowMaxFailures. Every answer
+// also takes one of the user's tries (secondFactorRules) before it is
+// checked, so restarting the flow, or sending answers in parallel, gains
+// an attacker who has the password nothing.
 
 // consoleMFA are the MFA rules of the console: allauth's defaults (6-digit
 // codes every 30 seconds, ten 8-digit recovery codes), one step of clock
@@ -38,6 +43,74 @@ var consoleMFA = &tenants.Settings{
 	MFARecoveryCodeCount:     10,
 	MFARecoveryCodeDigits:    8,
 	MFARecoveryCodesShowOnce: true,
+}
+
+// secondFactorRules limit a console user's second factor as allauth's
+// default login_failed rule limits a tenant user's (5/300s for the key
+// "mfa-auth-user-<id>"): five wrong codes or passkeys per five minutes,
+// whatever the number of sign-ins, browsers, nodes or addresses they come
+// from. A right answer clears the count.
+var secondFactorRules = []ratelimit.Rule{{Amount: 5, Period: 5 * time.Minute, Per: ratelimit.PerKey}}
+
+// Limiter actions of the console's second step; counters of the platform
+// (tenant id uuid.Nil), keyed by the console user.
+const (
+	secondFactorAction       = "console_second_factor"
+	auditSecondFactorFailed  = "audit_console_second_factor_failed"
+	auditSecondFactorLimited = "audit_console_second_factor_limited"
+)
+
+func secondFactorKey(user *User) ratelimit.Subject {
+	return ratelimit.Subject{Key: "console-mfa-user-" + user.ID.String()}
+}
+
+// trySecondFactor takes one of user's second-factor tries before the
+// answer is checked; when none is left it renders the refusal (done is
+// true), audited once per window.
+func (h *Console) trySecondFactor(r *request, v *mfaStepView, user *User) (done bool, err error) {
+	ok, err := h.cfg.Limiter.Allow(r.ctx(), uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user))
+	if err != nil {
+		return true, err
+	}
+	if ok {
+		return false, nil
+	}
+	c := r.c
+	if h.firstInWindow(r.ctx(), auditSecondFactorLimited, user) {
+		if err := h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, c.IP(),
+			map[string]any{"step": "mfa", "per": "user"}); err != nil {
+			return true, err
+		}
+	}
+	v.Error = "Too many wrong codes for this account. Try again in a few minutes."
+	v.Blocked = true
+	c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(secondFactorRules[0].Period.Seconds())))
+	return true, h.render(r, fiber.StatusTooManyRequests, "Two-factor authentication", mfaStepPage(*v))
+}
+
+// secondFactorPassed gives back the try of an answer that passed and
+// clears user's count.
+func (h *Console) secondFactorPassed(ctx context.Context, user *User) error {
+	if err := h.cfg.Limiter.Undo(ctx, uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user)); err != nil {
+		return err
+	}
+	return h.cfg.Limiter.Clear(ctx, uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user))
+}
+
+// secondFactorUnchecked gives back the try of an answer that could not be
+// checked (a store failed): it says nothing about the answer.
+func (h *Console) secondFactorUnchecked(ctx context.Context, user *User) {
+	_ = h.cfg.Limiter.Undo(ctx, uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user))
+}
+
+// firstInWindow reports whether this is the first event of kind for user
+// in the limit's window, so that a burst of wrong answers is audited once,
+// not per guess. A limiter failure counts as first: better one row too
+// many than none.
+func (h *Console) firstInWindow(ctx context.Context, kind string, user *User) bool {
+	first, err := h.cfg.Limiter.Allow(ctx, uuid.Nil, kind,
+		[]ratelimit.Rule{{Amount: 1, Period: secondFactorRules[0].Period, Per: ratelimit.PerKey}}, secondFactorKey(user))
+	return first || err != nil
 }
 
 // needsSecondFactor reports whether signing the user in needs more than the
@@ -176,11 +249,15 @@ func (h *Console) mfaVerify(r *request) error {
 	if done {
 		return err
 	}
+	if done, err := h.trySecondFactor(r, &v, user); done {
+		return err
+	}
 	a, err := h.mfa.Authenticate(r.ctx(), fl.UserID, r.c.FormValue("code"), consoleMFA)
 	if errors.Is(err, mfa.ErrIncorrectCode) {
 		return h.secondFactorFailed(r, &v, fl, user, "code", "That code is not right, or was already used.")
 	}
 	if err != nil {
+		h.secondFactorUnchecked(r.ctx(), user)
 		return err
 	}
 	return h.finishSecondFactor(r, fl, user, a.Type)
@@ -229,8 +306,12 @@ func (h *Console) mfaPasskey(r *request) error {
 	if done {
 		return err
 	}
+	if done, err := h.trySecondFactor(r, &v, user); done {
+		return err
+	}
 	state, err := h.flows.takeWebAuthn(r.ctx(), fl)
 	if err != nil {
+		h.secondFactorUnchecked(r.ctx(), user)
 		return err
 	}
 	a, _, err := h.mfa.FinishLogin(r.ctx(), h.relyingParty, state, []byte(r.c.FormValue("credential")), fl.UserID)
@@ -238,14 +319,16 @@ func (h *Console) mfaPasskey(r *request) error {
 		return h.secondFactorFailed(r, &v, fl, user, "webauthn", "That passkey was not accepted. Please try again.")
 	}
 	if err != nil {
+		h.secondFactorUnchecked(r.ctx(), user)
 		return err
 	}
 	return h.finishSecondFactor(r, fl, user, a.Type)
 }
 
 // secondFactorFailed counts a wrong answer against the address and the
-// flow, audits it, and asks again — or, past the flow's limit, sends the
-// browser back to the password.
+// flow (its try of the user's stays taken), audits the first of a window,
+// and asks again — or, past the flow's limit, sends the browser back to
+// the password.
 func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, user *User, method, msg string) error {
 	c := r.c
 	h.limiter.failed(c.IP())
@@ -253,9 +336,11 @@ func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, 
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, c.IP(),
-		map[string]any{"step": "mfa", "method": method}); err != nil {
-		return err
+	if h.firstInWindow(r.ctx(), auditSecondFactorFailed, user) {
+		if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, c.IP(),
+			map[string]any{"step": "mfa", "method": method, "window_seconds": int64(secondFactorRules[0].Period / time.Second)}); err != nil {
+			return err
+		}
 	}
 	if ended {
 		return h.flowGone(c, "failed")
@@ -267,6 +352,9 @@ func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, 
 // finishSecondFactor ends the flow — once: a request racing this one finds
 // it gone — and opens the session.
 func (h *Console) finishSecondFactor(r *request, fl *loginFlow, user *User, method string) error {
+	if err := h.secondFactorPassed(r.ctx(), user); err != nil {
+		return err
+	}
 	ok, err := h.flows.consume(r.ctx(), fl)
 	if err != nil {
 		return err

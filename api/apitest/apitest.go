@@ -31,6 +31,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
 	mfadomain "github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
@@ -124,6 +125,11 @@ func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDo
 	}
 	pool := testenv.Pool(t)
 	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
+	// Tests count exact hits: a Redis slowed down by a busy machine must not
+	// send some of them to the limiter's in-memory fallback.
+	limiter := ratelimit.NewLimiter(rdb)
+	limiter.SetTimeout(5 * time.Second)
+	accounts.Limiter = limiter
 	// As serve: sessions kept in memory too, in a namespace of this
 	// server's own (its tenant is its own; no other test's nodes answer).
 	stopLocal := accounts.Sessions.StartLocalCache(ctx, identity.LocalCacheConfig{Namespace: "apitest-" + uuid.NewString()})

@@ -65,6 +65,17 @@ func (c *Client) Do(method, path, body string, headers ...string) *Response {
 	return res
 }
 
+// Clone returns a second frontend holding this one's session (its token
+// and cookies), for tests that send requests of one session in parallel:
+// a Client itself is not safe for concurrent use.
+func (c *Client) Clone() *Client {
+	out := &Client{env: c.env, Kind: c.Kind, Token: c.Token, cookies: make(map[string]string, len(c.cookies))}
+	for k, v := range c.cookies {
+		out.cookies[k] = v
+	}
+	return out
+}
+
 // Cookie returns a cookie the browser holds.
 func (c *Client) Cookie(name string) string { return c.cookies[name] }
 

@@ -126,13 +126,34 @@ func (h *Handlers) fail(c *fiber.Ctx, err error) error {
 	return err
 }
 
-// failFactor answers a refused second factor, auditing a wrong one for a
-// known user (a passkey login that names nobody has no user to blame).
-func (h *Handlers) failFactor(c *fiber.Ctx, userID int64, kind string, reauthentication bool, err error) error {
-	if userID != 0 && errors.Is(err, domain.ErrIncorrectCode) {
-		if rerr := h.Accounts.RecordMFAFailure(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication); rerr != nil {
-			return rerr
+// tryFactor starts a try of a user's second factor of kind: allauth's
+// login_failed limit for the user, consumed before the factor is checked
+// (identity.SecondFactorTry). It answers too_many_login_attempts itself.
+func (h *Handlers) tryFactor(c *fiber.Ctx, userID int64, kind string, reauthentication bool) (*identity.SecondFactorTry, error) {
+	try, err := h.Accounts.TrySecondFactor(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication)
+	if err != nil {
+		return nil, h.fail(c, err)
+	}
+	return try, nil
+}
+
+// endFactor ends a try with the check's outcome: passed (err nil), wrong
+// (incorrect_code: counted, audited once per burst) or not checked (a store
+// failed: given back). It returns the answer for err, if any.
+func (h *Handlers) endFactor(c *fiber.Ctx, try *identity.SecondFactorTry, err error) error {
+	ctx := c.UserContext()
+	switch {
+	case err == nil:
+		return try.Passed(ctx)
+	case errors.Is(err, domain.ErrIncorrectCode):
+		if ferr := try.Failed(ctx); ferr != nil {
+			return ferr
 		}
+	default:
+		try.Abort(ctx)
+	}
+	if err == nil {
+		return nil
 	}
 	return h.fail(c, err)
 }
@@ -200,9 +221,13 @@ func (h *Handlers) Authenticate(c *fiber.Ctx) error {
 	if code == "" {
 		return api.FieldError("code", "required", "This field is required.")
 	}
-	a, err := h.Store.Authenticate(c.UserContext(), t.ID, login.UserID, code, t.Settings)
+	try, err := h.tryFactor(c, login.UserID, identity.FactorCode, false)
 	if err != nil {
-		return h.failFactor(c, login.UserID, "code", false, err)
+		return err
+	}
+	a, err := h.Store.Authenticate(c.UserContext(), t.ID, login.UserID, code, t.Settings)
+	if err := h.endFactor(c, try, err); err != nil {
+		return err
 	}
 	h.Accounts.RecordMethod(sess, record(a))
 	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFAAuthenticate, api.Request(c)); err != nil {
@@ -231,9 +256,13 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 	if code == "" {
 		return api.FieldError("code", "required", "This field is required.")
 	}
-	a, err := h.Store.Authenticate(c.UserContext(), t.ID, sess.State.UserID, code, t.Settings)
+	try, err := h.tryFactor(c, sess.State.UserID, identity.FactorCode, true)
 	if err != nil {
-		return h.failFactor(c, sess.State.UserID, "code", true, err)
+		return err
+	}
+	a, err := h.Store.Authenticate(c.UserContext(), t.ID, sess.State.UserID, code, t.Settings)
+	if err := h.endFactor(c, try, err); err != nil {
+		return err
 	}
 	rec := record(a)
 	rec.Reauthenticated = true

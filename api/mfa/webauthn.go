@@ -178,14 +178,29 @@ func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (
 	if err != nil {
 		return nil, h.fail(c, err)
 	}
+	// A named user's assertion counts against their second-factor limit,
+	// as allauth's AuthenticateWebAuthnForm. A passkey login names its
+	// user only in the assertion itself: counting against that would let
+	// anyone lock a user's passkey and second step out by posting forged
+	// assertions with their user handle, and a signature cannot be guessed
+	// anyway, so it is left to the per-IP limits.
+	var try *identity.SecondFactorTry
+	if userID != 0 {
+		if try, err = h.tryFactor(c, userID, identity.FactorWebAuthn, purpose == ceremonyReauthenticate); err != nil {
+			return nil, err
+		}
+	}
 	state := sess.CeremonyState(purpose)
 	a, err := h.Store.FinishLogin(c.UserContext(), t.ID, cfg, state, cred, userID)
 	if err != nil {
 		// The ceremony is spent either way.
 		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
+			try.Abort(c.UserContext())
 			return nil, serr
 		}
-		return nil, h.failFactor(c, userID, "webauthn", purpose == ceremonyReauthenticate, err)
+	}
+	if err := h.endFactor(c, try, err); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

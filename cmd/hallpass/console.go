@@ -5,6 +5,7 @@ import (
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -20,8 +21,10 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 	// pages hide and domain removals reach other nodes as caches expire.
 	var accounts *identity.Accounts
 	var publisher tenants.Publisher
+	var limiter *ratelimit.Limiter
 	if d.redis != nil {
 		accounts = identity.NewAccounts(d.pool, d.redis, d.sealer, from)
+		limiter = ratelimit.NewLimiter(d.redis)
 	}
 	if d.bus != nil {
 		publisher = d.bus
@@ -38,6 +41,7 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 		Publisher:  publisher,
 		PublicURL:  c.cfg.PublicURL,
 		BaseDomain: c.cfg.BaseDomain,
+		Limiter:    limiter,
 		Log:        d.log,
 		// Who may create tenants: platform admins, and others up to this many.
 		TenantsPerUser: c.cfg.TenantsPerUser,

@@ -259,7 +259,7 @@ func (a *Accounts) preventEnumeration(ctx context.Context, t *tenants.Tenant, se
 	sess.State.Login = &PendingLogin{Email: email, Signup: true, Stage: StageVerifyEmail, StartedAt: a.now()}
 	if t.Settings.EmailVerificationByCodeEnabled {
 		// A process whose code nobody knows: every attempt is incorrect.
-		sess.State.EmailCode = &EmailCodeProcess{Email: email, CodeHash: a.Keys.CodeHash(t.ID, NewUserCode(t.Settings.EmailVerificationByCodeFormat)+"x"),
+		sess.State.EmailCode = &EmailCodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, NewUserCode(t.Settings.EmailVerificationByCodeFormat)+"x"),
 			Expires: a.now().Add(time.Duration(t.Settings.EmailVerificationByCodeTimeout) * time.Second)}
 	}
 	sess.Changed()
@@ -525,7 +525,7 @@ func (a *Accounts) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.T
 		if prev != nil && prev.EmailID == e.ID {
 			resends = prev.Resends
 		}
-		sess.State.EmailCode = &EmailCodeProcess{UserID: e.UserID, EmailID: e.ID, Email: e.Email, CodeHash: a.Keys.CodeHash(t.ID, code),
+		sess.State.EmailCode = &EmailCodeProcess{ID: newProcessID(), UserID: e.UserID, EmailID: e.ID, Email: e.Email, CodeHash: a.Keys.CodeHash(t.ID, code),
 			Resends: resends, Expires: a.now().Add(time.Duration(s.EmailVerificationByCodeTimeout) * time.Second)}
 		sess.Changed()
 		return a.Mail.Queue(ctx, tx, t, MailEmailConfirmationCode, e.Email, MailData{Email: e.Email, Code: code})

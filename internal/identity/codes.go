@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -138,3 +141,104 @@ func (a *Accounts) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash
 	ok, err := a.Redis.SetNX(ctx, "hp:{"+tenantID.String()+"}:code-used:"+codeHash, "1", ttl).Result()
 	return ok || err != nil
 }
+
+// newProcessID returns a fresh random id for a code process: the name its
+// attempt counter is kept under (two processes may be sent the same code,
+// so the code's hash does not name one process).
+func newProcessID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Counters of a code process, kept in Redis (processCount).
+const (
+	countAttempts = "attempts"
+	countResends  = "resends"
+	countChanges  = "changes"
+)
+
+// processKey names one of p's counters. A process stored before processes
+// had ids is named by its code's hash.
+func processKey(tenantID uuid.UUID, p *CodeProcess, what string) string {
+	id := p.ID
+	if id == "" {
+		id = "h:" + p.CodeHash
+	}
+	return "hp:{" + tenantID.String() + "}:code-" + what + ":" + id
+}
+
+// processCount counts one more use of what (countAttempts, countResends,
+// countChanges) for p and returns the count, this one included. The count
+// lives in Redis, shared by every request and node, and is taken before
+// the use: a session's copy of a counter (CodeProcess.Attempts, .Resends,
+// SessionState.EmailChanges) is read and saved by each request on its own,
+// so parallel requests would all see the same count. A result above the
+// allowance means it was spent before this request. A Redis failure is an
+// error (the use is refused, never uncounted). Counters expire a minute
+// after the code (keepCounts moves that along when the code is resent).
+func (a *Accounts) processCount(ctx context.Context, tenantID uuid.UUID, p *CodeProcess, what string) (int, error) {
+	key := processKey(tenantID, p, what)
+	var incr *redis.IntCmd
+	_, err := a.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		incr = pipe.Incr(ctx, key)
+		pipe.PExpireAt(ctx, key, p.Expires.Add(time.Minute))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("identity: count a code process's %s: %w", what, err)
+	}
+	return int(incr.Val()), nil
+}
+
+// takeAttempt takes one of p's attempts before its code is compared
+// (processCount): with N parallel guesses at most the allowance of codes
+// are ever compared.
+func (a *Accounts) takeAttempt(ctx context.Context, tenantID uuid.UUID, p *CodeProcess) (int, error) {
+	return a.processCount(ctx, tenantID, p, countAttempts)
+}
+
+// returnAttempt gives back an attempt whose code was right: as in allauth,
+// only wrong codes count (a reset code is checked again by the POST that
+// follows the GET showing it right).
+func (a *Accounts) returnAttempt(ctx context.Context, tenantID uuid.UUID, p *CodeProcess) error {
+	return a.giveBack(ctx, tenantID, p, countAttempts)
+}
+
+// giveBack takes back one use of what that did not happen.
+func (a *Accounts) giveBack(ctx context.Context, tenantID uuid.UUID, p *CodeProcess, what string) error {
+	if err := returnScript.Run(ctx, a.Redis, []string{processKey(tenantID, p, what)}).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("identity: give back a code process's %s: %w", what, err)
+	}
+	return nil
+}
+
+// keepCounts carries prev's counters over to next, a new code for the same
+// process (a resend, or the address changed): as allauth keeps the
+// process's state when it generates a new code, the attempts left do not
+// grow back. The counters then live as long as next's code.
+func (a *Accounts) keepCounts(ctx context.Context, tenantID uuid.UUID, prev, next *CodeProcess) error {
+	if prev.ID == "" {
+		return nil // stored before counters were named by id: start afresh
+	}
+	next.ID, next.Attempts = prev.ID, prev.Attempts
+	_, err := a.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, what := range []string{countAttempts, countResends, countChanges} {
+			pipe.PExpireAt(ctx, processKey(tenantID, next, what), next.Expires.Add(time.Minute))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("identity: keep a code process's counts: %w", err)
+	}
+	return nil
+}
+
+// returnScript decrements a counter that still exists (a DECR of an expired
+// one would create it without a TTL).
+var returnScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+`)

@@ -147,14 +147,23 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 			return nil, Errors{NewError("email", "email_taken")}
 		}
 	}
-	sess.State.EmailChanges++
+	// The allowance is counted atomically (processCount): parallel changes
+	// send no more codes than it allows.
+	changes, err := a.processCount(ctx, t.ID, p, countChanges)
+	if err != nil {
+		return nil, err
+	}
+	if changes > s.EmailVerificationMaxChangeCount {
+		return nil, ErrConflict
+	}
 	if p.UserID == 0 {
+		sess.State.EmailChanges = changes
 		p.Email = email // the decoy changes along, sending nothing
 		sess.Changed()
 		return []EmailAddress{{Email: email}}, nil
 	}
 	addr := &EmailAddress{ID: p.EmailID, UserID: p.UserID, Email: email, Primary: true}
-	err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if err := lockEmail(ctx, tx, t.ID, email); err != nil {
 			return err
 		}
@@ -164,7 +173,19 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 		}
 		return a.sendVerification(ctx, tx, t, sess, addr, req)
 	})
+	if errors.Is(err, ErrRateLimited) {
+		// Nothing changed: the change is not spent.
+		if gerr := a.giveBack(ctx, t.ID, p, countChanges); gerr != nil {
+			return nil, gerr
+		}
+	}
 	if err != nil {
+		return nil, err
+	}
+	sess.State.EmailChanges = changes
+	// The same process with a new code (allauth's change_to keeps its
+	// state): its attempts and resends do not grow back.
+	if err := a.keepCounts(ctx, t.ID, p, sess.State.EmailCode); err != nil {
 		return nil, err
 	}
 	a.Store.userChanged(ctx, t.ID, p.UserID)

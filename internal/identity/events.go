@@ -25,8 +25,11 @@ const (
 	EventEmailRemove    = "user.email.remove"
 	EventEmailVerify    = "user.email.verify"
 	EventEmailPrimary   = "user.email.primary"
-	// EventMFAFailed is a wrong second factor (code or WebAuthn assertion)
-	// at sign-in or reauthentication.
+	// EventMFAFailed is a burst of wrong second factors (codes or WebAuthn
+	// assertions) at sign-in or reauthentication: recorded for the first
+	// wrong one in a window (reason incorrect_code) and for the first try
+	// the limit refuses (reason too_many_login_attempts), not per guess
+	// (SecondFactorTry).
 	EventMFAFailed = "user.mfa.failed"
 	// EventSocialConnect and EventSocialDisconnect are a provider account
 	// connected to, or removed from, the user's account.
@@ -44,18 +47,6 @@ func (a *Accounts) recordLoginCodeFailure(ctx context.Context, t *tenants.Tenant
 		e = userEvent(t.ID, p.UserID, req.IP, EventLoginFailed, p.Email, details)
 	}
 	return audit.Record(ctx, a.Store.pool, e)
-}
-
-// RecordMFAFailure audits a wrong second factor for userID: the kind tried
-// ("code" for TOTP and recovery codes, "webauthn") and whether it was a
-// sign-in or a reauthentication. Nothing of what was sent is kept.
-func (a *Accounts) RecordMFAFailure(ctx context.Context, t *tenants.Tenant, userID int64, req Request, kind string, reauthentication bool) error {
-	purpose := "login"
-	if reauthentication {
-		purpose = "reauthentication"
-	}
-	return audit.Record(ctx, a.Store.pool, userEvent(t.ID, userID, req.IP, EventMFAFailed, "",
-		map[string]any{"kind": kind, "purpose": purpose, "client": req.Client}))
 }
 
 // userEvent is the audit event of a tenant user acting on their own

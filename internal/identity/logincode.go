@@ -74,7 +74,7 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, email string, req Request) error {
 	s := t.Settings
 	code := NewUserCode(s.LoginByCodeFormat)
-	p := &CodeProcess{Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
+	p := &CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
 	var err error
 	if user != nil {
 		p.UserID = user.ID
@@ -114,6 +114,8 @@ func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *Session) (*CodeProc
 
 // ConfirmLoginCode answers POST auth/code/confirm. A wrong code counts as an
 // attempt; after ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS the process is dropped.
+// Attempts are taken atomically before the code is compared (takeAttempt),
+// so parallel guesses compare at most that many codes.
 // The right code logs the user in (the address counts as verified: the code
 // reached it) unless a further stage is pending.
 func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, code string, req Request) error {
@@ -124,15 +126,29 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	if code == "" {
 		return Errors{NewError("code", "required")}
 	}
+	n, err := a.takeAttempt(ctx, t.ID, p)
+	if err != nil {
+		return err
+	}
+	spent := func() {
+		sess.State.LoginCode, sess.State.Login = nil, nil
+		sess.Changed()
+	}
+	if n > t.Settings.LoginByCodeMaxAttempts {
+		// Parallel attempts took the last ones: the process is gone, as it
+		// is after the last wrong code.
+		spent()
+		return ErrConflict
+	}
 	if p.UserID == 0 || !a.Keys.CodeMatches(t.ID, code, p.CodeHash) {
-		p.Attempts++
+		p.Attempts = n
+		sess.Changed()
 		if err := a.recordLoginCodeFailure(ctx, t, p, req); err != nil {
 			return err
 		}
-		if p.Attempts >= t.Settings.LoginByCodeMaxAttempts {
-			sess.State.LoginCode, sess.State.Login = nil, nil
+		if n >= t.Settings.LoginByCodeMaxAttempts {
+			spent()
 		}
-		sess.Changed()
 		return Errors{NewError("code", "incorrect_code")}
 	}
 	if !a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute) {
@@ -169,18 +185,31 @@ func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess 
 	if err := a.Limit(ctx, t, "request_login_code", req, sess, emailKey(p.Email)); err != nil {
 		return err
 	}
+	// The allowance is counted atomically (processCount): parallel resends
+	// send no more mail than it allows.
+	resends, err := a.processCount(ctx, t.ID, p, countResends)
+	if err != nil {
+		return err
+	}
+	if resends > t.Settings.LoginByCodeMaxResendCount {
+		return ErrConflict
+	}
 	var user *User
 	if p.UserID != 0 {
 		if user, err = a.Store.User(ctx, t.ID, p.UserID); err != nil {
 			return err
 		}
 	}
-	resends := p.Resends + 1
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if err := a.startLoginCode(ctx, tx, t, sess, user, p.Email, req); err != nil {
 			return err
 		}
 		sess.State.LoginCode.Resends = resends
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// A new code, the same process: its attempts do not grow back.
+	return a.keepCounts(ctx, t.ID, p, sess.State.LoginCode)
 }

@@ -94,7 +94,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if s.PasswordResetByCodeEnabled {
 			code := NewUserCode(s.PasswordResetByCodeFormat)
-			p := &CodeProcess{Email: email, CodeHash: a.Keys.CodeHash(t.ID, code+"-unknown"),
+			p := &CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code+"-unknown"),
 				Expires: a.now().Add(time.Duration(s.PasswordResetByCodeTimeout) * time.Second)}
 			sess.State.ResetCode = p
 			sess.Changed()
@@ -133,13 +133,26 @@ func (a *Accounts) resetCodeProcess(sess *Session) (*CodeProcess, error) {
 	return p, nil
 }
 
-// checkResetCode compares a reset code, counting failures.
-func (a *Accounts) checkResetCode(t *tenants.Tenant, sess *Session, p *CodeProcess, code string) error {
-	if p.UserID != 0 && a.Keys.CodeMatches(t.ID, code, p.CodeHash) {
-		return nil
+// checkResetCode compares a reset code, counting failures: an attempt is
+// taken before the comparison (takeAttempt) and given back when the code
+// is right. Once ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS wrong codes
+// were compared the process is dropped (ErrConflict from then on).
+func (a *Accounts) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *Session, p *CodeProcess, code string) error {
+	n, err := a.takeAttempt(ctx, t.ID, p)
+	if err != nil {
+		return err
 	}
-	p.Attempts++
-	if p.Attempts >= t.Settings.PasswordResetByCodeMaxAttempts {
+	limit := t.Settings.PasswordResetByCodeMaxAttempts
+	if n > limit {
+		sess.State.ResetCode = nil
+		sess.Changed()
+		return ErrConflict
+	}
+	if p.UserID != 0 && a.Keys.CodeMatches(t.ID, code, p.CodeHash) {
+		return a.returnAttempt(ctx, t.ID, p)
+	}
+	p.Attempts = n
+	if n >= limit {
 		sess.State.ResetCode = nil
 	}
 	sess.Changed()
@@ -159,7 +172,7 @@ func (a *Accounts) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, 
 	if err != nil {
 		return nil, err
 	}
-	if err := a.checkResetCode(t, sess, p, key); err != nil {
+	if err := a.checkResetCode(ctx, t, sess, p, key); err != nil {
 		return nil, err
 	}
 	p.Confirmed = true
@@ -184,7 +197,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 		if p, err = a.resetCodeProcess(sess); err != nil {
 			return err
 		}
-		if err := a.checkResetCode(t, sess, p, key); err != nil {
+		if err := a.checkResetCode(ctx, t, sess, p, key); err != nil {
 			return err
 		}
 		if user, err = a.Store.User(ctx, t.ID, p.UserID); err != nil {

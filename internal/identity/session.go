@@ -66,10 +66,14 @@ type PendingLogin struct {
 // verification, login by code, or password reset by code. UserID 0 marks
 // the decoy run for an unknown address (enumeration prevention).
 type CodeProcess struct {
-	UserID    int64     `json:"uid"`
-	EmailID   int64     `json:"email_id,omitempty"`
-	Email     string    `json:"email"`
-	CodeHash  string    `json:"code_hash"`
+	// ID names the process's attempt counter (newProcessID).
+	ID       string `json:"id,omitempty"`
+	UserID   int64  `json:"uid"`
+	EmailID  int64  `json:"email_id,omitempty"`
+	Email    string `json:"email"`
+	CodeHash string `json:"code_hash"`
+	// Attempts is how many attempts were taken when this copy of the
+	// session was saved; the count that decides is in Redis (takeAttempt).
 	Attempts  int       `json:"attempts"`
 	Resends   int       `json:"resends"`
 	Confirmed bool      `json:"confirmed,omitempty"`

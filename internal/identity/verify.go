@@ -47,19 +47,37 @@ func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *Session, 
 	}
 	var addr *EmailAddress
 	if p != nil {
-		if !a.Keys.CodeMatches(t.ID, key, p.CodeHash) || p.EmailID == 0 {
-			p.Attempts++
-			if p.Attempts >= t.Settings.EmailVerificationByCodeMaxAttempts {
-				sess.State.EmailCode = nil
-				// allauth also aborts the pending stage with the process.
-				if sess.State.Login != nil && sess.State.Login.Stage == StageVerifyEmail {
-					sess.State.Login = nil
-				}
+		// An attempt is taken before the comparison (takeAttempt) and given
+		// back when the code is right.
+		n, err := a.takeAttempt(ctx, t.ID, p)
+		if err != nil {
+			return nil, err
+		}
+		limit := t.Settings.EmailVerificationByCodeMaxAttempts
+		spent := func() {
+			sess.State.EmailCode = nil
+			// allauth also aborts the pending stage with the process.
+			if sess.State.Login != nil && sess.State.Login.Stage == StageVerifyEmail {
+				sess.State.Login = nil
 			}
 			sess.Changed()
+		}
+		if n > limit {
+			// Parallel attempts took the last ones: the process is gone.
+			spent()
+			return nil, ErrConflict
+		}
+		if !a.Keys.CodeMatches(t.ID, key, p.CodeHash) || p.EmailID == 0 {
+			p.Attempts = n
+			sess.Changed()
+			if n >= limit {
+				spent()
+			}
 			return nil, Errors{NewError("key", "incorrect_code")}
 		}
-		var err error
+		if err := a.returnAttempt(ctx, t.ID, p); err != nil {
+			return nil, err
+		}
 		if addr, err = a.Store.EmailAddress(ctx, t.ID, p.EmailID); err != nil {
 			if errors.Is(err, ErrUserNotFound) {
 				return nil, Errors{NewError("key", "incorrect_code")}
@@ -205,9 +223,18 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 	if p.Resends >= t.Settings.EmailVerificationMaxResendCount {
 		return ErrConflict
 	}
+	// The allowance is counted atomically (processCount): parallel resends
+	// send no more mail than it allows.
+	resends, err := a.processCount(ctx, t.ID, p, countResends)
+	if err != nil {
+		return err
+	}
+	if resends > t.Settings.EmailVerificationMaxResendCount {
+		return ErrConflict
+	}
 	if p.EmailID == 0 {
 		// The enumeration-prevention decoy resends nothing, but looks alike.
-		p.Resends++
+		p.Resends = resends
 		sess.Changed()
 		return nil
 	}
@@ -222,11 +249,23 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if err := a.sendVerification(ctx, tx, t, sess, addr, req); err != nil {
 			return err
 		}
-		sess.State.EmailCode.Resends = p.Resends + 1
+		sess.State.EmailCode.Resends = resends
 		return nil
 	})
+	if errors.Is(err, ErrRateLimited) {
+		// Nothing was sent: the resend is not spent.
+		if gerr := a.giveBack(ctx, t.ID, p, countResends); gerr != nil {
+			return gerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// A new code, the same process (allauth's resend keeps its state): its
+	// attempts do not grow back.
+	return a.keepCounts(ctx, t.ID, p, sess.State.EmailCode)
 }
