@@ -88,7 +88,9 @@ type userView struct {
 	DeleteError string
 	// CodeMode: the tenant verifies by code, which only the user can ask for.
 	CodeMode bool
-	Locked   bool
+	// Locked: password logins are refused from addresses the user never
+	// signed in from (identity.MaxConsecutiveFailures).
+	Locked bool
 }
 
 // tenantUser loads the user named by the route's :id in the route's tenant.
