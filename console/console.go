@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
@@ -67,10 +68,13 @@ type Config struct {
 	Log        *slog.Logger
 	// IdleTimeout and AbsoluteTimeout bound sessions (30 min and 12 h by default).
 	IdleTimeout, AbsoluteTimeout time.Duration
-	// LoginLimit is how many failed sign-ins one IP may make per
-	// LoginWindow (10 per 10 minutes by default).
+	// LoginLimit is how many failed sign-ins one client IP, and one
+	// account, may have per LoginWindow (10 per 10 minutes by default).
 	LoginLimit  int
 	LoginWindow time.Duration
+	// Redis holds the sign-in failure counts, shared by every node; nil
+	// keeps them in this node's memory only (see loginLimiter).
+	Redis *redis.Client
 	// Hasher verifies console passwords (identity.DefaultPasswordHasher by default).
 	Hasher *identity.PasswordHasher
 	// Now is the clock (time.Now by default); tests move it.
@@ -165,7 +169,7 @@ func New(cfg Config) (*Console, error) {
 		people:       &tenantUsers{pool: cfg.Pool},
 		users:        NewUsers(cfg.Pool),
 		sessions:     NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
-		limiter:      newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow, cfg.Now),
+		limiter:      newLoginLimiter(cfg.Redis, cfg.LoginLimit, cfg.LoginWindow),
 		hasher:       hasher,
 		mfa:          mfa.NewConsoleStore(cfg.Pool, cfg.Sealer, cfg.Now),
 		flows:        &loginFlows{pool: cfg.Pool, now: cfg.Now},

@@ -3,14 +3,14 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
 	"slices"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -59,7 +59,7 @@ func (h *Console) startSecondFactor(r *request, user *User, next string) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.second_factor", user.Email, c.IP(), nil); err != nil {
+	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.second_factor", user.Email, clientip.Peer(c), nil); err != nil {
 		return err
 	}
 	setCookie(c, flowCookieName, token, fl.ExpiresAt, h.secure)
@@ -139,12 +139,17 @@ func (h *Console) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *Use
 		v.Error = "This form expired. Please try again."
 		return true, h.render(r, fiber.StatusForbidden, "Two-factor authentication", mfaStepPage(*v))
 	}
-	if blocked, wait := h.limiter.blocked(c.IP()); blocked {
-		_ = h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, c.IP(), map[string]any{"step": "mfa"})
-		mins := int(math.Ceil(wait.Minutes()))
-		v.Error = fmt.Sprintf("Too many failed sign-ins from your network. Try again in %d minute%s.", mins, plural(mins))
-		v.Blocked = true
-		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+	try := attemptOf(clientip.Peer(c), user.Email)
+	blocked, err := h.limiter.blocked(r.ctx(), try)
+	if err != nil {
+		return true, err
+	}
+	if blocked {
+		if h.limiter.firstRefusal(r.ctx(), try) {
+			_ = h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, try.ip, map[string]any{"step": "mfa"})
+		}
+		v.Error, v.Blocked = tooManyFailures, true
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(h.limiter.retryAfter()))
 		return true, h.render(r, fiber.StatusTooManyRequests, "Two-factor authentication", mfaStepPage(*v))
 	}
 	return false, nil
@@ -248,12 +253,14 @@ func (h *Console) mfaPasskey(r *request) error {
 // browser back to the password.
 func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, user *User, method, msg string) error {
 	c := r.c
-	h.limiter.failed(c.IP())
+	if err := h.limiter.failed(r.ctx(), attemptOf(clientip.Peer(c), user.Email)); err != nil {
+		return err
+	}
 	ended, err := h.flows.failed(r.ctx(), fl)
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, clientip.Peer(c),
 		map[string]any{"step": "mfa", "method": method}); err != nil {
 		return err
 	}
@@ -288,7 +295,10 @@ func (h *Console) passkeyOptions(r *request) error {
 	if !h.validPost(c, c.Cookies(loginCookieName)) {
 		return jsonError(c, fiber.StatusForbidden, "The sign-in form expired. Please reload the page.")
 	}
-	if blocked, _ := h.limiter.blocked(c.IP()); blocked {
+	if blocked, err := h.limiter.blocked(r.ctx(), attempt{ip: clientip.Peer(c)}); err != nil || blocked {
+		if err != nil {
+			return err
+		}
 		return jsonError(c, fiber.StatusTooManyRequests, "Too many failed sign-ins from your network. Try again later.")
 	}
 	opts, state, err := mfa.BeginConsoleLogin(h.relyingParty, nil)
@@ -321,8 +331,13 @@ func (h *Console) passkeyLogin(r *request) error {
 		return h.render(r, fiber.StatusForbidden, "Sign in", loginPage(f))
 	}
 	f.CSRF = c.Cookies(loginCookieName)
-	if blocked, _ := h.limiter.blocked(c.IP()); blocked {
+	blocked, err := h.limiter.blocked(ctx, attempt{ip: clientip.Peer(c)})
+	if err != nil {
+		return err
+	}
+	if blocked {
 		f.Error, f.Blocked = "Too many failed sign-ins from your network. Try again later.", true
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(h.limiter.retryAfter()))
 		return h.render(r, fiber.StatusTooManyRequests, "Sign in", loginPage(f))
 	}
 	fl, err := h.flows.lookup(ctx, c.Cookies(flowCookieName))
@@ -349,8 +364,10 @@ func (h *Console) passkeyLogin(r *request) error {
 	}
 	if err != nil || !ok {
 		clearCookie(c, flowCookieName, h.secure)
-		h.limiter.failed(c.IP())
-		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", "", c.IP(), map[string]any{"method": "passkey"}); err != nil {
+		if err := h.limiter.failed(ctx, attempt{ip: clientip.Peer(c)}); err != nil {
+			return err
+		}
+		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", "", clientip.Peer(c), map[string]any{"method": "passkey"}); err != nil {
 			return err
 		}
 		f.Error = "That passkey was not accepted."

@@ -38,7 +38,10 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 		Publisher:  publisher,
 		PublicURL:  c.cfg.PublicURL,
 		BaseDomain: c.cfg.BaseDomain,
-		Log:        d.log,
+		// Sign-in failures are counted in Redis, across nodes; without
+		// Redis, in this node's memory.
+		Redis: d.redis,
+		Log:   d.log,
 	})
 	if err != nil {
 		return err
