@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
@@ -171,5 +172,23 @@ func TestSignInThrottleSharedByNodes(t *testing.T) {
 	}
 	if c := b.postLogin(a.ip, tokB, v.Email, testPassword); c != 429 {
 		t.Fatalf("node b, from a's spent address: %d, want 429", c)
+	}
+}
+
+// Without Redis the limit still holds, counted in this node's memory
+// (internal/ratelimit's fallback).
+func TestSignInThrottleWithoutRedis(t *testing.T) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { _ = down.Close() })
+	e := newEnv(t, func(c *console.Config) { c.Redis = down })
+	u := e.user("no-redis", false)
+	tok := e.loginToken()
+	for i := range 10 {
+		if c := e.postLogin(testIP(), tok, u.Email, "wrong"); c != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i+1, c)
+		}
+	}
+	if c := e.postLogin(testIP(), tok, u.Email, testPassword); c != 429 {
+		t.Fatalf("11th attempt with Redis down: %d, want 429", c)
 	}
 }
