@@ -16,6 +16,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -75,6 +76,9 @@ type Config struct {
 	// Redis holds the sign-in failure counts, shared by every node; nil
 	// keeps them in this node's memory only (see loginLimiter).
 	Redis *redis.Client
+	// Limiter, if set, counts the sign-in failures instead of
+	// ratelimit.NewLimiter(Redis).
+	Limiter *ratelimit.Limiter
 	// Hasher verifies console passwords (identity.DefaultPasswordHasher by default).
 	Hasher *identity.PasswordHasher
 	// Now is the clock (time.Now by default); tests move it.
@@ -169,7 +173,7 @@ func New(cfg Config) (*Console, error) {
 		people:       &tenantUsers{pool: cfg.Pool},
 		users:        NewUsers(cfg.Pool),
 		sessions:     NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
-		limiter:      newLoginLimiter(cfg.Redis, cfg.LoginLimit, cfg.LoginWindow),
+		limiter:      newLoginLimiter(cfg.Limiter, cfg.Redis, cfg.LoginLimit, cfg.LoginWindow),
 		hasher:       hasher,
 		mfa:          mfa.NewConsoleStore(cfg.Pool, cfg.Sealer, cfg.Now),
 		flows:        &loginFlows{pool: cfg.Pool, now: cfg.Now},

@@ -23,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -99,8 +100,16 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // mountConsole builds a console and mounts it on an app set up as the
 // platform's behind a trusted proxy: app.Test's peer (0.0.0.0) is the
 // proxy, and X-Forwarded-For carries the client's address.
+//
+// Each console counts sign-in failures with a limiter of its own, as each
+// node of a deployment does, sharing the counts through Redis only; its
+// calls may wait for Redis up to 10 s (not 400 ms) before it falls back to
+// memory, since this machine is loaded and runs the race detector.
 func mountConsole(t *testing.T, cfg console.Config) (*fiber.App, *console.Console) {
 	t.Helper()
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewLimiterTimeout(cfg.Redis, 10*time.Second)
+	}
 	con, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)

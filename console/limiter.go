@@ -37,9 +37,12 @@ const (
 	limitNotice = "console_login_throttled"
 )
 
-func newLoginLimiter(rdb *redis.Client, limit int, window time.Duration) *loginLimiter {
+func newLoginLimiter(rl *ratelimit.Limiter, rdb *redis.Client, limit int, window time.Duration) *loginLimiter {
+	if rl == nil {
+		rl = ratelimit.NewLimiter(rdb)
+	}
 	return &loginLimiter{
-		rl:     ratelimit.NewLimiter(rdb),
+		rl:     rl,
 		rules:  []ratelimit.Rule{{Amount: limit, Period: window, Per: ratelimit.PerIP}, {Amount: limit, Period: window, Per: ratelimit.PerKey}},
 		window: window,
 	}

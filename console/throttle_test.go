@@ -13,27 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/console"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/testenv"
 )
-
-// slowHasher makes a password check take long enough (some ms) for parallel
-// sign-ins to overlap, as they do against the production hasher.
-var slowHasher = identity.PasswordHasher{Memory: 8 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
-
-// slowUser creates a console user whose password takes slowHasher's time
-// to check.
-func (e *env) slowUser(prefix string) *console.User {
-	e.t.Helper()
-	u := e.user(prefix, false)
-	hash, err := slowHasher.Hash(testPassword)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.pool.Exec(context.Background(), `UPDATE console_users SET password_hash = $2 WHERE id = $1`, u.ID, hash); err != nil {
-		e.t.Fatal(err)
-	}
-	return u
-}
 
 // loginToken fetches a sign-in form token (and its cookie's value).
 func (e *env) loginToken() string {
@@ -80,7 +62,7 @@ func (e *env) auditCount(action, target string) int {
 // refused with 429 unverified, and then even the right password is refused.
 func TestSignInThrottleHoldsUnderParallelAttempts(t *testing.T) {
 	e := newEnv(t)
-	u := e.slowUser("parallel")
+	u := e.user("parallel", false)
 	tok := e.loginToken()
 	const attempts = 80
 	var wg sync.WaitGroup
@@ -131,7 +113,7 @@ func TestSignInThrottlePerAccountAndPerIP(t *testing.T) {
 	other := e.user("per-ip", false)
 	ip := testIP()
 	for i := range 10 {
-		if c := e.postLogin(ip, tok, "nobody-"+string(rune('a'+i))+"@example.com", "wrong"); c != 401 {
+		if c := e.postLogin(ip, tok, testenv.Slug("nobody")+"@example.com", "wrong"); c != 401 {
 			t.Fatalf("attempt %d: %d, want 401", i+1, c)
 		}
 	}
@@ -166,7 +148,7 @@ func TestSignInThrottleSharedByNodes(t *testing.T) {
 	// Per address too: a's address is spent on node b as well.
 	v := a.user("two-nodes-ip", false)
 	for i := range 5 {
-		if c := a.postLogin(a.ip, tokA, "nobody@example.com", "wrong"); c != 401 {
+		if c := a.postLogin(a.ip, tokA, testenv.Slug("nobody")+"@example.com", "wrong"); c != 401 {
 			t.Fatalf("node a, attempt %d: %d", i+6, c)
 		}
 	}
@@ -178,9 +160,9 @@ func TestSignInThrottleSharedByNodes(t *testing.T) {
 // Without Redis the limit still holds, counted in this node's memory
 // (internal/ratelimit's fallback).
 func TestSignInThrottleWithoutRedis(t *testing.T) {
-	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = down.Close() })
-	e := newEnv(t, func(c *console.Config) { c.Redis = down })
+	e := newEnv(t, func(c *console.Config) { c.Redis, c.Limiter = down, ratelimit.NewLimiter(down) })
 	u := e.user("no-redis", false)
 	tok := e.loginToken()
 	for i := range 10 {
