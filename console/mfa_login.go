@@ -295,10 +295,11 @@ func (h *Console) passkeyOptions(r *request) error {
 	if !h.validPost(c, c.Cookies(loginCookieName)) {
 		return jsonError(c, fiber.StatusForbidden, "The sign-in form expired. Please reload the page.")
 	}
-	if blocked, err := h.limiter.blocked(r.ctx(), attempt{ip: clientip.Peer(c)}); err != nil || blocked {
-		if err != nil {
-			return err
-		}
+	blocked, err := h.limiter.blocked(r.ctx(), attempt{ip: clientip.Peer(c)})
+	if err != nil {
+		return err
+	}
+	if blocked {
 		return jsonError(c, fiber.StatusTooManyRequests, "Too many failed sign-ins from your network. Try again later.")
 	}
 	opts, state, err := mfa.BeginConsoleLogin(h.relyingParty, nil)
