@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -72,7 +73,7 @@ func AccessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler 
 			slog.String("path", loggedURL(c)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("ip", c.IP()),
+			slog.String("ip", clientip.Peer(c)),
 		}
 		if t := Tenant(c); t != nil {
 			attrs = append(attrs, slog.String("tenant", t.Slug))

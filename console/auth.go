@@ -3,8 +3,7 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/clientip"
 )
 
 // loginForm is the sign-in form as shown again after a failure.
@@ -62,12 +62,15 @@ func (h *Console) loginToken(c *fiber.Ctx) string {
 
 // login checks email and password and opens a session, or, for a user
 // with a second factor, hands over to that step (mfa_login.go). Failures are
-// audited, say nothing about which of the two was wrong, and are counted per
-// client IP: past the limit the form is refused for a while.
+// audited and say nothing about which of the two was wrong. Every attempt
+// first takes a place among the failures allowed to its client IP and to
+// the account typed (loginLimiter.reserve), before the password is checked:
+// with none left, the form is refused (429) without checking it; a right
+// password gives the place back.
 func (h *Console) login(r *request) error {
 	c := r.c
 	ctx := r.ctx()
-	ip := c.IP()
+	ip := clientip.Peer(c)
 	f := loginForm{Email: c.FormValue("email"), Next: safeNext(c.FormValue("next")), Passkeys: h.relyingParty != nil}
 	if !h.validPost(c, c.Cookies(loginCookieName)) {
 		f.CSRF = h.loginToken(c)
@@ -75,25 +78,33 @@ func (h *Console) login(r *request) error {
 		return h.render(r, fiber.StatusForbidden, "Sign in", loginPage(f))
 	}
 	f.CSRF = c.Cookies(loginCookieName)
-	if blocked, wait := h.limiter.blocked(ip); blocked {
-		_ = h.auditPlatform(ctx, "anonymous", "console.login.throttled", f.Email, ip, nil)
-		mins := int(math.Ceil(wait.Minutes()))
-		f.Error = fmt.Sprintf("Too many failed sign-ins from your network. Try again in %d minute%s.", mins, plural(mins))
-		f.Blocked = true
-		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+	try := attemptOf(ip, f.Email)
+	ok, err := h.limiter.reserve(ctx, try)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if h.limiter.firstRefusal(ctx, try) {
+			_ = h.auditPlatform(ctx, "anonymous", "console.login.throttled", f.Email, ip, nil)
+		}
+		f.Error, f.Blocked = tooManyFailures, true
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(h.limiter.retryAfter()))
 		return h.render(r, fiber.StatusTooManyRequests, "Sign in", loginPage(f))
 	}
 	user, err := h.checkPassword(ctx, f.Email, c.FormValue("password"))
 	if err != nil {
 		if !errors.Is(err, errBadCredentials) {
+			_ = h.limiter.giveBack(ctx, try)
 			return err
 		}
-		h.limiter.failed(ip)
 		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", f.Email, ip, nil); err != nil {
 			return err
 		}
 		f.Error = "That email and password do not match a console account."
 		return h.render(r, fiber.StatusUnauthorized, "Sign in", loginPage(f))
+	}
+	if err := h.limiter.succeeded(ctx, try); err != nil {
+		return err
 	}
 	needs, err := h.needsSecondFactor(ctx, user.ID)
 	if err != nil {
@@ -105,6 +116,9 @@ func (h *Console) login(r *request) error {
 	return h.openSession(r, user, f.Next, map[string]any{"method": "password"})
 }
 
+// tooManyFailures is the refusal of an attempt past the sign-in limits.
+const tooManyFailures = "Too many failed sign-ins for this account or from your network. Try again later."
+
 // openSession signs user in on this browser once every factor has passed:
 // a fresh session (an earlier session of this browser ends, so no session
 // fixation), the sign-in recorded and audited, then on to next.
@@ -114,14 +128,14 @@ func (h *Console) openSession(r *request, user *User, next string, details map[s
 	if old, err := h.sessions.Lookup(ctx, c.Cookies(CookieName)); err == nil {
 		_ = h.sessions.Delete(ctx, old)
 	}
-	token, sess, err := h.sessions.Create(ctx, user.ID, c.IP(), c.Get(fiber.HeaderUserAgent))
+	token, sess, err := h.sessions.Create(ctx, user.ID, clientip.Peer(c), c.Get(fiber.HeaderUserAgent))
 	if err != nil {
 		return err
 	}
 	if err := h.users.SignedIn(ctx, user.ID, h.now(), ""); err != nil {
 		return err
 	}
-	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, c.IP(), details); err != nil {
+	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, clientip.Peer(c), details); err != nil {
 		return err
 	}
 	setCookie(c, CookieName, token, sess.ExpiresAt, h.secure)
@@ -164,7 +178,7 @@ func (h *Console) logout(r *request) error {
 	if err := h.sessions.Delete(ctx, r.session); err != nil {
 		return err
 	}
-	if err := h.auditPlatform(ctx, actor(r.user), "console.logout", r.user.Email, r.c.IP(), nil); err != nil {
+	if err := h.auditPlatform(ctx, actor(r.user), "console.logout", r.user.Email, clientip.Peer(r.c), nil); err != nil {
 		return err
 	}
 	clearCookie(r.c, CookieName, h.secure)
@@ -178,7 +192,7 @@ func (h *Console) logoutEverywhere(r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(ctx, actor(r.user), "console.logout_everywhere", r.user.Email, r.c.IP(), map[string]any{"sessions": n}); err != nil {
+	if err := h.auditPlatform(ctx, actor(r.user), "console.logout_everywhere", r.user.Email, clientip.Peer(r.c), map[string]any{"sessions": n}); err != nil {
 		return err
 	}
 	clearCookie(r.c, CookieName, h.secure)

@@ -73,13 +73,14 @@ type Config struct {
 	Log            *slog.Logger
 	// IdleTimeout and AbsoluteTimeout bound sessions (30 min and 12 h by default).
 	IdleTimeout, AbsoluteTimeout time.Duration
-	// LoginLimit is how many failed sign-ins one IP may make per
-	// LoginWindow (10 per 10 minutes by default).
+	// LoginLimit is how many failed sign-ins one client IP, and one
+	// account, may have per LoginWindow (10 per 10 minutes by default).
 	LoginLimit  int
 	LoginWindow time.Duration
-	// Limiter counts console users' second-factor tries, shared by every
-	// node (ratelimit.NewLimiter over the platform's Redis); nil counts in
-	// this node's memory only.
+	// Limiter counts console sign-in failures (per client IP and per
+	// account) and second-factor tries (per user), shared by every node
+	// (ratelimit.NewLimiter over the platform's Redis); nil counts in this
+	// node's memory only.
 	Limiter *ratelimit.Limiter
 	// Hasher verifies console passwords (identity.DefaultPasswordHasher by default).
 	Hasher *identity.PasswordHasher
@@ -178,7 +179,7 @@ func New(cfg Config) (*Console, error) {
 		people:       &tenantUsers{pool: cfg.Pool},
 		users:        NewUsers(cfg.Pool),
 		sessions:     NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
-		limiter:      newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow, cfg.Now),
+		limiter:      newLoginLimiter(cfg.Limiter, cfg.LoginLimit, cfg.LoginWindow),
 		hasher:       hasher,
 		mfa:          mfa.NewConsoleStore(cfg.Pool, cfg.Sealer, cfg.Now),
 		flows:        &loginFlows{pool: cfg.Pool, now: cfg.Now},

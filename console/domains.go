@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -184,7 +185,7 @@ func (h *Console) removeDomain(r *request) error {
 	ctx := r.ctx()
 	t := r.tenant
 	if err := deleteDomain(ctx, h.cfg.Pool, t.ID, d.Domain, audit.Event{TenantID: t.ID, Actor: actor(r.user), Action: "tenant.domain.remove",
-		Target: d.Domain, IP: r.c.IP(), Details: map[string]any{"verified": d.Verified()}}); err != nil {
+		Target: d.Domain, IP: clientip.Peer(r.c), Details: map[string]any{"verified": d.Verified()}}); err != nil {
 		return err
 	}
 	if h.cfg.Publisher != nil {

@@ -2,8 +2,10 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -62,6 +65,11 @@ type env struct {
 	accounts *identity.Accounts
 	dns      *fakeDNS
 	changes  *changeLog
+	cfg      console.Config
+	// ip is the client address of this env's browsers, as the console's
+	// trusted proxy reports it (X-Forwarded-For): each env has its own, so
+	// that tests do not share the console's per-IP limits in Redis.
+	ip string
 }
 
 type envOption func(*console.Config)
@@ -86,13 +94,49 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	e := &env{t: t, store: store, keys: keys, pool: pool, clock: clk, accounts: accounts, dns: dns, changes: changes, cfg: cfg,
+		ip: testIP()}
+	e.app, e.con = mountConsole(t, cfg)
+	return e
+}
+
+// mountConsole builds a console and mounts it on an app set up as the
+// platform's behind a trusted proxy: app.Test's peer (0.0.0.0) is the
+// proxy, and X-Forwarded-For carries the client's address.
+//
+// Each console counts sign-in failures with a limiter of its own, as each
+// node of a deployment does, sharing the counts through Redis only; its
+// calls may wait for Redis up to 10 s (not 400 ms) before it falls back to
+// memory, since this machine is loaded and runs the race detector.
+func mountConsole(t *testing.T, cfg console.Config) (*fiber.App, *console.Console) {
+	t.Helper()
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewLimiter(testenv.Redis(t))
+		cfg.Limiter.SetTimeout(10 * time.Second)
+	}
 	con, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, EnableTrustedProxyCheck: true, TrustedProxies: []string{"0.0.0.0"},
+		ProxyHeader: fiber.HeaderXForwardedFor})
 	con.Mount(app)
-	return &env{t: t, app: app, con: con, store: store, keys: keys, pool: pool, clock: clk, accounts: accounts, dns: dns, changes: changes}
+	return app, con
+}
+
+// twin is a second console node over the same database and Redis (another
+// instance of a deployment), with its own client address.
+func (e *env) twin() *env {
+	e.t.Helper()
+	t := *e
+	t.ip = testIP()
+	t.app, t.con = mountConsole(e.t, e.cfg)
+	return &t
+}
+
+// testIP returns a random address of 10.0.0.0/8 for a test's clients.
+func testIP() string {
+	return fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), 1+rand.IntN(254))
 }
 
 // dnsAnswer is what fakeDNS answers for one name.
@@ -270,9 +314,12 @@ type browser struct {
 	e       *env
 	cookies map[string]string
 	csrf    string
+	// ip is the client address the browser's requests come from (the
+	// env's unless a test changes it).
+	ip string
 }
 
-func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}} }
+func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}, ip: e.ip} }
 
 // session signs u in directly through the session store.
 func (e *env) session(u *console.User) *browser {
@@ -361,6 +408,7 @@ func (b *browser) do(method, path string, form url.Values, header map[string]str
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	req.Header.Set(fiber.HeaderXForwardedFor, b.ip)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

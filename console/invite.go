@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/internal/address"
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
@@ -94,7 +95,7 @@ func (h *Console) acceptInvite(r *request) error {
 		if !h.validPost(c, r.session.CSRF) {
 			return errCSRF
 		}
-		inv, role, err := h.users.AcceptInvitation(ctx, v.Token, r.user, c.IP(), h.now())
+		inv, role, err := h.users.AcceptInvitation(ctx, v.Token, r.user, clientip.Peer(c), h.now())
 		if errors.Is(err, ErrInvitationInvalid) {
 			return errInvitation
 		}
@@ -131,7 +132,7 @@ func (h *Console) acceptInvite(r *request) error {
 	if err != nil {
 		return err
 	}
-	user, inv, err := h.users.AcceptInvitationNewUser(ctx, v.Token, hash, c.IP(), h.now())
+	user, inv, err := h.users.AcceptInvitationNewUser(ctx, v.Token, hash, clientip.Peer(c), h.now())
 	switch {
 	case errors.Is(err, ErrInvitationInvalid):
 		return errInvitation
@@ -142,11 +143,11 @@ func (h *Console) acceptInvite(r *request) error {
 	case err != nil:
 		return err
 	}
-	token, sess, err := h.sessions.Create(ctx, user.ID, c.IP(), c.Get(fiber.HeaderUserAgent))
+	token, sess, err := h.sessions.Create(ctx, user.ID, clientip.Peer(c), c.Get(fiber.HeaderUserAgent))
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, c.IP(), map[string]any{"via": "invitation"}); err != nil {
+	if err := h.auditPlatform(ctx, actor(user), "console.login", user.Email, clientip.Peer(c), map[string]any{"via": "invitation"}); err != nil {
 		return err
 	}
 	setCookie(c, CookieName, token, sess.ExpiresAt, h.secure)

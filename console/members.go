@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/web"
 )
@@ -86,7 +87,7 @@ func (h *Console) invite(r *request) error {
 		return fail("Choose a role: owner, admin or viewer.")
 	}
 	t := r.tenant
-	inv, err := h.users.Invite(r.ctx(), t.ID, email, role, r.user, r.c.IP(), h.now(), func(tx pgx.Tx, inv *Invitation, token string) error {
+	inv, err := h.users.Invite(r.ctx(), t.ID, email, role, r.user, clientip.Peer(r.c), h.now(), func(tx pgx.Tx, inv *Invitation, token string) error {
 		link := h.public.String() + Root + "invite/" + token
 		subject, text, html, err := mail.Render(mail.KindConsoleInvitation, mail.TemplateData{SiteName: "Hallpass", Email: inv.Email,
 			Link: link, Tenant: t.Name, Role: string(inv.Role)})
@@ -137,7 +138,7 @@ func (h *Console) changeRole(r *request) error {
 		return err
 	}
 	role := Role(r.c.FormValue("role"))
-	old, err := h.users.SetRole(r.ctx(), r.tenant.ID, id, role, r.user, r.c.IP())
+	old, err := h.users.SetRole(r.ctx(), r.tenant.ID, id, role, r.user, clientip.Peer(r.c))
 	switch {
 	case errors.Is(err, ErrInvalidRole):
 		return h.memberProblem(r, "Nothing was changed: choose owner, admin or viewer.")
@@ -163,7 +164,7 @@ func (h *Console) removeMember(r *request) error {
 	if err != nil {
 		return err
 	}
-	email, err := h.users.RemoveMember(r.ctx(), r.tenant.ID, id, r.user, r.c.IP())
+	email, err := h.users.RemoveMember(r.ctx(), r.tenant.ID, id, r.user, clientip.Peer(r.c))
 	switch {
 	case errors.Is(err, ErrLastOwner):
 		return h.memberProblem(r, lastOwnerMessage)
@@ -182,7 +183,7 @@ func (h *Console) revokeInvitation(r *request) error {
 	if err != nil {
 		return errNotFound
 	}
-	inv, err := h.users.RevokeInvitation(r.ctx(), r.tenant.ID, id, r.user, r.c.IP())
+	inv, err := h.users.RevokeInvitation(r.ctx(), r.tenant.ID, id, r.user, clientip.Peer(r.c))
 	if errors.Is(err, ErrInvitationInvalid) {
 		return errNotFound
 	}

@@ -31,9 +31,9 @@ func (b *browser) clone() *browser {
 	return out
 }
 
-// auditCount counts the platform's audit events of action whose details
+// mfaAuditCount counts the platform's audit events of action whose details
 // hold step "mfa".
-func (e *env) auditCount(action string) int {
+func (e *env) mfaAuditCount(action string) int {
 	e.t.Helper()
 	var n int
 	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events
@@ -94,10 +94,10 @@ func TestSecondStepGuessingLimited(t *testing.T) {
 	if b.signedIn() {
 		t.Fatal("the right code signed in past the limit")
 	}
-	if n := e.auditCount("console.login.failed"); n != 1 {
+	if n := e.mfaAuditCount("console.login.failed"); n != 1 {
 		t.Errorf("%d console.login.failed rows for one burst, want 1", n)
 	}
-	if n := e.auditCount("console.login.throttled"); n != 1 {
+	if n := e.mfaAuditCount("console.login.throttled"); n != 1 {
 		t.Errorf("%d console.login.throttled rows for one burst, want 1", n)
 	}
 }

@@ -3,15 +3,15 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/tenants"
@@ -77,14 +77,14 @@ func (h *Console) trySecondFactor(r *request, v *mfaStepView, user *User) (done 
 	}
 	c := r.c
 	if h.firstInWindow(r.ctx(), auditSecondFactorLimited, user) {
-		if err := h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, c.IP(),
+		if err := h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, clientip.Peer(c),
 			map[string]any{"step": "mfa", "per": "user"}); err != nil {
 			return true, err
 		}
 	}
 	v.Error = "Too many wrong codes for this account. Try again in a few minutes."
 	v.Blocked = true
-	c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(secondFactorRules[0].Period.Seconds())))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(secondFactorRules[0].Period.Seconds())))
 	return true, h.render(r, fiber.StatusTooManyRequests, "Two-factor authentication", mfaStepPage(*v))
 }
 
@@ -132,7 +132,7 @@ func (h *Console) startSecondFactor(r *request, user *User, next string) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.second_factor", user.Email, c.IP(), nil); err != nil {
+	if err := h.auditPlatform(r.ctx(), actor(user), "console.login.second_factor", user.Email, clientip.Peer(c), nil); err != nil {
 		return err
 	}
 	setCookie(c, flowCookieName, token, fl.ExpiresAt, h.secure)
@@ -212,12 +212,17 @@ func (h *Console) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *Use
 		v.Error = "This form expired. Please try again."
 		return true, h.render(r, fiber.StatusForbidden, "Two-factor authentication", mfaStepPage(*v))
 	}
-	if blocked, wait := h.limiter.blocked(c.IP()); blocked {
-		_ = h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, c.IP(), map[string]any{"step": "mfa"})
-		mins := int(math.Ceil(wait.Minutes()))
-		v.Error = fmt.Sprintf("Too many failed sign-ins from your network. Try again in %d minute%s.", mins, plural(mins))
-		v.Blocked = true
-		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+	try := attemptOf(clientip.Peer(c), user.Email)
+	blocked, err := h.limiter.blocked(r.ctx(), try)
+	if err != nil {
+		return true, err
+	}
+	if blocked {
+		if h.limiter.firstRefusal(r.ctx(), try) {
+			_ = h.auditPlatform(r.ctx(), actor(user), "console.login.throttled", user.Email, try.ip, map[string]any{"step": "mfa"})
+		}
+		v.Error, v.Blocked = tooManyFailures, true
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(h.limiter.retryAfter()))
 		return true, h.render(r, fiber.StatusTooManyRequests, "Two-factor authentication", mfaStepPage(*v))
 	}
 	return false, nil
@@ -331,13 +336,15 @@ func (h *Console) mfaPasskey(r *request) error {
 // the password.
 func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, user *User, method, msg string) error {
 	c := r.c
-	h.limiter.failed(c.IP())
+	if err := h.limiter.failed(r.ctx(), attemptOf(clientip.Peer(c), user.Email)); err != nil {
+		return err
+	}
 	ended, err := h.flows.failed(r.ctx(), fl)
 	if err != nil {
 		return err
 	}
 	if h.firstInWindow(r.ctx(), auditSecondFactorFailed, user) {
-		if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, c.IP(),
+		if err := h.auditPlatform(r.ctx(), actor(user), "console.login.failed", user.Email, clientip.Peer(c),
 			map[string]any{"step": "mfa", "method": method, "window_seconds": int64(secondFactorRules[0].Period / time.Second)}); err != nil {
 			return err
 		}
@@ -376,7 +383,11 @@ func (h *Console) passkeyOptions(r *request) error {
 	if !h.validPost(c, c.Cookies(loginCookieName)) {
 		return jsonError(c, fiber.StatusForbidden, "The sign-in form expired. Please reload the page.")
 	}
-	if blocked, _ := h.limiter.blocked(c.IP()); blocked {
+	blocked, err := h.limiter.blocked(r.ctx(), attempt{ip: clientip.Peer(c)})
+	if err != nil {
+		return err
+	}
+	if blocked {
 		return jsonError(c, fiber.StatusTooManyRequests, "Too many failed sign-ins from your network. Try again later.")
 	}
 	opts, state, err := mfa.BeginConsoleLogin(h.relyingParty, nil)
@@ -409,8 +420,13 @@ func (h *Console) passkeyLogin(r *request) error {
 		return h.render(r, fiber.StatusForbidden, "Sign in", loginPage(f))
 	}
 	f.CSRF = c.Cookies(loginCookieName)
-	if blocked, _ := h.limiter.blocked(c.IP()); blocked {
+	blocked, err := h.limiter.blocked(ctx, attempt{ip: clientip.Peer(c)})
+	if err != nil {
+		return err
+	}
+	if blocked {
 		f.Error, f.Blocked = "Too many failed sign-ins from your network. Try again later.", true
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(h.limiter.retryAfter()))
 		return h.render(r, fiber.StatusTooManyRequests, "Sign in", loginPage(f))
 	}
 	fl, err := h.flows.lookup(ctx, c.Cookies(flowCookieName))
@@ -437,8 +453,10 @@ func (h *Console) passkeyLogin(r *request) error {
 	}
 	if err != nil || !ok {
 		clearCookie(c, flowCookieName, h.secure)
-		h.limiter.failed(c.IP())
-		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", "", c.IP(), map[string]any{"method": "passkey"}); err != nil {
+		if err := h.limiter.failed(ctx, attempt{ip: clientip.Peer(c)}); err != nil {
+			return err
+		}
+		if err := h.auditPlatform(ctx, "anonymous", "console.login.failed", "", clientip.Peer(c), map[string]any{"method": "passkey"}); err != nil {
 			return err
 		}
 		f.Error = "That passkey was not accepted."

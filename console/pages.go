@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
@@ -146,7 +147,7 @@ func (h *Console) auditExport(r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditTenant(r.ctx(), t.ID, actor(r.user), "audit.export", t.Slug, r.c.IP(), map[string]any{"format": "jsonl"}); err != nil {
+	if err := h.auditTenant(r.ctx(), t.ID, actor(r.user), "audit.export", t.Slug, clientip.Peer(r.c), map[string]any{"format": "jsonl"}); err != nil {
 		return err
 	}
 	c := r.c

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/web"
 )
@@ -96,30 +97,42 @@ func (h *Console) askReauth(r *request) error {
 }
 
 // reauthenticate checks the password typed again on the Security page.
-// Failures count against the address as failed sign-ins do.
+// Failures count against the client IP and the account as failed sign-ins
+// do, each attempt taking its place before the password is checked.
 func (h *Console) reauthenticate(r *request) error {
 	c := r.c
 	ctx := r.ctx()
-	ip := c.IP()
+	ip := clientip.Peer(c)
 	v, err := h.securityViewOf(r)
 	if err != nil {
 		return err
 	}
-	if blocked, _ := h.limiter.blocked(ip); blocked {
-		_ = h.auditPlatform(ctx, actor(r.user), "console.reauth.throttled", r.user.Email, ip, nil)
-		v.Error, v.Blocked = "Too many failed attempts from your network. Try again later.", true
+	try := attemptOf(ip, r.user.Email)
+	ok, err := h.limiter.reserve(ctx, try)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if h.limiter.firstRefusal(ctx, try) {
+			_ = h.auditPlatform(ctx, actor(r.user), "console.reauth.throttled", r.user.Email, ip, nil)
+		}
+		v.Error, v.Blocked = "Too many failed attempts for this account or from your network. Try again later.", true
+		r.c.Set(fiber.HeaderRetryAfter, strconv.Itoa(h.limiter.retryAfter()))
 		return h.renderSecurity(r, fiber.StatusTooManyRequests, v)
 	}
 	if _, err := h.checkPassword(ctx, r.user.Email, c.FormValue("password")); err != nil {
 		if !errors.Is(err, errBadCredentials) {
+			_ = h.limiter.giveBack(ctx, try)
 			return err
 		}
-		h.limiter.failed(ip)
 		if err := h.auditPlatform(ctx, actor(r.user), "console.reauth.failed", r.user.Email, ip, nil); err != nil {
 			return err
 		}
 		v.Error = "That password is not right."
 		return h.renderSecurity(r, fiber.StatusUnauthorized, v)
+	}
+	if err := h.limiter.succeeded(ctx, try); err != nil {
+		return err
 	}
 	if err := h.sessions.Reauthenticated(ctx, r.session, h.now().UTC()); err != nil {
 		return err
@@ -247,7 +260,7 @@ func (h *Console) enableTOTP(r *request) error {
 	if err := h.saveEnrollment(r, e); err != nil {
 		return err
 	}
-	if err := h.auditPlatform(ctx, actor(r.user), "console.mfa.totp.enable", r.user.Email, r.c.IP(), nil); err != nil {
+	if err := h.auditPlatform(ctx, actor(r.user), "console.mfa.totp.enable", r.user.Email, clientip.Peer(r.c), nil); err != nil {
 		return err
 	}
 	return h.afterFactorAdded(r, "Authenticator app enabled: signing in now asks for a code from it.")
@@ -263,7 +276,7 @@ func (h *Console) afterFactorAdded(r *request, msg string) error {
 	if rc == nil {
 		return h.redirectWith(r, securityPath, Flash{Kind: "success", Message: msg})
 	}
-	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.recovery_codes.generate", r.user.Email, r.c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.recovery_codes.generate", r.user.Email, clientip.Peer(r.c),
 		map[string]any{"count": len(rc.UnusedCodes)}); err != nil {
 		return err
 	}
@@ -287,7 +300,7 @@ func (h *Console) disableTOTP(r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.totp.disable", r.user.Email, r.c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.totp.disable", r.user.Email, clientip.Peer(r.c),
 		map[string]any{"removed": removedTypes(removed)}); err != nil {
 		return err
 	}
@@ -306,7 +319,7 @@ func (h *Console) regenerateCodes(r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.recovery_codes.generate", r.user.Email, r.c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.recovery_codes.generate", r.user.Email, clientip.Peer(r.c),
 		map[string]any{"count": len(rc.UnusedCodes), "replaced": true}); err != nil {
 		return err
 	}
@@ -374,7 +387,7 @@ func (h *Console) addPasskey(r *request) error {
 	case err != nil:
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.webauthn.add", r.user.Email, r.c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.webauthn.add", r.user.Email, clientip.Peer(r.c),
 		map[string]any{"id": a.ID, "name": a.Name}); err != nil {
 		return err
 	}
@@ -409,7 +422,7 @@ func (h *Console) renamePasskey(r *request) error {
 	case err != nil:
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.webauthn.rename", r.user.Email, r.c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.webauthn.rename", r.user.Email, clientip.Peer(r.c),
 		map[string]any{"id": a.ID, "name": a.Name}); err != nil {
 		return err
 	}
@@ -433,7 +446,7 @@ func (h *Console) removePasskey(r *request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.webauthn.remove", r.user.Email, r.c.IP(),
+	if err := h.auditPlatform(r.ctx(), actor(r.user), "console.mfa.webauthn.remove", r.user.Email, clientip.Peer(r.c),
 		map[string]any{"id": id, "name": removed[0].Name, "removed": removedTypes(removed)}); err != nil {
 		return err
 	}

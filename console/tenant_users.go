@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/web"
 )
@@ -88,7 +89,9 @@ type userView struct {
 	DeleteError string
 	// CodeMode: the tenant verifies by code, which only the user can ask for.
 	CodeMode bool
-	Locked   bool
+	// Locked: password logins are refused from addresses the user never
+	// signed in from (identity.MaxConsecutiveFailures).
+	Locked bool
 }
 
 // tenantUser loads the user named by the route's :id in the route's tenant.
@@ -167,7 +170,7 @@ func (h *Console) userEvent(r *request, u *identity.User, action string, details
 	}
 	details["user_id"] = u.ID
 	return audit.Event{TenantID: r.tenant.ID, Actor: actor(r.user), Action: action, Target: truncate(userLabel(u.ID, u.PrimaryEmail, u.Username), 254),
-		IP: r.c.IP(), Details: details}
+		IP: clientip.Peer(r.c), Details: details}
 }
 
 // disableUser stops a user signing in (allauth's is_active) and ends every

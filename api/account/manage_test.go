@@ -524,23 +524,29 @@ func TestEnumerationTiming(t *testing.T) {
 	}
 }
 
-// NIST SP 800-63B: after 100 consecutive wrong passwords the account locks
-// (independent of rate limits); a password reset unlocks it.
+// NIST SP 800-63B: after 100 consecutive wrong passwords the password is
+// locked (independent of rate limits) for addresses the user never signed
+// in from (TestLockoutSparesTheOwner); a password reset unlocks it.
 func TestConsecutiveFailureLockout(t *testing.T) {
 	env := apitest.New(t, with(noVerification, apitest.Settings{
-		"ACCOUNT_RATE_LIMITS":    false,
-		"HEADLESS_FRONTEND_URLS": map[string]string{"account_reset_password_from_key": "https://app.example.com/reset/{key}"},
+		"ACCOUNT_RATE_LIMITS":         false,
+		"ALLAUTH_TRUSTED_PROXY_COUNT": 1,
+		"HEADLESS_FRONTEND_URLS":      map[string]string{"account_reset_password_from_key": "https://app.example.com/reset/{key}"},
 	}))
 	loggedIn(t, env, "app", "pam@example.com")
 	if _, err := testenv.Pool(t).Exec(context.Background(), `UPDATE users SET failed_logins = 99 WHERE tenant_id = $1`, env.Tenant.ID); err != nil {
 		t.Fatal(err)
 	}
-	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"wrong password"}`).Status(400).Error("password", "email_password_mismatch")
-	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"`+pw+`"}`).Status(400).Error("", "too_many_login_attempts")
+	const elsewhere = "203.0.113.80" // never signed in from
+	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"wrong password"}`, "X-Forwarded-For", elsewhere).Status(400).Error("password", "email_password_mismatch")
+	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"`+pw+`"}`, "X-Forwarded-For", elsewhere).Status(400).Error("password", "email_password_mismatch")
+	if m := env.WaitMail(t, 1); !strings.HasSuffix(m.Subject, "Password Sign-In Paused") {
+		t.Fatalf("first mail %q, want the lock notice", m.Subject)
+	}
 	env.Client("app").Do("POST", "auth/password/request", `{"email":"pam@example.com"}`).Status(200)
-	key := resetLink.FindStringSubmatch(env.WaitMail(t, 1).Text)[1]
+	key := resetLink.FindStringSubmatch(env.WaitMail(t, 2).Text)[1]
 	env.Client("app").Do("POST", "auth/password/reset", `{"key":"`+key+`","password":"brand new horse"}`).Status(401)
-	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"brand new horse"}`).Status(200)
+	env.Client("app").Do("POST", "auth/login", `{"email":"pam@example.com","password":"brand new horse"}`, "X-Forwarded-For", elsewhere).Status(200)
 }
 
 // Codes by mail end after their attempts and their timeout:

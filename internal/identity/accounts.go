@@ -297,7 +297,7 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *Session, 
 			return Errors{NewError("", "too_many_login_attempts")}
 		}
 	}
-	user, err := a.authenticate(ctx, t, in)
+	user, err := a.authenticate(ctx, t, in, req)
 	if err != nil {
 		if rerr := a.recordLoginFailure(ctx, t, in, req, err); rerr != nil {
 			return rerr
@@ -372,16 +372,49 @@ func loginKey(in LoginInput) string {
 	return usernameKey(in.Value)
 }
 
-// MaxConsecutiveFailures locks an account after that many wrong passwords
-// in a row (NIST SP 800-63B allows at most 100), independent of the rate
-// limits, until a password reset.
+// MaxConsecutiveFailures is the lock threshold (NIST SP 800-63B allows at
+// most 100 consecutive failed attempts). Once a user's consecutive wrong
+// passwords reach it, the password is locked — but only for clients the
+// user is not known to use, so that anyone who merely knows the account's
+// address cannot keep its owner out:
+//
+//   - Locked: failed_logins >= MaxConsecutiveFailures. The count rises with
+//     every wrong password (from anywhere) and returns to 0 on a successful
+//     password login or a password reset. Other sign-ins (login by code,
+//     passkeys, social login) neither count nor clear it.
+//   - While locked, a password login is checked as usual only from an
+//     address the user completed a sign-in from (any method, including the
+//     signup) within the last 90 days: that IPv4 address, or that IPv6
+//     address's /64 network, among the user's ten most recent
+//     (user_login_addresses). From any other address the password is not
+//     accepted, right or wrong: the answer is the wrong password's
+//     (email_password_mismatch or username_password_mismatch, after the
+//     same hashing work), so the lock tells an attacker neither that the
+//     account exists nor that a guess was right (a distinct answer such as
+//     too_many_login_attempts for the right password would be an oracle).
+//   - Login by code, passkeys, social login and password reset are not
+//     locked; they prove something besides the password.
+//   - When the count reaches the threshold (exactly once per run of
+//     failures: one statement raises it), the owner gets the account_locked
+//     mail at their stored primary address, whatever
+//     ACCOUNT_EMAIL_NOTIFICATIONS says, and the event user.login.locked is
+//     audited.
+//
+// The rate limits (login_failed) apply as well, locked or not.
 const MaxConsecutiveFailures = 100
+
+// EventLoginLocked is the audit action of a password lock engaging.
+const EventLoginLocked = "user.login.locked"
+
+// MailAccountLocked tells the owner that password sign-in from new
+// addresses is paused on their account.
+const MailAccountLocked = "account_locked"
 
 // dummyHash is verified when no user matches, so a login for an unknown
 // account costs as long as one for a known account.
 var dummyHash, _ = DefaultPasswordHasher().Hash("hallpass-timing-equaliser")
 
-func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in LoginInput) (*User, error) {
+func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in LoginInput, req Request) (*User, error) {
 	mismatch := Errors{NewError("password", in.Method+"_password_mismatch")}
 	var candidates []*User
 	switch in.Method {
@@ -407,17 +440,27 @@ func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in Login
 		return nil, mismatch
 	}
 	for _, u := range candidates {
+		if u.FailedLogins >= MaxConsecutiveFailures {
+			known, err := a.Store.knownLoginAddress(ctx, t.ID, u.ID, req.IP)
+			if err != nil {
+				return nil, err
+			}
+			if !known {
+				// Locked for this address: the same work and answer as a
+				// wrong password, whatever was typed.
+				_, _, _ = a.Hasher.Verify(u.PasswordHash, in.Password)
+				if err := a.passwordFailed(ctx, t, u, req); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		ok, rehash, err := a.Hasher.Verify(u.PasswordHash, in.Password)
 		if err != nil || !ok {
-			if err := a.Store.countFailure(ctx, t.ID, u.ID); err != nil {
+			if err := a.passwordFailed(ctx, t, u, req); err != nil {
 				return nil, err
 			}
 			continue
-		}
-		if u.FailedLogins >= MaxConsecutiveFailures {
-			// Locked (NIST's limit): the right password does not open it;
-			// a password reset does.
-			return nil, Errors{NewError("", "too_many_login_attempts")}
 		}
 		if u.FailedLogins > 0 {
 			if err := a.Store.resetFailures(ctx, t.ID, u.ID); err != nil {
@@ -434,6 +477,26 @@ func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in Login
 		return u, nil
 	}
 	return nil, mismatch
+}
+
+// passwordFailed counts a refused password for u; the failure that reaches
+// MaxConsecutiveFailures also audits the lock and mails the owner, in the
+// same transaction.
+func (a *Accounts) passwordFailed(ctx context.Context, t *tenants.Tenant, u *User, req Request) error {
+	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		n, err := a.Store.countFailure(ctx, tx, t.ID, u.ID)
+		if err != nil || n != MaxConsecutiveFailures {
+			return err
+		}
+		if err := a.record(ctx, tx, userEvent(t.ID, u.ID, req.IP, EventLoginLocked, userLabel(u),
+			map[string]any{"failures": n, "client": req.Client})); err != nil {
+			return err
+		}
+		if u.PrimaryEmail == "" {
+			return nil
+		}
+		return a.Mail.Queue(ctx, tx, t, MailAccountLocked, u.PrimaryEmail, MailData{Email: u.PrimaryEmail})
+	})
 }
 
 // startLogin runs the stage pipeline's first stage that applies. For
@@ -570,6 +633,12 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *S
 		return err
 	}
 	b.Queue(sqlTouchLastLogin, t.ID, user.ID)
+	if addr := loginAddress(sess.IP); addr != "" {
+		// Where the user signs in from spares them a password lock
+		// (MaxConsecutiveFailures).
+		b.Queue(sqlRememberLoginAddress, t.ID, user.ID, addr)
+		b.Queue(sqlForgetLoginAddresses, t.ID, user.ID)
+	}
 	if err := a.Store.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("identity: record login: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -250,10 +252,71 @@ func markVerified(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, e *EmailAd
 	return true, nil
 }
 
-// countFailure records a wrong password for a user.
-func (s *Store) countFailure(ctx context.Context, tenantID uuid.UUID, userID int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
-	return err
+// countFailure records a wrong password for a user and returns the user's
+// consecutive failures, this one included. The count is changed in one
+// statement, so parallel failures each see their own number (exactly one
+// sees MaxConsecutiveFailures).
+func (s *Store) countFailure(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, userID int64) (int, error) {
+	var n int
+	err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE tenant_id = $1 AND id = $2 RETURNING failed_logins`,
+		tenantID, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("identity: count failed login: %w", err)
+	}
+	return n, nil
+}
+
+// The addresses a user signed in from (user_login_addresses): at most
+// maxLoginAddresses per user, each counting for loginAddressAge after its
+// newest sign-in.
+const (
+	maxLoginAddresses = "10"
+	loginAddressAge   = "90 days"
+)
+
+// sqlRememberLoginAddress records a sign-in of user $2 from address $3 ($1 tenant).
+const sqlRememberLoginAddress = `INSERT INTO user_login_addresses (tenant_id, user_id, address) VALUES ($1, $2, $3)
+	ON CONFLICT (tenant_id, user_id, address) DO UPDATE SET last_login_at = now()`
+
+// sqlForgetLoginAddresses keeps user $2's newest addresses of the period ($1 tenant).
+const sqlForgetLoginAddresses = `DELETE FROM user_login_addresses d WHERE d.tenant_id = $1 AND d.user_id = $2
+	AND (d.last_login_at < now() - interval '` + loginAddressAge + `' OR d.address IN (
+		SELECT k.address FROM user_login_addresses k WHERE k.tenant_id = $1 AND k.user_id = $2
+		ORDER BY k.last_login_at DESC OFFSET ` + maxLoginAddresses + `))`
+
+// knownLoginAddress reports whether user signed in from ip's address
+// (loginAddress) within the period.
+func (s *Store) knownLoginAddress(ctx context.Context, tenantID uuid.UUID, userID int64, ip string) (bool, error) {
+	addr := loginAddress(ip)
+	if addr == "" {
+		return false, nil
+	}
+	var known bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_login_addresses WHERE tenant_id = $1 AND user_id = $2 AND address = $3
+		AND last_login_at > now() - interval '`+loginAddressAge+`')`, tenantID, userID, addr).Scan(&known)
+	if err != nil {
+		return false, fmt.Errorf("identity: known login address: %w", err)
+	}
+	return known, nil
+}
+
+// loginAddress is what a sign-in from ip is remembered by: an IPv4 address
+// as it is, an IPv6 address as its /64 network (a host's temporary
+// addresses change within it), "" for anything else.
+func loginAddress(ip string) string {
+	a, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
 // resetFailures clears a user's consecutive failures.

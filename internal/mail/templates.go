@@ -42,6 +42,9 @@ const (
 	// that a Provider account was connected to, or removed from, theirs.
 	KindAccountConnected    = "account_connected"
 	KindAccountDisconnected = "account_disconnected"
+	// KindAccountLocked tells Email's owner that, after many wrong
+	// passwords, password sign-in from new devices and networks is paused.
+	KindAccountLocked = "account_locked"
 	// KindConsoleInvitation invites Email to manage the tenant named Tenant
 	// in the management console with Role, by following Link. SiteName is
 	// the platform's name here (the mail comes from the platform, not from
@@ -94,6 +97,7 @@ var required = map[string][]string{
 	KindNewLogin:              {"Email"},
 	KindAccountConnected:      {"Email", "Provider"},
 	KindAccountDisconnected:   {"Email", "Provider"},
+	KindAccountLocked:         {"Email"},
 	KindConsoleInvitation:     {"Link", "Email", "Tenant", "Role"},
 }
 
@@ -135,7 +139,7 @@ func Kinds() []string {
 		KindEmailConfirmation, KindEmailConfirmationCode, KindAccountAlreadyExists,
 		KindPasswordResetKey, KindPasswordResetCode, KindLoginCode, KindUnknownAccount,
 		KindPasswordChanged, KindPasswordSet, KindPasswordReset, KindEmailChanged, KindEmailDeleted, KindEmailConfirmed,
-		KindEmailAdded, KindNewLogin, KindAccountConnected, KindAccountDisconnected, KindConsoleInvitation,
+		KindEmailAdded, KindNewLogin, KindAccountConnected, KindAccountDisconnected, KindAccountLocked, KindConsoleInvitation,
 	}
 }
 

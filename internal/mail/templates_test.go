@@ -29,6 +29,7 @@ func TestRenderEveryKind(t *testing.T) {
 		KindEmailConfirmed:  data.Email,
 		KindEmailAdded:      data.Email,
 		KindNewLogin:        data.Email,
+		KindAccountLocked:   data.Email,
 		// Provider notices name the provider and the address.
 		KindAccountConnected:    data.Provider,
 		KindAccountDisconnected: data.Provider,
@@ -36,7 +37,7 @@ func TestRenderEveryKind(t *testing.T) {
 		KindConsoleInvitation: data.Link,
 	}
 	notice := map[string]bool{KindPasswordChanged: true, KindPasswordSet: true, KindPasswordReset: true,
-		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true, KindEmailAdded: true, KindNewLogin: true,
+		KindEmailChanged: true, KindEmailDeleted: true, KindEmailConfirmed: true, KindEmailAdded: true, KindNewLogin: true, KindAccountLocked: true,
 		KindAccountConnected: true, KindAccountDisconnected: true}
 	if len(Kinds()) != len(wantLine) {
 		t.Fatalf("Kinds() = %v", Kinds())
