@@ -6,7 +6,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // Platform is the tenant id used for events that belong to no tenant.
@@ -67,12 +68,15 @@ func insert(e Event) (string, []any, error) {
 	if details == nil {
 		details = map[string]any{}
 	}
-	raw, err := json.Marshal(details)
+	// Targets, addresses and details often come from a request (a typed
+	// address, a header): whatever they hold, the event is recorded.
+	raw, err := pgtext.Marshal(details)
 	if err != nil {
 		return "", nil, fmt.Errorf("audit: details: %w", err)
 	}
 	return `INSERT INTO audit_events (tenant_id, actor, action, target, ip, details)
-		VALUES ($1, $2, $3, $4, $5, $6)`, []any{e.TenantID, e.Actor, e.Action, e.Target, e.IP, raw}, nil
+		VALUES ($1, $2, $3, $4, $5, $6)`, []any{e.TenantID, pgtext.Clean(e.Actor, 0), pgtext.Clean(e.Action, 0),
+			pgtext.Clean(e.Target, 0), pgtext.Clean(e.IP, 100), raw}, nil
 }
 
 // Querier runs a query; *pgxpool.Pool and pgx.Tx satisfy it.
