@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -18,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/internal/audit"
-	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/internal/seal"
 )
 
@@ -503,10 +501,8 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	if doc == nil {
 		return nil, &SettingsError{Reason: "settings must be a JSON object, not null"}
 	}
-	// Stored as jsonb, which holds no NUL; and invalid UTF-8, which the
-	// decoder would quietly turn into U+FFFD, is refused as well.
-	if !utf8.Valid(raw) || !pgtext.ValidJSON(doc) {
-		return nil, &SettingsError{Reason: "settings must be UTF-8 text without NUL characters"}
+	if err := storableText(raw, doc); err != nil {
+		return nil, err
 	}
 	return doc, nil
 }
