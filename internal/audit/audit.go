@@ -79,6 +79,22 @@ func insert(e Event) (string, []any, error) {
 			pgtext.Clean(e.Target, 0), pgtext.Clean(e.IP, 100), raw}, nil
 }
 
+// DefaultRetention is how long events are kept: 400 days, so a full year
+// can be looked back on, with a month to spare.
+const DefaultRetention = 400 * 24 * time.Hour
+
+// Purge deletes at most batch events, of every tenant and the platform,
+// recorded longer than keep ago; it returns how many went. The janitor calls
+// it until it deletes fewer than batch.
+func Purge(ctx context.Context, x Execer, keep time.Duration, batch int) (int64, error) {
+	tag, err := x.Exec(ctx, `DELETE FROM audit_events WHERE (tenant_id, id) IN (
+		SELECT tenant_id, id FROM audit_events WHERE at < now() - make_interval(secs => $2) LIMIT $1)`, batch, keep.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("audit: purge: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Querier runs a query; *pgxpool.Pool and pgx.Tx satisfy it.
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
