@@ -2,12 +2,16 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/identity"
 )
 
 // Signing in with a User-Agent Postgres text cannot hold as it is (cut at
@@ -97,4 +101,28 @@ func TestSignInNextNotText(t *testing.T) {
 			t.Errorf("next %q: %d to %q", next, res.Code, res.Location())
 		}
 	}
+}
+
+// The dev inbox keeps showing recent mail after the janitor's round, which
+// forgets mail older than the sent-mail retention (it holds codes and links
+// in clear).
+func TestDevInboxAfterRetention(t *testing.T) {
+	e := newEnv(t)
+	tn := e.tenant("inbox-retention")
+	b := e.session(e.user("inbox-retention", true))
+	u := e.endUser(tn, "inbox-retention", false)
+	b.post(fmt.Sprintf("/console/t/%s/users/%d/emails/%d/send-verification", tn.Slug, u.ID, u.EmailID), nil).status(303)
+	if ms := e.deliverMail(tn); len(ms) != 1 {
+		t.Fatalf("mail delivered: %+v", ms)
+	}
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO dev_inbox (tenant_id, id, recipient, subject, text_body, created_at)
+		VALUES ($1, $2, 'old@users.example', 'An old code', 'code 111111', now() - interval '8 days')`, tn.ID, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	inbox := "/console/t/" + tn.Slug + "/inbox"
+	b.get(inbox).status(200).contains(u.Email, "old@users.example")
+	if _, err := (&identity.Janitor{Pool: e.pool}).Round(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.get(inbox).status(200).contains(u.Email).lacks("old@users.example")
 }
