@@ -82,6 +82,11 @@ func TestUserIDsPerTenantMigration(t *testing.T) {
 		}
 		before[tn] = append(before[tn], id)
 	}
+	var publicID int64
+	if err := conn.QueryRow(ctx, `INSERT INTO sessions (tenant_id, id, user_id, client, expires_at) VALUES ($1, '\x01', $2, 'app', now() + interval '1 day')
+		RETURNING public_id`, b, before[b][1]).Scan(&publicID); err != nil {
+		t.Fatal(err)
+	}
 	if len(before[a]) != 4 || before[b][0] != 3 {
 		t.Fatalf("unexpected ids before: %v", before)
 	}
@@ -114,6 +119,15 @@ func TestUserIDsPerTenantMigration(t *testing.T) {
 				t.Fatalf("tenant %v: ids %v after, %v before", tn, after[tn], before[tn])
 			}
 		}
+	}
+	var kept int64
+	if err := conn.QueryRow(ctx, `SELECT public_id FROM sessions WHERE tenant_id = $1 AND user_id = $2`, b, before[b][1]).Scan(&kept); err != nil || kept != publicID {
+		t.Fatalf("session public id %d → %d (%v)", publicID, kept, err)
+	}
+	var fresh int64
+	if err := conn.QueryRow(ctx, `INSERT INTO sessions (tenant_id, id, user_id, client, expires_at) VALUES ($1, '\x02', $2, 'app', now() + interval '1 day')
+		RETURNING public_id`, b, before[b][1]).Scan(&fresh); err != nil || fresh <= 0 || fresh == publicID+1 {
+		t.Fatalf("new session's public id %d after %d (%v)", fresh, publicID, err)
 	}
 	next := func(tn uuid.UUID) int64 {
 		t.Helper()

@@ -78,3 +78,27 @@ func TestUserIDsParallelSignups(t *testing.T) {
 		}
 	}
 }
+
+// Session ids (GET auth/sessions) do not count the platform's logins:
+// before the fix, a login in one tenant and the next in another got
+// consecutive ids from one shared sequence.
+func TestSessionIDsTellNothing(t *testing.T) {
+	a, b := apitest.New(t, noVerification), apitest.New(t, noVerification)
+	fa, fb := loggedIn(t, a, "app", "sid-a@example.com"), loggedIn(t, b, "app", "sid-b@example.com")
+	id := func(fe *apitest.Client) int64 {
+		t.Helper()
+		list, _ := fe.Do("GET", "auth/sessions", "").Status(200).Path("data").([]any)
+		if len(list) != 1 {
+			t.Fatalf("sessions: %v", list)
+		}
+		v, _ := list[0].(map[string]any)["id"].(float64)
+		if v < 1 || v > 1<<53 {
+			t.Fatalf("session id %v out of JavaScript's safe range", v)
+		}
+		return int64(v)
+	}
+	ia, ib := id(fa), id(fb)
+	if d := ib - ia; d >= -2 && d <= 2 {
+		t.Fatalf("sessions of two tenants' logins got ids %d and %d: one sequence for all", ia, ib)
+	}
+}

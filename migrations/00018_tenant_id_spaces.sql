@@ -1,4 +1,4 @@
--- Each tenant numbers its own users from 1 (issue #16, item 10).
+-- Each tenant has its own id spaces (issue #16, item 10).
 --
 -- users.id was one identity sequence across all tenants, so a tenant's users
 -- saw the whole platform's signups in their own ids (2, 16, ...). Now a
@@ -35,7 +35,20 @@ LANGUAGE sql VOLATILE AS $$
 $$;
 -- +goose StatementEnd
 
+-- Session ids shown to users (GET auth/sessions, the console) came from one
+-- sequence as well, so a user listing their sessions saw the platform's
+-- login rate. Sessions are written by an upsert on every save, so a counter
+-- row would be bumped on each; a random id in JavaScript's safe integer
+-- range tells nothing and costs nothing (a collision within a tenant needs
+-- some 10^7 live sessions to reach a one-in-a-billion chance per login, and
+-- fails that login only). Existing sessions keep their ids.
+ALTER TABLE sessions ALTER COLUMN public_id DROP IDENTITY;
+ALTER TABLE sessions ALTER COLUMN public_id SET DEFAULT (floor(random() * 9007199254740990))::bigint + 1;
+
 -- +goose Down
+ALTER TABLE sessions ALTER COLUMN public_id DROP DEFAULT;
+ALTER TABLE sessions ALTER COLUMN public_id ADD GENERATED ALWAYS AS IDENTITY;
+SELECT setval(pg_get_serial_sequence('sessions', 'public_id'), 1 + coalesce((SELECT max(public_id) FROM sessions), 0), false);
 DROP FUNCTION next_user_id(uuid);
 -- Back to one sequence, starting after the highest id of any tenant (ids
 -- repeated across tenants stay as they are: the key is (tenant_id, id)).
