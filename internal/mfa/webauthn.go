@@ -2,9 +2,9 @@ package mfa
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
