@@ -12,6 +12,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/clientip"
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // loginForm is the sign-in form as shown again after a failure.
@@ -237,7 +238,7 @@ func (h *Console) auditPlatform(ctx context.Context, who, action, target, ip str
 
 func (h *Console) auditTenant(ctx context.Context, tenantID uuid.UUID, who, action, target, ip string, details map[string]any) error {
 	return pgx.BeginFunc(ctx, h.cfg.Pool, func(tx pgx.Tx) error {
-		return audit.Record(ctx, tx, audit.Event{TenantID: tenantID, Actor: who, Action: action, Target: truncate(target, 254), IP: ip, Details: details})
+		return audit.Record(ctx, tx, audit.Event{TenantID: tenantID, Actor: who, Action: action, Target: pgtext.Clean(target, 254), IP: ip, Details: details})
 	})
 }
 

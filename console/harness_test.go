@@ -215,7 +215,7 @@ func (e *env) endUser(tn *tenants.Tenant, prefix string, verified bool) endUser 
 		e.t.Fatal(err)
 	}
 	name := strings.ReplaceAll(strings.TrimSuffix(u.Email, "@users.example"), "-", "_")
-	if err := e.pool.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded, password_hash) VALUES ($1, $2, $2, $3) RETURNING id`,
+	if err := e.pool.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash) VALUES ($1, next_user_id($1), $2, $2, $3) RETURNING id`,
 		tn.ID, name, hash).Scan(&u.ID); err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -450,6 +451,7 @@ func setPageHeaders(c *fiber.Ctx) {
 // safeNext returns a same-console path to go to after sign-in.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, Root) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") ||
+		!pgtext.Valid(next) || len(next) > 2000 ||
 		strings.HasPrefix(next, Root+"login") {
 		return Root
 	}

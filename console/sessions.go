@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // Session lifetimes when Config leaves them zero.
@@ -85,7 +87,7 @@ func (s *Sessions) Create(ctx context.Context, userID uuid.UUID, ip, userAgent s
 	token = randomToken()
 	now := s.now().UTC()
 	sess = &Session{UserID: userID, CSRF: randomToken(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.absolute),
-		IP: ip, UserAgent: truncate(userAgent, 300), hash: hashToken(token)}
+		IP: pgtext.Clean(ip, 100), UserAgent: pgtext.Clean(userAgent, 300), hash: hashToken(token)}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Ended sessions of this user are pruned here, so the table holds
 		// little more than the live ones.
@@ -94,7 +96,7 @@ func (s *Sessions) Create(ctx context.Context, userID uuid.UUID, ip, userAgent s
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO console_sessions (token_hash, user_id, csrf_token, ip, user_agent, created_at, last_seen_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, sess.hash, userID, sess.CSRF, ip, sess.UserAgent, now, sess.ExpiresAt)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, sess.hash, userID, sess.CSRF, sess.IP, sess.UserAgent, now, sess.ExpiresAt)
 		return err
 	})
 	if err != nil {
@@ -150,7 +152,7 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (*Session, error) {
 
 // SetFlash stores a message for the session's next page.
 func (s *Sessions) SetFlash(ctx context.Context, sess *Session, f Flash) error {
-	raw, err := json.Marshal(f)
+	raw, err := pgtext.Marshal(f)
 	if err != nil {
 		return err
 	}
@@ -231,11 +233,4 @@ func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -169,7 +170,7 @@ func (h *Console) userEvent(r *request, u *identity.User, action string, details
 		details = map[string]any{}
 	}
 	details["user_id"] = u.ID
-	return audit.Event{TenantID: r.tenant.ID, Actor: actor(r.user), Action: action, Target: truncate(userLabel(u.ID, u.PrimaryEmail, u.Username), 254),
+	return audit.Event{TenantID: r.tenant.ID, Actor: actor(r.user), Action: action, Target: pgtext.Clean(userLabel(u.ID, u.PrimaryEmail, u.Username), 254),
 		IP: clientip.Peer(r.c), Details: details}
 }
 
@@ -302,7 +303,7 @@ func (h *Console) sendVerification(r *request) error {
 		return err
 	}
 	ev := h.userEvent(r, u, "user.email.verification_sent", map[string]any{"email_id": eid})
-	ev.Target = truncate(addr.Email, 254)
+	ev.Target = pgtext.Clean(addr.Email, 254)
 	if err := h.auditTenant(ctx, ev.TenantID, ev.Actor, ev.Action, ev.Target, ev.IP, ev.Details); err != nil {
 		return err
 	}

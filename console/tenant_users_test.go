@@ -45,8 +45,13 @@ func TestUsersListSearchAndPaging(t *testing.T) {
 	b.get(base+"?q=_").status(200).contains(made[26].Email, `data-testid="next-page"`) // usernames hold underscores
 	b.get(base + "?q=" + url.QueryEscape(stranger.Email)).status(200).contains("No match")
 
-	// Another tenant's user id is not found under this tenant.
-	b.get(fmt.Sprintf("%s/%d", base, stranger.ID)).status(404)
+	// A user id names a user of this tenant only: each tenant numbers its
+	// users from 1, so the stranger's id is one of this tenant's users.
+	if stranger.ID != made[0].ID {
+		t.Fatalf("tenants number users from 1: %d, %d", stranger.ID, made[0].ID)
+	}
+	b.get(fmt.Sprintf("%s/%d", base, stranger.ID)).status(200).contains(made[0].Email).lacks(stranger.Email)
+	b.get(fmt.Sprintf("%s/%d", base, 28)).status(404)
 	b.get(base + "/nope").status(404)
 	b.get(fmt.Sprintf("%s/%d", base, special.ID)).status(200).contains(special.Email, "unverified")
 }

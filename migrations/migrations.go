@@ -26,30 +26,64 @@ type Result struct {
 // Up applies every pending migration to the database at databaseURL. Nodes
 // starting together serialise on a Postgres advisory lock.
 func Up(ctx context.Context, databaseURL string) ([]Result, error) {
+	return UpTo(ctx, databaseURL, goose.MaxVersion)
+}
+
+// UpTo applies the pending migrations up to and including version (tests
+// of a migration start from the schema before it).
+func UpTo(ctx context.Context, databaseURL string, version int64) ([]Result, error) {
+	p, closeDB, err := provider(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB()
+	applied, err := p.UpTo(ctx, version)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return results(applied), nil
+}
+
+// DownTo rolls back the applied migrations above version.
+func DownTo(ctx context.Context, databaseURL string, version int64) ([]Result, error) {
+	p, closeDB, err := provider(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB()
+	applied, err := p.DownTo(ctx, version)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return results(applied), nil
+}
+
+func provider(databaseURL string) (*goose.Provider, func(), error) {
 	db, err := sql.Open("pgx", databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("migrate: open: %w", err)
+		return nil, nil, fmt.Errorf("migrate: open: %w", err)
 	}
-	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		return nil, fmt.Errorf("migrate: locker: %w", err)
+		db.Close()
+		return nil, nil, fmt.Errorf("migrate: locker: %w", err)
 	}
 	// Out of order: migrations written on parallel branches land in any order.
 	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true),
 		goose.WithGoMigrations(addressKeys))
 	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
+		db.Close()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
 	}
-	applied, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
+	return p, func() { db.Close() }, nil
+}
+
+func results(applied []*goose.MigrationResult) []Result {
 	out := make([]Result, 0, len(applied))
 	for _, r := range applied {
 		out = append(out, Result{Version: r.Source.Version, Source: r.Source.Path})
 	}
-	return out, nil
+	return out
 }
 
 // ensure the pgx database/sql driver is registered.

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // maxSettingsDepth bounds nesting; real settings are at most five levels
@@ -37,7 +40,20 @@ func decodeSettingsDocument(doc []byte) (map[string]any, *SettingsError) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &SettingsError{Reason: fmt.Sprintf("unexpected data after the settings object (at byte %d)", dec.InputOffset())}
 	}
+	if err := storableText(doc, m); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// storableText refuses a document jsonb cannot hold as written: a NUL in a
+// string, or invalid UTF-8 (which the decoder would quietly turn into
+// U+FFFD, so the stored value would not be the one given).
+func storableText(raw []byte, doc map[string]any) *SettingsError {
+	if !utf8.Valid(raw) || !pgtext.ValidJSON(doc) {
+		return &SettingsError{Reason: "settings must be UTF-8 text without NUL characters"}
+	}
+	return nil
 }
 
 // jsonProblem words a decoding error without quoting the input, which may

@@ -563,6 +563,9 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	if doc == nil {
 		return nil, &SettingsError{Reason: "settings must be a JSON object, not null"}
 	}
+	if err := storableText(raw, doc); err != nil {
+		return nil, err
+	}
 	return doc, nil
 }
 

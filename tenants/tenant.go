@@ -10,8 +10,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
+
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // Tenant is one customer environment: its own users, settings and keys.
@@ -81,6 +84,9 @@ func ValidateSlug(slug string) error {
 func ValidateName(name string) error {
 	if strings.TrimSpace(name) == "" || len(name) > 200 {
 		return fmt.Errorf("%w: 1-200 characters", ErrInvalidName)
+	}
+	if !pgtext.Valid(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("%w: no control characters or invalid UTF-8", ErrInvalidName)
 	}
 	return nil
 }

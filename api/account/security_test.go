@@ -97,7 +97,7 @@ func TestImportedHashRehashedAndInactiveRefused(t *testing.T) {
 	digest := pbkdf2.Key([]byte("django password"), []byte(salt), 1000, 32, sha256.New)
 	hash := "pbkdf2_sha256$1000$" + salt + "$" + base64.StdEncoding.EncodeToString(digest)
 	var id int64
-	if err := pool.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded, password_hash) VALUES ($1, 'kim', 'kim', $2) RETURNING id`,
+	if err := pool.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash) VALUES ($1, next_user_id($1), 'kim', 'kim', $2) RETURNING id`,
 		env.Tenant.ID, hash).Scan(&id); err != nil {
 		t.Fatal(err)
 	}

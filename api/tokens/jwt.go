@@ -4,7 +4,9 @@
 package tokens
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -64,6 +66,34 @@ type Claims struct {
 	jwt.RegisteredClaims
 	TokenUse string `json:"token_use"`
 	SID      string `json:"sid"`
+}
+
+// UnmarshalJSON reads the claims as golang-jwt would, but only a JSON number
+// is a time (RFC 7519 §2, NumericDate): golang-jwt also takes a string such
+// as "9999999999" for exp, iat or nbf, and a token that says its time that
+// way is refused rather than read leniently.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, t := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if t != nil && !jsonNumber(t) {
+			return errInvalid
+		}
+	}
+	type plain Claims // the same fields, without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// jsonNumber reports whether raw (one JSON value) is a number.
+func jsonNumber(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9')
 }
 
 // sid hides the session's storage key: sealed (AES-256-GCM) and bound to

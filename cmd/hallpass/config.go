@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/tenants"
@@ -44,6 +46,10 @@ type config struct {
 	// (HALLPASS_SESSION_LOCAL_CACHE; 0 turns the local layer off, so every
 	// session check asks Redis).
 	SessionLocalCache int
+	// Retention of sent mail (HALLPASS_OUTBOX_RETENTION), of mail never
+	// sent (HALLPASS_OUTBOX_UNSENT_RETENTION) and of audit events
+	// (HALLPASS_AUDIT_RETENTION); 0 keeps the janitor's default.
+	SentMailRetention, UnsentMailRetention, AuditRetention time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -73,6 +79,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("HALLPASS_CONSOLE_TENANTS_PER_USER %q: must be a number of tenants, 0-1000 (0: only platform admins create tenants)", v)
 		}
 		c.TenantsPerUser = n
+	}
+	for _, r := range []struct {
+		name string
+		into *time.Duration
+	}{
+		{"HALLPASS_OUTBOX_RETENTION", &c.SentMailRetention},
+		{"HALLPASS_OUTBOX_UNSENT_RETENTION", &c.UnsentMailRetention},
+		{"HALLPASS_AUDIT_RETENTION", &c.AuditRetention},
+	} {
+		if v := getenv(r.name); v != "" {
+			d, err := parseRetention(v)
+			if err != nil {
+				return c, fmt.Errorf("%s %q: %w", r.name, v, err)
+			}
+			*r.into = d
+		}
 	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
@@ -121,6 +143,28 @@ func (c config) require(names ...string) error {
 		return fmt.Errorf("missing configuration: %s (run `make services` and load .data/env)", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// parseRetention reads a retention period: a whole number of days ("7d",
+// "400d") or a Go duration ("36h"), at least an hour.
+func parseRetention(v string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, errors.New("must be a number of days (\"30d\") or a duration (\"36h\")")
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, errors.New("must be a number of days (\"30d\") or a duration (\"36h\")")
+		}
+	}
+	if d < time.Hour {
+		return 0, errors.New("must be at least an hour")
+	}
+	return d, nil
 }
 
 func orDefault(v, d string) string {

@@ -28,7 +28,7 @@ func TestSeedCommand(t *testing.T) {
 	}
 	pool := testenv.Pool(t)
 	var tenants, users, primaries, sessions int
-	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT t.id), count(DISTINCT u.id), count(DISTINCT e.id) FILTER (WHERE e.is_primary AND e.verified),
+	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT t.id), count(DISTINCT (u.tenant_id, u.id)), count(DISTINCT e.id) FILTER (WHERE e.is_primary AND e.verified),
 		(SELECT count(*) FROM sessions s JOIN tenants t2 ON t2.id = s.tenant_id WHERE starts_with(t2.slug, $1))
 		FROM tenants t JOIN users u ON u.tenant_id = t.id JOIN email_addresses e ON e.tenant_id = t.id AND e.user_id = u.id
 		WHERE starts_with(t.slug, $1)`, prefix).Scan(&tenants, &users, &primaries, &sessions); err != nil {
@@ -36,6 +36,16 @@ func TestSeedCommand(t *testing.T) {
 	}
 	if tenants != 3 || users != 31 || primaries != 31 || sessions != 62 {
 		t.Fatalf("after two seeds: %d tenants, %d users, %d primary addresses, %d sessions", tenants, users, primaries, sessions)
+	}
+	// Each seeded tenant numbers its users from 1, and its counter goes on
+	// from the last.
+	var lo, hi, next int64
+	if err := pool.QueryRow(context.Background(), `SELECT min(u.id), max(u.id), (SELECT last_id FROM user_id_counters c WHERE c.tenant_id = t.id)
+		FROM tenants t JOIN users u ON u.tenant_id = t.id WHERE t.slug = $1 GROUP BY t.id`, seed.Slug(prefix, 1)).Scan(&lo, &hi, &next); err != nil {
+		t.Fatal(err)
+	}
+	if lo != 1 || hi != 10 || next != 10 {
+		t.Fatalf("seeded tenant 1: ids %d..%d, counter at %d", lo, hi, next)
 	}
 	// 31 users over 3 tenants: 11, 10, 10. The last user of tenant 0 logs in.
 	n := startNode(t)

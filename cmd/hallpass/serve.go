@@ -55,12 +55,14 @@ func (c *cli) serve(ctx context.Context) error {
 			d.log.Error("mail worker stopped", "err", err)
 		}
 	}()
-	// Expired sessions and long-expired refresh tokens are deleted in the
-	// background (one process at a time, by an advisory lock).
+	// Expired sessions, long-expired refresh tokens, and mail and audit
+	// events past their retention are deleted in the background (one
+	// process at a time, by an advisory lock).
 	janitorDone := make(chan struct{})
 	go func() {
 		defer close(janitorDone)
-		(&identity.Janitor{Pool: d.pool, Log: d.log}).Run(workerCtx)
+		(&identity.Janitor{Pool: d.pool, Log: d.log, SentMailRetention: c.cfg.SentMailRetention,
+			UnsentMailRetention: c.cfg.UnsentMailRetention, AuditRetention: c.cfg.AuditRetention}).Run(workerCtx)
 	}()
 	defer func() { stopWorker(); <-workerDone; <-janitorDone }()
 	d.log.Info("hallpass serving", "listen", ln.Addr().String(), "public_url", c.cfg.PublicURL, "base_domain", c.cfg.BaseDomain)

@@ -6,7 +6,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // Platform is the tenant id used for events that belong to no tenant.
@@ -67,12 +68,31 @@ func insert(e Event) (string, []any, error) {
 	if details == nil {
 		details = map[string]any{}
 	}
-	raw, err := json.Marshal(details)
+	// Targets, addresses and details often come from a request (a typed
+	// address, a header): whatever they hold, the event is recorded.
+	raw, err := pgtext.Marshal(details)
 	if err != nil {
 		return "", nil, fmt.Errorf("audit: details: %w", err)
 	}
 	return `INSERT INTO audit_events (tenant_id, actor, action, target, ip, details)
-		VALUES ($1, $2, $3, $4, $5, $6)`, []any{e.TenantID, e.Actor, e.Action, e.Target, e.IP, raw}, nil
+		VALUES ($1, $2, $3, $4, $5, $6)`, []any{e.TenantID, pgtext.Clean(e.Actor, 0), pgtext.Clean(e.Action, 0),
+			pgtext.Clean(e.Target, 0), pgtext.Clean(e.IP, 100), raw}, nil
+}
+
+// DefaultRetention is how long events are kept: 400 days, so a full year
+// can be looked back on, with a month to spare.
+const DefaultRetention = 400 * 24 * time.Hour
+
+// Purge deletes at most batch events, of every tenant and the platform,
+// recorded longer than keep ago; it returns how many went. The janitor calls
+// it until it deletes fewer than batch.
+func Purge(ctx context.Context, x Execer, keep time.Duration, batch int) (int64, error) {
+	tag, err := x.Exec(ctx, `DELETE FROM audit_events WHERE (tenant_id, id) IN (
+		SELECT tenant_id, id FROM audit_events WHERE at < now() - make_interval(secs => $2) LIMIT $1)`, batch, keep.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("audit: purge: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // Querier runs a query; *pgxpool.Pool and pgx.Tx satisfy it.

@@ -112,3 +112,23 @@ func TestParseCursor(t *testing.T) {
 		}
 	}
 }
+
+// An event whose target, address or details hold what Postgres text and
+// jsonb refuse (NUL, invalid UTF-8: a typed address, a header) is still
+// recorded, cleaned, rather than failing the change it records.
+func TestRecordCleansText(t *testing.T) {
+	pool := testenv.Pool(t)
+	tenant := uuid.New()
+	e := audit.Event{TenantID: tenant, Actor: "anonymous", Action: "login.failed", Target: "a\x00b\xff@example.com",
+		IP: "1.2.3.4\x00, junk\xff", Details: map[string]any{"agent\x00": "x\x00y", "list": []string{"\xff"}}}
+	if err := audit.Record(context.Background(), pool, e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := audit.List(context.Background(), pool, tenant, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if got[0].Target != "ab\uFFFD@example.com" || got[0].IP != "1.2.3.4, junk\uFFFD" || got[0].Details["agent"] != "xy" {
+		t.Fatalf("stored %+v", got[0])
+	}
+}

@@ -174,9 +174,13 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 	if decoy {
 		return a.preventEnumeration(ctx, t, sess, email, req)
 	}
+	userID, err := a.Store.NextUserID(ctx, t.ID)
+	if err != nil {
+		return err
+	}
 	var user *User
 	var addr *EmailAddress
-	err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if email != "" {
 			if err := lockEmail(ctx, tx, t.ID, email); err != nil {
 				return err
@@ -196,7 +200,7 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *Session,
 			}
 		}
 		var err error
-		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{Username: username, PasswordHash: hash, Email: email})
+		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: hash, Email: email})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/audit"
+	hpmail "github.com/hallpass/hallpass/internal/mail"
 )
 
 // Janitor deletes what no request can use any more, so that the session
@@ -15,6 +18,11 @@ import (
 // tokens expired for longer than RefreshRetention. A spent token is kept
 // until then so that presenting it again still revokes its family; after
 // that it is refused as unknown.
+//
+// It also forgets what is kept only for a while: sent mail (sealed, but
+// holding codes and links) and the dev inbox's clear copies after
+// SentMailRetention, mail never sent after UnsentMailRetention, and audit
+// events after AuditRetention.
 //
 // Deletes go in batches of BatchSize rows, each its own statement, so no
 // lock is held for long; when several processes run a janitor, a Postgres
@@ -28,11 +36,24 @@ type Janitor struct {
 	BatchSize int
 	// RefreshRetention is how long an expired refresh token is kept (0: 7 days).
 	RefreshRetention time.Duration
+	// SentMailRetention is how long sent mail and dev-inbox mail are kept
+	// (HALLPASS_OUTBOX_RETENTION; 0: mail.DefaultSentRetention).
+	SentMailRetention time.Duration
+	// UnsentMailRetention is how long mail that could not be sent is
+	// retried and kept (HALLPASS_OUTBOX_UNSENT_RETENTION; 0:
+	// mail.DefaultUnsentRetention).
+	UnsentMailRetention time.Duration
+	// AuditRetention is how long audit events are kept
+	// (HALLPASS_AUDIT_RETENTION; 0: audit.DefaultRetention).
+	AuditRetention time.Duration
 }
 
 // JanitorResult counts what one round deleted.
 type JanitorResult struct {
 	Sessions, RefreshTokens int64
+	// SentMail and UnsentMail are outbox rows, DevInbox dev-inbox
+	// messages, AuditEvents audit events.
+	SentMail, UnsentMail, DevInbox, AuditEvents int64
 	// Skipped: another process held the lock.
 	Skipped bool
 }
@@ -58,8 +79,9 @@ func (j *Janitor) Run(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			j.log().WarnContext(ctx, "janitor round failed", "err", err)
-		case res.Sessions+res.RefreshTokens > 0:
-			j.log().InfoContext(ctx, "janitor round", "sessions", res.Sessions, "refresh_tokens", res.RefreshTokens)
+		case res.Sessions+res.RefreshTokens+res.SentMail+res.UnsentMail+res.DevInbox+res.AuditEvents > 0:
+			j.log().InfoContext(ctx, "janitor round", "sessions", res.Sessions, "refresh_tokens", res.RefreshTokens,
+				"sent_mail", res.SentMail, "unsent_mail", res.UnsentMail, "dev_inbox", res.DevInbox, "audit_events", res.AuditEvents)
 		}
 		t.Reset(every)
 	}
@@ -95,34 +117,45 @@ func (j *Janitor) Round(ctx context.Context) (JanitorResult, error) {
 	if batch <= 0 {
 		batch = 5000
 	}
-	retention := j.RefreshRetention
-	if retention <= 0 {
-		retention = 7 * 24 * time.Hour
+	exec := func(sql string, arg ...any) func(int) (int64, error) {
+		return func(batch int) (int64, error) {
+			tag, err := conn.Exec(ctx, sql, append([]any{batch}, arg...)...)
+			return tag.RowsAffected(), err
+		}
 	}
+	sent := orDefault(j.SentMailRetention, hpmail.DefaultSentRetention)
+	unsent := orDefault(j.UnsentMailRetention, hpmail.DefaultUnsentRetention)
+	events := orDefault(j.AuditRetention, audit.DefaultRetention)
 	for _, step := range []struct {
-		sql   string
-		arg   any
+		purge func(batch int) (int64, error)
 		count *int64
 	}{
-		{sqlPurgeSessions, nil, &res.Sessions},
-		{sqlPurgeRefreshTokens, retention.Seconds(), &res.RefreshTokens},
+		{exec(sqlPurgeSessions), &res.Sessions},
+		{exec(sqlPurgeRefreshTokens, orDefault(j.RefreshRetention, 7*24*time.Hour).Seconds()), &res.RefreshTokens},
+		{func(batch int) (int64, error) { return hpmail.PurgeSent(ctx, conn, sent, batch) }, &res.SentMail},
+		{func(batch int) (int64, error) { return hpmail.PurgeDevInbox(ctx, conn, sent, batch) }, &res.DevInbox},
+		{func(batch int) (int64, error) { return hpmail.PurgeUnsent(ctx, conn, unsent, batch) }, &res.UnsentMail},
+		{func(batch int) (int64, error) { return audit.Purge(ctx, conn, events, batch) }, &res.AuditEvents},
 	} {
 		for {
-			args := []any{batch}
-			if step.arg != nil {
-				args = append(args, step.arg)
-			}
-			tag, err := conn.Exec(ctx, step.sql, args...)
+			n, err := step.purge(batch)
 			if err != nil {
 				return res, fmt.Errorf("janitor: %w", err)
 			}
-			*step.count += tag.RowsAffected()
-			if tag.RowsAffected() < int64(batch) {
+			*step.count += n
+			if n < int64(batch) {
 				break
 			}
 		}
 	}
 	return res, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // The janitor's statements ($1 the batch size).

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/metrics"
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // ErrSessionNotFound is returned for a token that names no live session.
@@ -226,7 +227,7 @@ func NewSessions(pool *pgxpool.Pool, rdb *redis.Client) *Sessions {
 // New returns an empty anonymous session for a client; it gets a token
 // when first saved with something in it.
 func (s *Sessions) New(tenantID uuid.UUID, client, ip, userAgent string) *Session {
-	return &Session{TenantID: tenantID, Client: client, IP: ip, UserAgent: truncate(userAgent, 512), CreatedAt: time.Now()}
+	return &Session{TenantID: tenantID, Client: client, IP: pgtext.Clean(ip, maxIPText), UserAgent: pgtext.Clean(userAgent, maxUserAgent), CreatedAt: time.Now()}
 }
 
 // tokenID is the storage key of a token: its SHA-256.
@@ -287,7 +288,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	if len(id) != sha256.Size {
 		return nil, ErrSessionNotFound
 	}
-	sess := &Session{TenantID: tenantID, id: id, IP: ip, UserAgent: truncate(userAgent, 512)}
+	sess := &Session{TenantID: tenantID, id: id, IP: pgtext.Clean(ip, maxIPText), UserAgent: pgtext.Clean(userAgent, maxUserAgent)}
 	key := redisKey(tenantID, id)
 	local := s.bus.local.Load()
 	var ticket fillTicket
@@ -666,12 +667,12 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+// What a session keeps of the client's User-Agent and address: valid UTF-8
+// (a header may carry any byte), cut on a character boundary.
+const (
+	maxUserAgent = 512
+	maxIPText    = 100
+)
 
 // EndUserSessions ends every session of a user except keep (nil: all). It
 // follows a change to the user (a new password, a deactivation, a deletion),

@@ -218,8 +218,12 @@ func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *Se
 // account, and starts the login as a signup.
 func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, email, username string, req Request) error {
 	s := t.Settings
+	userID, err := a.Store.NextUserID(ctx, t.ID)
+	if err != nil {
+		return err
+	}
 	var user *User
-	err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if email != "" {
 			if err := lockEmail(ctx, tx, t.ID, email); err != nil {
 				return err
@@ -244,7 +248,7 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 		}
 		var addr *EmailAddress
 		var err error
-		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{Username: username, PasswordHash: "!", Email: email})
+		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: "!", Email: email})
 		if err != nil {
 			return err
 		}

@@ -165,9 +165,27 @@ func usernameTaken(ctx context.Context, q interface {
 
 // NewUser is what signup stores.
 type NewUser struct {
+	// ID is the user's id, from NextUserID; 0 takes the next one within the
+	// inserting transaction (which then holds the tenant's counter until it
+	// ends: fine for tools and tests, not for signups).
+	ID           int64
 	Username     string
 	PasswordHash string
 	Email        string // "" for none
+}
+
+// NextUserID takes the next user id of a tenant: each tenant numbers its
+// users from 1, so no tenant learns how many users the platform or any other
+// tenant has. Like a sequence, it is called before (outside) the transaction
+// that creates the user, so concurrent signups of a tenant wait for one
+// short statement, never for each other's transactions; a signup that fails
+// after it leaves a gap.
+func (s *Store) NextUserID(ctx context.Context, tenantID uuid.UUID) (int64, error) {
+	var id int64
+	if err := s.pool.QueryRow(ctx, `SELECT next_user_id($1)`, tenantID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("identity: next user id: %w", err)
+	}
+	return id, nil
 }
 
 // insertUser creates a user (and its primary, unverified address) in tx.
@@ -177,8 +195,13 @@ func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (
 	if n.Username != "" {
 		username, folded = n.Username, usernameKey(n.Username)
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded, password_hash) VALUES ($1, $2, $3, $4)
-		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash).Scan(&u.ID, &u.DateJoined)
+	var id any
+	if n.ID != 0 {
+		id = n.ID
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash)
+		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4)
+		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id).Scan(&u.ID, &u.DateJoined)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/internal/seal"
 )
 
@@ -448,13 +448,8 @@ func shortError(err error, recipient string) string {
 		s = strings.ReplaceAll(s, recipient, "<recipient>")
 		s = strings.ReplaceAll(s, strings.ToLower(recipient), "<recipient>")
 	}
-	if len(s) > maxErrorLen {
-		s = s[:maxErrorLen]
-		for !utf8.ValidString(s) {
-			s = s[:len(s)-1]
-		}
-	}
-	return s
+	// The server's reply may hold any byte.
+	return pgtext.Clean(s, maxErrorLen)
 }
 
 // sleep waits d or until ctx is done; it reports whether d elapsed.

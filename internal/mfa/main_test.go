@@ -36,8 +36,8 @@ func (f *fixture) newUser(t *testing.T) int64 {
 	t.Helper()
 	name := strings.ToLower(testenv.Slug("user"))
 	var id int64
-	err := f.store.pool.QueryRow(context.Background(), `INSERT INTO users (tenant_id, username, username_folded, password_hash)
-		VALUES ($1, $2, $2, '') RETURNING id`, f.tenantID, name).Scan(&id)
+	err := f.store.pool.QueryRow(context.Background(), `INSERT INTO users (tenant_id, id, username, username_folded, password_hash)
+		VALUES ($1, next_user_id($1), $2, $2, '') RETURNING id`, f.tenantID, name).Scan(&id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,8 +24,9 @@ import (
 // the decimal user id, as allauth's (user_pk_to_url_str), so passkeys
 // registered there keep working after an import that keeps user ids.
 type WebAuthnUser struct {
-	// ID is the user's id.
-	ID int64
+	// TenantID and ID are the tenant's and the user's ids.
+	TenantID uuid.UUID
+	ID       int64
 	// Name is allauth's user entity name: the email address, else username.
 	Name string
 	// DisplayName is allauth's user_display.
@@ -32,10 +34,31 @@ type WebAuthnUser struct {
 	// Credentials are the user's WebAuthn credentials (for excludeCredentials
 	// and allowCredentials).
 	Credentials []webauthn.Credential
+	// legacyHandle: the credential in use was registered with the decimal
+	// user id as its handle.
+	legacyHandle bool
 }
 
-// WebAuthnID is the user handle: the decimal user id.
-func (u *WebAuthnUser) WebAuthnID() []byte { return []byte(strconv.FormatInt(u.ID, 10)) }
+// WebAuthnID is the user handle: the tenant's id (16 bytes) then the user's
+// (8 bytes, big-endian). User ids repeat across tenants, and tenants may
+// share a relying party id (localhost, one company's frontend domain); a
+// passkey manager keeps one credential per relying party and handle, so a
+// handle of the user id alone would let a registration in one tenant
+// replace the passkey of another tenant's user. Credentials registered
+// before ids were per tenant carry the decimal user id (unique then), which
+// FinishLogin still accepts.
+func (u *WebAuthnUser) WebAuthnID() []byte {
+	if u.legacyHandle {
+		return legacyUserHandle(u.ID)
+	}
+	return userHandle(u.TenantID, u.ID)
+}
+
+func userHandle(tenantID uuid.UUID, userID int64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 24), tenantID[:]...), uint64(userID))
+}
+
+func legacyUserHandle(userID int64) []byte { return []byte(strconv.FormatInt(userID, 10)) }
 
 // WebAuthnName is the user entity's name.
 func (u *WebAuthnUser) WebAuthnName() string {
@@ -65,7 +88,7 @@ func (s *Store) WebAuthnUser(ctx context.Context, tenantID uuid.UUID, userID int
 	if err != nil {
 		return nil, err
 	}
-	u := &WebAuthnUser{ID: userID, Name: name, DisplayName: displayName}
+	u := &WebAuthnUser{TenantID: tenantID, ID: userID, Name: name, DisplayName: displayName}
 	for _, a := range list {
 		u.Credentials = append(u.Credentials, a.wa.Credential)
 	}
@@ -370,7 +393,9 @@ func (s *Store) FinishLogin(ctx context.Context, tenantID uuid.UUID, cfg *webaut
 		if err != nil {
 			return err
 		}
-		if userID == 0 && !bytes.Equal(parsed.Response.UserHandle, []byte(strconv.FormatInt(a.UserID, 10))) {
+		handle := parsed.Response.UserHandle
+		legacy := len(handle) > 0 && bytes.Equal(handle, legacyUserHandle(a.UserID))
+		if userID == 0 && !legacy && !bytes.Equal(handle, userHandle(tenantID, a.UserID)) {
 			return fail
 		}
 		for _, seen := range a.wa.Seen {
@@ -383,7 +408,7 @@ func (s *Store) FinishLogin(ctx context.Context, tenantID uuid.UUID, cfg *webaut
 		if err != nil {
 			return err
 		}
-		user := &WebAuthnUser{ID: a.UserID, Credentials: []webauthn.Credential{a.wa.Credential}}
+		user := &WebAuthnUser{TenantID: tenantID, ID: a.UserID, Credentials: []webauthn.Credential{a.wa.Credential}, legacyHandle: legacy}
 		for _, o := range others {
 			user.Credentials = append(user.Credentials, o.wa.Credential)
 		}
@@ -391,7 +416,12 @@ func (s *Store) FinishLogin(ctx context.Context, tenantID uuid.UUID, cfg *webaut
 		if userID == 0 {
 			cred, err = rp.ValidateDiscoverableLogin(func(_, _ []byte) (webauthn.User, error) { return user, nil }, st.Session, parsed)
 		} else {
-			cred, err = rp.ValidateLogin(user, st.Session, parsed)
+			// BeginLogin named the user by its current handle; the query
+			// above already tied the credential to that user, so the session
+			// names it in the form its credential was made with.
+			session := st.Session
+			session.UserID = user.WebAuthnID()
+			cred, err = rp.ValidateLogin(user, session, parsed)
 		}
 		if err != nil || cred.Authenticator.CloneWarning || !bytes.Equal(cred.ID, a.wa.Credential.ID) {
 			return fail

@@ -94,7 +94,7 @@ func TestWebAuthnRegisterAndLogin(t *testing.T) {
 	if sel["residentKey"] != "discouraged" || sel["userVerification"] != "discouraged" || sel["requireResidentKey"] != false {
 		t.Fatalf("selection %v", sel)
 	}
-	if co["rp"].(map[string]any)["id"] != testRPID || co["user"].(map[string]any)["id"] != base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(user, 10))) {
+	if co["rp"].(map[string]any)["id"] != testRPID || co["user"].(map[string]any)["id"] != base64.RawURLEncoding.EncodeToString(userHandle(f.tenantID, user)) {
 		t.Fatalf("options %s", opts)
 	}
 	if co["extensions"].(map[string]any)["credProps"] != true {

@@ -97,9 +97,10 @@ func (o *Options) check() error {
 // Load replaces the tenants whose slug starts with the prefix (and, by the
 // foreign keys' cascade, everything they own) with a fresh set, in one
 // transaction: COPY for tenants, users, addresses and sessions, then
-// ANALYZE so the planner sees the new sizes. User ids are taken from the
-// users identity sequence under a lock, so a server inserting users at the
-// same time waits rather than colliding.
+// ANALYZE so the planner sees the new sizes. Each tenant numbers its users
+// from 1 (see migrations/00018); the tenants are new, so no server can be
+// inserting users into them meanwhile, and their id counters are set once
+// the users are in.
 func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 	start := time.Now()
 	if err := o.check(); err != nil {
@@ -129,15 +130,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 		if o.Users == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		var base int64
-		if err := tx.QueryRow(ctx, `SELECT greatest(coalesce(max(id), 0),
-			coalesce(pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 0)) FROM users`).Scan(&base); err != nil {
-			return fmt.Errorf("seed: user ids: %w", err)
-		}
-		// users: (tenant, j) in order; user k of the run gets id base+1+k.
+		// users: (tenant, j) in order; user j of a tenant gets id j+1.
 		type pos struct{ t, j int }
 		walk := func() func() (pos, bool) {
 			t, j := 0, 0
@@ -152,39 +145,39 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 				return pos{t, j - 1}, true
 			}
 		}
-		next, k := walk(), int64(0)
+		userID := func(p pos) int64 { return int64(p.j) + 1 }
+		next := walk()
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"tenant_id", "id", "username", "username_folded", "password_hash"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				p, ok := next()
 				if !ok {
 					return nil, nil
 				}
-				k++
 				name := "u" + strconv.Itoa(p.j)
-				return []any{ids[p.t], base + k, name, name, o.PasswordHash}, nil
+				return []any{ids[p.t], userID(p), name, name, o.PasswordHash}, nil
 			})); err != nil {
 			return fmt.Errorf("seed: copy users: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('users', 'id'), $1)`, base+k); err != nil {
-			return err
+		if _, err := tx.Exec(ctx, `INSERT INTO user_id_counters (tenant_id, last_id)
+			SELECT tenant_id, max(id) FROM users WHERE tenant_id = ANY($1) GROUP BY tenant_id`, ids); err != nil {
+			return fmt.Errorf("seed: user id counters: %w", err)
 		}
-		next, k = walk(), 0
+		next = walk()
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"email_addresses"}, []string{"tenant_id", "user_id", "email", "email_folded", "verified", "is_primary"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				p, ok := next()
 				if !ok {
 					return nil, nil
 				}
-				k++
 				e := Email(slugs[p.t], p.j)
-				return []any{ids[p.t], base + k, e, e, true, true}, nil
+				return []any{ids[p.t], userID(p), e, e, true, true}, nil
 			})); err != nil {
 			return fmt.Errorf("seed: copy addresses: %w", err)
 		}
 		if o.SessionsPerUser == 0 {
 			return nil
 		}
-		next, k = walk(), 0
+		next = walk()
 		var cur pos
 		left := 0
 		expires := time.Now().Add(14 * 24 * time.Hour)
@@ -196,12 +189,11 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 						return nil, nil
 					}
 					cur, left = p, o.SessionsPerUser
-					k++
 				}
 				left--
 				id := make([]byte, 32)
 				_, _ = rand.Read(id)
-				return []any{ids[cur.t], id, base + k, "app", expires}, nil
+				return []any{ids[cur.t], id, userID(cur), "app", expires}, nil
 			}))
 		if err != nil {
 			return fmt.Errorf("seed: copy sessions: %w", err)

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
 // Account is a provider account connected to a user (allauth's
@@ -68,7 +70,9 @@ func encodeExtra(extra map[string]any) ([]byte, error) {
 	if extra == nil {
 		return []byte("{}"), nil
 	}
-	b, err := json.Marshal(extra)
+	// What a provider says is stored as it said it, less what jsonb
+	// cannot hold (a NUL in a string).
+	b, err := pgtext.Marshal(extra)
 	if err != nil {
 		return nil, fmt.Errorf("social: encode extra_data: %w", err)
 	}
@@ -105,7 +109,7 @@ func (a *Accounts) ListForUser(ctx context.Context, tenantID uuid.UUID, userID i
 // account the user already has refreshes its extra_data (added = false);
 // one connected to another user is ErrConnectedOther.
 func (a *Accounts) Connect(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, userID int64, provider, uid string, extra map[string]any) (acc *Account, added bool, err error) {
-	if provider == "" || uid == "" || len(uid) > UIDMaxLength {
+	if provider == "" || uid == "" || len(uid) > UIDMaxLength || !pgtext.Valid(provider) || !pgtext.Valid(uid) {
 		return nil, false, fmt.Errorf("social: invalid provider %q or uid", provider)
 	}
 	data, err := encodeExtra(extra)

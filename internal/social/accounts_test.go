@@ -25,7 +25,7 @@ func newTenantUsers(t *testing.T, n int) (uuid.UUID, []int64) {
 	}
 	ids := make([]int64, n)
 	for i := range ids {
-		if err := pool.QueryRow(ctx, `INSERT INTO users (tenant_id) VALUES ($1) RETURNING id`, tn.ID).Scan(&ids[i]); err != nil {
+		if err := pool.QueryRow(ctx, `INSERT INTO users (tenant_id, id) VALUES ($1, next_user_id($1)) RETURNING id`, tn.ID).Scan(&ids[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +124,7 @@ func TestAccountsConnectInTransaction(t *testing.T) {
 	errAbort := errors.New("abort")
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id) VALUES ($1) RETURNING id`, tenant).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id) VALUES ($1, next_user_id($1)) RETURNING id`, tenant).Scan(&id); err != nil {
 			return err
 		}
 		if _, _, err := accounts.Connect(ctx, tx, tenant, id, "apple", "001.abc", map[string]any{"sub": "001.abc"}); err != nil {
@@ -140,7 +140,7 @@ func TestAccountsConnectInTransaction(t *testing.T) {
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var id int64
-		if err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id) VALUES ($1) RETURNING id`, tenant).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id) VALUES ($1, next_user_id($1)) RETURNING id`, tenant).Scan(&id); err != nil {
 			return err
 		}
 		_, _, err := accounts.Connect(ctx, tx, tenant, id, "apple", "001.abc", nil)

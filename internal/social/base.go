@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hallpass/hallpass/internal/address"
+	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -242,6 +243,10 @@ func (b *base) profile(in profileInput) (*Profile, error) {
 	}
 	if len(in.uid) > UIDMaxLength {
 		return nil, &ProviderError{Op: "profile", Err: fmt.Errorf("user id longer than %d", UIDMaxLength)}
+	}
+	// Refused, not cleaned: two different ids must stay two accounts.
+	if !pgtext.Valid(in.uid) {
+		return nil, &ProviderError{Op: "profile", Err: errors.New("user id is not UTF-8 text")}
 	}
 	p := &Profile{
 		UID: in.uid, Name: in.name, FirstName: in.first, LastName: in.last, Username: in.username,
