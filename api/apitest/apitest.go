@@ -111,7 +111,9 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	// Provider stand-ins run on loopback; tests point providers at them
 	// through Social.Endpoints.
-	socialHandlers := &apisocial.Handlers{Headless: headless, States: social.NewStateStore(rdb), AllowPrivateNetworks: true,
+	states := social.NewStateStore(rdb)
+	states.Pending = accounts.Pending
+	socialHandlers := &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: true,
 		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, PlatformHost, "127.0.0.1"), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},

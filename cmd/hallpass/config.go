@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/quota"
 )
 
 // config is the process configuration, read from HALLPASS_* variables.
@@ -36,6 +37,10 @@ type config struct {
 	// (HALLPASS_SESSION_LOCAL_CACHE; 0 turns the local layer off, so every
 	// session check asks Redis).
 	SessionLocalCache int
+	// TenantPendingLimit is how many anonymous states (pending sessions,
+	// provider redirect states) one tenant may hold in Redis at once
+	// (HALLPASS_TENANT_PENDING_LIMIT, default quota.DefaultPendingCeiling).
+	TenantPendingLimit int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -58,6 +63,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("HALLPASS_SESSION_LOCAL_CACHE %q: must be a number of sessions (0 turns it off)", v)
 		}
 		c.SessionLocalCache = n
+	}
+	c.TenantPendingLimit = quota.DefaultPendingCeiling
+	if v := getenv("HALLPASS_TENANT_PENDING_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("HALLPASS_TENANT_PENDING_LIMIT %q: must be a positive number of pending states per tenant", v)
+		}
+		c.TenantPendingLimit = n
 	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {
