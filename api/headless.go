@@ -97,14 +97,16 @@ func CookiePath(c *fiber.Ctx) string { return cookiePath(c) }
 
 // LimitAnonymous consumes one hit of one of Hallpass's own rate-limited
 // actions (HALLPASS_RATE_LIMITS: requests that store state for a client
-// not logged in), per client IP; ErrRateLimited when exhausted.
+// not logged in), per client IP, an IPv6 client counted by its /64 (one
+// subscriber's allocation, whose addresses it can rotate through at will);
+// ErrRateLimited when exhausted.
 func (h *Headless) LimitAnonymous(c *fiber.Ctx, action string) error {
 	t := Tenant(c)
 	rules := t.Settings.HallpassRateLimits[action]
 	if h.Accounts.Limiter == nil || len(rules) == 0 {
 		return nil
 	}
-	ok, err := h.Accounts.Limiter.Allow(c.UserContext(), t.ID, action, rules, ratelimit.Subject{IP: ClientIP(c)})
+	ok, err := h.Accounts.Limiter.Allow(c.UserContext(), t.ID, action, rules, ratelimit.Subject{IP: ipNetwork(ClientIP(c))})
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,23 @@ func TestAnonymousRedirectsRateLimited(t *testing.T) {
 	}
 }
 
+// Rotating through the addresses of one IPv6 /64 (one subscriber's
+// allocation) does not escape the per-IP limit.
+func TestAnonymousRedirectsRateLimitedPerIPv6Network(t *testing.T) {
+	env, _ := googleEnv(t, apitest.Settings{"ALLAUTH_TRUSTED_PROXY_COUNT": 1})
+	counts := map[int]int{}
+	for i := 0; i < 60; i++ {
+		counts[anonRedirect(env, fmt.Sprintf("2001:db8:1:2::%x", i+1)).Code]++
+	}
+	if counts[429] == 0 || counts[302] > 30 {
+		t.Fatalf("60 anonymous redirects from one /64 answered %v; want 20 302s (provider_redirect 20/m/ip), then 429s", counts)
+	}
+	// Another /64 is another subscriber.
+	if res := anonRedirect(env, "2001:db8:1:3::1"); res.Code != 302 {
+		t.Fatalf("a redirect from another /64: %d", res.Code)
+	}
+}
+
 // Issue #16 item 6: however many IPs the requests come from, a tenant's
 // pending state is capped by its budget (429 past it), and one tenant over
 // its budget does not keep another from starting flows.
