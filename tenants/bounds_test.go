@@ -164,6 +164,10 @@ func TestTrustCookieSettings(t *testing.T) {
 		{"another tenant's prefix", doc{"MFA_TRUST_COOKIE_PATH": "/t/other/"}, "MFA_TRUST_COOKIE_PATH"},
 		{"dot segments", doc{"MFA_TRUST_COOKIE_PATH": "/a/../console/"}, "MFA_TRUST_COOKIE_PATH"},
 		{"empty segment", doc{"MFA_TRUST_COOKIE_PATH": "//console/"}, "MFA_TRUST_COOKIE_PATH"},
+		{"session cookie domain", doc{"SESSION_COOKIE_DOMAIN": ".localhost"}, "SESSION_COOKIE_DOMAIN"},
+		{"session cookie path", doc{"SESSION_COOKIE_PATH": "/console/"}, "SESSION_COOKIE_PATH"},
+		{"session cookie name", doc{"SESSION_COOKIE_NAME": "hp_console"}, "SESSION_COOKIE_NAME"},
+		{"csrf cookie domain", doc{"CSRF_COOKIE_DOMAIN": ".localhost"}, "CSRF_COOKIE_DOMAIN"},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,6 +187,8 @@ func TestTrustCookieSettings(t *testing.T) {
 		{"MFA_TRUST_COOKIE_DOMAIN": ""},
 		{"MFA_TRUST_COOKIE_PATH": "/"},
 		{"MFA_TRUST_COOKIE_PATH": "/_allauth/"},
+		// Django's defaults of the platform's own cookies ask for nothing.
+		{"SESSION_COOKIE_NAME": "sessionid", "SESSION_COOKIE_DOMAIN": nil, "CSRF_COOKIE_PATH": "/"},
 	} {
 		mustParse(t, ok)
 	}

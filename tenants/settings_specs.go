@@ -785,8 +785,21 @@ var unsupportedSettings = map[string]struct{ dflt, why string }{
 	"ALLAUTH_DEFAULT_AUTO_FIELD":                            {`null`, "it configures Django models"},
 	"INSTALLED_APPS":                                        {``, "list the optional allauth apps in HALLPASS_APPS instead"},
 	"SESSION_COOKIE_AGE":                                    {``, "use HALLPASS_SESSION_COOKIE_AGE"},
-	"CORS_ALLOWED_ORIGINS":                                  {``, "use HALLPASS_CORS_ALLOWED_ORIGINS"},
-	"DEFAULT_FROM_EMAIL":                                    {``, "use HALLPASS_EMAIL_FROM"},
+	// The headless API's own cookies are the platform's: fixed names, host-only,
+	// scoped to the tenant's base, so no tenant can aim them at the console or
+	// at another tenant.
+	"SESSION_COOKIE_NAME":     {`"sessionid"`, "the session cookie's name is fixed (allauth's frontends and the platform rely on it)"},
+	"SESSION_COOKIE_DOMAIN":   {`null`, "the session cookie is host-only, on the tenant's own host"},
+	"SESSION_COOKIE_PATH":     {`"/"`, "the session cookie is scoped to the tenant's base"},
+	"SESSION_COOKIE_SECURE":   {`false`, "the session cookie is Secure whenever the API is served over https"},
+	"SESSION_COOKIE_HTTPONLY": {`true`, "the session cookie is always HttpOnly"},
+	"SESSION_COOKIE_SAMESITE": {`"Lax"`, "the session cookie is always SameSite=Lax"},
+	"CSRF_COOKIE_NAME":        {`"csrftoken"`, "the CSRF cookie's name is fixed (allauth's frontends rely on it)"},
+	"CSRF_COOKIE_DOMAIN":      {`null`, "the CSRF cookie is host-only, on the tenant's own host"},
+	"CSRF_COOKIE_PATH":        {`"/"`, "the CSRF cookie is scoped to the tenant's base"},
+	"CSRF_HEADER_NAME":        {`"HTTP_X_CSRFTOKEN"`, "the CSRF header is fixed (X-CSRFToken)"},
+	"CORS_ALLOWED_ORIGINS":    {``, "use HALLPASS_CORS_ALLOWED_ORIGINS"},
+	"DEFAULT_FROM_EMAIL":      {``, "use HALLPASS_EMAIL_FROM"},
 }
 
 func boolSetting(key, dflt string, field func(*Settings) *bool) settingSpec {
