@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/hallpass/hallpass/internal/quota"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -78,6 +79,11 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 				Errors: []ErrorItem{{Message: "This host is not served here.", Code: "invalid_host"}}})
 		case errors.As(err, &fe):
 			return RespondStatus(c, fe.Code)
+		case errors.Is(err, quota.ErrExhausted):
+			// The tenant holds all the anonymous state it may: answered as
+			// allauth answers a rate limit.
+			c.Set(fiber.HeaderRetryAfter, "60")
+			return c.Status(fiber.StatusTooManyRequests).JSON(Envelope{Status: fiber.StatusTooManyRequests})
 		case Unavailable(err):
 			log.Warn("dependency unavailable", "err", err, "path", c.Path(), "request_id", RequestID(c))
 			c.Set(fiber.HeaderRetryAfter, "1")

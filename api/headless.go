@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -78,7 +79,7 @@ func Session(c *fiber.Ctx) *identity.Session {
 func Request(c *fiber.Ctx) identity.Request {
 	r := identity.Request{BaseURL: TenantBaseURL(c), IP: ClientIP(c), Client: Client(c)}
 	if t := Tenant(c); t != nil && r.Client == ClientBrowser {
-		r.TrustCookie = c.Cookies(t.Settings.MFATrustCookieName)
+		r.TrustCookie = c.Cookies(t.Settings.TrustCookieName())
 	}
 	return r
 }
@@ -87,6 +88,31 @@ func Request(c *fiber.Ctx) identity.Request {
 // /t/{slug}/ on one host never see each other's cookies.
 func cookiePath(c *fiber.Ctx) string {
 	return TenantPath(c) + "/"
+}
+
+// CookiePath is the path the tenant's cookies are scoped to: its base, "/"
+// when the request addressed it by Host, "/t/{slug}/" by prefix.
+func CookiePath(c *fiber.Ctx) string { return cookiePath(c) }
+
+// LimitAnonymous consumes one hit of one of Hallpass's own rate-limited
+// actions (HALLPASS_RATE_LIMITS: requests that store state for a client
+// not logged in), per client IP, an IPv6 client counted by its /64 (one
+// subscriber's allocation, whose addresses it can rotate through at will);
+// ErrRateLimited when exhausted.
+func (h *Headless) LimitAnonymous(c *fiber.Ctx, action string) error {
+	t := Tenant(c)
+	rules := t.Settings.HallpassRateLimits[action]
+	if h.Accounts.Limiter == nil || len(rules) == 0 {
+		return nil
+	}
+	ok, err := h.Accounts.Limiter.Allow(c.UserContext(), t.ID, action, rules, ratelimit.Subject{IP: ipNetwork(ClientIP(c))})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrRateLimited
+	}
+	return nil
 }
 
 // LoadSession is the headless middleware that ties the request to a
@@ -310,6 +336,15 @@ func (h *Headless) SaveSession(c *fiber.Ctx) (appToken string, err error) {
 	sess := Session(c)
 	t := Tenant(c)
 	if sess != nil {
+		if sess.StoresNewPending() {
+			// Whatever the endpoint, a client that is not logged in
+			// stores a new session in the Redis every tenant shares only
+			// so often (and the tenant's budget caps them all, see
+			// identity.Sessions.Pending).
+			if err := h.LimitAnonymous(c, ratelimit.ActionAnonymousSession); err != nil {
+				return "", err
+			}
+		}
 		if err := h.Accounts.Sessions.Save(c.UserContext(), sess, time.Duration(t.Settings.LoginTimeout)*time.Second); err != nil {
 			return "", err
 		}

@@ -245,6 +245,12 @@ type Settings struct {
 	// merged over allauth's defaults). An action set to false is absent; the
 	// map is nil when ACCOUNT_RATE_LIMITS is false (no limits at all).
 	RateLimits map[string][]ratelimit.Rule
+	// HallpassRateLimits are Hallpass's own limits, in ACCOUNT_RATE_LIMITS's
+	// format, on requests that store state for a client that is not logged
+	// in, which allauth leaves unlimited: provider_redirect and
+	// anonymous_session (HALLPASS_RATE_LIMITS, merged over
+	// ratelimit.DefaultHallpassRates; nil when false).
+	HallpassRateLimits map[string][]ratelimit.Rule
 
 	// --- MFA_* ---
 
@@ -503,7 +509,7 @@ func (s *Settings) EffectiveSocialAccountEmailVerification() string {
 // DefaultSettings returns allauth 65.16.1's defaults plus Hallpass's, as
 // ParseSettings returns them for an empty document.
 func DefaultSettings() *Settings {
-	s, errs := buildSettings(map[string]any{})
+	s, errs, _ := buildSettings(map[string]any{}, false)
 	if len(errs) > 0 {
 		// The defaults are a constant table; tests keep them valid.
 		panic("tenants: invalid default settings: " + errs.Error())
@@ -516,18 +522,32 @@ func DefaultSettings() *Settings {
 // settings. It reports every problem found, as a *SettingsError or, when
 // there are several, SettingsErrors, and then returns no Settings.
 func ParseSettings(doc []byte) (*Settings, error) {
+	s, _, err := parseSettings(doc, false)
+	return s, err
+}
+
+// parseStoredSettings is ParseSettings for a document read back from the
+// database: a value beyond a bound introduced after it was written is
+// clamped to the bound (a cookie setting reaching outside the tenant gets
+// its default back) and reported in clamped, instead of failing the whole
+// tenant. Every other problem still fails.
+func parseStoredSettings(doc []byte) (s *Settings, clamped SettingsErrors, err error) {
+	return parseSettings(doc, true)
+}
+
+func parseSettings(doc []byte, stored bool) (*Settings, SettingsErrors, error) {
 	m, serr := decodeSettingsDocument(doc)
 	if serr != nil {
-		return nil, serr
+		return nil, nil, serr
 	}
-	s, errs := buildSettings(m)
+	s, errs, clamped := buildSettings(m, stored)
 	switch len(errs) {
 	case 0:
-		return s, nil
+		return s, clamped, nil
 	case 1:
-		return nil, errs[0]
+		return nil, nil, errs[0]
 	default:
-		return nil, errs
+		return nil, nil, errs
 	}
 }
 

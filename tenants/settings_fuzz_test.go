@@ -153,7 +153,7 @@ func settingsSeeds(f *testing.F) [][]byte {
 		"ACCOUNT_SESSION_REMEMBER": true, "ACCOUNT_EMAIL_SUBJECT_PREFIX": "[Acme] ", "ACCOUNT_MAX_EMAIL_ADDRESSES": 3,
 		"ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD": "website", "ALLAUTH_TRUSTED_CLIENT_IP_HEADER": "CF-Connecting-IP",
 		"ALLAUTH_USER_CODE_FORMAT": map[string]any{"numeric": true}, "MFA_TRUST_COOKIE_SAMESITE": false,
-		"MFA_TRUST_COOKIE_DOMAIN": ".Example.com", "HALLPASS_CORS_ALLOWED_ORIGINS": []string{"https://app.example.com:8443"},
+		"MFA_TRUST_COOKIE_PATH": "/_allauth/", "HALLPASS_CORS_ALLOWED_ORIGINS": []string{"https://app.example.com:8443"},
 		"HALLPASS_WEBAUTHN_RP_ID": "example.com", "HALLPASS_WEBAUTHN_ORIGINS": []string{"https://app.example.com"},
 		"HALLPASS_EMAIL_FROM": "Acme <no-reply@example.com>", "SOCIALACCOUNT_EMAIL_VERIFICATION": "optional",
 		"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND": true, "ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND": 4,

@@ -22,10 +22,15 @@ type parser struct {
 	// skipped so that one mistake is reported once.
 	bad  map[string]bool
 	errs SettingsErrors
+	// stored marks a document read back from the database: values beyond
+	// the platform's bounds (settings_bounds.go) are clamped, and recorded
+	// in clamped, instead of refused.
+	stored  bool
+	clamped SettingsErrors
 }
 
-func buildSettings(doc map[string]any) (*Settings, SettingsErrors) {
-	p := &parser{s: &Settings{}, doc: doc, legacy: map[string]any{}, bad: map[string]bool{}}
+func buildSettings(doc map[string]any, stored bool) (*Settings, SettingsErrors, SettingsErrors) {
+	p := &parser{s: &Settings{}, doc: doc, legacy: map[string]any{}, bad: map[string]bool{}, stored: stored}
 	known := make(map[string]bool, len(settingSpecs))
 	for _, sp := range settingSpecs {
 		known[sp.key] = true
@@ -48,7 +53,8 @@ func buildSettings(doc map[string]any) (*Settings, SettingsErrors) {
 	p.checkLegacy()
 	p.validate()
 	p.errs.sort()
-	return p.s, p.errs
+	p.clamped.sort()
+	return p.s, p.errs, p.clamped
 }
 
 func (p *parser) applyDefault(sp settingSpec) {
@@ -305,6 +311,15 @@ func (p *parser) validate() {
 		}
 		if s.EmailVerification != EmailVerificationMandatory && p.ok(verifyKey) {
 			p.fail(key, "requires ACCOUNT_EMAIL_VERIFICATION = %q", EmailVerificationMandatory)
+		}
+	}
+	if secureOnlyName(s.MFATrustCookieName) && !s.MFATrustCookieSecure && p.ok("MFA_TRUST_COOKIE_NAME", "MFA_TRUST_COOKIE_SECURE") {
+		err := fmt.Errorf("%q: a __Secure- cookie requires MFA_TRUST_COOKIE_SECURE = true; browsers drop it otherwise", s.MFATrustCookieName)
+		if p.stored {
+			p.clampTo("MFA_TRUST_COOKIE_NAME", err, jsonText(DefaultTrustCookieName))
+			s.MFATrustCookieName = DefaultTrustCookieName
+		} else {
+			p.failErr("MFA_TRUST_COOKIE_NAME", err)
 		}
 	}
 	if s.MFATrustCookieSameSite == "None" && !s.MFATrustCookieSecure && p.ok("MFA_TRUST_COOKIE_SAMESITE", "MFA_TRUST_COOKIE_SECURE") {

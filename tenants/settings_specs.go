@@ -79,6 +79,9 @@ var settingSpecs = []settingSpec{
 		decode: func(p *parser, v any) error {
 			n, err := asMinInt(v, 1)
 			if err == nil {
+				n, err = p.bounded("HALLPASS_SESSION_COOKIE_AGE", n)
+			}
+			if err == nil {
 				p.s.SessionCookieAge = n
 			}
 			return err
@@ -288,6 +291,9 @@ var settingSpecs = []settingSpec{
 		decode: func(p *parser, v any) error {
 			n, err := asMinInt(v, 1)
 			if err == nil {
+				n, err = p.bounded("ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS", n)
+			}
+			if err == nil {
 				p.s.EmailConfirmationExpireDays = n
 			}
 			return err
@@ -317,6 +323,9 @@ var settingSpecs = []settingSpec{
 			n, err := asInt(v)
 			if err == nil && n < 1 {
 				err = fmt.Errorf("must be null (no limit) or at least 1, not %d", n)
+			}
+			if err == nil {
+				n, err = p.bounded("ACCOUNT_MAX_EMAIL_ADDRESSES", n)
 			}
 			if err == nil {
 				p.s.MaxEmailAddresses = n
@@ -547,7 +556,7 @@ var settingSpecs = []settingSpec{
 	{
 		key: "ACCOUNT_RATE_LIMITS",
 		decode: func(p *parser, v any) error {
-			limits, err := decodeRateLimits(v, defaultRateLimits(p))
+			limits, err := p.decodeRateLimits("ACCOUNT_RATE_LIMITS", v, defaultRateLimits(p), ratelimit.CheckAction)
 			if err == nil {
 				p.s.RateLimits = limits
 			}
@@ -561,6 +570,32 @@ var settingSpecs = []settingSpec{
 			m := make(map[string]any, len(ratelimit.Actions()))
 			for _, a := range ratelimit.Actions() {
 				if rules, ok := s.RateLimits[a]; ok {
+					m[a] = ratelimit.FormatRules(rules)
+				} else {
+					m[a] = false
+				}
+			}
+			return m
+		},
+	},
+
+	{
+		key: "HALLPASS_RATE_LIMITS",
+		decode: func(p *parser, v any) error {
+			limits, err := p.decodeRateLimits("HALLPASS_RATE_LIMITS", v, defaultHallpassRateLimits(), ratelimit.CheckHallpassAction)
+			if err == nil {
+				p.s.HallpassRateLimits = limits
+			}
+			return err
+		},
+		derive: func(p *parser) { p.s.HallpassRateLimits = defaultHallpassRateLimits() },
+		encode: func(s *Settings) any {
+			if s.HallpassRateLimits == nil {
+				return false
+			}
+			m := make(map[string]any, len(ratelimit.HallpassActions()))
+			for _, a := range ratelimit.HallpassActions() {
+				if rules, ok := s.HallpassRateLimits[a]; ok {
 					m[a] = ratelimit.FormatRules(rules)
 				} else {
 					m[a] = false
@@ -613,11 +648,13 @@ var settingSpecs = []settingSpec{
 	// allauth's default is timedelta(days=14); JSON carries seconds, which
 	// allauth also accepts.
 	intSetting("MFA_TRUST_COOKIE_AGE", "1209600", 1, func(s *Settings) *int { return &s.MFATrustCookieAge }),
-	stringSetting("MFA_TRUST_COOKIE_NAME", `"mfa_trusted"`, func(s *Settings) *string { return &s.MFATrustCookieName }, checkToken),
+	// The trust cookie lives in the tenant's own cookie space: no platform
+	// name, no Domain, no path outside the tenant's base (settings_bounds.go).
+	guardedStringSetting("MFA_TRUST_COOKIE_NAME", `"`+DefaultTrustCookieName+`"`, func(s *Settings) *string { return &s.MFATrustCookieName }, checkTrustCookieName),
 	// The remaining cookie defaults are Django's SESSION_COOKIE_* defaults.
-	nullableStringSetting("MFA_TRUST_COOKIE_DOMAIN", func(s *Settings) *string { return &s.MFATrustCookieDomain }, normalizeCookieDomain),
+	guardedStringSetting("MFA_TRUST_COOKIE_DOMAIN", "null", func(s *Settings) *string { return &s.MFATrustCookieDomain }, checkTrustCookieDomain),
 	boolSetting("MFA_TRUST_COOKIE_HTTPONLY", "true", func(s *Settings) *bool { return &s.MFATrustCookieHTTPOnly }),
-	stringSetting("MFA_TRUST_COOKIE_PATH", `"/"`, func(s *Settings) *string { return &s.MFATrustCookiePath }, checkCookiePath),
+	guardedStringSetting("MFA_TRUST_COOKIE_PATH", `"/"`, func(s *Settings) *string { return &s.MFATrustCookiePath }, checkTrustCookiePath),
 	{
 		key:  "MFA_TRUST_COOKIE_SAMESITE",
 		dflt: `"Lax"`,
@@ -748,8 +785,21 @@ var unsupportedSettings = map[string]struct{ dflt, why string }{
 	"ALLAUTH_DEFAULT_AUTO_FIELD":                            {`null`, "it configures Django models"},
 	"INSTALLED_APPS":                                        {``, "list the optional allauth apps in HALLPASS_APPS instead"},
 	"SESSION_COOKIE_AGE":                                    {``, "use HALLPASS_SESSION_COOKIE_AGE"},
-	"CORS_ALLOWED_ORIGINS":                                  {``, "use HALLPASS_CORS_ALLOWED_ORIGINS"},
-	"DEFAULT_FROM_EMAIL":                                    {``, "use HALLPASS_EMAIL_FROM"},
+	// The headless API's own cookies are the platform's: fixed names, host-only,
+	// scoped to the tenant's base, so no tenant can aim them at the console or
+	// at another tenant.
+	"SESSION_COOKIE_NAME":     {`"sessionid"`, "the session cookie's name is fixed (allauth's frontends and the platform rely on it)"},
+	"SESSION_COOKIE_DOMAIN":   {`null`, "the session cookie is host-only, on the tenant's own host"},
+	"SESSION_COOKIE_PATH":     {`"/"`, "the session cookie is scoped to the tenant's base"},
+	"SESSION_COOKIE_SECURE":   {`false`, "the session cookie is Secure whenever the API is served over https"},
+	"SESSION_COOKIE_HTTPONLY": {`true`, "the session cookie is always HttpOnly"},
+	"SESSION_COOKIE_SAMESITE": {`"Lax"`, "the session cookie is always SameSite=Lax"},
+	"CSRF_COOKIE_NAME":        {`"csrftoken"`, "the CSRF cookie's name is fixed (allauth's frontends rely on it)"},
+	"CSRF_COOKIE_DOMAIN":      {`null`, "the CSRF cookie is host-only, on the tenant's own host"},
+	"CSRF_COOKIE_PATH":        {`"/"`, "the CSRF cookie is scoped to the tenant's base"},
+	"CSRF_HEADER_NAME":        {`"HTTP_X_CSRFTOKEN"`, "the CSRF header is fixed (X-CSRFToken)"},
+	"CORS_ALLOWED_ORIGINS":    {``, "use HALLPASS_CORS_ALLOWED_ORIGINS"},
+	"DEFAULT_FROM_EMAIL":      {``, "use HALLPASS_EMAIL_FROM"},
 }
 
 func boolSetting(key, dflt string, field func(*Settings) *bool) settingSpec {
@@ -767,12 +817,17 @@ func boolSetting(key, dflt string, field func(*Settings) *bool) settingSpec {
 	}
 }
 
+// intSetting is a whole number of at least lo, and at most its bound in
+// settingBounds if it has one.
 func intSetting(key, dflt string, lo int, field func(*Settings) *int) settingSpec {
 	return settingSpec{
 		key:  key,
 		dflt: dflt,
 		decode: func(p *parser, v any) error {
 			n, err := asMinInt(v, lo)
+			if err == nil {
+				n, err = p.bounded(key, n)
+			}
 			if err == nil {
 				*field(p.s) = n
 			}
@@ -822,6 +877,45 @@ func nullableStringSetting(key string, field func(*Settings) *string, check func
 	}
 }
 
+// guardedStringSetting is a string (null meaning "" when dflt is "null")
+// that check guards against reaching outside the tenant: a document being
+// written is refused, a stored one gets the default back (recorded as a
+// clamp).
+func guardedStringSetting(key, dflt string, field func(*Settings) *string, check func(string) (string, error)) settingSpec {
+	return settingSpec{
+		key:  key,
+		dflt: dflt,
+		decode: func(p *parser, v any) error {
+			var str string
+			var err error
+			if dflt == "null" {
+				str, err = asNullableString(v)
+			} else {
+				str, err = asString(v)
+			}
+			if err != nil {
+				return err
+			}
+			if str, err = check(str); err != nil {
+				if !p.stored {
+					return err
+				}
+				safe, _ := mustJSON(dflt).(string)
+				p.clampTo(key, err, jsonText(mustJSON(dflt)))
+				str = safe
+			}
+			*field(p.s) = str
+			return nil
+		},
+		encode: func(s *Settings) any {
+			if dflt == "null" {
+				return nullIfEmpty(*field(s))
+			}
+			return *field(s)
+		},
+	}
+}
+
 func enumSetting(key, dflt string, field func(*Settings) *string, allowed ...string) settingSpec {
 	return settingSpec{
 		key:  key,
@@ -852,6 +946,9 @@ func countSetting(key string, field func(*Settings) *int) settingSpec {
 				return typeError("true, false or a count", v)
 			}
 			n, err := asMinInt(v, 0)
+			if err == nil {
+				n, err = p.bounded(key, n)
+			}
 			if err == nil {
 				*field(p.s) = n
 			}
@@ -917,6 +1014,9 @@ func legacyIntSetting(key string, lo int) settingSpec {
 		key: key,
 		decode: func(p *parser, v any) error {
 			n, err := asMinInt(v, lo)
+			if err == nil {
+				n, err = p.bounded(key, n)
+			}
 			if err == nil {
 				p.legacy[key] = n
 			}
@@ -1041,10 +1141,40 @@ func mustRules(s string) []ratelimit.Rule {
 	return rules
 }
 
-// decodeRateLimits merges ACCOUNT_RATE_LIMITS over the defaults: false
-// disables every limit (nil map); an action set to false, null or "" loses
-// its limit.
-func decodeRateLimits(v any, defaults map[string][]ratelimit.Rule) (map[string][]ratelimit.Rule, error) {
+// defaultHallpassRateLimits is HALLPASS_RATE_LIMITS before overrides.
+func defaultHallpassRateLimits() map[string][]ratelimit.Rule {
+	out := map[string][]ratelimit.Rule{}
+	for action, rate := range ratelimit.DefaultHallpassRates() {
+		out[action] = mustRules(rate)
+	}
+	return out
+}
+
+// boundRules checks each rule against MaxRateLimitAmount and
+// MaxRateLimitPeriod (a counter's size and Redis TTL); a stored document's
+// rules are clamped to them instead.
+func (p *parser) boundRules(key, action string, rules []ratelimit.Rule) ([]ratelimit.Rule, error) {
+	for i, r := range rules {
+		if r.Amount <= MaxRateLimitAmount && r.Period <= MaxRateLimitPeriod {
+			continue
+		}
+		err := fmt.Errorf("%s: %q: the amount must be at most %d and the period at most a day, 1d (a rule's counters are kept in Redis for its period)",
+			action, r, MaxRateLimitAmount)
+		if !p.stored {
+			return nil, err
+		}
+		rules = slices.Clone(rules)
+		rules[i].Amount, rules[i].Period = min(r.Amount, MaxRateLimitAmount), min(r.Period, MaxRateLimitPeriod)
+		p.clampTo(key, err, fmt.Sprintf("%q", rules[i]))
+	}
+	return rules, nil
+}
+
+// decodeRateLimits merges a rate-limits document (ACCOUNT_RATE_LIMITS,
+// HALLPASS_RATE_LIMITS) over the defaults: false disables every limit (nil
+// map); an action set to false, null or "" loses its limit. check says
+// which actions and rules key accepts.
+func (p *parser) decodeRateLimits(key string, v any, defaults map[string][]ratelimit.Rule, check func(string, []ratelimit.Rule) error) (map[string][]ratelimit.Rule, error) {
 	if v == false {
 		return nil, nil
 	}
@@ -1072,7 +1202,12 @@ func decodeRateLimits(v any, defaults map[string][]ratelimit.Rule) (map[string][
 			errs = append(errs, fmt.Errorf("%s: must be a rule string such as \"10/m/ip\", or false, not %s", action, describeJSON(rv)))
 			continue
 		}
-		if err := ratelimit.CheckAction(action, rules); err != nil {
+		if err := check(action, rules); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var err error
+		if rules, err = p.boundRules(key, action, rules); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -667,7 +667,7 @@ func TestRoundTrip(t *testing.T) {
 		"ALLAUTH_TRUSTED_CLIENT_IP_HEADER":    "CF-Connecting-IP",
 		"ALLAUTH_USER_CODE_FORMAT":            map[string]any{"numeric": true},
 		"MFA_TRUST_COOKIE_SAMESITE":           false,
-		"MFA_TRUST_COOKIE_DOMAIN":             ".Example.com",
+		"MFA_TRUST_COOKIE_PATH":               "/_allauth/",
 		"HALLPASS_CORS_ALLOWED_ORIGINS":       []string{"https://app.example.com:8443"},
 		"HALLPASS_WEBAUTHN_RP_ID":             "example.com",
 		"HALLPASS_WEBAUTHN_ORIGINS":           []string{"https://app.example.com"},

@@ -364,14 +364,6 @@ func checkHoneypotName(s string) (string, error) {
 	return s, nil
 }
 
-func normalizeCookieDomain(s string) (string, error) {
-	d := strings.ToLower(s)
-	if !isDNSName(strings.TrimPrefix(d, ".")) {
-		return "", fmt.Errorf("%q must be a domain such as example.com or .example.com", s)
-	}
-	return d, nil
-}
-
 func checkCookiePath(s string) (string, error) {
 	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, "; ") || strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		return "", fmt.Errorf("%q must be a path starting with / without spaces or semicolons", s)

@@ -462,7 +462,7 @@ func (s *Store) scanTenant(row pgx.Row) (*Tenant, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Settings, err = ParseSettings(plain); err != nil {
+	if t.Settings, t.SettingsClamped, err = parseStoredSettings(plain); err != nil {
 		// Settings were valid when written; a failure here means the rules
 		// tightened since. Fail loudly so the tenant gets attention rather
 		// than running on settings it never chose.

@@ -28,6 +28,10 @@ type Tenant struct {
 	// clear; held in memory only, sealed in the database).
 	Overrides       map[string]any
 	SettingsVersion int
+	// SettingsClamped lists the stored settings that exceed a bound added
+	// after they were written, each with the safe value Settings holds
+	// instead; the next write of the settings must fix them.
+	SettingsClamped []*SettingsError
 	Domains         []Domain
 	CreatedAt       time.Time
 	UpdatedAt       time.Time

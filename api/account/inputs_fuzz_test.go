@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hallpass/hallpass/api/apitest"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 func clientName(browser bool) string {
@@ -95,9 +96,9 @@ func FuzzVerifyInput(f *testing.F) {
 		"ACCOUNT_SIGNUP_FIELDS":                           []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION":                      "mandatory",
 		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED":      true,
-		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_MAX_ATTEMPTS": 1 << 30,
-		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT":      86400,
-		"ACCOUNT_LOGIN_TIMEOUT":                           86400,
+		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_MAX_ATTEMPTS": tenants.MaxCodeAttempts,
+		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT":      tenants.MaxCodeTimeout,
+		"ACCOUNT_LOGIN_TIMEOUT":                           tenants.MaxLoginTimeout,
 	})
 	pending, _ := code.signupUser(f, `{"email":"dan@example.com","password":"`+fuzzPassword+`"}`)
 	if pending == "" {
@@ -175,10 +176,10 @@ func FuzzAccountEmailInput(f *testing.F) {
 		"ACCOUNT_SIGNUP_FIELDS":                           []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION":                      "mandatory",
 		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED":      true,
-		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_MAX_ATTEMPTS": 1 << 30,
-		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT":      86400,
-		"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE":      1 << 30,
-		"ACCOUNT_LOGIN_TIMEOUT":                           86400,
+		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_MAX_ATTEMPTS": tenants.MaxCodeAttempts,
+		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT":      tenants.MaxCodeTimeout,
+		"ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE":      tenants.MaxResendCount,
+		"ACCOUNT_LOGIN_TIMEOUT":                           tenants.MaxLoginTimeout,
 	})
 	// A logged-in user: signed up, then verified with the mailed code.
 	fe := s.env.Client("app")
@@ -221,9 +222,9 @@ func FuzzCodeConfirmInput(f *testing.F) {
 		"ACCOUNT_SIGNUP_FIELDS":              []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION":         "none",
 		"ACCOUNT_LOGIN_BY_CODE_ENABLED":      true,
-		"ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS": 1 << 30,
-		"ACCOUNT_LOGIN_BY_CODE_TIMEOUT":      86400,
-		"ACCOUNT_LOGIN_TIMEOUT":              86400,
+		"ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS": tenants.MaxCodeAttempts,
+		"ACCOUNT_LOGIN_BY_CODE_TIMEOUT":      tenants.MaxCodeTimeout,
+		"ACCOUNT_LOGIN_TIMEOUT":              tenants.MaxLoginTimeout,
 	})
 	s.signupUser(f, `{"email":"ida@example.com","password":"`+fuzzPassword+`"}`)
 	fe := s.env.Client("app")

@@ -142,7 +142,9 @@ func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDo
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	// Provider stand-ins run on loopback; tests point providers at them
 	// through Social.Endpoints.
-	socialHandlers := &apisocial.Handlers{Headless: headless, States: social.NewStateStore(rdb), AllowPrivateNetworks: true,
+	states := social.NewStateStore(rdb)
+	states.Pending = accounts.Pending
+	socialHandlers := &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: true,
 		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, addr), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},

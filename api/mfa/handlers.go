@@ -292,12 +292,11 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		// The cookie stays in the tenant's own cookie space whatever the
+		// stored settings say: never a platform name, never a Domain (it
+		// is host-only), never a path outside the tenant's base.
 		s := t.Settings
-		path := s.MFATrustCookiePath
-		if path == "" || path == "/" {
-			path = api.TenantPath(c) + "/"
-		}
-		c.Cookie(&fiber.Cookie{Name: s.MFATrustCookieName, Value: value, Path: path, Domain: s.MFATrustCookieDomain,
+		c.Cookie(&fiber.Cookie{Name: s.TrustCookieName(), Value: value, Path: s.TrustCookiePath(api.CookiePath(c)),
 			Expires: until, MaxAge: int(time.Until(until).Seconds()), HTTPOnly: s.MFATrustCookieHTTPOnly,
 			Secure: s.MFATrustCookieSecure || c.Protocol() == "https", SameSite: s.MFATrustCookieSameSite})
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	domain "github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -38,6 +39,11 @@ func (h *Handlers) Redirect(c *fiber.Ctx) error {
 	}
 	if k, ok := providers.Lookup(app.Provider); !ok || !k.Redirect {
 		return loginError(c, "unknown_provider", domain.ProcessLogin)
+	}
+	// Each redirect stores a flow state (and, for a new visitor, a session)
+	// in the Redis every tenant shares: only so many per IP.
+	if err := h.LimitAnonymous(c, ratelimit.ActionProviderRedirect); err != nil {
+		return err
 	}
 	st := domain.State{Process: in.Process, CallbackURL: in.CallbackURL, SessionBinding: domain.SessionBinding(sess.EnsureToken())}
 	authURL, err := domain.BeginRedirect(c.UserContext(), h.States, t.ID, p, st, callbackURL(c, t.Settings, app), nil)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/tenants"
+	"github.com/hallpass/hallpass/internal/quota"
 )
 
 // config is the process configuration, read from HALLPASS_* variables.
@@ -50,6 +51,10 @@ type config struct {
 	// sent (HALLPASS_OUTBOX_UNSENT_RETENTION) and of audit events
 	// (HALLPASS_AUDIT_RETENTION); 0 keeps the janitor's default.
 	SentMailRetention, UnsentMailRetention, AuditRetention time.Duration
+	// TenantPendingLimit is how many anonymous states (pending sessions,
+	// provider redirect states) one tenant may hold in Redis at once
+	// (HALLPASS_TENANT_PENDING_LIMIT, default quota.DefaultPendingCeiling).
+	TenantPendingLimit int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -95,6 +100,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*r.into = d
 		}
+	}
+	c.TenantPendingLimit = quota.DefaultPendingCeiling
+	if v := getenv("HALLPASS_TENANT_PENDING_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("HALLPASS_TENANT_PENDING_LIMIT %q: must be a positive number of pending states per tenant", v)
+		}
+		c.TenantPendingLimit = n
 	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {

@@ -85,6 +85,9 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	accounts.Breach = identity.NewBreachChecker(c.cfg.HIBPURL, d.log)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
 		BaseDomain: c.cfg.BaseDomain}
+	accounts.Pending.SetCeiling(c.cfg.TenantPendingLimit)
+	states := social.NewStateStore(d.redis)
+	states.Pending = accounts.Pending
 	mfaStore := mfadomain.NewStore(d.pool, d.sealer)
 	accounts.MFA = mfaStore
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
@@ -98,7 +101,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		Headless: headless,
 		Tokens:   &tokens.Handlers{Strategy: strategy, Headless: headless},
 		MFA:      &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: d.sealer},
-		Social: &apisocial.Handlers{Headless: headless, States: social.NewStateStore(d.redis),
+		Social: &apisocial.Handlers{Headless: headless, States: states,
 			AllowPrivateNetworks: c.cfg.SocialPrivateNetworks},
 		TrustedProxies: c.cfg.TrustedProxies,
 		BenchCeiling:   benchCeilingEnabled(),

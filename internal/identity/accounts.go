@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/audit"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/quota"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/internal/social"
@@ -72,6 +73,9 @@ type Accounts struct {
 	Mail     Mailer
 	Redis    *redis.Client
 	Limiter  RateLimiter
+	// Pending is the tenants' budget of anonymous state in Redis, shared
+	// by the session store and the provider redirect states.
+	Pending *quota.Pending
 	// MFA is the second-factor state the login pipeline consults (nil:
 	// no MFA stage).
 	MFA MFAState
@@ -748,7 +752,9 @@ func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // transactional outbox; keys derive from the sealer's master key.
 func NewAccounts(pool *pgxpool.Pool, rdb *redis.Client, sealer *seal.Sealer, defaultFrom string) *Accounts {
 	sessions := NewSessions(pool, rdb)
+	sessions.Pending = quota.NewPending(rdb, quota.DefaultPendingCeiling)
 	return &Accounts{
+		Pending:  sessions.Pending,
 		Store:    NewStore(pool).withSessions(sessions),
 		Sessions: sessions,
 		Keys:     NewKeys(sealer.DeriveKey),

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/metrics"
 	"github.com/hallpass/hallpass/internal/pgtext"
+	"github.com/hallpass/hallpass/internal/quota"
 )
 
 // ErrSessionNotFound is returned for a token that names no live session.
@@ -195,6 +196,14 @@ func (s *Session) Changed() { s.dirty = true }
 // Dirty reports whether the session must be saved.
 func (s *Session) Dirty() bool { return s.dirty }
 
+// StoresNewPending reports whether saving the session would store a new
+// anonymous session (the pending flow of a client not logged in) in Redis:
+// what the per-IP anonymous_session limit and the tenant's pending-state
+// budget count.
+func (s *Session) StoresNewPending() bool {
+	return s.dirty && !s.Authenticated() && s.stored == storedNowhere && !s.State.empty()
+}
+
 // NewToken reports whether the client must be told a new token: the session
 // has a token other than the one presented, and is worth keeping.
 func (s *Session) NewToken() bool {
@@ -209,6 +218,10 @@ const redisTimeout = 250 * time.Millisecond
 // Sessions stores sessions: anonymous ones in Redis only (they expire with
 // ACCOUNT_LOGIN_TIMEOUT), authenticated ones in Postgres with a Redis cache.
 type Sessions struct {
+	// Pending is the tenants' budget of anonymous state: a new anonymous
+	// session is stored only within it (nil: unbounded).
+	Pending *quota.Pending
+
 	pool  *pgxpool.Pool
 	rdb   *redis.Client
 	reads *getBatcher
@@ -255,6 +268,11 @@ func redisKey(tenantID uuid.UUID, id []byte) string {
 	n += copy(buf[n:], mid)
 	n += hex.Encode(buf[n:], id)
 	return string(buf[:n])
+}
+
+// pendingID names an anonymous session in the tenant's pending-state budget.
+func pendingID(id []byte) string {
+	return "sess:" + hex.EncodeToString(id[:min(len(id), 16)])
 }
 
 // cached is a session as kept in Redis.
@@ -466,6 +484,13 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 		if ttl <= 0 {
 			ttl = time.Second
 		}
+		if sess.stored != storedRedis {
+			// A new key in the Redis every tenant shares: within the
+			// tenant's budget only.
+			if err := s.Pending.Reserve(ctx, sess.TenantID, pendingID(id), ttl); err != nil {
+				return fmt.Errorf("sessions: save pending flow: %w", err)
+			}
+		}
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 		defer cancel()
 		if err := s.rdb.Set(rctx, redisKey(sess.TenantID, id), raw, ttl).Err(); err != nil {
@@ -601,6 +626,9 @@ func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
 	s.bus.invalidate(ctx, redisKey(sess.TenantID, id))
 	if err != nil && sess.stored != storedPostgres {
 		return fmt.Errorf("sessions: delete: %w", err)
+	}
+	if sess.stored == storedRedis {
+		s.Pending.Release(ctx, sess.TenantID, pendingID(id))
 	}
 	sess.stored = storedNowhere
 	return nil

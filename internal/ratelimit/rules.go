@@ -266,3 +266,47 @@ func formatPeriod(d time.Duration) string {
 	frac := strings.TrimRight(fmt.Sprintf("%09d", int64(d%time.Second)), "0")
 	return fmt.Sprintf("%d.%ss", int64(d/time.Second), frac)
 }
+
+// Hallpass's own rate-limited actions (the keys of HALLPASS_RATE_LIMITS):
+// requests that store state in Redis for a client that is not logged in,
+// which allauth leaves unlimited.
+const (
+	// ActionProviderRedirect is POST auth/provider/redirect: each one
+	// stores a provider flow's state (and a session to bind it to).
+	ActionProviderRedirect = "provider_redirect"
+	// ActionAnonymousSession is any request that stores a new anonymous
+	// session (a pending login, signup, code, passkey challenge, provider
+	// signup...), whatever the endpoint.
+	ActionAnonymousSession = "anonymous_session"
+)
+
+// HallpassActions lists Hallpass's own rate-limited actions, sorted.
+func HallpassActions() []string {
+	return []string{ActionAnonymousSession, ActionProviderRedirect}
+}
+
+// DefaultHallpassRates returns the default HALLPASS_RATE_LIMITS, in
+// allauth's style: a redirect as often as allauth allows a signup (20/m/ip),
+// new anonymous sessions as often as it allows a login attempt (30/m/ip).
+// Each call returns a fresh map.
+func DefaultHallpassRates() map[string]string {
+	return map[string]string{
+		ActionProviderRedirect: "20/m/ip",
+		ActionAnonymousSession: "30/m/ip",
+	}
+}
+
+// CheckHallpassAction reports whether rules can be used for one of
+// Hallpass's own actions: they happen before login and have no key, so
+// every rule counts per IP.
+func CheckHallpassAction(action string, rules []Rule) error {
+	if !slices.Contains(HallpassActions(), action) {
+		return fmt.Errorf("unknown rate-limit action %q (known: %s)", action, strings.Join(HallpassActions(), ", "))
+	}
+	for _, r := range rules {
+		if r.Per != PerIP {
+			return fmt.Errorf("%s: %q counts per %s, but %s happens before login and has no key (use ip)", action, r, r.Per, action)
+		}
+	}
+	return nil
+}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hallpass/hallpass/internal/quota"
 )
 
 // StateTTL is how long a redirect flow may take, from the redirect to the
@@ -42,6 +44,10 @@ type State struct {
 // StateStore keeps redirect flow states in Redis, single use, under
 // hp:{<tenant>}:oauth:<state>.
 type StateStore struct {
+	// Pending is the tenants' budget of anonymous state: a state is stored
+	// only within it (nil: unbounded).
+	Pending *quota.Pending
+
 	rdb redis.Cmdable
 	now func() time.Time
 }
@@ -54,6 +60,13 @@ var statePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 func stateKey(tenantID uuid.UUID, state string) string {
 	return "hp:{" + tenantID.String() + "}:oauth:" + state
+}
+
+// pendingID names a state in the tenant's pending-state budget (its hash:
+// the budget is readable by operators, the state is a secret).
+func pendingID(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return "oauth:" + hex.EncodeToString(sum[:16])
 }
 
 // SessionBinding derives the binding of a browser session from its secret
@@ -73,6 +86,9 @@ func (s *StateStore) Put(ctx context.Context, tenantID uuid.UUID, st State) (str
 		return "", fmt.Errorf("social: encode state: %w", err)
 	}
 	state := randomToken(32)
+	if err := s.Pending.Reserve(ctx, tenantID, pendingID(state), StateTTL); err != nil {
+		return "", fmt.Errorf("social: store state: %w", err)
+	}
 	if err := s.rdb.Set(ctx, stateKey(tenantID, state), data, StateTTL).Err(); err != nil {
 		return "", fmt.Errorf("social: store state: %w", err)
 	}
@@ -93,6 +109,7 @@ func (s *StateStore) Take(ctx context.Context, tenantID uuid.UUID, state, sessio
 	if err != nil {
 		return nil, fmt.Errorf("social: take state: %w", err)
 	}
+	s.Pending.Release(ctx, tenantID, pendingID(state))
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("social: decode state: %w", err)
