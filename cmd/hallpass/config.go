@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/internal/identity"
-	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/internal/quota"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // config is the process configuration, read from HALLPASS_* variables.
