@@ -2,9 +2,9 @@ package conformance_test
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,7 +265,10 @@ func (w *walker) walkSessions(f *frontend) {
 	var ids []string
 	for _, item := range list {
 		if m, _ := item.(map[string]any); m["is_current"] == false {
-			ids = append(ids, fmt.Sprint(m["id"]))
+			// As a frontend's JSON.stringify writes it: the integer, not
+			// Go's %v of a float64 (1.2e+15 for a large random id).
+			id, _ := m["id"].(float64)
+			ids = append(ids, strconv.FormatFloat(id, 'f', -1, 64))
 		}
 	}
 	if len(ids) == 0 {

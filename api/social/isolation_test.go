@@ -27,12 +27,11 @@ func TestProvidersIsolatedByTenant(t *testing.T) {
 
 	body := tokenBody("google", "login", map[string]any{"client_id": srv.ClientID, "id_token": srv.IDToken(t, oidctest.TokenOptions{})})
 	atA := a.Client("app")
-	userA := atA.Do("POST", "auth/provider/token", body).Status(200).Path("data.user.id")
+	atA.Do("POST", "auth/provider/token", body).Status(200)
 	atB := b.Client("app")
-	userB := atB.Do("POST", "auth/provider/token", body).Status(200).Path("data.user.id")
-	if userA == userB {
-		t.Fatalf("the same user %v at both tenants", userA)
-	}
+	// User ids are numbered per tenant (both may be 1): what must differ is
+	// the account, which the counts below and the session check prove.
+	atB.Do("POST", "auth/provider/token", body).Status(200)
 	if users(t, a) != 1 || users(t, b) != 1 || socialAccounts(t, a) != 1 || socialAccounts(t, b) != 1 {
 		t.Fatal("accounts leaked between tenants")
 	}

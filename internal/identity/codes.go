@@ -136,10 +136,15 @@ func (k *Keys) ParseEmailVerificationKey(tenantID uuid.UUID, key string, ttl tim
 
 // consumeOnce marks a code as used; only the first caller gets true. Two
 // parallel requests presenting the same right code (a double-submitted
-// form, a replay) therefore resolve to one success.
-func (a *Accounts) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash string, ttl time.Duration) bool {
+// form, a replay) therefore resolve to one success. It fails closed: when
+// Redis cannot answer, the code is not accepted (the error is returned and
+// the caller answers 503), since a success then could be a replay.
+func (a *Accounts) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash string, ttl time.Duration) (bool, error) {
 	ok, err := a.Redis.SetNX(ctx, "hp:{"+tenantID.String()+"}:code-used:"+codeHash, "1", ttl).Result()
-	return ok || err != nil
+	if err != nil {
+		return false, fmt.Errorf("identity: spend code: %w", err)
+	}
+	return ok, nil
 }
 
 // newProcessID returns a fresh random id for a code process: the name its

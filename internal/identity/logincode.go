@@ -151,7 +151,9 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 		}
 		return Errors{NewError("code", "incorrect_code")}
 	}
-	if !a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute) {
+	if first, err := a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute); err != nil {
+		return err
+	} else if !first {
 		return ErrConflict // the same code already completed this login
 	}
 	user, err := a.Store.User(ctx, t.ID, p.UserID)

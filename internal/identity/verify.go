@@ -155,8 +155,12 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 	if err != nil {
 		return err
 	}
-	if p != nil && !a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute) {
-		return ErrConflict
+	if p != nil {
+		if first, err := a.consumeOnce(ctx, t.ID, p.CodeHash, time.Until(p.Expires)+time.Minute); err != nil {
+			return err
+		} else if !first {
+			return ErrConflict
+		}
 	}
 	var ok bool
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
