@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -237,6 +238,20 @@ func NewSessions(pool *pgxpool.Pool, rdb *redis.Client) *Sessions {
 	return &Sessions{pool: pool, rdb: rdb, reads: newGetBatcher(rdb), rotations: newRotateBatcher(pool), bus: newSessionBus(rdb)}
 }
 
+// SetRedisTimeout changes how long each Redis call of the store may take
+// (250 ms by default) before the store treats Redis as unavailable. Tests
+// that drive hundreds of parallel lookups under the race detector on a
+// loaded machine raise it, so that they test what they mean to, not the
+// machine's speed.
+func (s *Sessions) SetRedisTimeout(d time.Duration) {
+	if d > 0 {
+		s.reads.timeout.Store(int64(d))
+	}
+}
+
+// redisTimeout bounds one Redis call of the store.
+func (s *Sessions) redisTimeout() time.Duration { return time.Duration(s.reads.timeout.Load()) }
+
 // New returns an empty anonymous session for a client; it gets a token
 // when first saved with something in it.
 func (s *Sessions) New(tenantID uuid.UUID, client, ip, userAgent string) *Session {
@@ -318,7 +333,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 		metrics.SessionLocalCache(false)
 		ticket = local.ticket(key)
 	}
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	raw, rerr := s.reads.get(rctx, key)
 	cancel()
 	if rerr == nil {
@@ -491,7 +506,7 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 				return fmt.Errorf("sessions: save pending flow: %w", err)
 			}
 		}
-		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 		defer cancel()
 		if err := s.rdb.Set(rctx, redisKey(sess.TenantID, id), raw, ttl).Err(); err != nil {
 			return fmt.Errorf("sessions: save pending flow: %w", err)
@@ -545,7 +560,7 @@ return 1`)
 // read later.
 func (s *Sessions) cache(ctx context.Context, sess *Session, read time.Time) {
 	key := redisKey(sess.TenantID, sess.id)
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	defer cancel()
 	ttl := min(time.Until(sess.ExpiresAt), cacheTTL)
 	if ttl < time.Millisecond || time.Since(read) > maxCacheLag {
@@ -582,7 +597,7 @@ func (s *Sessions) UserChanged(ctx context.Context, tenantID uuid.UUID, userID i
 // entries of the sessions ids (all in the tenant's hash slot), in one round
 // trip.
 func (s *Sessions) dropUserEntries(ctx context.Context, tenantID uuid.UUID, userID int64, ids [][]byte) error {
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	defer cancel()
 	pipe := s.rdb.Pipeline()
 	pipe.Set(rctx, userChangedKey(tenantID, userID), "1", userChangeHold)
@@ -613,7 +628,7 @@ func (s *Sessions) Delete(ctx context.Context, sess *Session) error {
 			return fmt.Errorf("sessions: delete: %w", err)
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	defer cancel()
 	pipe := s.rdb.Pipeline()
 	if sess.stored == storedPostgres {
@@ -641,7 +656,7 @@ func (s *Sessions) forgetEnded(ctx context.Context, tenantID uuid.UUID, ids [][]
 	if len(ids) == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	defer cancel()
 	pipe := s.rdb.Pipeline()
 	keys := make([]string, len(ids))
@@ -733,10 +748,13 @@ func (s *Sessions) EndUserSessions(ctx context.Context, tenantID uuid.UUID, user
 type getBatcher struct {
 	rdb *redis.Client
 	q   batchQueue[*getReq]
+	// timeout bounds each round trip (Sessions.SetRedisTimeout).
+	timeout atomic.Int64
 }
 
 func newGetBatcher(rdb *redis.Client) *getBatcher {
 	b := &getBatcher{rdb: rdb}
+	b.timeout.Store(int64(redisTimeout))
 	// At most 4 round trips in flight, each carrying at most 64 GETs.
 	b.q = batchQueue[*getReq]{workers: 4, maxBatch: 64, serve: b.run}
 	return b
@@ -774,7 +792,7 @@ func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
 
 // run sends one batch's GETs in one round trip and answers each request.
 func (b *getBatcher) run(batch []*getReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.timeout.Load()))
 	defer cancel()
 	if len(batch) == 1 {
 		r := batch[0]
