@@ -59,14 +59,18 @@ func TestSessionTokenRenewedOnLogin(t *testing.T) {
 func TestSessionAbsoluteLifetime(t *testing.T) {
 	env := apitest.New(t, with(emailOnly, apitest.Settings{"ACCOUNT_EMAIL_VERIFICATION": "none", "HALLPASS_SESSION_COOKIE_AGE": 2}))
 	app, browser := env.Client("app"), env.Client("browser")
+	// Each session lives 2 s from its creation. The app's is created after
+	// start, so it is alive until at least start+2s whatever the machine's
+	// speed; both are dead 2 s after the browser's login returned.
+	start := time.Now()
 	app.Do("POST", "auth/signup", `{"email":"tom@example.com","password":"correct horse battery"}`).Status(200)
 	browser.Do("POST", "auth/login", `{"email":"tom@example.com","password":"correct horse battery"}`).Status(200)
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline.Add(-300 * time.Millisecond)) {
+	loggedIn := time.Now()
+	for time.Now().Before(start.Add(1700 * time.Millisecond)) {
 		app.Do("GET", "auth/session", "").Status(200) // in use all along
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(time.Until(deadline) + 200*time.Millisecond)
+	time.Sleep(time.Until(loggedIn.Add(2*time.Second)) + 200*time.Millisecond)
 	app.Do("GET", "auth/session", "").Status(410)
 	browser.Do("GET", "auth/session", "").Status(401)
 }
