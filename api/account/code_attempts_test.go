@@ -3,45 +3,10 @@ package account_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/hallpass/hallpass/api/apitest"
 )
-
-// errorCode is the first error code of a response ("" when none).
-func errorCode(r *apitest.Response) string {
-	errs, _ := r.JSON["errors"].([]any)
-	if len(errs) == 0 {
-		return ""
-	}
-	code, _ := errs[0].(map[string]any)["code"].(string)
-	return code
-}
-
-// burst sends n requests of one session in parallel and counts the answers
-// by status and error code ("400 incorrect_code", "409 ").
-func burst(fe *apitest.Client, n int, req func(c *apitest.Client, i int) *apitest.Response) map[string]int {
-	out := map[string]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	clients := make([]*apitest.Client, n)
-	for i := range clients {
-		clients[i] = fe.Clone()
-	}
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := req(clients[i], i)
-			mu.Lock()
-			out[fmt.Sprintf("%d %s", r.Code, errorCode(r))]++
-			mu.Unlock()
-		}(i)
-	}
-	wg.Wait()
-	return out
-}
 
 // TestCodeAttemptsHoldUnderParallelGuesses replays issue #16 item 8: 30
 // wrong codes sent at once for one pending code. Each attempt takes one of
@@ -73,7 +38,7 @@ func TestCodeAttemptsHoldUnderParallelGuesses(t *testing.T) {
 			if res.Code == 409 {
 				return
 			}
-			if errorCode(res) == "incorrect_code" {
+			if res.ErrorCode() == "incorrect_code" {
 				compared++
 			}
 			if compared > 3 || i > 10 {
@@ -91,7 +56,7 @@ func TestCodeAttemptsHoldUnderParallelGuesses(t *testing.T) {
 			send := func(code string) *apitest.Response {
 				return fe.Clone().Do("POST", "auth/code/confirm", `{"code":"`+code+`"}`)
 			}
-			got := burst(fe, guesses, func(c *apitest.Client, i int) *apitest.Response {
+			got := apitest.Burst(fe, guesses, func(c *apitest.Client, i int) *apitest.Response {
 				return c.Do("POST", "auth/code/confirm", `{"code":"`+wrong(i)+`"}`)
 			})
 			check(t, "login codes", got)
@@ -115,7 +80,7 @@ func TestCodeAttemptsHoldUnderParallelGuesses(t *testing.T) {
 			send := func(code string) *apitest.Response {
 				return fe.Clone().Do("POST", "auth/password/reset", `{"key":"`+code+`","password":"brand new horse"}`)
 			}
-			got := burst(fe, guesses, func(c *apitest.Client, i int) *apitest.Response {
+			got := apitest.Burst(fe, guesses, func(c *apitest.Client, i int) *apitest.Response {
 				if i%2 == 0 {
 					return c.Do("GET", "auth/password/reset", "", "X-Password-Reset-Key", wrong(i))
 				}
@@ -138,7 +103,7 @@ func TestCodeAttemptsHoldUnderParallelGuesses(t *testing.T) {
 			send := func(code string) *apitest.Response {
 				return fe.Clone().Do("POST", "auth/email/verify", `{"key":"`+code+`"}`)
 			}
-			got := burst(fe, guesses, func(c *apitest.Client, i int) *apitest.Response {
+			got := apitest.Burst(fe, guesses, func(c *apitest.Client, i int) *apitest.Response {
 				if i%2 == 0 {
 					return c.Do("GET", "auth/email/verify", "", "X-Email-Verification-Key", wrong(i))
 				}
@@ -220,7 +185,7 @@ func TestResendsAndChangesHoldUnderParallelRequests(t *testing.T) {
 		fe := env.Client("app")
 		fe.Do("POST", "auth/code/request", `{"email":"quy@example.com"}`).Status(401)
 		env.WaitMail(t, 1)
-		got := burst(fe, n, func(c *apitest.Client, _ int) *apitest.Response { return c.Do("POST", "auth/code/resend", "") })
+		got := apitest.Burst(fe, n, func(c *apitest.Client, _ int) *apitest.Response { return c.Do("POST", "auth/code/resend", "") })
 		allowance(t, env, "resends", n, got, 2, 3)
 	})
 	t.Run("verification code resends", func(t *testing.T) {
@@ -233,7 +198,7 @@ func TestResendsAndChangesHoldUnderParallelRequests(t *testing.T) {
 		fe := env.Client("app")
 		fe.Do("POST", "auth/signup", `{"email":"rex@example.com","password":"`+pw+`"}`).Status(401)
 		env.WaitMail(t, 1)
-		got := burst(fe, n, func(c *apitest.Client, _ int) *apitest.Response { return c.Do("POST", "auth/email/verify/resend", "") })
+		got := apitest.Burst(fe, n, func(c *apitest.Client, _ int) *apitest.Response { return c.Do("POST", "auth/email/verify/resend", "") })
 		allowance(t, env, "resends", n, got, 2, 3)
 	})
 	t.Run("address changes during verification", func(t *testing.T) {
@@ -246,7 +211,7 @@ func TestResendsAndChangesHoldUnderParallelRequests(t *testing.T) {
 		fe := env.Client("app")
 		fe.Do("POST", "auth/signup", `{"email":"sam@example.com","password":"`+pw+`"}`).Status(401)
 		env.WaitMail(t, 1)
-		got := burst(fe, n, func(c *apitest.Client, i int) *apitest.Response {
+		got := apitest.Burst(fe, n, func(c *apitest.Client, i int) *apitest.Response {
 			return c.Do("POST", "account/email", fmt.Sprintf(`{"email":"sam%d@example.com"}`, i))
 		})
 		allowance(t, env, "address changes", n, got, 1, 2)

@@ -1,8 +1,10 @@
 package apitest
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,4 +133,40 @@ func (e *Env) WaitMailTo(t testing.TB, to string, n int) smtptest.Received {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// ErrorCode is the first error code of a response ("" when none).
+func (r *Response) ErrorCode() string {
+	errs, _ := r.JSON["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	code, _ := errs[0].(map[string]any)["code"].(string)
+	return code
+}
+
+// Burst sends n requests of fe's session in parallel, each from its own
+// Clone, and counts the answers by status and error code
+// ("400 incorrect_code", "409 "): how attacks that race a counter are
+// replayed.
+func Burst(fe *Client, n int, req func(c *Client, i int) *Response) map[string]int {
+	out := map[string]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	clients := make([]*Client, n)
+	for i := range clients {
+		clients[i] = fe.Clone()
+	}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := req(clients[i], i)
+			mu.Lock()
+			out[fmt.Sprintf("%d %s", r.Code, r.ErrorCode())]++
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,40 +24,6 @@ func limited(extra apitest.Settings) apitest.Settings {
 		delete(s, "ACCOUNT_RATE_LIMITS")
 	}
 	return s
-}
-
-// errorCode is the first error code of a response ("" when none).
-func errorCode(r *apitest.Response) string {
-	errs, _ := r.JSON["errors"].([]any)
-	if len(errs) == 0 {
-		return ""
-	}
-	code, _ := errs[0].(map[string]any)["code"].(string)
-	return code
-}
-
-// burst sends n requests of one session in parallel and counts the
-// answers by status and error code ("400 incorrect_code").
-func burst(fe *apitest.Client, n int, req func(c *apitest.Client, i int) *apitest.Response) map[string]int {
-	out := map[string]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	clients := make([]*apitest.Client, n)
-	for i := range clients {
-		clients[i] = fe.Clone()
-	}
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := req(clients[i], i)
-			mu.Lock()
-			out[fmt.Sprintf("%d %s", r.Code, errorCode(r))]++
-			mu.Unlock()
-		}(i)
-	}
-	wg.Wait()
-	return out
 }
 
 // mfaFailures returns the tenant's user.mfa.failed audit events.
@@ -123,7 +88,7 @@ func TestSecondFactorGuessingLimited(t *testing.T) {
 					domain.TOTPCode(secret, now.Add(30*time.Second), env.Tenant.Settings),
 					domain.TOTPCode(secret, now.Add(60*time.Second), env.Tenant.Settings),
 				}
-				got := burst(attacker, guesses, func(c *apitest.Client, i int) *apitest.Response {
+				got := apitest.Burst(attacker, guesses, func(c *apitest.Client, i int) *apitest.Response {
 					code := fmt.Sprintf("%06d", 100000+i*7919)
 					if tc.recovery {
 						code = fmt.Sprintf("%08d", 10000000+i*7919)
@@ -143,10 +108,10 @@ func TestSecondFactorGuessingLimited(t *testing.T) {
 				// until the limit answers.
 				for tries := 0; unavailable > 0; tries++ {
 					res := attacker.Do("POST", tc.path, `{"code":"nope"}`)
-					if errorCode(res) == "too_many_login_attempts" {
+					if res.ErrorCode() == "too_many_login_attempts" {
 						break
 					}
-					if errorCode(res) == "incorrect_code" {
+					if res.ErrorCode() == "incorrect_code" {
 						checked++
 					}
 					if checked > 5 || tries > 10 {
@@ -213,7 +178,7 @@ func TestWebAuthnSharesSecondFactorLimit(t *testing.T) {
 	fe.Do("DELETE", "auth/session", "").Status(401)
 	login := env.Client("app")
 	login.Do("POST", "auth/login", `{"email":"key@example.com","password":"`+pw+`"}`).Status(401)
-	got := burst(login, 20, func(c *apitest.Client, i int) *apitest.Response {
+	got := apitest.Burst(login, 20, func(c *apitest.Client, i int) *apitest.Response {
 		return c.Do("POST", "auth/2fa/authenticate", `{"code":"`+fmt.Sprintf("%08d", i)+`"}`)
 	})
 	if got["400 incorrect_code"] != 5 || got["400 too_many_login_attempts"] != 15 {
@@ -222,7 +187,7 @@ func TestWebAuthnSharesSecondFactorLimit(t *testing.T) {
 		}
 		// A busy machine answered some 503s: spend the rest one by one.
 		for i := 0; i < 5; i++ {
-			if errorCode(login.Do("POST", "auth/2fa/authenticate", `{"code":"nope"}`)) == "too_many_login_attempts" {
+			if login.Do("POST", "auth/2fa/authenticate", `{"code":"nope"}`).ErrorCode() == "too_many_login_attempts" {
 				break
 			}
 		}
