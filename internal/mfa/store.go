@@ -43,7 +43,10 @@ var typeOrder = []string{TypeRecoveryCodes, TypeTOTP, TypeWebAuthn}
 // Authenticator is one of a user's second factors. The fields after
 // LastUsedAt are filled for their type only.
 type Authenticator struct {
-	// ID is the authenticator's id (exposed by the API for WebAuthn only).
+	// ID is the authenticator's id (exposed by the API for WebAuthn only):
+	// random within the tenant (console users' too), so it orders nothing
+	// and tells nothing of other users' authenticators; lists are ordered by
+	// CreatedAt.
 	ID int64
 	// UserID is the owner.
 	UserID int64
