@@ -246,7 +246,7 @@ func TestUsersSearchLookAlikes(t *testing.T) {
 		{"ſam", "ſam", "victim@straße.de", "victim@xn--strae-oqa.de"},
 	} {
 		var id int64
-		if err := e.pool.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded) VALUES ($1, next_user_id($1), $2, $3) RETURNING id`,
+		if err := e.pool.QueryRow(ctx, `INSERT INTO users (tenant_id, username, username_folded) VALUES ($1, $2, $3) RETURNING id`,
 			tn.ID, u.username, u.key).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
