@@ -451,7 +451,7 @@ func (b *browser) signIn(email, password string) *response {
 // auditActions lists a tenant's audit actions, newest first.
 func (e *env) auditActions(tenantID uuid.UUID) []string {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT action FROM audit_events WHERE tenant_id = $1 ORDER BY id DESC`, tenantID)
+	rows, err := e.pool.Query(context.Background(), `SELECT action FROM audit_events WHERE tenant_id = $1 ORDER BY at DESC, id DESC`, tenantID)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func (s *tenantUsers) list(ctx context.Context, tenantID uuid.UUID, q string, be
 			(SELECT count(*) FROM sessions s WHERE s.tenant_id = u.tenant_id AND s.user_id = u.id AND s.expires_at > now())
 		FROM users u
 		LEFT JOIN LATERAL (SELECT a.email, a.verified FROM email_addresses a WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id
-			ORDER BY a.is_primary DESC, a.id LIMIT 1) e ON true
+			ORDER BY a.is_primary DESC, a.created_at, a.id LIMIT 1) e ON true
 		WHERE u.tenant_id = $1 AND ($2::bigint = 0 OR u.id < $2)
 			AND ($3::text = '' OR u.username_folded LIKE $4 OR EXISTS (SELECT 1 FROM email_addresses a
 				WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id AND (a.email LIKE $4 OR a.email_folded LIKE $4)))

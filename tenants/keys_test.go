@@ -636,7 +636,7 @@ func TestKeysRotateWithPublishDelay(t *testing.T) {
 		t.Fatalf("unsupported algorithm: %v", err)
 	}
 	var actions []string
-	rows, err := pool.Query(ctx, `SELECT action FROM audit_events WHERE tenant_id = $1 AND action LIKE 'signing_key.%' ORDER BY id`, tn.ID)
+	rows, err := pool.Query(ctx, `SELECT action FROM audit_events WHERE tenant_id = $1 AND action LIKE 'signing_key.%' ORDER BY at, id`, tn.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,10 @@ func List(ctx context.Context, q Querier, tenantID uuid.UUID, limit int) ([]Even
 // Cursor is a position in a tenant's log, in its newest-first order: the
 // time and id of the last event a page showed. Events are ordered by (at,
 // id), both fixed once recorded, so paging from a cursor neither skips nor
-// repeats an event, however many are recorded meanwhile.
+// repeats an event, however many are recorded meanwhile. at is when the
+// event was written (clock_timestamp(), so events of one transaction keep
+// their order); the id is random (migration 00020: a sequence shared by all
+// tenants told each the platform's volume) and only breaks ties.
 type Cursor struct {
 	At time.Time
 	ID int64

@@ -553,7 +553,7 @@ func (a *Accounts) verificationTarget(ctx context.Context, tx pgx.Tx, t *tenants
 		return signupAddr.Verified, signupAddr, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, id`, t.ID, user.ID)
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`, t.ID, user.ID)
 	if err != nil {
 		return false, nil, err
 	}

@@ -104,7 +104,7 @@ func (s *Store) UsersByEmail(ctx context.Context, tenantID uuid.UUID, email stri
 // EmailAddresses lists a user's addresses, primary first.
 func (s *Store) EmailAddresses(ctx context.Context, tenantID uuid.UUID, userID int64) ([]EmailAddress, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, id`, tenantID, userID)
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`, tenantID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("identity: email addresses: %w", err)
 	}

@@ -146,7 +146,7 @@ func (s *ConsoleStore) inUserTx(ctx context.Context, userID uuid.UUID, fn func(t
 
 // List returns the console user's authenticators, oldest first.
 func (s *ConsoleStore) List(ctx context.Context, userID uuid.UUID) ([]*Authenticator, error) {
-	return s.list(ctx, s.pool, `SELECT `+consoleColumns+` FROM console_authenticators WHERE user_id = $1 ORDER BY id`, userID)
+	return s.list(ctx, s.pool, `SELECT `+consoleColumns+` FROM console_authenticators WHERE user_id = $1 ORDER BY created_at, id`, userID)
 }
 
 // Types returns the types of authenticator the console user has, in
@@ -324,7 +324,7 @@ func (u *ConsoleWebAuthnUser) WebAuthnCredentials() []webauthn.Credential { retu
 // their email address.
 func (s *ConsoleStore) WebAuthnUser(ctx context.Context, userID uuid.UUID, name string) (*ConsoleWebAuthnUser, error) {
 	list, err := s.list(ctx, s.pool, `SELECT `+consoleColumns+` FROM console_authenticators
-		WHERE user_id = $1 AND type = 'webauthn' ORDER BY id`, userID)
+		WHERE user_id = $1 AND type = 'webauthn' ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +505,7 @@ func (s *ConsoleStore) FinishLogin(ctx context.Context, cfg *webauthn.Config, st
 			}
 		}
 		others, err := s.list(ctx, tx, `SELECT `+consoleColumns+` FROM console_authenticators
-			WHERE user_id = $1 AND type = 'webauthn' AND id <> $2 ORDER BY id`, who, a.ID)
+			WHERE user_id = $1 AND type = 'webauthn' AND id <> $2 ORDER BY created_at, id`, who, a.ID)
 		if err != nil {
 			return err
 		}

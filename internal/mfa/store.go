@@ -43,7 +43,10 @@ var typeOrder = []string{TypeRecoveryCodes, TypeTOTP, TypeWebAuthn}
 // Authenticator is one of a user's second factors. The fields after
 // LastUsedAt are filled for their type only.
 type Authenticator struct {
-	// ID is the authenticator's id (exposed by the API for WebAuthn only).
+	// ID is the authenticator's id (exposed by the API for WebAuthn only):
+	// random within the tenant (console users' too), so it orders nothing
+	// and tells nothing of other users' authenticators; lists are ordered by
+	// CreatedAt.
 	ID int64
 	// UserID is the owner.
 	UserID int64
@@ -279,7 +282,7 @@ func isUniqueViolation(err error) bool {
 // account/authenticators listing).
 func (s *Store) List(ctx context.Context, tenantID uuid.UUID, userID int64) ([]*Authenticator, error) {
 	return s.query(ctx, s.pool, tenantID, true, `SELECT `+columns+` FROM authenticators
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY id`, tenantID, userID)
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id`, tenantID, userID)
 }
 
 // Get returns one of the user's authenticators by id; ErrNotFound when it
@@ -293,7 +296,7 @@ func (s *Store) Get(ctx context.Context, tenantID uuid.UUID, userID, id int64) (
 // recovery-codes authenticator, which are unique; ErrNotFound when none.
 func (s *Store) ByType(ctx context.Context, tenantID uuid.UUID, userID int64, typ string) (*Authenticator, error) {
 	return s.scan(tenantID, s.pool.QueryRow(ctx, `SELECT `+columns+` FROM authenticators
-		WHERE tenant_id = $1 AND user_id = $2 AND type = $3 ORDER BY id LIMIT 1`, tenantID, userID, typ), true)
+		WHERE tenant_id = $1 AND user_id = $2 AND type = $3 ORDER BY created_at, id LIMIT 1`, tenantID, userID, typ), true)
 }
 
 // Types returns the types of authenticator the user has, in allauth's order

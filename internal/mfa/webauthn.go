@@ -84,7 +84,7 @@ func (u *WebAuthnUser) WebAuthnCredentials() []webauthn.Credential { return u.Cr
 // identifier (email, else username) and display string.
 func (s *Store) WebAuthnUser(ctx context.Context, tenantID uuid.UUID, userID int64, name, displayName string) (*WebAuthnUser, error) {
 	list, err := s.query(ctx, s.pool, tenantID, true, `SELECT `+columns+` FROM authenticators
-		WHERE tenant_id = $1 AND user_id = $2 AND type = 'webauthn' ORDER BY id`, tenantID, userID)
+		WHERE tenant_id = $1 AND user_id = $2 AND type = 'webauthn' ORDER BY created_at, id`, tenantID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +404,7 @@ func (s *Store) FinishLogin(ctx context.Context, tenantID uuid.UUID, cfg *webaut
 			}
 		}
 		others, err := s.query(ctx, tx, tenantID, true, `SELECT `+columns+` FROM authenticators
-			WHERE tenant_id = $1 AND user_id = $2 AND type = 'webauthn' AND id <> $3 ORDER BY id`, tenantID, a.UserID, a.ID)
+			WHERE tenant_id = $1 AND user_id = $2 AND type = 'webauthn' AND id <> $3 ORDER BY created_at, id`, tenantID, a.UserID, a.ID)
 		if err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (a *Accounts) Find(ctx context.Context, tenantID uuid.UUID, provider, uid s
 // ListForUser returns a user's accounts, oldest first.
 func (a *Accounts) ListForUser(ctx context.Context, tenantID uuid.UUID, userID int64) ([]Account, error) {
 	rows, err := a.pool.Query(ctx, `SELECT `+accountColumns+` FROM social_accounts
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY id`, tenantID, userID)
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id`, tenantID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("social: list accounts: %w", err)
 	}
