@@ -122,13 +122,13 @@ bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; J
 # redis-server and SMTP listener on free ports under /tmp (never the dev or test
 # services), wires a server as `hallpass serve` does, and kills or restarts one of them
 # under load. `go test ./...` runs the short form (6 s a scenario); this is the long
-# form, FAULTS_DURATION a scenario. FAULTS_STRICT=1 makes the open issues listed in
-# docs/RELIABILITY.md fail the run. The SUMMARY lines are repeated at the end.
+# form, FAULTS_DURATION a scenario. A known bug seen (docs/RELIABILITY.md) fails the run,
+# in both forms. The SUMMARY lines are repeated at the end.
 FAULTS_DURATION ?= 25s
 .PHONY: faults
 faults: ## fault tests, long form: Redis killed, Postgres restarted, SMTP down (docs/RELIABILITY.md)
 	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; status=0; \
-	FAULTS_DURATION=$(FAULTS_DURATION) FAULTS_STRICT=1 \
+	FAULTS_DURATION=$(FAULTS_DURATION) \
 		go test -race -count=1 -v -timeout 30m ./internal/faults/ 2>&1 | tee "$$out" || status=$$?; \
 	echo '>> faults summary'; \
 	grep -E 'SUMMARY|KNOWN BUG|^(--- |ok|FAIL)' "$$out" | sed 's/^ *//' || true; \

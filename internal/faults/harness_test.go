@@ -1013,8 +1013,9 @@ func refusedChains(l *load) int {
 
 // knownBug is a failure whose cause lies outside this package and the files
 // its fixes may touch; docs/RELIABILITY.md ("Open issues") describes each.
-// A run counts and prints it; with FAULTS_STRICT=1 (make faults) it fails
-// the test, so the long form stays red until it is fixed.
+// A run counts and prints it, and seeing it fails the test (short and long
+// form alike: the known bugs are fixed, so a match is a regression).
+// FAULTS_LENIENT=1 only logs it, for local investigation.
 type knownBug struct {
 	id, issue string
 	match     func(r result) bool
@@ -1056,11 +1057,11 @@ func (k *knownBug) settle(t *testing.T) {
 	}
 	r := k.recs[0]
 	msg := fmt.Sprintf("KNOWN BUG %s — %s\n    %s; e.g. %s → %d %.160s", k.id, k.issue, k, r.op, r.status, r.snippet)
-	if os.Getenv("FAULTS_STRICT") != "" {
-		t.Error(msg)
-	} else {
-		t.Log(msg + "\n    (not failing the short form; FAULTS_STRICT=1 / make faults does)")
+	if os.Getenv("FAULTS_LENIENT") != "" {
+		t.Log(msg + "\n    (not failing: FAULTS_LENIENT is set)")
+		return
 	}
+	t.Error(msg)
 }
 
 // goroutineGuard fails the test if, once everything the test started has
