@@ -108,9 +108,39 @@ type SessionState struct {
 	OAuthFlows []string `json:"oauth_flows,omitempty"`
 }
 
+// empty reports whether the state holds nothing (TestSessionStateEmpty
+// checks that every field counts).
 func (s SessionState) empty() bool {
 	return s.UserID == 0 && len(s.Methods) == 0 && s.Login == nil && s.EmailCode == nil && s.LoginCode == nil && s.ResetCode == nil &&
-		len(s.Ceremonies) == 0 && s.SocialSignup == nil && len(s.OAuthFlows) == 0
+		s.EmailChanges == 0 && s.PendingTOTP == "" && len(s.Ceremonies) == 0 && s.SocialSignup == nil && len(s.OAuthFlows) == 0
+}
+
+// The state is stored as its JSON encoding, whole: in Redis inside a cache
+// entry (cached.State), and in Postgres as the sessions row's data, except
+// the two fields with columns of their own (user_id, methods). durable and
+// fromDurable are the Postgres side; a field is persisted by being in the
+// struct (TestSessionStateRoundTrip fills every field and reads it back
+// through each path).
+
+// durable returns what a sessions row stores of the state: the methods
+// column and the data column (everything else but the user).
+func (s SessionState) durable() (methods, data []byte) {
+	methods, _ = json.Marshal(s.Methods)
+	rest := s
+	rest.UserID, rest.Methods = 0, nil
+	data, _ = json.Marshal(rest)
+	return methods, data
+}
+
+// fromDurable rebuilds the state from a sessions row's columns.
+func fromDurable(userID int64, methods, data []byte) SessionState {
+	var s SessionState
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &s)
+	}
+	s.UserID, s.Methods = userID, nil
+	_ = json.Unmarshal(methods, &s.Methods)
+	return s
 }
 
 // Session is one client session of a tenant: anonymous (kept in Redis while
@@ -350,13 +380,14 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	// Redis miss or failure: only durable sessions can be recovered.
 	metrics.SessionCacheMiss()
 	var methods, data []byte
+	var uid int64
 	var u SessionUser
 	var hash string
 	read := time.Now()
 	// The user's summary comes in the same statement: the entry cached
 	// below then answers GET auth/session without Postgres.
 	err := s.pool.QueryRow(ctx, sqlLookupSession, tenantID, id).
-		Scan(&sess.PublicID, &sess.State.UserID, &sess.Client, &methods, &data, &sess.CreatedAt, &sess.ExpiresAt,
+		Scan(&sess.PublicID, &uid, &sess.Client, &methods, &data, &sess.CreatedAt, &sess.ExpiresAt,
 			&u.Username, &hash, &u.Active, &u.PrimaryEmail)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if redisDown {
@@ -370,12 +401,7 @@ func (s *Sessions) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("sessions: lookup: %w", err)
 	}
-	uid := sess.State.UserID
-	if len(data) > 0 {
-		_ = json.Unmarshal(data, &sess.State)
-	}
-	sess.State.UserID = uid
-	_ = json.Unmarshal(methods, &sess.State.Methods)
+	sess.State = fromDurable(uid, methods, data)
 	u.ID, u.UsablePassword = uid, IsUsablePassword(hash)
 	sess.user = &u
 	sess.stored = storedPostgres
@@ -405,8 +431,9 @@ func (sess *Session) fromEntry(c *cached) bool {
 
 // clone copies the state deep enough that changing the copy (a request's
 // session) cannot change the original (a cache entry shared by requests):
-// every slice, map and pointer is copied; the JSON round trip covers the
-// nested flow records (TestSessionStateCloneSharesNothing).
+// every slice, map and pointer is copied; with a flow in progress, through
+// the state's JSON encoding, which holds every field (TestSessionStateCloneSharesNothing,
+// TestSessionStateRoundTrip).
 func (s SessionState) clone() SessionState {
 	out := s
 	out.Methods = slices.Clone(s.Methods)
@@ -414,12 +441,11 @@ func (s SessionState) clone() SessionState {
 	if s.Login != nil || s.EmailCode != nil || s.LoginCode != nil || s.ResetCode != nil || s.Ceremonies != nil || s.SocialSignup != nil {
 		// A flow in progress: rare on the hot path, so the simplest deep
 		// copy there is.
-		var flows SessionState
-		raw, _ := json.Marshal(SessionState{Login: s.Login, EmailCode: s.EmailCode, LoginCode: s.LoginCode, ResetCode: s.ResetCode,
-			Ceremonies: s.Ceremonies, SocialSignup: s.SocialSignup})
-		_ = json.Unmarshal(raw, &flows)
-		out.Login, out.EmailCode, out.LoginCode, out.ResetCode = flows.Login, flows.EmailCode, flows.LoginCode, flows.ResetCode
-		out.Ceremonies, out.SocialSignup = flows.Ceremonies, flows.SocialSignup
+		var deep SessionState
+		raw, _ := json.Marshal(s)
+		_ = json.Unmarshal(raw, &deep)
+		deep.Methods, deep.OAuthFlows = out.Methods, out.OAuthFlows
+		return deep
 	}
 	return out
 }
@@ -454,9 +480,7 @@ func (s *Sessions) Save(ctx context.Context, sess *Session, loginTimeout time.Du
 	// hear of the change. A new one's key was never seen.
 	known := sess.stored != storedNowhere
 	if sess.Authenticated() {
-		methods, _ := json.Marshal(sess.State.Methods)
-		data, _ := json.Marshal(SessionState{Login: sess.State.Login, EmailCode: sess.State.EmailCode, LoginCode: sess.State.LoginCode,
-			ResetCode: sess.State.ResetCode, PendingTOTP: sess.State.PendingTOTP, Ceremonies: sess.State.Ceremonies, OAuthFlows: sess.State.OAuthFlows})
+		methods, data := sess.State.durable()
 		var u SessionUser
 		var hash string
 		read := time.Now()
