@@ -60,7 +60,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	l.prepareUsers(6)
 
 	// Before the fault: limits are counted in Redis, pub/sub reaches B.
-	if st := rateLimitProbe(h, a, limits, 7); !wantProbe(st) {
+	if st, ok := probeWithRedisUp(h, a, limits); !ok {
 		t.Fatalf("rate limit with Redis up: %v, want 5×400 then 429", st)
 	}
 	if d, ok := pubsubChange(t, h, a, b, pubsub); !ok {
