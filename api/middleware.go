@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -43,6 +44,23 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
+}
+
+// Deadline gives every request a context that ends timeout after the
+// request starts, or when the handler returns, and makes it the request's
+// user context: every Postgres and Redis call made on the request's behalf
+// (through c.UserContext()) is cancelled with it, so a slow query does not
+// outlive its request, and the request is answered 503 (Unavailable).
+// Work that must outlive the request keeps a context of its own.
+func Deadline(timeout time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		// The user context lives in the fasthttp request, so the tenant
+		// app, called with the same request, sees it too.
+		ctx, cancel := context.WithTimeout(c.UserContext(), timeout)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
 }
 
 // AccessLog logs one structured line per request, after the error handler

@@ -16,7 +16,9 @@ import (
 func writeHTML(c *fiber.Ctx, status int, comp templ.Component) error {
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return comp.Render(c.UserContext(), c.Response().BodyWriter())
+	// Rendering writes to memory only; templ stops at a cancelled context,
+	// and the page that says the request ran out of time must still render.
+	return comp.Render(context.WithoutCancel(c.UserContext()), c.Response().BodyWriter())
 }
 
 // setCookie sets a console cookie: HttpOnly, SameSite=Strict, scoped to Root.

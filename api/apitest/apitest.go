@@ -84,7 +84,15 @@ func New(t testing.TB, settings Settings) *Env {
 // panics, the tenant bus), for tests that read what the server logs.
 func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	t.Helper()
-	return newEnv(t, settings, log, PublicURL, PlatformHost)
+	return newEnv(t, settings, log, PublicURL, PlatformHost, 0)
+}
+
+// NewWithRequestTimeout is New on a server whose requests end after
+// timeout (server.Config.RequestTimeout), for tests of what a request past
+// its deadline leaves behind.
+func NewWithRequestTimeout(t testing.TB, settings Settings, timeout time.Duration) *Env {
+	t.Helper()
+	return newEnv(t, settings, slog.New(slog.DiscardHandler), PublicURL, PlatformHost, timeout)
 }
 
 // NewAt is New on a server published at publicURL (HALLPASS_PUBLIC_URL),
@@ -92,10 +100,10 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 // default to publicURL's host.
 func NewAt(t testing.TB, settings Settings, publicURL, baseDomain string) *Env {
 	t.Helper()
-	return newEnv(t, settings, slog.New(slog.DiscardHandler), publicURL, baseDomain)
+	return newEnv(t, settings, slog.New(slog.DiscardHandler), publicURL, baseDomain, 0)
 }
 
-func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDomain string) *Env {
+func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDomain string, requestTimeout time.Duration) *Env {
 	t.Helper()
 	addr, err := tenants.NewAddressing(publicURL, baseDomain)
 	if err != nil {
@@ -149,7 +157,7 @@ func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDo
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, addr), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},
 		MFA:    &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)},
-		Social: socialHandlers})
+		Social: socialHandlers, RequestTimeout: requestTimeout})
 	srv.Finish()
 	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
 	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy, host: host}

@@ -49,10 +49,19 @@ type Config struct {
 	// reverse proxies; only their X-Forwarded-* headers are believed when
 	// building URLs (links in mail, the JWT issuer, same-origin checks).
 	TrustedProxies []string
+	// RequestTimeout bounds each request: its context, which reaches every
+	// Postgres and Redis call made for it, ends then and the request is
+	// answered 503 (default DefaultRequestTimeout).
+	RequestTimeout time.Duration
 	// BenchCeiling adds GET /bench/ceiling, a raw Fiber JSON route the load
 	// generator uses as the ceiling (HALLPASS_BENCH_CEILING=1; never in production).
 	BenchCeiling bool
 }
+
+// DefaultRequestTimeout is Config.RequestTimeout's default: far above any
+// request's normal time (a password hash, a provider's token endpoint), and
+// below the 30 s read and write timeouts.
+const DefaultRequestTimeout = 15 * time.Second
 
 // Server holds the two Fiber apps.
 type Server struct {
@@ -73,6 +82,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.BodyLimit == 0 {
 		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	errs := api.ErrorHandler(cfg.Log)
 	fiberConfig := func() fiber.Config {
@@ -105,7 +117,7 @@ func New(cfg Config) *Server {
 	if cfg.BenchCeiling {
 		registerBenchCeiling(p)
 	}
-	p.Use(requestMetrics(errs), api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, errs))
+	p.Use(requestMetrics(errs), api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, errs), api.Deadline(cfg.RequestTimeout))
 	p.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
