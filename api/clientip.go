@@ -2,7 +2,6 @@ package api
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -38,20 +37,6 @@ func ClientIP(c *fiber.Ctx) string {
 		}
 	}
 	return peer
-}
-
-// ipNetwork is what a per-IP limit counts: an IPv4 address itself, an
-// IPv6 address's /64 network.
-func ipNetwork(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil || a.Unmap().Is4() {
-		return ip
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
 }
 
 func cleanIP(s string) string {

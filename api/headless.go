@@ -94,6 +94,15 @@ func cookiePath(c *fiber.Ctx) string {
 // when the request addressed it by Host, "/t/{slug}/" by prefix.
 func CookiePath(c *fiber.Ctx) string { return cookiePath(c) }
 
+// anonymousSubject is the per-IP key of an anonymous-state limit: the
+// client's ratelimit.IPNetwork, or the address as given if it is none.
+func anonymousSubject(ip string) string {
+	if n := ratelimit.IPNetwork(ip); n != "" {
+		return n
+	}
+	return ip
+}
+
 // LimitAnonymous consumes one hit of one of Hallpass's own rate-limited
 // actions (HALLPASS_RATE_LIMITS: requests that store state for a client
 // not logged in), per client IP, an IPv6 client counted by its /64 (one
@@ -105,7 +114,7 @@ func (h *Headless) LimitAnonymous(c *fiber.Ctx, action string) error {
 	if h.Accounts.Limiter == nil || len(rules) == 0 {
 		return nil
 	}
-	ok, err := h.Accounts.Limiter.Allow(c.UserContext(), t.ID, action, rules, ratelimit.Subject{IP: ipNetwork(ClientIP(c))})
+	ok, err := h.Accounts.Limiter.Allow(c.UserContext(), t.ID, action, rules, ratelimit.Subject{IP: anonymousSubject(ClientIP(c))})
 	if err != nil {
 		return err
 	}

@@ -641,7 +641,7 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *S
 		return err
 	}
 	b.Queue(sqlTouchLastLogin, t.ID, user.ID)
-	if addr := loginAddress(sess.IP); addr != "" {
+	if addr := ratelimit.IPNetwork(sess.IP); addr != "" {
 		// Where the user signs in from spares them a password lock
 		// (MaxConsecutiveFailures).
 		b.Queue(sqlRememberLoginAddress, t.ID, user.ID, addr)

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net/netip"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/ratelimit"
 )
 
 // ErrUserNotFound is returned when no user matches.
@@ -310,7 +310,7 @@ const sqlForgetLoginAddresses = `DELETE FROM user_login_addresses d WHERE d.tena
 // knownLoginAddress reports whether user signed in from ip's address
 // (loginAddress) within the period.
 func (s *Store) knownLoginAddress(ctx context.Context, tenantID uuid.UUID, userID int64, ip string) (bool, error) {
-	addr := loginAddress(ip)
+	addr := ratelimit.IPNetwork(ip)
 	if addr == "" {
 		return false, nil
 	}
@@ -321,25 +321,6 @@ func (s *Store) knownLoginAddress(ctx context.Context, tenantID uuid.UUID, userI
 		return false, fmt.Errorf("identity: known login address: %w", err)
 	}
 	return known, nil
-}
-
-// loginAddress is what a sign-in from ip is remembered by: an IPv4 address
-// as it is, an IPv6 address as its /64 network (a host's temporary
-// addresses change within it), "" for anything else.
-func loginAddress(ip string) string {
-	a, err := netip.ParseAddr(strings.TrimSpace(ip))
-	if err != nil {
-		return ""
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ""
-	}
-	return p.String()
 }
 
 // resetFailures clears a user's consecutive failures.

@@ -1,10 +1,10 @@
-package identity
+package ratelimit
 
 import "testing"
 
 // A sign-in is remembered by its IPv4 address, or its IPv6 address's /64
 // (temporary addresses change within it); anything else is never known.
-func TestLoginAddress(t *testing.T) {
+func TestIPNetwork(t *testing.T) {
 	for in, want := range map[string]string{
 		"203.0.113.9":             "203.0.113.9",
 		" 203.0.113.9 ":           "203.0.113.9",
@@ -16,8 +16,8 @@ func TestLoginAddress(t *testing.T) {
 		"unknown":                 "",
 		"203.0.113.9, 198.51.0.1": "",
 	} {
-		if got := loginAddress(in); got != want {
-			t.Errorf("loginAddress(%q) = %q, want %q", in, got, want)
+		if got := IPNetwork(in); got != want {
+			t.Errorf("IPNetwork(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
