@@ -84,15 +84,10 @@ func Request(c *fiber.Ctx) identity.Request {
 	return r
 }
 
-// cookiePath scopes cookies to the tenant's base, so tenants reached through
-// /t/{slug}/ on one host never see each other's cookies.
-func cookiePath(c *fiber.Ctx) string {
-	return TenantPath(c) + "/"
-}
-
 // CookiePath is the path the tenant's cookies are scoped to: its base, "/"
-// when the request addressed it by Host, "/t/{slug}/" by prefix.
-func CookiePath(c *fiber.Ctx) string { return cookiePath(c) }
+// when the request addressed it by Host, "/t/{slug}/" by prefix, so tenants
+// reached through /t/{slug}/ on one host never see each other's cookies.
+func CookiePath(c *fiber.Ctx) string { return TenantPath(c) + "/" }
 
 // anonymousSubject is the per-IP key of an anonymous-state limit: the
 // client's ratelimit.IPNetwork, or the address as given if it is none.
@@ -234,12 +229,12 @@ func RotateCSRF(c *fiber.Ctx) {
 }
 
 func setCSRFCookie(c *fiber.Ctx, token string) {
-	c.Cookie(&fiber.Cookie{Name: CSRFCookie, Value: token, Path: cookiePath(c), MaxAge: 31449600,
+	c.Cookie(&fiber.Cookie{Name: CSRFCookie, Value: token, Path: CookiePath(c), MaxAge: 31449600,
 		Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
 }
 
 func clearCookie(c *fiber.Ctx, name string) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: cookiePath(c), Expires: time.Unix(0, 0), MaxAge: -1,
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: CookiePath(c), Expires: time.Unix(0, 0), MaxAge: -1,
 		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
 }
 
@@ -361,7 +356,7 @@ func (h *Headless) SaveSession(c *fiber.Ctx) (appToken string, err error) {
 			if Client(c) == ClientApp {
 				appToken = sess.Token
 			} else {
-				cookie := &fiber.Cookie{Name: SessionCookie, Value: sess.Token, Path: cookiePath(c), HTTPOnly: true,
+				cookie := &fiber.Cookie{Name: SessionCookie, Value: sess.Token, Path: CookiePath(c), HTTPOnly: true,
 					Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode}
 				if sess.Authenticated() {
 					cookie.Expires = sess.ExpiresAt
