@@ -1,36 +1,38 @@
-// Package metrics keeps the process's operational metrics and writes them in
-// the Prometheus text exposition format (version 0.0.4), without a client
-// library: counters, histograms and gauges read at scrape time.
+// Package metrics keeps the process's operational metrics on a Prometheus
+// client registry (github.com/prometheus/client_golang) of its own — never
+// the library's global one — and writes them in the Prometheus text
+// exposition format (version 0.0.4): counters, histograms, gauges read at
+// scrape time, and the library's Go runtime and process collectors.
 //
-// The hot paths (a request, a password hash, a cache lookup) only touch
-// atomics. Label sets are bounded by construction: HTTP series are keyed by
-// the router's route pattern, never the raw path, and a Registry caps the
-// number of HTTP series (extra ones are folded into route="other").
+// The hot paths (a request, a password hash, a cache lookup) touch only the
+// library's atomics. Label sets are bounded by construction: HTTP series are
+// keyed by the router's route pattern, never the raw path, and a Registry
+// caps the number of HTTP series (extra ones are folded into route="other").
 //
 // Other packages report through the package-level hooks (ObserveArgon2,
-// TenantCacheHit, ...), which write to Default; they need no Prometheus types.
+// TenantCacheHit, ...), which write to Default, and add scrape-time figures
+// with Collect; they need no Prometheus types.
 package metrics
 
 import (
-	"bufio"
-	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"os"
-	"runtime"
+	rtmetrics "runtime/metrics"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // ContentType is the media type of the text exposition format.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
+const ContentType = string(expfmt.FmtText)
 
 // Buckets (upper bounds, seconds).
 var (
@@ -43,32 +45,89 @@ var (
 // maxHTTPSeries caps distinct (app, route, method, status) label sets.
 const maxHTTPSeries = 2000
 
+// Names of the HTTP families, whose labels keep the order app, route,
+// method, status in the exposition (see gather).
+const (
+	httpRequestsName = "hallpass_http_requests_total"
+	httpDurationName = "hallpass_http_request_duration_seconds"
+)
+
+// httpLabels are the HTTP families' labels in exposition order.
+var httpLabels = []string{"app", "route", "method", "status"}
+
 // Registry holds one process's metrics.
 type Registry struct {
-	start time.Time
+	reg *prometheus.Registry
 
-	httpSeries sync.Map // httpKey → *httpSeries
-	httpCount  atomic.Int64
+	httpSeries   sync.Map // httpKey → *httpSeries
+	httpCount    atomic.Int64
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
 
-	argon2 *Histogram
+	argon2                     prometheus.Histogram
+	tenantHits, tenantMisses   prometheus.Counter
+	sessionHits, sessionMisses prometheus.Counter
+	localHits, localMisses     prometheus.Counter
+	localStrikes, localLapses  prometheus.Counter
 
-	tenantHits, tenantMisses   atomic.Uint64
-	sessionHits, sessionMisses atomic.Uint64
-	localHits, localMisses     atomic.Uint64
-	localStrikes, localLapses  atomic.Uint64
-
-	mu         sync.Mutex
-	collectors []namedCollector
+	funcs funcCollector
 }
 
-type namedCollector struct {
-	name string
-	fn   func(*Emitter)
-}
-
-// NewRegistry returns an empty registry.
+// NewRegistry returns a registry holding only the Go runtime and process
+// collectors and the (empty) hallpass families.
 func NewRegistry() *Registry {
-	return &Registry{start: time.Now(), argon2: NewHistogram(Argon2Buckets)}
+	r := &Registry{reg: prometheus.NewRegistry()}
+	r.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: httpRequestsName,
+		Help: "HTTP requests answered, by app (platform or tenant), route pattern, method and status.",
+	}, httpLabels)
+	r.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    httpDurationName,
+		Help:    "Time from the first middleware to the response being ready, by app, route pattern, method and status.",
+		Buckets: HTTPBuckets,
+	}, httpLabels)
+	r.argon2 = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "hallpass_argon2_duration_seconds",
+		Help:    "Time of one argon2id password derivation (hash or verify).",
+		Buckets: Argon2Buckets,
+	})
+	hitMiss := func(name, help string) (hit, miss prometheus.Counter) {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"result"})
+		r.reg.MustRegister(v)
+		return v.WithLabelValues("hit"), v.WithLabelValues("miss")
+	}
+	r.tenantHits, r.tenantMisses = hitMiss("hallpass_tenant_cache_requests_total",
+		"Tenant lookups by whether the in-process cache answered.")
+	r.sessionHits, r.sessionMisses = hitMiss("hallpass_session_cache_requests_total",
+		"Session lookups by whether the Redis cache answered (miss: read from Postgres).")
+	r.localHits, r.localMisses = hitMiss("hallpass_session_local_cache_requests_total",
+		"Session lookups by whether the process's own memory answered (miss: Redis asked).")
+	r.localStrikes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hallpass_session_local_strikes_total",
+		Help: "Nodes this process struck from the local session cache for not acknowledging a change in time (each makes the change wait out a lease).",
+	})
+	r.localLapses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hallpass_session_local_lapses_total",
+		Help: "Times this process stopped answering sessions from memory (subscription lost, renewal refused, ping unanswered).",
+	})
+	r.reg.MustRegister(
+		r.httpRequests, r.httpDuration, r.argon2, r.localStrikes, r.localLapses, &r.funcs,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// go_gc_cycles_total predates the library here (the bench reads
+		// it); runtime/metrics answers without stopping the world.
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "go_gc_cycles_total", Help: "Completed GC cycles."}, gcCycles),
+	)
+	return r
+}
+
+func gcCycles() float64 {
+	s := []rtmetrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindUint64 {
+		return 0
+	}
+	return float64(s[0].Value.Uint64())
 }
 
 // Default is the registry the package-level hooks write to and the admin
@@ -77,72 +136,58 @@ var Default = NewRegistry()
 
 // ObserveArgon2 records the duration of one argon2id derivation (a hash or
 // a verify) on Default.
-func ObserveArgon2(d time.Duration) { Default.argon2.Observe(d) }
+func ObserveArgon2(d time.Duration) { Default.ObserveArgon2(d) }
 
 // TenantCacheHit counts a tenant served from the in-process cache (Default).
-func TenantCacheHit() { Default.tenantHits.Add(1) }
+func TenantCacheHit() { Default.tenantHits.Inc() }
 
 // TenantCacheMiss counts a tenant the cache had to load (Default).
-func TenantCacheMiss() { Default.tenantMisses.Add(1) }
+func TenantCacheMiss() { Default.tenantMisses.Inc() }
 
 // SessionCacheHit counts a session found in the Redis cache (Default).
-func SessionCacheHit() { Default.sessionHits.Add(1) }
+func SessionCacheHit() { Default.sessionHits.Inc() }
 
 // SessionCacheMiss counts a session read from Postgres after a Redis miss (Default).
-func SessionCacheMiss() { Default.sessionMisses.Add(1) }
+func SessionCacheMiss() { Default.sessionMisses.Inc() }
 
 // SessionLocalCache counts a session lookup in the process's own memory
 // (Default): hit means Redis was not asked.
 func SessionLocalCache(hit bool) {
 	if hit {
-		Default.localHits.Add(1)
+		Default.localHits.Inc()
 	} else {
-		Default.localMisses.Add(1)
+		Default.localMisses.Inc()
 	}
 }
 
 // SessionLocalStrike counts a node struck from the local session cache's
 // nodes set for not acknowledging a change (Default).
-func SessionLocalStrike() { Default.localStrikes.Add(1) }
+func SessionLocalStrike() { Default.localStrikes.Inc() }
 
 // SessionLocalLapse counts this process giving up its local session
 // cache's lease (subscription lost, renewal refused or unanswered ping)
 // (Default).
-func SessionLocalLapse() { Default.localLapses.Add(1) }
+func SessionLocalLapse() { Default.localLapses.Inc() }
 
 // ObserveArgon2 records one argon2id derivation on r.
-func (r *Registry) ObserveArgon2(d time.Duration) { r.argon2.Observe(d) }
+func (r *Registry) ObserveArgon2(d time.Duration) { r.argon2.Observe(d.Seconds()) }
 
 // TenantCache counts a tenant cache lookup on r.
 func (r *Registry) TenantCache(hit bool) {
 	if hit {
-		r.tenantHits.Add(1)
+		r.tenantHits.Inc()
 	} else {
-		r.tenantMisses.Add(1)
+		r.tenantMisses.Inc()
 	}
 }
 
 // SessionCache counts a session cache lookup on r.
 func (r *Registry) SessionCache(hit bool) {
 	if hit {
-		r.sessionHits.Add(1)
+		r.sessionHits.Inc()
 	} else {
-		r.sessionMisses.Add(1)
+		r.sessionMisses.Inc()
 	}
-}
-
-// Collect adds a function run at every scrape (pool statistics and the
-// like). A later registration under the same name replaces the earlier one.
-func (r *Registry) Collect(name string, fn func(*Emitter)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, c := range r.collectors {
-		if c.name == name {
-			r.collectors[i].fn = fn
-			return
-		}
-	}
-	r.collectors = append(r.collectors, namedCollector{name, fn})
 }
 
 // --- HTTP ---------------------------------------------------------------------
@@ -152,8 +197,11 @@ type httpKey struct {
 	status             int
 }
 
+// httpSeries is one label set's children of the HTTP families, looked up
+// once: a request then pays two atomic updates, not a label hash.
 type httpSeries struct {
-	hist *Histogram
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // HTTPMethod maps a request method onto a fixed set (anything else is
@@ -187,291 +235,169 @@ func (r *Registry) ObserveRequest(app, route, method string, status int, d time.
 	k := httpKey{app, route, method, status}
 	v, ok := r.httpSeries.Load(k)
 	if !ok {
-		if r.httpCount.Load() >= maxHTTPSeries {
-			k.route = "other"
-		}
-		var loaded bool
-		v, loaded = r.httpSeries.LoadOrStore(k, &httpSeries{hist: NewHistogram(HTTPBuckets)})
-		if !loaded {
-			r.httpCount.Add(1)
+		v = r.addHTTPSeries(k)
+	}
+	s := v.(*httpSeries)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// addHTTPSeries creates k's series, or folds k into route="other" once the
+// registry holds maxHTTPSeries.
+func (r *Registry) addHTTPSeries(k httpKey) any {
+	if r.httpCount.Load() >= maxHTTPSeries {
+		k.route = "other"
+		if v, ok := r.httpSeries.Load(k); ok {
+			return v
 		}
 	}
-	v.(*httpSeries).hist.Observe(d)
-}
-
-// --- Histogram ----------------------------------------------------------------
-
-// Histogram counts observations into fixed buckets; safe for concurrent use.
-type Histogram struct {
-	bounds []float64 // seconds, ascending
-	counts []atomic.Uint64
-	sumNs  atomic.Int64
-	count  atomic.Uint64
-}
-
-// NewHistogram returns a histogram with the given upper bounds (seconds);
-// +Inf is implicit.
-func NewHistogram(bounds []float64) *Histogram {
-	b := slices.Clone(bounds)
-	sort.Float64s(b)
-	return &Histogram{bounds: b, counts: make([]atomic.Uint64, len(b)+1)}
-}
-
-// Observe records d.
-func (h *Histogram) Observe(d time.Duration) {
-	s := d.Seconds()
-	i := sort.SearchFloat64s(h.bounds, s) // first bound >= s
-	h.counts[i].Add(1)
-	h.sumNs.Add(int64(d))
-	h.count.Add(1)
-}
-
-// Count is the number of observations.
-func (h *Histogram) Count() uint64 { return h.count.Load() }
-
-// snapshot returns cumulative bucket counts (last is +Inf), the sum in
-// seconds and the count, consistent with each other.
-func (h *Histogram) snapshot() (cum []uint64, sum float64, count uint64) {
-	cum = make([]uint64, len(h.counts))
-	var acc uint64
-	for i := range h.counts {
-		acc += h.counts[i].Load()
-		cum[i] = acc
+	// The library refuses label values that are not UTF-8.
+	values := []string{strings.ToValidUTF8(k.app, "\uFFFD"), strings.ToValidUTF8(k.route, "\uFFFD"), k.method, strconv.Itoa(k.status)}
+	s := &httpSeries{count: r.httpRequests.WithLabelValues(values...), duration: r.httpDuration.WithLabelValues(values...)}
+	v, loaded := r.httpSeries.LoadOrStore(k, s)
+	if !loaded {
+		r.httpCount.Add(1)
 	}
-	// Observations landing between reads could make count exceed +Inf; the
-	// format wants them equal, so count is the +Inf bucket.
-	return cum, time.Duration(h.sumNs.Load()).Seconds(), acc
+	return v
 }
 
-// --- exposition ---------------------------------------------------------------
+// --- scrape-time collectors ------------------------------------------------------
 
 // Label is one name="value" pair.
 type Label struct{ Name, Value string }
 
-// Emitter writes metric families in the text format. Families must be
-// emitted whole (all samples of a name together).
+// Emitter hands the samples of a Collect function to the registry. A name
+// must keep one help text and one set of label names; a series (name and
+// label values) is written once per scrape.
 type Emitter struct {
-	w    *bufio.Writer
-	seen map[string]bool
-}
-
-func (e *Emitter) header(name, help, typ string) {
-	if e.seen[name] {
-		return
-	}
-	e.seen[name] = true
-	fmt.Fprintf(e.w, "# HELP %s %s\n# TYPE %s %s\n", name, escapeHelp(help), name, typ)
-}
-
-func (e *Emitter) sample(name string, labels []Label, v float64) {
-	e.w.WriteString(name)
-	if len(labels) > 0 {
-		e.w.WriteByte('{')
-		for i, l := range labels {
-			if i > 0 {
-				e.w.WriteByte(',')
-			}
-			e.w.WriteString(l.Name)
-			e.w.WriteString(`="`)
-			e.w.WriteString(escapeLabel(l.Value))
-			e.w.WriteByte('"')
-		}
-		e.w.WriteByte('}')
-	}
-	e.w.WriteByte(' ')
-	e.w.WriteString(formatFloat(v))
-	e.w.WriteByte('\n')
+	ch chan<- prometheus.Metric
 }
 
 // Gauge writes one gauge sample.
 func (e *Emitter) Gauge(name, help string, v float64, labels ...Label) {
-	e.header(name, help, "gauge")
-	e.sample(name, labels, v)
+	e.sample(name, help, prometheus.GaugeValue, v, labels)
 }
 
 // Counter writes one counter sample (name should end in _total).
 func (e *Emitter) Counter(name, help string, v float64, labels ...Label) {
-	e.header(name, help, "counter")
-	e.sample(name, labels, v)
+	e.sample(name, help, prometheus.CounterValue, v, labels)
 }
 
-// Histogram writes one histogram's _bucket, _sum and _count samples.
-func (e *Emitter) Histogram(name, help string, h *Histogram, labels ...Label) {
-	e.header(name, help, "histogram")
-	cum, sum, count := h.snapshot()
-	ls := make([]Label, len(labels)+1)
-	copy(ls, labels)
-	for i, b := range h.bounds {
-		ls[len(labels)] = Label{"le", formatFloat(b)}
-		e.sample(name+"_bucket", ls, float64(cum[i]))
+func (e *Emitter) sample(name, help string, typ prometheus.ValueType, v float64, labels []Label) {
+	names := make([]string, len(labels))
+	values := make([]string, len(labels))
+	for i, l := range labels {
+		names[i], values[i] = l.Name, l.Value
 	}
-	ls[len(labels)] = Label{"le", "+Inf"}
-	e.sample(name+"_bucket", ls, float64(cum[len(cum)-1]))
-	e.sample(name+"_sum", labels, sum)
-	e.sample(name+"_count", labels, float64(count))
-}
-
-func formatFloat(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
+	desc := prometheus.NewDesc(name, help, names, nil)
+	m, err := prometheus.NewConstMetric(desc, typ, v, values...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(desc, err) // the scrape reports it
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	e.ch <- m
 }
 
-var (
-	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-)
+type namedCollector struct {
+	name string
+	fn   func(*Emitter)
+}
 
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
+// funcCollector runs the Collect functions at every scrape. It describes
+// nothing, which makes it an unchecked collector: its families are known
+// only once the functions run.
+type funcCollector struct {
+	mu  sync.Mutex
+	fns []namedCollector
+}
 
-// WriteTo writes every metric of r in the text exposition format.
+// Describe implements prometheus.Collector.
+func (c *funcCollector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	fns := slices.Clone(c.fns)
+	c.mu.Unlock()
+	e := &Emitter{ch: ch}
+	for _, f := range fns {
+		f.fn(e)
+	}
+}
+
+// Collect adds a function run at every scrape (pool statistics and the
+// like). A later registration under the same name replaces the earlier one.
+func (r *Registry) Collect(name string, fn func(*Emitter)) {
+	c := &r.funcs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, f := range c.fns {
+		if f.name == name {
+			c.fns[i].fn = fn
+			return
+		}
+	}
+	c.fns = append(c.fns, namedCollector{name, fn})
+}
+
+// --- exposition ---------------------------------------------------------------
+
+// gather collects every family. The library sorts label names; the HTTP
+// families get back the order they have always been written in (app,
+// route, method, status), which scrapers ignore but greps of /metrics rely
+// on. The families are fresh copies, except their label slices, which are
+// replaced rather than reordered in place.
+func (r *Registry) gather() ([]*dto.MetricFamily, error) {
+	mfs, err := r.reg.Gather()
+	for _, mf := range mfs {
+		if n := mf.GetName(); n != httpRequestsName && n != httpDurationName {
+			continue
+		}
+		for _, m := range mf.Metric {
+			ordered := make([]*dto.LabelPair, 0, len(m.Label))
+			for _, name := range httpLabels {
+				for _, lp := range m.Label {
+					if lp.GetName() == name {
+						ordered = append(ordered, lp)
+					}
+				}
+			}
+			if len(ordered) == len(m.Label) {
+				m.Label = ordered
+			}
+		}
+	}
+	return mfs, err
+}
+
+// WriteTo writes every metric of r in the text exposition format. Should a
+// Collect function emit an inconsistent family, the rest is still written
+// and the error returned.
 func (r *Registry) WriteTo(w io.Writer) (int64, error) {
+	mfs, gerr := r.gather()
 	cw := &countingWriter{w: w}
-	e := &Emitter{w: bufio.NewWriterSize(cw, 32<<10), seen: map[string]bool{}}
-
-	r.writeHTTP(e)
-	e.Histogram("hallpass_argon2_duration_seconds", "Time of one argon2id password derivation (hash or verify).", r.argon2)
-	for _, c := range []struct {
-		name, help string
-		hit, miss  uint64
-	}{
-		{"hallpass_tenant_cache_requests_total", "Tenant lookups by whether the in-process cache answered.", r.tenantHits.Load(), r.tenantMisses.Load()},
-		{"hallpass_session_cache_requests_total", "Session lookups by whether the Redis cache answered (miss: read from Postgres).", r.sessionHits.Load(), r.sessionMisses.Load()},
-		{"hallpass_session_local_cache_requests_total", "Session lookups by whether the process's own memory answered (miss: Redis asked).", r.localHits.Load(), r.localMisses.Load()},
-	} {
-		e.Counter(c.name, c.help, float64(c.hit), Label{"result", "hit"})
-		e.Counter(c.name, c.help, float64(c.miss), Label{"result", "miss"})
-	}
-	e.Counter("hallpass_session_local_strikes_total", "Nodes this process struck from the local session cache for not acknowledging a change in time (each makes the change wait out a lease).", float64(r.localStrikes.Load()))
-	e.Counter("hallpass_session_local_lapses_total", "Times this process stopped answering sessions from memory (subscription lost, renewal refused, ping unanswered).", float64(r.localLapses.Load()))
-	r.mu.Lock()
-	collectors := slices.Clone(r.collectors)
-	r.mu.Unlock()
-	for _, c := range collectors {
-		c.fn(e)
-	}
-	writeRuntime(e, r.start)
-	if err := e.w.Flush(); err != nil {
-		return cw.n, err
-	}
-	return cw.n, cw.err
-}
-
-func (r *Registry) writeHTTP(e *Emitter) {
-	type row struct {
-		k httpKey
-		s *httpSeries
-	}
-	var rows []row
-	r.httpSeries.Range(func(k, v any) bool {
-		rows = append(rows, row{k.(httpKey), v.(*httpSeries)})
-		return true
-	})
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i].k, rows[j].k
-		if a.app != b.app {
-			return a.app < b.app
+	enc := expfmt.NewEncoder(cw, expfmt.FmtText)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return cw.n, err
 		}
-		if a.route != b.route {
-			return a.route < b.route
-		}
-		if a.method != b.method {
-			return a.method < b.method
-		}
-		return a.status < b.status
-	})
-	labels := func(k httpKey) []Label {
-		return []Label{{"app", k.app}, {"route", k.route}, {"method", k.method}, {"status", strconv.Itoa(k.status)}}
 	}
-	const countHelp = "HTTP requests answered, by app (platform or tenant), route pattern, method and status."
-	if len(rows) == 0 {
-		e.header("hallpass_http_requests_total", countHelp, "counter")
-	}
-	for _, rw := range rows {
-		e.Counter("hallpass_http_requests_total", countHelp, float64(rw.s.hist.Count()), labels(rw.k)...)
-	}
-	const durHelp = "Time from the first middleware to the response being ready, by app, route pattern, method and status."
-	if len(rows) == 0 {
-		e.header("hallpass_http_request_duration_seconds", durHelp, "histogram")
-	}
-	for _, rw := range rows {
-		e.Histogram("hallpass_http_request_duration_seconds", durHelp, rw.s.hist, labels(rw.k)...)
-	}
-}
-
-// writeRuntime writes the Go runtime and process figures the bench reads:
-// goroutines, heap, GC, CPU time and resident memory.
-func writeRuntime(e *Emitter, start time.Time) {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	e.Gauge("go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
-	e.Gauge("go_threads", "Number of OS threads created.", float64(threads()))
-	e.Gauge("go_gomaxprocs", "GOMAXPROCS.", float64(runtime.GOMAXPROCS(0)))
-	e.Gauge("go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", float64(ms.HeapAlloc))
-	e.Gauge("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", float64(ms.HeapInuse))
-	e.Gauge("go_memstats_heap_objects", "Number of allocated heap objects.", float64(ms.HeapObjects))
-	e.Gauge("go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", float64(ms.Sys))
-	e.Counter("go_memstats_alloc_bytes_total", "Cumulative bytes allocated for heap objects.", float64(ms.TotalAlloc))
-	e.Counter("go_memstats_mallocs_total", "Cumulative count of heap objects allocated.", float64(ms.Mallocs))
-	e.Counter("go_gc_cycles_total", "Completed GC cycles.", float64(ms.NumGC))
-	e.Counter("go_gc_pause_seconds_total", "Cumulative stop-the-world GC pause time.", time.Duration(ms.PauseTotalNs).Seconds())
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		e.Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", cpu.Seconds())
-	}
-	if rss, ok := residentBytes(); ok {
-		e.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", float64(rss))
-	}
-	e.Gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", float64(start.UnixNano())/1e9)
-}
-
-func threads() int {
-	n, _ := runtime.ThreadCreateProfile(nil)
-	return n
-}
-
-// residentBytes reads the resident set size from /proc (Linux only).
-func residentBytes() (int64, bool) {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, false
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return pages * int64(os.Getpagesize()), true
+	return cw.n, gerr
 }
 
 type countingWriter struct {
-	w   io.Writer
-	n   int64
-	err error
+	w io.Writer
+	n int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	c.err = err
 	return n, err
 }
 
-// Handler serves r in the text exposition format (GET or HEAD).
+// Handler serves r in the text exposition format (GET or HEAD). It does
+// not negotiate other formats (promhttp would, and would also add an
+// escaping parameter to the media type).
 func (r *Registry) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {

@@ -29,7 +29,8 @@ type series struct {
 // strictly enough to catch what a scraper rejects: malformed lines, a
 // sample without a TYPE, a family declared twice or interleaved, bad
 // values, non-cumulative histogram buckets or a +Inf bucket that is not
-// the count.
+// the count. A summary's _sum and _count samples belong to its family (the
+// Go collector's go_gc_duration_seconds is one).
 func parseExposition(t *testing.T, text string) []series {
 	t.Helper()
 	if !strings.HasSuffix(text, "\n") {
@@ -41,7 +42,7 @@ func parseExposition(t *testing.T, text string) []series {
 	var out []series
 	family := func(name string) string {
 		for _, suf := range []string{"_bucket", "_sum", "_count"} {
-			if base, ok := strings.CutSuffix(name, suf); ok && types[base] == "histogram" {
+			if base, ok := strings.CutSuffix(name, suf); ok && (types[base] == "histogram" || suf != "_bucket" && types[base] == "summary") {
 				return base
 			}
 		}
