@@ -2,12 +2,8 @@ package mfa
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1" //nolint:gosec // HOTP (RFC 4226) and allauth's TOTP are HMAC-SHA1
-	"crypto/subtle"
 	"encoding/base32"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,9 +12,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
 
 	"github.com/hallpass/hallpass/tenants"
 )
+
+// b32 is allauth's secret spelling: upper-case base32 without padding.
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewTOTPSecret returns a new TOTP secret: 20 random bytes in base32
 // (32 characters, so no padding), as allauth's generate_totp_secret. The API
@@ -28,20 +29,33 @@ func NewTOTPSecret() string {
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
+	return b32.EncodeToString(b)
 }
 
 // decodeSecret reads a base32 secret case-insensitively, with or without
 // padding.
 func decodeSecret(secret string) ([]byte, error) {
 	s := strings.TrimRight(strings.ToUpper(strings.TrimSpace(secret)), "=")
-	return base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
+	return b32.DecodeString(s)
+}
+
+// canonicalSecret is secret as decodeSecret reads it, spelt the one way
+// pquerna/otp reads every secret (it pads but does not trim, so a secret
+// padded already, or over-padded, would not decode there).
+func canonicalSecret(secret string) (string, []byte, error) {
+	key, err := decodeSecret(secret)
+	if err != nil {
+		return "", nil, err
+	}
+	return b32.EncodeToString(key), key, nil
 }
 
 // TOTPURL is the otpauth:// URL of the QR code, built as allauth's
 // build_totp_url: the label (the user's email, else username) as the path;
 // secret and issuer (MFA_TOTP_ISSUER, else siteName — the tenant's name)
 // as parameters; digits and period only when not the defaults 6 and 30.
+// (pquerna/otp's Key.URL is another shape — "issuer:label" path, algorithm,
+// digits and period always — so allauth's is built here.)
 func TOTPURL(secret, accountLabel, siteName string, s *tenants.Settings) string {
 	issuer := s.MFATOTPIssuer
 	if issuer == "" {
@@ -73,23 +87,6 @@ func pyQuote(s, safe string) string {
 	return b.String()
 }
 
-// hotp is RFC 4226's HOTP value (HMAC-SHA1, dynamic truncation) with the
-// given number of digits, zero-padded.
-func hotp(key []byte, counter int64, digits int) string {
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(counter))
-	m := hmac.New(sha1.New, key)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	v := uint64(binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff)
-	mod := uint64(1)
-	for range digits {
-		mod *= 10
-	}
-	return fmt.Sprintf("%0*d", digits, v%mod)
-}
-
 func totpDigits(s *tenants.Settings) int {
 	if s.MFATOTPDigits <= 0 {
 		return 6
@@ -104,14 +101,23 @@ func totpPeriod(s *tenants.Settings) int64 {
 	return int64(s.MFATOTPPeriod)
 }
 
+// hotpOpts is allauth's HOTP: HMAC-SHA1, MFA_TOTP_DIGITS decimal digits.
+func hotpOpts(s *tenants.Settings) hotp.ValidateOpts {
+	return hotp.ValidateOpts{Digits: otp.Digits(totpDigits(s)), Algorithm: otp.AlgorithmSHA1}
+}
+
 // TOTPCode is the code an authenticator app shows at a time (for tests and
 // tooling); "" if the secret is not base32.
 func TOTPCode(secret string, at time.Time, s *tenants.Settings) string {
-	key, err := decodeSecret(secret)
+	canon, _, err := canonicalSecret(secret)
 	if err != nil {
 		return ""
 	}
-	return hotp(key, at.Unix()/totpPeriod(s), totpDigits(s))
+	code, err := hotp.GenerateCodeCustom(canon, uint64(at.Unix()/totpPeriod(s)), hotpOpts(s))
+	if err != nil {
+		return ""
+	}
+	return code
 }
 
 // ValidateTOTP checks a code against a secret at a time, accepting
@@ -124,7 +130,10 @@ func ValidateTOTP(secret, code string, at time.Time, s *tenants.Settings) (count
 	return validateTOTP(secret, code, at, s, nil)
 }
 
-// validateTOTP is ValidateTOTP accepting only counters above after.
+// validateTOTP is ValidateTOTP accepting only counters above after. The
+// window is walked here, step by step, because pquerna/otp's totp.Validate
+// says whether a code is in the window but not which step it belongs to,
+// and replay protection needs the step.
 func validateTOTP(secret, code string, at time.Time, s *tenants.Settings, after *int64) (int64, bool) {
 	digits := totpDigits(s)
 	code = strings.TrimSpace(code)
@@ -136,10 +145,11 @@ func validateTOTP(secret, code string, at time.Time, s *tenants.Settings, after 
 			return 0, false
 		}
 	}
-	key, err := decodeSecret(secret)
+	canon, key, err := canonicalSecret(secret)
 	if err != nil || len(key) == 0 {
 		return 0, false
 	}
+	opts := hotpOpts(s)
 	current := at.Unix() / totpPeriod(s)
 	tol := int64(max(s.MFATOTPTolerance, 0))
 	found, match := int64(0), false
@@ -147,8 +157,9 @@ func validateTOTP(secret, code string, at time.Time, s *tenants.Settings, after 
 		if after != nil && c <= *after {
 			continue
 		}
-		// Compare every window in constant time, remembering the first hit.
-		if subtle.ConstantTimeCompare([]byte(hotp(key, c, digits)), []byte(code)) == 1 && !match {
+		// Every step of the window is compared (hotp compares in constant
+		// time); the first hit is remembered.
+		if ok, _ := hotp.ValidateCustom(code, uint64(c), canon, opts); ok && !match {
 			found, match = c, true
 		}
 	}
@@ -166,9 +177,9 @@ func (s *Store) ActivateTOTP(ctx context.Context, tenantID uuid.UUID, userID int
 	if !ok {
 		return nil, incorrectCode("code")
 	}
-	key, _ := decodeSecret(secret)
+	canon, _, _ := canonicalSecret(secret)
 	a := &Authenticator{UserID: userID, Type: TypeTOTP}
-	a.totp = &totpData{Secret: base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(key), LastCounter: &counter}
+	a.totp = &totpData{Secret: canon, LastCounter: &counter}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := lockUser(ctx, tx, tenantID, userID); err != nil {
 			return err

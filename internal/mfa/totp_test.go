@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,5 +249,120 @@ func TestTOTPActivateAuthenticateOnce(t *testing.T) {
 	}
 	if _, err := f.store.ByType(ctx, f.tenantID, user, TypeTOTP); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("totp still there: %v", err)
+	}
+}
+
+// The window's edges, to the second: a code holds from the first to the
+// last second of its step; MFA_TOTP_TOLERANCE N accepts exactly N steps
+// either side (reporting the code's own step) and refuses N+1.
+func TestValidateTOTPToleranceEdges(t *testing.T) {
+	secret := NewTOTPSecret()
+	step0 := time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC) // a step boundary (period 30)
+	k := step0.Unix() / 30
+	codeOf := func(j int64) string {
+		return TOTPCode(secret, step0.Add(time.Duration(j)*30*time.Second), mustSettings(t, `{}`))
+	}
+
+	strict := mustSettings(t, `{}`) // allauth's default tolerance: 0
+	c0 := codeOf(0)
+	for _, at := range []time.Time{step0, step0.Add(29 * time.Second), step0.Add(29*time.Second + 999*time.Millisecond)} {
+		if c, ok := ValidateTOTP(secret, c0, at, strict); !ok || c != k {
+			t.Fatalf("code refused inside its own step at +%v: %d %v", at.Sub(step0), c, ok)
+		}
+	}
+	if c0 != codeOf(-1) {
+		if _, ok := ValidateTOTP(secret, c0, step0.Add(-time.Second), strict); ok {
+			t.Fatal("code accepted a second before its step (tolerance 0)")
+		}
+	}
+	if c0 != codeOf(1) {
+		if _, ok := ValidateTOTP(secret, c0, step0.Add(30*time.Second), strict); ok {
+			t.Fatal("code accepted a second after its step (tolerance 0)")
+		}
+	}
+
+	for _, tol := range []int64{1, 2, tenants.MaxTOTPTolerance} {
+		s := mustSettings(t, `{"MFA_TOTP_TOLERANCE": `+strconv.FormatInt(tol, 10)+`}`)
+		inside := map[string]bool{}
+		for j := -tol; j <= tol; j++ {
+			inside[codeOf(j)] = true
+		}
+		for _, at := range []time.Time{step0, step0.Add(29 * time.Second)} {
+			for j := -tol; j <= tol; j++ {
+				c, ok := ValidateTOTP(secret, codeOf(j), at, s)
+				if !ok {
+					t.Fatalf("tolerance %d: step %+d refused at +%v", tol, j, at.Sub(step0))
+				}
+				// The lowest step with that code: its own unless an earlier one shares it.
+				if c > k+j || c < k-tol {
+					t.Fatalf("tolerance %d: step %+d reported as counter %d, want %d", tol, j, c, k+j)
+				}
+			}
+			for _, j := range []int64{-tol - 1, tol + 1} {
+				if code := codeOf(j); !inside[code] {
+					if _, ok := ValidateTOTP(secret, code, at, s); ok {
+						t.Fatalf("tolerance %d: step %+d accepted at +%v", tol, j, at.Sub(step0))
+					}
+				}
+			}
+		}
+	}
+}
+
+// Replay protection at the source: with the last used step given, a code
+// of that step or an earlier one is refused even inside the tolerance,
+// and a later one is accepted with its own step.
+func TestValidateTOTPAfterRefusesUsedSteps(t *testing.T) {
+	secret := NewTOTPSecret()
+	s := mustSettings(t, `{"MFA_TOTP_TOLERANCE": 1}`)
+	at := time.Date(2030, 6, 1, 0, 0, 10, 0, time.UTC)
+	k := at.Unix() / 30
+	prev := TOTPCode(secret, at.Add(-30*time.Second), s)
+	cur := TOTPCode(secret, at, s)
+	next := TOTPCode(secret, at.Add(30*time.Second), s)
+	if prev == cur || cur == next || prev == next {
+		t.Skip("two neighbouring steps share a code (one chance in about 300,000)")
+	}
+	used := k
+	for _, code := range []string{prev, cur} {
+		if _, ok := validateTOTP(secret, code, at, s, &used); ok {
+			t.Fatalf("code of a used step accepted: %s", code)
+		}
+	}
+	if c, ok := validateTOTP(secret, next, at, s, &used); !ok || c != k+1 {
+		t.Fatalf("later step: %d %v", c, ok)
+	}
+	before := k - 1
+	if c, ok := validateTOTP(secret, cur, at, s, &before); !ok || c != k {
+		t.Fatalf("current step after the previous one was used: %d %v", c, ok)
+	}
+	if _, ok := validateTOTP(secret, prev, at, s, &before); ok {
+		t.Fatal("the used step accepted again")
+	}
+}
+
+// Secrets are stored in allauth's spelling whatever the spelling typed:
+// upper-case base32 without padding.
+func TestTOTPSecretStoredCanonical(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, `{}`)
+	user := f.newUser(t)
+	now := time.Date(2031, 5, 6, 7, 8, 0, 0, time.UTC)
+	f.store.now = func() time.Time { return now }
+	raw := []byte("0123456789abcdef") // 16 bytes: base32 with padding "======"
+	padded := strings.ToLower(base32.StdEncoding.EncodeToString(raw))
+	if _, err := f.store.ActivateTOTP(ctx, f.tenantID, user, padded, TOTPCode(padded, now, f.settings), f.settings); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.store.ByType(ctx, f.tenantID, user, TypeTOTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw); a.totp.Secret != want {
+		t.Fatalf("stored %q, want %q", a.totp.Secret, want)
+	}
+	now = now.Add(30 * time.Second)
+	if _, err := f.store.AuthenticateTOTP(ctx, f.tenantID, user, TOTPCode(padded, now, f.settings), f.settings); err != nil {
+		t.Fatal(err)
 	}
 }
