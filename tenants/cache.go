@@ -175,10 +175,39 @@ func (c *Cache) Flush() {
 }
 
 // Bus carries tenant changes between nodes over Redis pub/sub.
+//
+// What it promises: while Redis is reachable, a change reaches every other
+// node's cache as soon as the message does (well under a second). A change
+// whose publish fails (Redis down, stalled or slow) is kept and published
+// again in the background, with backoff, until it goes through or
+// RetryFor has passed, by which time every cached copy has expired anyway.
+// A node whose subscription was lost flushes its whole cache as soon as it
+// is subscribed again, since it may have missed changes meanwhile.
 type Bus struct {
 	rdb     *redis.Client
 	channel string
 	log     *slog.Logger
+
+	// RetryFor is how long a change that could not be published is retried;
+	// it should be the tenant cache's TTL. Zero means DefaultRetryFor.
+	RetryFor time.Duration
+
+	mu       sync.Mutex
+	unsent   map[uuid.UUID]unsentChange
+	retrying bool
+}
+
+// DefaultRetryFor is Bus.RetryFor's default: the TTL serve gives the tenant
+// cache, after which no node holds a copy older than the change.
+const DefaultRetryFor = 30 * time.Second
+
+// unsentChange is a change waiting to be published again.
+type unsentChange struct {
+	change Change
+	since  time.Time
+	// merges counts the failed publishes folded into this entry: a retry
+	// only settles the entry if none was added after it took its copy.
+	merges int
 }
 
 // DefaultChannel is the pub/sub channel tenant changes travel on.
@@ -195,13 +224,117 @@ func NewBus(rdb *redis.Client, channel string, log *slog.Logger) *Bus {
 	return &Bus{rdb: rdb, channel: channel, log: log}
 }
 
-// PublishChange announces a change to every node.
+// PublishChange announces a change to every node. When Redis does not take
+// it, the change is also queued for publishing again in the background (see
+// Bus), and the error is returned for the caller to log if it wishes.
 func (b *Bus) PublishChange(ctx context.Context, c Change) error {
+	err := b.publish(ctx, c)
+	if err != nil {
+		b.log.Warn("tenant bus: publish failed; retrying in the background", "tenant", c.Slug, "err", err)
+		b.retryLater(c)
+	}
+	return err
+}
+
+// busPublishTimeout bounds one background publish attempt.
+const busPublishTimeout = time.Second
+
+func (b *Bus) publish(ctx context.Context, c Change) error {
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
 	return b.rdb.Publish(ctx, b.channel, raw).Err()
+}
+
+// retryLater queues c (merged with a change of the same tenant already
+// waiting) and starts the retrier unless it runs.
+func (b *Bus) retryLater(c Change) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unsent == nil {
+		b.unsent = map[uuid.UUID]unsentChange{}
+	}
+	u, ok := b.unsent[c.ID]
+	if !ok {
+		u = unsentChange{since: time.Now()}
+	}
+	u.change = mergeChanges(u.change, c)
+	u.merges++
+	b.unsent[c.ID] = u
+	if !b.retrying {
+		b.retrying = true
+		go b.retry()
+	}
+}
+
+// mergeChanges returns a change naming every slug and domain of a and b
+// (the newer slug, b's, wins; the older one's domains are kept so that
+// nodes drop entries under either).
+func mergeChanges(a, b Change) Change {
+	out := Change{ID: b.ID, Slug: b.Slug}
+	seen := map[string]bool{}
+	for _, d := range append(append([]string(nil), a.Domains...), b.Domains...) {
+		if !seen[d] {
+			seen[d] = true
+			out.Domains = append(out.Domains, d)
+		}
+	}
+	return out
+}
+
+// retry publishes the queued changes until each went through or is older
+// than RetryFor, then ends. It runs at most once per Bus at a time.
+func (b *Bus) retry() {
+	retryFor := b.RetryFor
+	if retryFor <= 0 {
+		retryFor = DefaultRetryFor
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		time.Sleep(backoff)
+		backoff = min(backoff*2, time.Second)
+		b.mu.Lock()
+		batch := make([]unsentChange, 0, len(b.unsent))
+		for id, u := range b.unsent {
+			if time.Since(u.since) > retryFor {
+				b.log.Warn("tenant bus: change not published; other nodes see it when their cache expires", "tenant", u.change.Slug)
+				delete(b.unsent, id)
+				continue
+			}
+			batch = append(batch, u)
+		}
+		if len(batch) == 0 {
+			b.retrying = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		for _, u := range batch {
+			ctx, cancel := context.WithTimeout(context.Background(), busPublishTimeout)
+			err := b.publish(ctx, u.change)
+			cancel()
+			if err != nil {
+				break // Redis is still away: wait and try the lot again
+			}
+			b.mu.Lock()
+			// A newer failure of the same tenant may have merged in since the
+			// batch was taken (its change may postdate this publish): then
+			// the entry stays for the next round.
+			if cur, ok := b.unsent[u.change.ID]; ok && cur.merges == u.merges {
+				delete(b.unsent, u.change.ID)
+			}
+			b.mu.Unlock()
+			backoff = 50 * time.Millisecond
+		}
+	}
+}
+
+// Unsent reports how many changes wait to be published again.
+func (b *Bus) Unsent() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.unsent)
 }
 
 // Run applies changes from other nodes to cache until ctx ends. Whenever the

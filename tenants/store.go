@@ -515,8 +515,9 @@ func (s *Store) publish(ctx context.Context, t *Tenant) {
 	for _, d := range t.Domains {
 		c.Domains = append(c.Domains, d.Domain)
 	}
-	// The change is committed; a failed publish only delays other nodes
-	// until their cache entries expire, so it is not the caller's error.
+	// The change is committed; a failed publish is retried by the bus (and
+	// at worst other nodes see it when their cache entries expire), so it
+	// is not the caller's error.
 	_ = s.publisher.PublishChange(ctx, c)
 }
 
