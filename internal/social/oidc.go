@@ -72,15 +72,15 @@ func (c *Cache) discovery(ctx context.Context, b *base, u string) (*discovery, e
 	return v.(*discovery), nil
 }
 
-// oidc is allauth's OpenIDConnectProvider: each app is its own provider,
+// openIDConnect is allauth's OpenIDConnectProvider: each app is its own provider,
 // configured by discovery from settings.server_url.
-type oidc struct{ *base }
+type openIDConnect struct{ *base }
 
 func newOIDC(b *base) (Provider, error) {
 	if b.discoveryURL() == "" {
 		return nil, fmt.Errorf("%w: openid_connect app %q has no server_url", ErrConfig, b.app.SubID())
 	}
-	return &oidc{b}, nil
+	return &openIDConnect{b}, nil
 }
 
 func (b *base) discoveryURL() string {
@@ -90,12 +90,12 @@ func (b *base) discoveryURL() string {
 	return providers.WellKnownURL(or(b.app.ServerURL, b.appString("server_url")))
 }
 
-func (o *oidc) doc(ctx context.Context) (*discovery, error) {
+func (o *openIDConnect) doc(ctx context.Context) (*discovery, error) {
 	return o.cfg.cache.discovery(ctx, o.base, o.discoveryURL())
 }
 
 // AuthorizeURL: default scope "openid profile email".
-func (o *oidc) AuthorizeURL(ctx context.Context, p AuthParams) (string, error) {
+func (o *openIDConnect) AuthorizeURL(ctx context.Context, p AuthParams) (string, error) {
 	d, err := o.doc(ctx)
 	if err != nil {
 		return "", err
@@ -108,7 +108,7 @@ func (o *oidc) AuthorizeURL(ctx context.Context, p AuthParams) (string, error) {
 
 // Exchange authenticates with settings.token_auth_method, else HTTP Basic
 // only when the server supports it but not client_secret_post (allauth).
-func (o *oidc) Exchange(ctx context.Context, code, redirectURI, codeVerifier string) (*Tokens, error) {
+func (o *openIDConnect) Exchange(ctx context.Context, code, redirectURI, codeVerifier string) (*Tokens, error) {
 	d, err := o.doc(ctx)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (o *oidc) Exchange(ctx context.Context, code, redirectURI, codeVerifier str
 	return o.exchange(ctx, d.TokenEndpoint, o.app.ClientID, o.sa.Secret, auth, code, redirectURI, codeVerifier)
 }
 
-func (o *oidc) check(d *discovery, nonce string) idTokenCheck {
+func (o *openIDConnect) check(d *discovery, nonce string) idTokenCheck {
 	return idTokenCheck{jwksURL: d.JWKSURI, issuers: []string{d.Issuer}, audiences: []string{o.app.ClientID}, nonce: nonce}
 }
 
@@ -134,7 +134,7 @@ func (o *oidc) check(d *discovery, nonce string) idTokenCheck {
 // token came) and verifies the ID token; extra_data is
 // {"userinfo": …, "id_token": …} as allauth ≥ 65.11, and the user is read
 // from userinfo when fetched, else from the ID token.
-func (o *oidc) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, error) {
+func (o *openIDConnect) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, error) {
 	if t == nil {
 		return nil, errors.New("social: no tokens")
 	}
@@ -179,7 +179,7 @@ func (o *oidc) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, 
 // extract is allauth's OpenIDConnectProvider on its picked data (userinfo,
 // else ID token): uid = settings.uid_field (default sub), username =
 // preferred_username, email verified per email_verified.
-func (o *oidc) extract(extra map[string]any) (*Profile, error) {
+func (o *openIDConnect) extract(extra map[string]any) (*Profile, error) {
 	data, _ := extra["userinfo"].(map[string]any)
 	if data == nil {
 		data, _ = extra["id_token"].(map[string]any)
@@ -199,7 +199,7 @@ func (o *oidc) extract(extra map[string]any) (*Profile, error) {
 	return o.profile(in)
 }
 
-func (o *oidc) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profile, error) {
+func (o *openIDConnect) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profile, error) {
 	d, err := o.doc(ctx)
 	if err != nil {
 		return nil, wrapInvalidToken(err)
@@ -213,7 +213,7 @@ func (o *oidc) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profi
 
 // VerifyAccessToken reads userinfo. It does not prove the token was issued
 // to this app: use it to enrich a verified ID token, never alone.
-func (o *oidc) VerifyAccessToken(ctx context.Context, accessToken string) (*Profile, error) {
+func (o *openIDConnect) VerifyAccessToken(ctx context.Context, accessToken string) (*Profile, error) {
 	if accessToken == "" {
 		return nil, invalidToken("no access_token")
 	}
