@@ -130,6 +130,8 @@ func (b *base) verifyIDToken(ctx context.Context, token string, chk idTokenCheck
 // RemoteKeySet would refetch by itself, but hands a finished fetch's result
 // to callers until its goroutine has stored it, so a caller could see the
 // set from before a rotation after it; a set that never changes cannot.
+// (Which key sets a test may observe is pinned by TestIDTokenKeyRotation
+// and TestIDTokenColdCacheFetchesOnce, run with -count to catch races.)
 type keySet struct {
 	url   string
 	cache *Cache
@@ -230,9 +232,14 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 	r := k.current()
 	payload, err := r.VerifySignature(ctx, jwt)
 	if err != nil && !fetchFailed(err) {
-		if r = k.refetch(r); r != nil {
-			payload, err = r.VerifySignature(ctx, jwt)
+		// No key r holds verifies the token: the provider may have rotated
+		// its keys (fetch them again, unless within MinRefresh), or r's
+		// fetch stored them just after this call looked and before it
+		// asked for another (which r refuses): look once more.
+		if next := k.refetch(r); next != nil {
+			r = next
 		}
+		payload, err = r.VerifySignature(ctx, jwt)
 	}
 	switch {
 	case err == nil:
