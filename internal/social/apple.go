@@ -138,7 +138,7 @@ func (a *apple) Exchange(ctx context.Context, code, redirectURI, codeVerifier st
 
 func (a *apple) check(nonce string) idTokenCheck {
 	ep := a.ep()
-	return idTokenCheck{jwksURL: ep.JWKS, issuers: []string{ep.Issuer}, audiences: a.clientIDs(), nonce: nonce}
+	return idTokenCheck{jwksURL: ep.JWKS, issuer: ep.Issuer, audiences: a.clientIDs(), nonce: nonce}
 }
 
 // Profile verifies the exchange's ID token (the caller may set

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -101,74 +100,6 @@ func (b *base) pkceEnabled() bool {
 		return *b.ps.OAuthPKCEEnabled
 	}
 	return false
-}
-
-// protectedParams are set by the flow and cannot be overridden by
-// AUTH_PARAMS.
-var protectedParams = []string{"client_id", "redirect_uri", "state", "nonce", "code_challenge", "code_challenge_method"}
-
-// authorizeRequest builds an authorization URL: standard parameters, then
-// fixed provider parameters, then AUTH_PARAMS.
-type authorizeRequest struct {
-	endpoint string
-	clientID string
-	scope    []string
-	nonce    bool // send the nonce (OpenID Connect providers)
-	fixed    map[string]string
-}
-
-func (b *base) authorizeURL(r authorizeRequest, p AuthParams) (string, error) {
-	if r.endpoint == "" {
-		return "", fmt.Errorf("%w: no authorization endpoint", ErrConfig)
-	}
-	u, err := url.Parse(r.endpoint)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("%w: authorization endpoint %q", ErrConfig, r.endpoint)
-	}
-	if p.RedirectURI == "" {
-		return "", errors.New("social: AuthParams.RedirectURI is required")
-	}
-	if p.State == "" {
-		return "", errors.New("social: AuthParams.State is required")
-	}
-	q := u.Query()
-	q.Set("client_id", r.clientID)
-	q.Set("redirect_uri", p.RedirectURI)
-	q.Set("response_type", "code")
-	if scope := dedupe(r.scope); len(scope) > 0 {
-		q.Set("scope", strings.Join(scope, " "))
-	}
-	q.Set("state", p.State)
-	if r.nonce && p.Nonce != "" {
-		q.Set("nonce", p.Nonce)
-	}
-	if b.pkceEnabled() {
-		if p.CodeChallenge == "" {
-			return "", errors.New("social: PKCE is enabled for this app: AuthParams.CodeChallenge is required")
-		}
-		q.Set("code_challenge", p.CodeChallenge)
-		q.Set("code_challenge_method", "S256")
-	}
-	for k, v := range r.fixed {
-		q.Set(k, v)
-	}
-	for k, v := range b.authParams(p) {
-		if !slices.Contains(protectedParams, k) {
-			q.Set(k, v)
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String(), nil
-}
-
-func dedupe(l []string) []string {
-	out := make([]string, 0, len(l))
-	for _, s := range l {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func stringList(v any) ([]string, bool) {

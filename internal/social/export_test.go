@@ -10,3 +10,17 @@ func (c *Cache) SetClock(f func() time.Time) { c.now = f }
 func AppleClientSecret(p Provider, now time.Time) (string, error) {
 	return p.(*apple).clientSecret(now)
 }
+
+// MaxCacheEntries is how many documents of a kind a Cache holds.
+const MaxCacheEntries = maxEntries
+
+// CachedKeySets counts the key sets c holds.
+func CachedKeySets(c *Cache) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.keys)
+}
+
+// HoldKeySet makes c hold a key set for u, as a verification would, without
+// fetching it.
+func HoldKeySet(c *Cache, u string) { c.keySet(u, NewHTTPClient(0, false)) }

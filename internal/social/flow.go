@@ -2,11 +2,14 @@ package social
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
 
 	"github.com/google/uuid"
+	"golang.org/x/oauth2"
 
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/tenants"
@@ -17,6 +20,27 @@ const (
 	ProcessLogin   = "login"
 	ProcessConnect = "connect"
 )
+
+// NewPKCE returns a fresh PKCE code verifier (oauth2.GenerateVerifier, RFC
+// 7636: 43 characters of base64url, 256 random bits) and its S256 challenge.
+func NewPKCE() (verifier, challenge string) {
+	verifier = oauth2.GenerateVerifier()
+	return verifier, PKCEChallenge(verifier)
+}
+
+// PKCEChallenge is the S256 code challenge of verifier:
+// BASE64URL(SHA256(verifier)) without padding.
+func PKCEChallenge(verifier string) string { return oauth2.S256ChallengeFromVerifier(verifier) }
+
+// NewNonce returns a fresh OpenID Connect nonce (256 random bits).
+func NewNonce() string { return randomToken(32) }
+
+// randomToken returns n random bytes, base64url without padding.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
 
 // BeginRedirect starts the redirect flow: it makes the flow's PKCE verifier
 // and nonce, stores st (with Provider set to p's id) and returns the

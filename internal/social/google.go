@@ -16,8 +16,9 @@ const (
 	googleJWKS      = "https://www.googleapis.com/oauth2/v3/certs"
 )
 
-// googleIssuers are both forms Google puts in iss.
-var googleIssuers = []string{"https://accounts.google.com", "accounts.google.com"}
+// googleIssuer is Google's iss; go-oidc also accepts the "accounts.google.com"
+// Google sometimes sends.
+const googleIssuer = "https://accounts.google.com"
 
 // google is allauth's GoogleProvider: OAuth 2 with an ID token from the
 // token endpoint, userinfo as fallback; token flow by ID token.
@@ -37,11 +38,11 @@ func (g *google) ep() Endpoints {
 	}
 }
 
-func (g *google) issuers() []string {
-	if iss := g.cfg.endpoints.Issuer; iss != "" {
-		return []string{iss}
+func (g *google) check(nonce string, ifPresent bool) idTokenCheck {
+	return idTokenCheck{
+		jwksURL: g.ep().JWKS, issuer: or(g.cfg.endpoints.Issuer, googleIssuer), audiences: []string{g.app.ClientID},
+		nonce: nonce, nonceIfPresent: ifPresent,
 	}
-	return googleIssuers
 }
 
 // AuthorizeURL: default scope "profile", plus "email" with QUERY_EMAIL.
@@ -68,10 +69,7 @@ func (g *google) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile
 	}
 	var data map[string]any
 	if t.IDToken != "" {
-		claims, err := g.verifyIDToken(ctx, t.IDToken, idTokenCheck{
-			jwksURL: g.ep().JWKS, issuers: g.issuers(), audiences: []string{g.app.ClientID},
-			nonce: nonce, nonceIfPresent: true,
-		})
+		claims, err := g.verifyIDToken(ctx, t.IDToken, g.check(nonce, true))
 		if err != nil {
 			return nil, err
 		}
@@ -113,9 +111,7 @@ func (g *google) extract(data map[string]any) (*Profile, error) {
 }
 
 func (g *google) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profile, error) {
-	claims, err := g.verifyIDToken(ctx, idToken, idTokenCheck{
-		jwksURL: g.ep().JWKS, issuers: g.issuers(), audiences: []string{g.app.ClientID}, nonce: nonce,
-	})
+	claims, err := g.verifyIDToken(ctx, idToken, g.check(nonce, false))
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,8 @@ const maxResponse = 1 << 20
 const userAgent = "Hallpass"
 
 var (
-	publicTransport = newTransport(false)
-	anyTransport    = newTransport(true)
+	publicTransport http.RoundTripper = &providerTransport{base: newTransport(false)}
+	anyTransport    http.RoundTripper = &providerTransport{base: newTransport(true)}
 )
 
 // ErrForbiddenAddress is a provider URL resolving to a loopback, private,
@@ -64,6 +64,55 @@ func newTransport(allowPrivate bool) *http.Transport {
 		ResponseHeaderTimeout: 30 * time.Second,
 	}
 }
+
+// providerTransport carries every provider call, also those the OAuth 2
+// and OpenID Connect libraries make: it names Hallpass (GitHub's API wants a
+// User-Agent), asks for JSON unless the request says otherwise (GitHub's
+// token endpoint answers a form without), and cuts every response body at
+// maxResponse (go-oidc reads key sets whole).
+type providerTransport struct{ base http.RoundTripper }
+
+func (t *providerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("User-Agent") == "" || req.Header.Get("Accept") == "" {
+		req = req.Clone(req.Context())
+		if req.Header.Get("User-Agent") == "" {
+			req.Header.Set("User-Agent", userAgent)
+		}
+		if req.Header.Get("Accept") == "" {
+			req.Header.Set("Accept", "application/json")
+		}
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: maxResponse}
+	return resp, nil
+}
+
+// errResponseTooLarge is a provider answer longer than maxResponse.
+var errResponseTooLarge = errors.New("response too large")
+
+// limitedBody fails a read past its limit (io.LimitReader would silently
+// truncate, and a truncated key set may still parse).
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, errResponseTooLarge
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 func publicAddr(a netip.Addr) bool {
 	a = a.Unmap()
@@ -119,11 +168,14 @@ func (r *response) isJSON() bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json") || bytes.HasPrefix(bytes.TrimSpace(r.body), []byte("{"))
 }
 
-// do sends req and reads its answer; transport failures and timeouts become
-// *ProviderError.
-func (b *base) do(req *http.Request, op string) (*response, error) {
+// do sends req with the app's client and reads its answer.
+func (b *base) do(req *http.Request, op string) (*response, error) { return send(b.client, req, op) }
+
+// send sends req and reads its answer; transport failures and timeouts
+// become *ProviderError.
+func send(client *http.Client, req *http.Request, op string) (*response, error) {
 	req.Header.Set("User-Agent", userAgent)
-	resp, err := b.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, &ProviderError{Op: op, Timeout: isTimeout(err), Err: err}
 	}
@@ -133,7 +185,7 @@ func (b *base) do(req *http.Request, op string) (*response, error) {
 		return nil, &ProviderError{Op: op, Status: resp.StatusCode, Timeout: isTimeout(err), Err: err}
 	}
 	if len(body) > maxResponse {
-		return nil, &ProviderError{Op: op, Status: resp.StatusCode, Err: errors.New("response too large")}
+		return nil, &ProviderError{Op: op, Status: resp.StatusCode, Err: errResponseTooLarge}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
@@ -146,6 +198,19 @@ func isTimeout(err error) bool {
 // getJSON GETs u with the given Authorization header value and decodes a
 // 2xx JSON object; any other answer is a *ProviderError.
 func (b *base) getJSON(ctx context.Context, u, authorization, op string) (map[string]any, error) {
+	r, err := get(ctx, b.client, u, authorization, op)
+	if err != nil {
+		return nil, err
+	}
+	m, err := decodeObject(r.body)
+	if err != nil {
+		return nil, &ProviderError{Op: op, Status: r.status, Err: err}
+	}
+	return m, nil
+}
+
+// get GETs u asking for JSON; an answer other than 2xx is a *ProviderError.
+func get(ctx context.Context, client *http.Client, u, authorization, op string) (*response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s URL: %v", ErrConfig, op, err)
@@ -154,18 +219,14 @@ func (b *base) getJSON(ctx context.Context, u, authorization, op string) (map[st
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
-	r, err := b.do(req, op)
+	r, err := send(client, req, op)
 	if err != nil {
 		return nil, err
 	}
 	if !r.ok() {
 		return nil, r.providerError(op)
 	}
-	m, err := decodeObject(r.body)
-	if err != nil {
-		return nil, &ProviderError{Op: op, Status: r.status, Err: err}
-	}
-	return m, nil
+	return r, nil
 }
 
 // providerError reads an OAuth error body ({"error": …} or a form).
@@ -215,84 +276,6 @@ func decodeObject(body []byte) (map[string]any, error) {
 		return nil, errors.New("JSON is not an object")
 	}
 	return m, nil
-}
-
-// clientAuth is how the token endpoint authenticates the app.
-type clientAuth int
-
-const (
-	authPost  clientAuth = iota // client_id and client_secret in the form
-	authBasic                   // HTTP Basic (RFC 6749 §2.3.1)
-)
-
-// exchange runs the authorization_code grant against tokenURL.
-func (b *base) exchange(ctx context.Context, tokenURL, clientID, secret string, auth clientAuth, code, redirectURI, codeVerifier string) (*Tokens, error) {
-	const op = "token exchange"
-	if code == "" {
-		return nil, &ProviderError{Op: op, Err: errors.New("no code")}
-	}
-	form := url.Values{
-		"grant_type":   {"authorization_code"},
-		"code":         {code},
-		"redirect_uri": {redirectURI},
-	}
-	if b.pkceEnabled() && codeVerifier != "" {
-		form.Set("code_verifier", codeVerifier)
-	}
-	if auth == authPost {
-		form.Set("client_id", clientID)
-		if secret != "" {
-			form.Set("client_secret", secret)
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, fmt.Errorf("%w: token URL: %v", ErrConfig, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if auth == authBasic {
-		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
-	}
-	r, err := b.do(req, op)
-	if err != nil {
-		return nil, err
-	}
-	if !r.ok() {
-		return nil, r.providerError(op)
-	}
-	var raw map[string]any
-	if r.isJSON() {
-		if raw, err = decodeObject(r.body); err != nil {
-			return nil, &ProviderError{Op: op, Status: r.status, Err: err}
-		}
-	} else {
-		q, err := url.ParseQuery(string(r.body))
-		if err != nil {
-			return nil, &ProviderError{Op: op, Status: r.status, Err: err}
-		}
-		raw = make(map[string]any, len(q))
-		for k := range q {
-			raw[k] = q.Get(k)
-		}
-	}
-	t := &Tokens{Raw: raw}
-	t.AccessToken, _ = raw["access_token"].(string)
-	if t.AccessToken == "" {
-		// GitHub answers 200 {"error": "bad_verification_code"}.
-		pe := &ProviderError{Op: op, Status: r.status, Err: errors.New("no access_token")}
-		pe.Code, _ = raw["error"].(string)
-		pe.Description, _ = raw["error_description"].(string)
-		return nil, pe
-	}
-	t.RefreshToken, _ = raw["refresh_token"].(string)
-	t.TokenType, _ = raw["token_type"].(string)
-	t.IDToken, _ = raw["id_token"].(string)
-	t.Scope, _ = raw["scope"].(string)
-	if secs, ok := number(raw["expires_in"]); ok && secs > 0 {
-		t.ExpiresAt = time.Now().Add(time.Duration(secs) * time.Second)
-	}
-	return t, nil
 }
 
 // number reads a JSON number (or numeric string) as an integer.

@@ -7,80 +7,87 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/hallpass/hallpass/internal/providers"
 )
 
-// discovery is the part of an OpenID Provider's configuration document
-// Hallpass uses.
+// discovery is an OpenID Provider's configuration document: go-oidc's
+// ProviderConfig and the client authentication methods of its token
+// endpoint. Hallpass fetches it itself, from where allauth would: the app's
+// server_url may name the document with a query (Azure AD B2C's ?p=), which
+// oidc.NewProvider cannot fetch, and allauth takes the document's issuer
+// as it is, where oidc.NewProvider insists it equal server_url.
 type discovery struct {
-	Issuer                string   `json:"issuer"`
-	AuthorizationEndpoint string   `json:"authorization_endpoint"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
-	JWKSURI               string   `json:"jwks_uri"`
-	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
+	oidc.ProviderConfig
+	TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 }
 
-// discovery returns the configuration document at u, cached for TTL.
-func (c *Cache) discovery(ctx context.Context, b *base, u string) (*discovery, error) {
+type docEntry struct {
+	doc       *discovery
+	fetchedAt time.Time
+}
+
+// discovery returns the configuration document at u, cached for TTL. The
+// fetch is shared by concurrent callers and bounded by sharedFetchTimeout;
+// each caller waits within its ctx and its client's timeout.
+func (c *Cache) discovery(ctx context.Context, client *http.Client, u string) (*discovery, error) {
+	const op = "discovery"
+	key := cacheKey(u, client)
 	c.mu.Lock()
 	c.ready()
-	e := c.docs[u]
-	now := c.clock()
-	ttl := c.TTL
+	e := c.docs[key]
+	now, ttl := c.clock(), c.TTL
 	c.mu.Unlock()
 	if e != nil && now.Sub(e.fetchedAt) < ttl {
 		return e.doc, nil
 	}
-	v, err := c.shared(ctx, "discovery "+u, func() (any, error) {
-		const op = "discovery"
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, u, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w: discovery URL: %v", ErrConfig, err)
-		}
-		req.Header.Set("Accept", "application/json")
-		r, err := b.do(req, op)
+	shared := &http.Client{Transport: transportOf(client), Timeout: sharedFetchTimeout}
+	ch := c.flights.DoChan(key, func() (any, error) {
+		r, err := get(context.Background(), shared, u, "", op)
 		if err != nil {
 			return nil, err
-		}
-		if !r.ok() {
-			return nil, r.providerError(op)
 		}
 		var d discovery
 		if err := json.Unmarshal(r.body, &d); err != nil {
 			return nil, &ProviderError{Op: op, Status: r.status, Err: err}
 		}
-		if d.Issuer == "" || d.AuthorizationEndpoint == "" || d.TokenEndpoint == "" || d.JWKSURI == "" {
+		if d.IssuerURL == "" || d.AuthURL == "" || d.TokenURL == "" || d.JWKSURL == "" {
 			return nil, &ProviderError{Op: op, Status: r.status, Err: errors.New("document lacks issuer, authorization_endpoint, token_endpoint or jwks_uri")}
 		}
 		c.mu.Lock()
-		if len(c.docs) >= maxEntries {
-			for k, old := range c.docs {
-				if c.clock().Sub(old.fetchedAt) >= c.TTL {
-					delete(c.docs, k)
-				}
-			}
-		}
-		c.docs[u] = &docEntry{doc: &d, fetchedAt: c.clock()}
+		makeRoom(c.docs, func(e *docEntry) time.Time { return e.fetchedAt }, c.clock(), c.TTL)
+		c.docs[key] = &docEntry{doc: &d, fetchedAt: c.clock()}
 		c.mu.Unlock()
 		return &d, nil
 	})
-	if err != nil {
-		return nil, err
+	if client.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, client.Timeout)
+		defer cancel()
 	}
-	return v.(*discovery), nil
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*discovery), nil
+	case <-ctx.Done():
+		return nil, &ProviderError{Op: op, Timeout: errors.Is(ctx.Err(), context.DeadlineExceeded), Err: ctx.Err()}
+	}
 }
 
-// oidc is allauth's OpenIDConnectProvider: each app is its own provider,
+// openIDConnect is allauth's OpenIDConnectProvider: each app is its own provider,
 // configured by discovery from settings.server_url.
-type oidc struct{ *base }
+type openIDConnect struct{ *base }
 
 func newOIDC(b *base) (Provider, error) {
 	if b.discoveryURL() == "" {
 		return nil, fmt.Errorf("%w: openid_connect app %q has no server_url", ErrConfig, b.app.SubID())
 	}
-	return &oidc{b}, nil
+	return &openIDConnect{b}, nil
 }
 
 func (b *base) discoveryURL() string {
@@ -90,25 +97,25 @@ func (b *base) discoveryURL() string {
 	return providers.WellKnownURL(or(b.app.ServerURL, b.appString("server_url")))
 }
 
-func (o *oidc) doc(ctx context.Context) (*discovery, error) {
-	return o.cfg.cache.discovery(ctx, o.base, o.discoveryURL())
+func (o *openIDConnect) doc(ctx context.Context) (*discovery, error) {
+	return o.cfg.cache.discovery(ctx, o.client, o.discoveryURL())
 }
 
 // AuthorizeURL: default scope "openid profile email".
-func (o *oidc) AuthorizeURL(ctx context.Context, p AuthParams) (string, error) {
+func (o *openIDConnect) AuthorizeURL(ctx context.Context, p AuthParams) (string, error) {
 	d, err := o.doc(ctx)
 	if err != nil {
 		return "", err
 	}
 	return o.authorizeURL(authorizeRequest{
-		endpoint: d.AuthorizationEndpoint, clientID: o.app.ClientID,
+		endpoint: d.AuthURL, clientID: o.app.ClientID,
 		scope: o.scope(p, []string{"openid", "profile", "email"}), nonce: true,
 	}, p)
 }
 
 // Exchange authenticates with settings.token_auth_method, else HTTP Basic
 // only when the server supports it but not client_secret_post (allauth).
-func (o *oidc) Exchange(ctx context.Context, code, redirectURI, codeVerifier string) (*Tokens, error) {
+func (o *openIDConnect) Exchange(ctx context.Context, code, redirectURI, codeVerifier string) (*Tokens, error) {
 	d, err := o.doc(ctx)
 	if err != nil {
 		return nil, err
@@ -123,18 +130,18 @@ func (o *oidc) Exchange(ctx context.Context, code, redirectURI, codeVerifier str
 			auth = authBasic
 		}
 	}
-	return o.exchange(ctx, d.TokenEndpoint, o.app.ClientID, o.sa.Secret, auth, code, redirectURI, codeVerifier)
+	return o.exchange(ctx, d.TokenURL, o.app.ClientID, o.sa.Secret, auth, code, redirectURI, codeVerifier)
 }
 
-func (o *oidc) check(d *discovery, nonce string) idTokenCheck {
-	return idTokenCheck{jwksURL: d.JWKSURI, issuers: []string{d.Issuer}, audiences: []string{o.app.ClientID}, nonce: nonce}
+func (o *openIDConnect) check(d *discovery, nonce string) idTokenCheck {
+	return idTokenCheck{jwksURL: d.JWKSURL, issuer: d.IssuerURL, audiences: []string{o.app.ClientID}, nonce: nonce}
 }
 
 // Profile reads userinfo (unless settings.fetch_userinfo is false and an ID
 // token came) and verifies the ID token; extra_data is
 // {"userinfo": …, "id_token": …} as allauth ≥ 65.11, and the user is read
 // from userinfo when fetched, else from the ID token.
-func (o *oidc) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, error) {
+func (o *openIDConnect) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, error) {
 	if t == nil {
 		return nil, errors.New("social: no tokens")
 	}
@@ -157,12 +164,12 @@ func (o *oidc) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, 
 		}
 	}
 	if fetch || idClaims == nil {
-		if d.UserinfoEndpoint == "" {
+		if d.UserInfoURL == "" {
 			if idClaims == nil {
 				return nil, &ProviderError{Op: "userinfo", Err: errors.New("no ID token and no userinfo endpoint")}
 			}
 		} else {
-			info, err := o.getJSON(ctx, d.UserinfoEndpoint, "Bearer "+t.AccessToken, "userinfo")
+			info, err := o.getJSON(ctx, d.UserInfoURL, "Bearer "+t.AccessToken, "userinfo")
 			if err != nil {
 				return nil, err
 			}
@@ -179,7 +186,7 @@ func (o *oidc) Profile(ctx context.Context, t *Tokens, nonce string) (*Profile, 
 // extract is allauth's OpenIDConnectProvider on its picked data (userinfo,
 // else ID token): uid = settings.uid_field (default sub), username =
 // preferred_username, email verified per email_verified.
-func (o *oidc) extract(extra map[string]any) (*Profile, error) {
+func (o *openIDConnect) extract(extra map[string]any) (*Profile, error) {
 	data, _ := extra["userinfo"].(map[string]any)
 	if data == nil {
 		data, _ = extra["id_token"].(map[string]any)
@@ -199,7 +206,7 @@ func (o *oidc) extract(extra map[string]any) (*Profile, error) {
 	return o.profile(in)
 }
 
-func (o *oidc) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profile, error) {
+func (o *openIDConnect) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profile, error) {
 	d, err := o.doc(ctx)
 	if err != nil {
 		return nil, wrapInvalidToken(err)
@@ -213,7 +220,7 @@ func (o *oidc) VerifyIDToken(ctx context.Context, idToken, nonce string) (*Profi
 
 // VerifyAccessToken reads userinfo. It does not prove the token was issued
 // to this app: use it to enrich a verified ID token, never alone.
-func (o *oidc) VerifyAccessToken(ctx context.Context, accessToken string) (*Profile, error) {
+func (o *openIDConnect) VerifyAccessToken(ctx context.Context, accessToken string) (*Profile, error) {
 	if accessToken == "" {
 		return nil, invalidToken("no access_token")
 	}
@@ -221,10 +228,10 @@ func (o *oidc) VerifyAccessToken(ctx context.Context, accessToken string) (*Prof
 	if err != nil {
 		return nil, wrapInvalidToken(err)
 	}
-	if d.UserinfoEndpoint == "" {
+	if d.UserInfoURL == "" {
 		return nil, ErrTokenAuthNotSupported
 	}
-	info, err := o.getJSON(ctx, d.UserinfoEndpoint, "Bearer "+accessToken, "userinfo")
+	info, err := o.getJSON(ctx, d.UserInfoURL, "Bearer "+accessToken, "userinfo")
 	if err != nil {
 		return nil, wrapInvalidToken(err)
 	}

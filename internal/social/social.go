@@ -6,6 +6,12 @@
 // endpoints (auth/provider/redirect, auth/provider/token, account/providers)
 // on top of it.
 //
+// The protocols come from libraries: golang.org/x/oauth2 builds authorization URLs
+// and runs the code exchange (oauth.go), github.com/coreos/go-oidc verifies ID
+// tokens against providers' key sets (idtoken.go); this package adds allauth's
+// per-provider rules, the SSRF-guarded HTTP client (http.go) and the policy of
+// the shared document cache (cache.go).
+//
 // A provider is one configured app of a tenant: New (or ForTenant) picks the
 // implementation by the app's provider id. Adding a provider is one file with
 // a type implementing Provider plus its line in the constructors table below
@@ -85,8 +91,6 @@ type Tokens struct {
 	// the callback on the first authorization only. The callback handler
 	// sets it; other providers ignore it.
 	User json.RawMessage
-	// Raw is the whole token response.
-	Raw map[string]any
 }
 
 // Email is one of the provider account's addresses.
