@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -41,7 +42,7 @@ type TokenStrategy interface {
 	// An error means the token could not be checked (a store is down).
 	AccessTokenSession(ctx context.Context, t *tenants.Tenant, raw string) ([]byte, bool, error)
 	// Issue returns an access and a refresh token for the session's user.
-	Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *identity.Session) (access, refresh string, err error)
+	Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *sessions.Session) (access, refresh string, err error)
 }
 
 // Headless is what every headless slice shares: the account services, the
@@ -70,8 +71,8 @@ func bearer(c *fiber.Ctx, scheme string) (string, bool) {
 }
 
 // Session returns the request's session (anonymous if nobody is logged in).
-func Session(c *fiber.Ctx) *identity.Session {
-	s, _ := c.Locals(sessionKey{}).(*identity.Session)
+func Session(c *fiber.Ctx) *sessions.Session {
+	s, _ := c.Locals(sessionKey{}).(*sessions.Session)
 	return s
 }
 
@@ -146,12 +147,12 @@ func (h *Headless) LoadSession() fiber.Handler {
 		}
 		ip, ua := ClientIP(c), c.Get(fiber.HeaderUserAgent)
 		client := Client(c)
-		sessions := h.Accounts.Sessions
-		var sess *identity.Session
+		store := h.Accounts.Sessions
+		var sess *sessions.Session
 		var err error
 		if client == ClientApp {
 			if token := c.Get(SessionHeader); token != "" {
-				sess, err = sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
+				sess, err = store.Lookup(c.UserContext(), t.ID, token, ip, ua)
 			} else if raw, ok := bearer(c, t.Settings.JWTAuthorizationHeaderScheme); ok && h.usesJWT(c, t) {
 				// allauth: a valid access token's sid stands in for the
 				// session token; an invalid one counts for nothing.
@@ -160,17 +161,17 @@ func (h *Headless) LoadSession() fiber.Handler {
 					return terr
 				}
 				if ok {
-					sess, err = sessions.LookupID(c.UserContext(), t.ID, id, ip, ua)
+					sess, err = store.LookupID(c.UserContext(), t.ID, id, ip, ua)
 				}
 			}
-			if errors.Is(err, identity.ErrSessionNotFound) {
-				c.Locals(sessionKey{}, sessions.New(t.ID, client, ip, ua))
+			if errors.Is(err, sessions.ErrNotFound) {
+				c.Locals(sessionKey{}, store.New(t.ID, client, ip, ua))
 				return h.RespondAuth(c, fiber.StatusGone)
 			}
 		} else {
 			if token := c.Cookies(SessionCookie); token != "" {
-				sess, err = sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
-				if errors.Is(err, identity.ErrSessionNotFound) {
+				sess, err = store.Lookup(c.UserContext(), t.ID, token, ip, ua)
+				if errors.Is(err, sessions.ErrNotFound) {
 					sess, err = nil, nil // Django starts a fresh session
 					clearCookie(c, SessionCookie)
 				}
@@ -183,7 +184,7 @@ func (h *Headless) LoadSession() fiber.Handler {
 			return err
 		}
 		if sess == nil {
-			sess = sessions.New(t.ID, client, ip, ua)
+			sess = store.New(t.ID, client, ip, ua)
 		}
 		c.Locals(sessionKey{}, sess)
 		c.Locals(startUserKey{}, sess.State.UserID)
@@ -344,7 +345,7 @@ func (h *Headless) SaveSession(c *fiber.Ctx) (appToken string, err error) {
 			// Whatever the endpoint, a client that is not logged in
 			// stores a new session in the Redis every tenant shares only
 			// so often (and the tenant's budget caps them all, see
-			// identity.Sessions.Pending).
+			// sessions.Store.Pending).
 			if err := h.LimitAnonymous(c, ratelimit.ActionAnonymousSession); err != nil {
 				return "", err
 			}
@@ -374,15 +375,15 @@ func (h *Headless) SaveSession(c *fiber.Ctx) (appToken string, err error) {
 // callback) to the browser's session cookie, as LoadSession does for
 // browser requests but without the CSRF check: a fresh session when the
 // cookie names none.
-func (h *Headless) BrowserSession(c *fiber.Ctx) (*identity.Session, error) {
+func (h *Headless) BrowserSession(c *fiber.Ctx) (*sessions.Session, error) {
 	t := Tenant(c)
 	SetClient(c, ClientBrowser)
 	ip, ua := ClientIP(c), c.Get(fiber.HeaderUserAgent)
-	var sess *identity.Session
+	var sess *sessions.Session
 	if token := c.Cookies(SessionCookie); token != "" {
 		var err error
 		sess, err = h.Accounts.Sessions.Lookup(c.UserContext(), t.ID, token, ip, ua)
-		if errors.Is(err, identity.ErrSessionNotFound) {
+		if errors.Is(err, sessions.ErrNotFound) {
 			sess = nil
 			clearCookie(c, SessionCookie)
 		} else if err != nil {
@@ -414,7 +415,7 @@ func UserData(u *identity.User, s *tenants.Settings) UserView {
 }
 
 // summaryData is UserData from the summary cached with a session.
-func summaryData(u *identity.SessionUser, s *tenants.Settings) UserView {
+func summaryData(u *sessions.User, s *tenants.Settings) UserView {
 	d := UserView{ID: u.ID, Display: u.Display(), HasUsablePassword: u.UsablePassword, Email: u.PrimaryEmail}
 	if s.UserModelUsernameField != "" {
 		d.Username = u.Username
@@ -425,17 +426,17 @@ func summaryData(u *identity.SessionUser, s *tenants.Settings) UserView {
 // authData is the data of an authenticated session's response (keys in
 // encoded-map order, as UserView).
 type authData struct {
-	Methods []identity.AuthRecord `json:"methods"`
+	Methods []sessions.AuthRecord `json:"methods"`
 	User    UserView              `json:"user"`
 }
 
 // sessionUser returns what the authentication response shows of the
 // session's user: on a GET, the summary read with the session (its Redis
 // entry is dropped by every change to the user, see
-// identity.Sessions.UserChanged), so checking a session costs no Postgres
+// sessions.Store.UserChanged), so checking a session costs no Postgres
 // read; otherwise, and when the session carries none, the user as Postgres
 // has it now (the request may just have changed it).
-func (h *Headless) sessionUser(c *fiber.Ctx, t *tenants.Tenant, sess *identity.Session) (*identity.SessionUser, error) {
+func (h *Headless) sessionUser(c *fiber.Ctx, t *tenants.Tenant, sess *sessions.Session) (*sessions.User, error) {
 	if u := sess.User(); u != nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
 		return u, nil
 	}
@@ -466,7 +467,7 @@ func (h *Headless) RespondAuth(c *fiber.Ctx, status ...int) error {
 		}
 		methods := sess.State.Methods
 		if methods == nil {
-			methods = []identity.AuthRecord{}
+			methods = []sessions.AuthRecord{}
 		}
 		meta := map[string]any{"is_authenticated": true}
 		startUser, _ := c.Locals(startUserKey{}).(int64)
@@ -590,7 +591,7 @@ func (h *Headless) RespondReauth(c *fiber.Ctx) error {
 	}
 	methods := sess.State.Methods
 	if methods == nil {
-		methods = []identity.AuthRecord{}
+		methods = []sessions.AuthRecord{}
 	}
 	return h.Respond(c, fiber.StatusUnauthorized, map[string]any{"user": UserData(user, t.Settings), "methods": methods, "flows": flows},
 		map[string]any{"is_authenticated": true})

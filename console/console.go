@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
@@ -82,8 +83,8 @@ type Config struct {
 	// (ratelimit.NewLimiter over the platform's Redis); nil counts in this
 	// node's memory only.
 	Limiter *ratelimit.Limiter
-	// Hasher verifies console passwords (identity.DefaultPasswordHasher by default).
-	Hasher *identity.PasswordHasher
+	// Hasher verifies console passwords (passwords.DefaultHasher by default).
+	Hasher *passwords.Hasher
 	// Now is the clock (time.Now by default); tests move it.
 	Now func() time.Time
 }
@@ -99,7 +100,7 @@ type Console struct {
 	users    *Users
 	sessions *Sessions
 	limiter  *loginLimiter
-	hasher   identity.PasswordHasher
+	hasher   passwords.Hasher
 	// mfa holds console users' second factors; flows their pending
 	// sign-ins; sealer seals enrollments in progress; relyingParty is the
 	// console's WebAuthn relying party (PublicURL), nil when PublicURL's
@@ -147,7 +148,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.TXT == nil {
 		cfg.TXT = net.DefaultResolver
 	}
-	hasher := identity.DefaultPasswordHasher()
+	hasher := passwords.DefaultHasher()
 	if cfg.Hasher != nil {
 		hasher = *cfg.Hasher
 	}

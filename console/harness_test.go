@@ -23,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
@@ -31,7 +32,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // testHasher is a cheap argon2id so that tests sign in quickly.
-var testHasher = identity.PasswordHasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var testHasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 const testPassword = "correct horse battery"
 

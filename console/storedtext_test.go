@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hallpass/hallpass/console"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/sessions"
 )
 
 // Signing in with a User-Agent Postgres text cannot hold as it is (cut at
@@ -121,7 +121,7 @@ func TestDevInboxAfterRetention(t *testing.T) {
 	}
 	inbox := "/console/t/" + tn.Slug + "/inbox"
 	b.get(inbox).status(200).contains(u.Email, "old@users.example")
-	if _, err := (&identity.Janitor{Pool: e.pool}).Round(context.Background()); err != nil {
+	if _, err := (&sessions.Janitor{Pool: e.pool}).Round(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	b.get(inbox).status(200).contains(u.Email).lacks("old@users.example")

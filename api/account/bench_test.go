@@ -8,7 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hallpass/hallpass/api/apitest"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 )
 
 // benchRequest drives the server's handler in process (no sockets), so the
@@ -97,7 +97,7 @@ func BenchmarkPasswordLogin(b *testing.B) {
 // BenchmarkArgon2Verify is the password check alone, in parallel like the
 // login benchmark: the physical ceiling of password logins.
 func BenchmarkArgon2Verify(b *testing.B) {
-	h := identity.DefaultPasswordHasher()
+	h := passwords.DefaultHasher()
 	hash, err := h.Hash("correct horse battery")
 	if err != nil {
 		b.Fatal(err)

@@ -8,11 +8,12 @@ import (
 
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
 // cheapHasher keeps the hundred wrong passwords of these tests quick.
-var cheapHasher = identity.PasswordHasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheapHasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // Issue 16 item 11: anyone who knows an address used to lock its owner out
 // with 100 wrong passwords. The lock now keeps out password logins from

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/api/apitest"
-	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/passwords"
 )
 
 // NIST SP 800-63B through the API: 8 is the floor even where a tenant
@@ -133,7 +133,7 @@ func TestPasswordBreachCheck(t *testing.T) {
 		t.Run(client, func(t *testing.T) {
 			hibp := newPwned(t, breached)
 			env := apitest.New(t, settings)
-			env.Accounts.Breach = identity.NewBreachChecker(hibp.URL, nil)
+			env.Accounts.Breach = passwords.NewBreachChecker(hibp.URL, nil)
 
 			// Signup.
 			res := env.Client(client).Do("POST", "auth/signup", `{"email":"bea@example.com","password":"`+breached+`"}`).Status(400).Error("password", "password_too_common")
@@ -176,7 +176,7 @@ func TestPasswordBreachCheck(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		hibp := newPwned(t, breached)
 		env := apitest.New(t, with(noVerification, apitest.Settings{"ACCOUNT_RATE_LIMITS": false}))
-		env.Accounts.Breach = identity.NewBreachChecker(hibp.URL, nil)
+		env.Accounts.Breach = passwords.NewBreachChecker(hibp.URL, nil)
 		fe := env.Client("app")
 		fe.Do("POST", "auth/signup", `{"email":"eve@example.com","password":"`+breached+`"}`).Status(200)
 		fe.Do("POST", "account/password/change", `{"current_password":"`+breached+`","new_password":"`+breached+` 2"}`).Status(200)

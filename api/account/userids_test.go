@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hallpass/hallpass/api/apitest"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 )
 
 // signupID signs up email on a fresh client and returns the user.id the
@@ -60,7 +60,7 @@ func TestUserIDsParallelSignups(t *testing.T) {
 	env := apitest.New(t, with(noVerification, apitest.Settings{"ACCOUNT_RATE_LIMITS": false}))
 	// A cheap hash: the test is about ids, and 50 argon2 hashes at once
 	// would take longer than a request may on a busy machine.
-	env.Accounts.Hasher = identity.PasswordHasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	env.Accounts.Hasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	const n = 50
 	ids := make([]int64, n)
 	var wg sync.WaitGroup

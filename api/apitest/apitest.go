@@ -32,6 +32,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
 	mfadomain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
@@ -140,7 +141,7 @@ func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDo
 	accounts.Limiter = limiter
 	// As serve: sessions kept in memory too, in a namespace of this
 	// server's own (its tenant is its own; no other test's nodes answer).
-	stopLocal := accounts.Sessions.StartLocalCache(ctx, identity.LocalCacheConfig{Namespace: "apitest-" + uuid.NewString()})
+	stopLocal := accounts.Sessions.StartLocalCache(ctx, sessions.LocalCacheConfig{Namespace: "apitest-" + uuid.NewString()})
 	t.Cleanup(stopLocal)
 	smtp := sharedMail(t)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/api/apitest"
-	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/passwords"
 )
 
 var (
@@ -143,7 +143,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 			// warning is logged, and must not carry the password either.
 			down := httptest.NewServer(http.NotFoundHandler())
 			down.Close()
-			env.Accounts.Breach = identity.NewBreachChecker(down.URL, log)
+			env.Accounts.Breach = passwords.NewBreachChecker(down.URL, log)
 
 			s := secrets{}
 			const email = "leo@example.com"

@@ -17,6 +17,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/sessions"
 )
 
 // Ceremony purposes kept in the session.
@@ -194,8 +195,8 @@ func (h *Handlers) user(c *fiber.Ctx, userID int64) (*domain.WebAuthnUser, error
 	return h.Store.WebAuthnUser(c.UserContext(), t.ID, userID, name, u.Display())
 }
 
-func record(a *domain.Authenticator) identity.AuthRecord {
-	rec := identity.AuthRecord{Method: "mfa", Type: a.Type}
+func record(a *domain.Authenticator) sessions.AuthRecord {
+	rec := sessions.AuthRecord{Method: "mfa", Type: a.Type}
 	if a.Type != domain.TypeTOTP {
 		rec.ID = a.ID
 	}

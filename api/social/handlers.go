@@ -11,8 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
-	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/internal/sessions"
 	domain "github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -68,14 +68,14 @@ func (h *Handlers) provider(s *tenants.Settings, subID string) (providers.App, d
 }
 
 // socialLogin turns a provider profile into the account layer's login.
-func socialLogin(s *tenants.Settings, app providers.App, prof *domain.Profile) identity.SocialLogin {
-	in := identity.SocialLogin{Provider: app.SubID(), UID: prof.UID, Username: prof.Username, Extra: prof.Extra,
+func socialLogin(s *tenants.Settings, app providers.App, prof *domain.Profile) sessions.SocialLogin {
+	in := sessions.SocialLogin{Provider: app.SubID(), UID: prof.UID, Username: prof.Username, Extra: prof.Extra,
 		EmailAuthentication: domain.EmailAuthentication(s, app)}
 	for _, e := range prof.Emails {
-		in.Emails = append(in.Emails, identity.SocialEmail{Address: e.Address, Verified: e.Verified, Primary: e.Primary})
+		in.Emails = append(in.Emails, sessions.SocialEmail{Address: e.Address, Verified: e.Verified, Primary: e.Primary})
 	}
 	if len(in.Emails) == 0 && prof.Email != "" {
-		in.Emails = []identity.SocialEmail{{Address: prof.Email, Verified: prof.EmailVerified, Primary: true}}
+		in.Emails = []sessions.SocialEmail{{Address: prof.Email, Verified: prof.EmailVerified, Primary: true}}
 	}
 	return in
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/internal/sessions"
 	domain "github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -61,7 +62,7 @@ func accountsData(s *tenants.Settings, accounts []domain.Account) []map[string]a
 
 // signupData is GET auth/provider/signup's data: the user the signup would
 // create, the provider account, and the provider's addresses.
-func signupData(s *tenants.Settings, p *identity.PendingSocialSignup) map[string]any {
+func signupData(s *tenants.Settings, p *sessions.PendingSocialSignup) map[string]any {
 	user := map[string]any{"display": "user", "has_usable_password": false}
 	if len(p.Emails) > 0 {
 		user["email"] = p.Emails[0].Address

@@ -18,8 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -46,7 +46,7 @@ var errInvalid = errors.New("invalid token")
 type Strategy struct {
 	Keys     KeySource
 	Sealer   *seal.Sealer
-	Sessions *identity.Sessions
+	Sessions *sessions.Store
 	// BaseDomain is HALLPASS_BASE_DOMAIN: an issuer addressed by host must be
 	// {slug}.{BaseDomain} (or a verified domain of the tenant).
 	BaseDomain string
@@ -137,7 +137,7 @@ func (s *Strategy) claims(t *tenants.Tenant, issuer string, userID int64, sid, u
 
 // Issue returns an access token and, recorded in its family, a refresh
 // token for the session's user. issuer is the tenant's base URL.
-func (s *Strategy) Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *identity.Session) (access, refresh string, err error) {
+func (s *Strategy) Issue(ctx context.Context, t *tenants.Tenant, issuer string, sess *sessions.Session) (access, refresh string, err error) {
 	sid, err := s.sid(t, sess.ID())
 	if err != nil {
 		return "", "", err
@@ -265,7 +265,7 @@ func (s *Strategy) AccessTokenSession(ctx context.Context, t *tenants.Tenant, ra
 	}
 	if t.Settings.JWTStatefulValidationEnabled {
 		sess, err := s.Sessions.LookupID(ctx, t.ID, id, "", "")
-		if err != nil && !errors.Is(err, identity.ErrSessionNotFound) {
+		if err != nil && !errors.Is(err, sessions.ErrNotFound) {
 			return nil, false, err
 		}
 		if err != nil || strconv.FormatInt(sess.State.UserID, 10) != c.Subject {
@@ -294,7 +294,7 @@ func (s *Strategy) Refresh(ctx context.Context, t *tenants.Tenant, issuer, raw s
 	lifetime := t.Settings.JWTRefreshTokenExpiresIn
 	grant, next, err := s.Sessions.UseRefresh(ctx, t.ID, jti, rotate, time.Duration(lifetime)*time.Second)
 	if err != nil {
-		if errors.Is(err, identity.ErrRefreshInvalid) {
+		if errors.Is(err, sessions.ErrRefreshInvalid) {
 			return "", "", errInvalid
 		}
 		return "", "", err

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/console"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 )
 
 func (c *cli) admin(ctx context.Context, args []string) error {
@@ -67,7 +67,7 @@ func createAdmin(ctx context.Context, users *console.Users, email, password stri
 		password = randomPassword()
 		generated = password
 	}
-	hash, err := identity.DefaultPasswordHasher().Hash(password)
+	hash, err := passwords.DefaultHasher().Hash(password)
 	if err != nil {
 		return nil, "", err
 	}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -67,10 +68,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MasterKey:   getenv("HALLPASS_MASTER_KEY"),
 		SMTPURL:     getenv("HALLPASS_SMTP_URL"),
 		LogFormat:   orDefault(getenv("HALLPASS_LOG_FORMAT"), "json"),
-		HIBPURL:     strings.TrimSuffix(orDefault(getenv("HALLPASS_HIBP_URL"), identity.DefaultBreachURL), "/"),
+		HIBPURL:     strings.TrimSuffix(orDefault(getenv("HALLPASS_HIBP_URL"), passwords.DefaultBreachURL), "/"),
 	}
 	c.SocialPrivateNetworks = getenv("HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS") == "1"
-	c.SessionLocalCache = identity.DefaultLocalCacheEntries
+	c.SessionLocalCache = sessions.DefaultLocalCacheEntries
 	if v := getenv("HALLPASS_SESSION_LOCAL_CACHE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

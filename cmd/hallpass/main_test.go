@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -166,7 +166,7 @@ func TestAdminCreateAndDemo(t *testing.T) {
 	if !strings.HasPrefix(hash, "$argon2id$") || strings.Contains(hash, password) {
 		t.Fatalf("stored hash %q", hash)
 	}
-	if ok, _, err := identity.DefaultPasswordHasher().Verify(hash, password); !ok || err != nil {
+	if ok, _, err := passwords.DefaultHasher().Verify(hash, password); !ok || err != nil {
 		t.Fatalf("printed password does not verify: %v", err)
 	}
 	if code, _, errOut = hallpass(t, "", nil, "admin", "create", strings.ToUpper(email)); code != 1 || !strings.Contains(errOut, "already exists") {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/seed"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -47,7 +47,7 @@ func (c *cli) seed(ctx context.Context, args []string) error {
 	if err := tenants.ValidateSlug(seed.Slug(*prefix, *nTenants-1)); err != nil && *nTenants >= 1 {
 		return usageError(fmt.Sprintf("seed: --prefix %q: %v", *prefix, err))
 	}
-	hash, err := identity.DefaultPasswordHasher().Hash(*password)
+	hash, err := passwords.DefaultHasher().Hash(*password)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	mfadomain "github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/passwords"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
@@ -61,7 +63,7 @@ func (c *cli) serve(ctx context.Context) error {
 	janitorDone := make(chan struct{})
 	go func() {
 		defer close(janitorDone)
-		(&identity.Janitor{Pool: d.pool, Log: d.log, SentMailRetention: c.cfg.SentMailRetention,
+		(&sessions.Janitor{Pool: d.pool, Log: d.log, SentMailRetention: c.cfg.SentMailRetention,
 			UnsentMailRetention: c.cfg.UnsentMailRetention, AuditRetention: c.cfg.AuditRetention}).Run(workerCtx)
 	}()
 	defer func() { stopWorker(); <-workerDone; <-janitorDone }()
@@ -82,7 +84,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 		d.log.Warn("tenant bus not subscribed yet; continuing")
 	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
-	accounts.Breach = identity.NewBreachChecker(c.cfg.HIBPURL, d.log)
+	accounts.Breach = passwords.NewBreachChecker(c.cfg.HIBPURL, d.log)
 	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
 		BaseDomain: c.cfg.BaseDomain}
 	accounts.Pending.SetCeiling(c.cfg.TenantPendingLimit)
@@ -93,7 +95,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	stopLocal := func() {}
 	if c.cfg.SessionLocalCache > 0 {
-		stopLocal = accounts.Sessions.StartLocalCache(busCtx, identity.LocalCacheConfig{MaxEntries: c.cfg.SessionLocalCache})
+		stopLocal = accounts.Sessions.StartLocalCache(busCtx, sessions.LocalCacheConfig{MaxEntries: c.cfg.SessionLocalCache})
 	}
 	srv := server.New(server.Config{
 		Resolver: tenants.NewResolver(cache, c.cfg.Addressing),

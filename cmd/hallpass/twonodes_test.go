@@ -101,7 +101,7 @@ func jsonAt(m map[string]any, keys ...string) any {
 // the other on its very next request. Each node keeps the sessions it
 // checks in its own memory (HALLPASS_SESSION_LOCAL_CACHE, on by default);
 // the change's request answers only once every node has dropped its copy
-// (internal/identity/sessionlocal.go).
+// (internal/sessions/localcache.go).
 func TestTwoNodesShareSessions(t *testing.T) {
 	slug := testenv.Slug("two")
 	if code, _, errOut := hallpass(t, `{"ACCOUNT_LOGIN_METHODS":["email"],"ACCOUNT_SIGNUP_FIELDS":["email*","password1*"],"ACCOUNT_EMAIL_VERIFICATION":"none","ACCOUNT_RATE_LIMITS":false}`,

@@ -16,7 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 )
 
 // Argon2Limit is the login ceiling set by password hashing alone.
@@ -31,12 +31,12 @@ type Argon2Limit struct {
 	Elapsed   float64 `json:"measure_seconds"`
 }
 
-// measureArgon2 times identity.DefaultPasswordHasher().Verify — what a
+// measureArgon2 times passwords.DefaultHasher().Verify — what a
 // login with a correct password costs in key derivation — on one
 // goroutine, then with one goroutine per core.
 func measureArgon2(ctx context.Context, cores int, budget time.Duration) (Argon2Limit, error) {
 	start := time.Now()
-	h := identity.DefaultPasswordHasher()
+	h := passwords.DefaultHasher()
 	const pw = "correct horse battery staple"
 	hash, err := h.Hash(pw)
 	if err != nil {

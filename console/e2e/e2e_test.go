@@ -24,6 +24,7 @@ import (
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -133,7 +134,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 
 	email := testenv.Slug("e2e-admin") + "@example.com"
 	const password = "e2e correct horse battery"
-	hash, err := identity.DefaultPasswordHasher().Hash(password)
+	hash, err := passwords.DefaultHasher().Hash(password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hallpass/hallpass/console"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -24,7 +24,7 @@ func TestConsolePasskeyEndToEnd(t *testing.T) {
 
 	email := testenv.Slug("e2e-passkey") + "@example.com"
 	const password = "e2e passkey horse battery"
-	hash, err := identity.DefaultPasswordHasher().Hash(password)
+	hash, err := passwords.DefaultHasher().Hash(password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -271,7 +271,7 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 				(r.status == 401 && (r.op == "session_jwt" || r.op == "kb_bearer")))
 		}}
 	lockBug := &knownBug{id: "K2 login-failed-kept-on-503",
-		issue: "internal/identity/accounts.go Login consumes a login_failed hit before authenticate and gives it back only " +
+		issue: "internal/identity/login.go Login consumes a login_failed hit before authenticate and gives it back only " +
 			"when the password was right; a login failing with 503 keeps it, so a client retrying through a database " +
 			"outage is locked out (too_many_login_attempts, default 5 per 300 s) after it",
 		match: func(r result) bool {

@@ -33,6 +33,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -228,7 +229,7 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 	keys := tenants.NewKeys(pool, cfg.sealer, bus)
 	strategy := &tokens.Strategy{Keys: keys, Sealer: cfg.sealer, Sessions: accounts.Sessions}
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
-	stopLocal := accounts.Sessions.StartLocalCache(busCtx, identity.LocalCacheConfig{})
+	stopLocal := accounts.Sessions.StartLocalCache(busCtx, sessions.LocalCacheConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -165,7 +166,7 @@ const (
 
 // processKey names one of p's counters. A process stored before processes
 // had ids is named by its code's hash.
-func processKey(tenantID uuid.UUID, p *CodeProcess, what string) string {
+func processKey(tenantID uuid.UUID, p *sessions.CodeProcess, what string) string {
 	id := p.ID
 	if id == "" {
 		id = "h:" + p.CodeHash
@@ -177,12 +178,12 @@ func processKey(tenantID uuid.UUID, p *CodeProcess, what string) string {
 // countChanges) for p and returns the count, this one included. The count
 // lives in Redis, shared by every request and node, and is taken before
 // the use: a session's copy of a counter (CodeProcess.Attempts, .Resends,
-// SessionState.EmailChanges) is read and saved by each request on its own,
+// sessions.State.EmailChanges) is read and saved by each request on its own,
 // so parallel requests would all see the same count. A result above the
 // allowance means it was spent before this request. A Redis failure is an
 // error (the use is refused, never uncounted). Counters expire a minute
 // after the code (keepCounts moves that along when the code is resent).
-func (a *Accounts) processCount(ctx context.Context, tenantID uuid.UUID, p *CodeProcess, what string) (int, error) {
+func (a *Accounts) processCount(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess, what string) (int, error) {
 	key := processKey(tenantID, p, what)
 	var incr *redis.IntCmd
 	_, err := a.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
@@ -199,19 +200,19 @@ func (a *Accounts) processCount(ctx context.Context, tenantID uuid.UUID, p *Code
 // takeAttempt takes one of p's attempts before its code is compared
 // (processCount): with N parallel guesses at most the allowance of codes
 // are ever compared.
-func (a *Accounts) takeAttempt(ctx context.Context, tenantID uuid.UUID, p *CodeProcess) (int, error) {
+func (a *Accounts) takeAttempt(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess) (int, error) {
 	return a.processCount(ctx, tenantID, p, countAttempts)
 }
 
 // returnAttempt gives back an attempt whose code was right: as in allauth,
 // only wrong codes count (a reset code is checked again by the POST that
 // follows the GET showing it right).
-func (a *Accounts) returnAttempt(ctx context.Context, tenantID uuid.UUID, p *CodeProcess) error {
+func (a *Accounts) returnAttempt(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess) error {
 	return a.giveBack(ctx, tenantID, p, countAttempts)
 }
 
 // giveBack takes back one use of what that did not happen.
-func (a *Accounts) giveBack(ctx context.Context, tenantID uuid.UUID, p *CodeProcess, what string) error {
+func (a *Accounts) giveBack(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess, what string) error {
 	if err := returnScript.Run(ctx, a.Redis, []string{processKey(tenantID, p, what)}).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("identity: give back a code process's %s: %w", what, err)
 	}
@@ -222,7 +223,7 @@ func (a *Accounts) giveBack(ctx context.Context, tenantID uuid.UUID, p *CodeProc
 // process (a resend, or the address changed): as allauth keeps the
 // process's state when it generates a new code, the attempts left do not
 // grow back. The counters then live as long as next's code.
-func (a *Accounts) keepCounts(ctx context.Context, tenantID uuid.UUID, prev, next *CodeProcess) error {
+func (a *Accounts) keepCounts(ctx context.Context, tenantID uuid.UUID, prev, next *sessions.CodeProcess) error {
 	if prev.ID == "" {
 		return nil // stored before counters were named by id: start afresh
 	}

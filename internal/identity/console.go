@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -39,6 +40,6 @@ func (a *Accounts) SendVerification(ctx context.Context, t *tenants.Tenant, user
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		// Link mode leaves the session alone; a throwaway one satisfies the
 		// shared code path.
-		return a.sendVerification(ctx, tx, t, &Session{TenantID: t.ID}, e, Request{BaseURL: baseURL})
+		return a.sendVerification(ctx, tx, t, &sessions.Session{TenantID: t.ID}, e, Request{BaseURL: baseURL})
 	})
 }

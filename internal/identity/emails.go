@@ -8,11 +8,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // Emails lists the logged-in user's addresses.
-func (a *Accounts) Emails(ctx context.Context, t *tenants.Tenant, sess *Session) ([]EmailAddress, error) {
+func (a *Accounts) Emails(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]EmailAddress, error) {
 	if !sess.Authenticated() {
 		return nil, ErrNotAuthenticated
 	}
@@ -31,7 +32,7 @@ func findEmail(addrs []EmailAddress, email string) *EmailAddress {
 // manageEmail applies what every address change needs: a logged-in user,
 // recent authentication when ACCOUNT_REAUTHENTICATION_REQUIRED, the
 // manage_email rate limit, and a valid address.
-func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request, reauth bool) (string, []EmailAddress, error) {
+func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request, reauth bool) (string, []EmailAddress, error) {
 	if !sess.Authenticated() {
 		return "", nil, ErrNotAuthenticated
 	}
@@ -61,7 +62,7 @@ func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *Ses
 // AddEmail answers POST account/email for a logged-in user: the address is
 // added unverified and a verification is sent. With ACCOUNT_CHANGE_EMAIL it
 // replaces the current address once verified.
-func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *Sessio
 // ChangePendingEmail answers an anonymous POST account/email: during a
 // signup's code verification, the address being verified may be corrected
 // (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE times); a new code goes to it.
-func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) ([]EmailAddress, error) {
+func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) ([]EmailAddress, error) {
 	stage := a.PendingStage(t, sess)
 	p := sess.State.EmailCode
 	s := t.Settings
@@ -195,7 +196,7 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 
 // ResendEmailVerification answers PUT account/email: ErrNotSent (403) when
 // the address is verified already or within the cooldown.
-func (a *Accounts) ResendEmailVerification(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+func (a *Accounts) ResendEmailVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, false)
 	if err != nil {
 		return err
@@ -217,7 +218,7 @@ func (a *Accounts) ResendEmailVerification(ctx context.Context, t *tenants.Tenan
 }
 
 // MarkPrimaryEmail answers PATCH account/email.
-func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
 	if err != nil {
 		return err
@@ -253,7 +254,7 @@ func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess
 }
 
 // DeleteEmail answers DELETE account/email.
-func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *Session, raw string, req Request) error {
+func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
 	if err != nil {
 		return err

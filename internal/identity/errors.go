@@ -1,7 +1,9 @@
-// Package identity holds a tenant's users, their email addresses, passwords
-// and authenticated sessions: the account rules of django-allauth, without
-// any HTTP in them. Errors carry allauth's codes; the API maps them to
-// responses in one place.
+// Package identity holds a tenant's users and their email addresses, and
+// runs django-allauth's account rules over them (signup, password and code
+// login with its stages, email verification, password reset and change,
+// provider accounts), without any HTTP in them. Passwords are hashed and
+// checked by package passwords; sessions are kept by package sessions.
+// Errors carry allauth's codes; the API maps them to responses in one place.
 package identity
 
 import "fmt"

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -40,7 +41,7 @@ const (
 // recordLoginCodeFailure audits a wrong emailed login code: for the user the
 // code was sent to, or anonymously for the process an unknown address got
 // (recorded either way, so both cost the same).
-func (a *Accounts) recordLoginCodeFailure(ctx context.Context, t *tenants.Tenant, p *CodeProcess, req Request) error {
+func (a *Accounts) recordLoginCodeFailure(ctx context.Context, t *tenants.Tenant, p *sessions.CodeProcess, req Request) error {
 	details := map[string]any{"method": "code", "reason": "incorrect_code", "client": req.Client}
 	e := audit.Event{TenantID: t.ID, Actor: "anonymous", Action: EventLoginFailed, IP: req.IP, Details: details}
 	if p.UserID != 0 {
@@ -79,7 +80,7 @@ func userLabel(u *User) string {
 // of the newest authentication record ("signup" or "email_verification"
 // when there is none), and whether the login ends a signup. Call it before
 // the session is cycled, which clears the pending login.
-func (a *Accounts) loginEvent(t *tenants.Tenant, sess *Session, user *User) audit.Event {
+func (a *Accounts) loginEvent(t *tenants.Tenant, sess *sessions.Session, user *User) audit.Event {
 	signup := sess.State.Login != nil && sess.State.Login.Signup
 	method := "email_verification"
 	if signup {
@@ -134,7 +135,7 @@ func (a *Accounts) recordLoginFailure(ctx context.Context, t *tenants.Tenant, in
 
 // recordLogout records the end of userID's session sess (0: nobody was
 // logged in, nothing to record).
-func (a *Accounts) recordLogout(ctx context.Context, sess *Session, userID int64) error {
+func (a *Accounts) recordLogout(ctx context.Context, sess *sessions.Session, userID int64) error {
 	if userID == 0 {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -21,7 +22,7 @@ type RateLimiter interface {
 }
 
 // subject is who a rate-limited request counts against.
-func subject(req Request, sess *Session, key string) ratelimit.Subject {
+func subject(req Request, sess *sessions.Session, key string) ratelimit.Subject {
 	s := ratelimit.Subject{IP: req.IP, Key: key}
 	if sess != nil && sess.Authenticated() {
 		s.User = strconv.FormatInt(sess.State.UserID, 10)
@@ -31,7 +32,7 @@ func subject(req Request, sess *Session, key string) ratelimit.Subject {
 
 // Limit consumes one hit of an ACCOUNT_RATE_LIMITS action; ErrRateLimited
 // when exhausted. Without a limiter or rules, everything is allowed.
-func (a *Accounts) Limit(ctx context.Context, t *tenants.Tenant, action string, req Request, sess *Session, key string) error {
+func (a *Accounts) Limit(ctx context.Context, t *tenants.Tenant, action string, req Request, sess *sessions.Session, key string) error {
 	rules := t.Settings.RateLimits[action]
 	if a.Limiter == nil || len(rules) == 0 {
 		return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -39,7 +40,7 @@ func (a *Accounts) firstActiveByEmail(ctx context.Context, t *tenants.Tenant, em
 // address and the session gets a pending login_by_code stage. For an unknown
 // address the answer looks the same (enumeration prevention), unless the
 // tenant turned that off, in which case it is unknown_email.
-func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, rawEmail string, req Request) error {
+func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, rawEmail string, req Request) error {
 	if sess.Authenticated() {
 		return ErrConflict
 	}
@@ -71,10 +72,10 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 // at email, which must be the address as the user stored it) or an
 // unknown-account notice (when enabled) to the address typed — the same
 // work either way.
-func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *Session, user *User, email string, req Request) error {
+func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, email string, req Request) error {
 	s := t.Settings
 	code := NewUserCode(s.LoginByCodeFormat)
-	p := &CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
+	p := &sessions.CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
 	var err error
 	if user != nil {
 		p.UserID = user.ID
@@ -87,7 +88,7 @@ func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 		return err
 	}
 	sess.State.LoginCode = p
-	sess.State.Login = &PendingLogin{UserID: p.UserID, Email: email, Stage: StageLoginByCode, StartedAt: a.now()}
+	sess.State.Login = &sessions.PendingLogin{UserID: p.UserID, Email: email, Stage: StageLoginByCode, StartedAt: a.now()}
 	sess.Changed()
 	return nil
 }
@@ -103,7 +104,7 @@ func (a *Accounts) unknownAccount(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 }
 
 // loginCodeProcess returns the pending login_by_code process, or ErrConflict.
-func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *Session) (*CodeProcess, error) {
+func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *sessions.Session) (*sessions.CodeProcess, error) {
 	stage := a.PendingStage(t, sess)
 	p := sess.State.LoginCode
 	if stage == nil || stage.Stage != StageLoginByCode || p == nil || a.now().After(p.Expires) {
@@ -118,7 +119,7 @@ func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *Session) (*CodeProc
 // so parallel guesses compare at most that many codes.
 // The right code logs the user in (the address counts as verified: the code
 // reached it) unless a further stage is pending.
-func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, code string, req Request) error {
+func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, code string, req Request) error {
 	p, err := a.loginCodeProcess(t, sess)
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 		return err
 	}
 	sess.State.LoginCode = nil
-	sess.State.Methods = append(sess.State.Methods, AuthRecord{Method: "code", At: epoch(a.now()), Email: p.Email})
+	sess.State.Methods = append(sess.State.Methods, sessions.AuthRecord{Method: "code", At: epoch(a.now()), Email: p.Email})
 	sess.Changed()
 	if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`,
@@ -171,12 +172,12 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 		return err
 	}
 	// The code reached the address: verify_email does not apply.
-	sess.State.Login = &PendingLogin{UserID: user.ID, Email: p.Email, StartedAt: a.now()}
+	sess.State.Login = &sessions.PendingLogin{UserID: user.ID, Email: p.Email, StartedAt: a.now()}
 	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResendLoginCode answers POST auth/code/resend.
-func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess *Session, req Request) error {
+func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, req Request) error {
 	p, err := a.loginCodeProcess(t, sess)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -18,7 +19,7 @@ var ErrNotAuthenticated = errors.New("not authenticated")
 
 // RecentlyAuthenticated reports whether the session's newest authentication
 // record is within ACCOUNT_REAUTHENTICATION_TIMEOUT.
-func (a *Accounts) RecentlyAuthenticated(t *tenants.Tenant, sess *Session) bool {
+func (a *Accounts) RecentlyAuthenticated(t *tenants.Tenant, sess *sessions.Session) bool {
 	newest := 0.0
 	for _, m := range sess.State.Methods {
 		newest = max(newest, m.At)
@@ -33,7 +34,7 @@ func (a *Accounts) RecentlyAuthenticated(t *tenants.Tenant, sess *Session) bool 
 
 // RequireRecent returns ErrReauthenticationRequired unless the session
 // authenticated recently.
-func (a *Accounts) RequireRecent(t *tenants.Tenant, sess *Session) error {
+func (a *Accounts) RequireRecent(t *tenants.Tenant, sess *sessions.Session) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}
@@ -44,7 +45,7 @@ func (a *Accounts) RequireRecent(t *tenants.Tenant, sess *Session) error {
 }
 
 // Reauthenticate confirms the logged-in user's password and records it.
-func (a *Accounts) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *Session, password string) error {
+func (a *Accounts) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, password string) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}
@@ -59,7 +60,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *
 	if err != nil || !ok {
 		return Errors{NewError("password", "incorrect_password")}
 	}
-	sess.State.Methods = append(sess.State.Methods, AuthRecord{Method: "password", At: epoch(a.now()), Reauthenticated: true})
+	sess.State.Methods = append(sess.State.Methods, sessions.AuthRecord{Method: "password", At: epoch(a.now()), Reauthenticated: true})
 	sess.Changed()
 	return nil
 }
@@ -67,7 +68,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *
 // ChangePassword changes (or, for a user without one, sets) the password.
 // Other sessions of the user end, as Django's session auth hash makes them;
 // with ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE this one ends too.
-func (a *Accounts) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *Session, current, next string, hasCurrent bool) error {
+func (a *Accounts) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, current, next string, hasCurrent bool) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -69,7 +70,7 @@ func (a *Accounts) resetKeyUser(ctx context.Context, t *tenants.Tenant, key stri
 // and a pending password_reset_by_code process in the session. An unknown
 // address gets the same answer and comparable work (enumeration prevention),
 // or unknown_email when the tenant turned prevention off.
-func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, sess *Session, rawEmail string, req Request) error {
+func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, rawEmail string, req Request) error {
 	email, e := NormalizeEmail("email", rawEmail, t.Settings.EmailMaxLength)
 	if e != nil {
 		return Errors{e}
@@ -94,7 +95,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		if s.PasswordResetByCodeEnabled {
 			code := NewUserCode(s.PasswordResetByCodeFormat)
-			p := &CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code+"-unknown"),
+			p := &sessions.CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code+"-unknown"),
 				Expires: a.now().Add(time.Duration(s.PasswordResetByCodeTimeout) * time.Second)}
 			sess.State.ResetCode = p
 			sess.Changed()
@@ -125,7 +126,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 }
 
 // resetCodeProcess returns the session's reset-by-code process or ErrConflict.
-func (a *Accounts) resetCodeProcess(sess *Session) (*CodeProcess, error) {
+func (a *Accounts) resetCodeProcess(sess *sessions.Session) (*sessions.CodeProcess, error) {
 	p := sess.State.ResetCode
 	if p == nil || a.now().After(p.Expires) {
 		return nil, ErrConflict
@@ -137,7 +138,7 @@ func (a *Accounts) resetCodeProcess(sess *Session) (*CodeProcess, error) {
 // taken before the comparison (takeAttempt) and given back when the code
 // is right. Once ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS wrong codes
 // were compared the process is dropped (ErrConflict from then on).
-func (a *Accounts) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *Session, p *CodeProcess, code string) error {
+func (a *Accounts) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, p *sessions.CodeProcess, code string) error {
 	n, err := a.takeAttempt(ctx, t.ID, p)
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (a *Accounts) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *
 
 // InspectPasswordReset answers GET auth/password/reset: whose key (or code)
 // this is. In code mode a right code marks the process confirmed.
-func (a *Accounts) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, sess *Session, key string) (*User, error) {
+func (a *Accounts) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string) (*User, error) {
 	if key == "" {
 		return nil, Errors{NewError("key", "required")}
 	}
@@ -183,12 +184,12 @@ func (a *Accounts) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, 
 // ResetPassword answers POST auth/password/reset: the new password is set,
 // every session of the user ends, and with ACCOUNT_LOGIN_ON_PASSWORD_RESET
 // this session logs in (method password_reset).
-func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *Session, key, password string, req Request) error {
+func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key, password string, req Request) error {
 	if err := a.Limit(ctx, t, "reset_password_from_key", req, sess, ""); err != nil {
 		return err
 	}
 	var user *User
-	var p *CodeProcess
+	var p *sessions.CodeProcess
 	var err error
 	if key == "" {
 		return Errors{NewError("key", "required")}
@@ -262,7 +263,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 		return nil
 	}
 	user.PasswordHash = hash
-	sess.State.Methods = append(sess.State.Methods, AuthRecord{Method: "password_reset", At: epoch(a.now()), Email: email})
+	sess.State.Methods = append(sess.State.Methods, sessions.AuthRecord{Method: "password_reset", At: epoch(a.now()), Email: email})
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		return a.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
 	})
@@ -274,7 +275,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *S
 
 // ResetCodePending reports whether a password_reset_by_code process is
 // pending in the session (for the flows list).
-func (a *Accounts) ResetCodePending(sess *Session) bool {
+func (a *Accounts) ResetCodePending(sess *sessions.Session) bool {
 	p := sess.State.ResetCode
 	return p != nil && !a.now().After(p.Expires)
 }

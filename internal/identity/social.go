@@ -10,44 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // MethodSocialAccount is the authentication record of a provider login.
 const MethodSocialAccount = "socialaccount"
-
-// SocialEmail is an address a provider gave for its account.
-type SocialEmail struct {
-	Address  string `json:"email"`
-	Verified bool   `json:"verified,omitempty"`
-	Primary  bool   `json:"primary,omitempty"`
-}
-
-// SocialLogin is a provider account presented to log in or to connect
-// (allauth's SocialLogin): who it is at the provider and what the provider
-// said about them.
-type SocialLogin struct {
-	// Provider is the app's sub-id.
-	Provider string `json:"provider"`
-	UID      string `json:"uid"`
-	// Emails are primary first (the first is the signup address).
-	Emails   []SocialEmail  `json:"emails,omitempty"`
-	Username string         `json:"username,omitempty"`
-	Extra    map[string]any `json:"extra,omitempty"`
-	// EmailAuthentication logs into the local account holding one of the
-	// provider's verified addresses (SOCIALACCOUNT_EMAIL_AUTHENTICATION or
-	// the app's email_authentication).
-	EmailAuthentication bool `json:"email_auth,omitempty"`
-}
-
-// PendingSocialSignup is a provider login that needs the signup form
-// (allauth's pending sociallogin): SOCIALACCOUNT_AUTO_SIGNUP is off, or the
-// provider's address is missing or taken.
-type PendingSocialSignup struct {
-	SocialLogin
-	StartedAt time.Time `json:"started_at"`
-}
 
 // Social account errors with allauth's codes (non-field errors, as
 // allauth raises them from the forms' clean).
@@ -66,7 +35,7 @@ const maxSocialEmails = 5
 // provider signup. A logged-in session is logged out first, as allauth does.
 // The stages (verify_email with SOCIALACCOUNT_EMAIL_VERIFICATION, MFA) follow
 // as for any login.
-func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, req Request) error {
+func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
 	in.Emails = usableSocialEmails(in.Emails, t.Settings.EmailMaxLength)
 	sess.State.SocialSignup = nil
 	sess.Changed()
@@ -93,7 +62,7 @@ func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess 
 				}
 			}
 		}
-		a.RecordMethod(sess, AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
+		a.RecordMethod(sess, sessions.AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
 		return a.startLoginVerifying(ctx, tx, t, sess, user, nil, "", false, req, t.Settings.EffectiveSocialAccountEmailVerification())
 	})
 	if err != nil {
@@ -111,7 +80,7 @@ func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess 
 // lookupSocial finds the local user of a provider login: by the connected
 // account (whose extra_data is refreshed), else by a verified provider
 // address when email authentication is on. viaEmail is that address.
-func (a *Accounts) lookupSocial(ctx context.Context, t *tenants.Tenant, in SocialLogin) (user *User, viaEmail string, err error) {
+func (a *Accounts) lookupSocial(ctx context.Context, t *tenants.Tenant, in sessions.SocialLogin) (user *User, viaEmail string, err error) {
 	acc, err := a.Social.TouchLogin(ctx, t.ID, in.Provider, in.UID, in.Extra)
 	switch {
 	case err == nil:
@@ -164,7 +133,7 @@ func (a *Accounts) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx, t *
 // on and the provider's address is usable; otherwise the signup form is left
 // pending. A taken address under enumeration prevention with mandatory
 // verification is answered as a real signup would be.
-func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, req Request) error {
+func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
 	s := t.Settings
 	if !s.SignupOpen {
 		return ErrSignupClosed
@@ -192,7 +161,7 @@ func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *Se
 		auto = false
 	}
 	if !auto {
-		sess.State.SocialSignup = &PendingSocialSignup{SocialLogin: in, StartedAt: a.now()}
+		sess.State.SocialSignup = &sessions.PendingSocialSignup{SocialLogin: in, StartedAt: a.now()}
 		sess.Changed()
 		return nil
 	}
@@ -216,7 +185,7 @@ func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *Se
 // password), with the provider's addresses (verified as the provider says,
 // unless another account verified them first), connects the provider
 // account, and starts the login as a signup.
-func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin, email, username string, req Request) error {
+func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, email, username string, req Request) error {
 	s := t.Settings
 	userID, err := a.Store.NextUserID(ctx, t.ID)
 	if err != nil {
@@ -267,7 +236,7 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 			return err
 		}
 		sess.State.SocialSignup = nil
-		a.RecordMethod(sess, AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
+		a.RecordMethod(sess, sessions.AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
 		return a.startLoginVerifying(ctx, tx, t, sess, user, addr, email, true, req, s.EffectiveSocialAccountEmailVerification())
 	})
 	if err != nil {
@@ -285,8 +254,8 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 // provider's flags of both spellings joined), in the provider's order. An address a provider sends that Hallpass would refuse
 // from a user (invalid UTF-8, a domain IDNA would rewrite such as
 // victim@ſtrasse.de) is dropped: it matches, connects and stores nothing.
-func usableSocialEmails(emails []SocialEmail, maxLen int) []SocialEmail {
-	var out []SocialEmail
+func usableSocialEmails(emails []sessions.SocialEmail, maxLen int) []sessions.SocialEmail {
+	var out []sessions.SocialEmail
 	seen := map[string]int{}
 	for _, e := range emails {
 		norm, err := NormalizeEmail("email", e.Address, maxLen)
@@ -308,14 +277,14 @@ func usableSocialEmails(emails []SocialEmail, maxLen int) []SocialEmail {
 }
 
 // providerVerified reports whether the provider vouched for email.
-func providerVerified(emails []SocialEmail, email string) bool {
-	return slices.ContainsFunc(emails, func(e SocialEmail) bool { return e.Verified && sameEmail(e.Address, email) })
+func providerVerified(emails []sessions.SocialEmail, email string) bool {
+	return slices.ContainsFunc(emails, func(e sessions.SocialEmail) bool { return e.Verified && sameEmail(e.Address, email) })
 }
 
 // addProviderEmails keeps the provider's other addresses on a new account
 // (allauth's setup_user_email), skipping ones another account holds when
 // addresses are unique.
-func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, emails []SocialEmail, primary string) error {
+func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, emails []sessions.SocialEmail, primary string) error {
 	kept := 0
 	for _, e := range emails {
 		if kept >= maxSocialEmails || sameEmail(e.Address, primary) {
@@ -345,7 +314,7 @@ func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.
 
 // PendingSocialSignup returns the session's pending provider signup, if it
 // is within ACCOUNT_LOGIN_TIMEOUT.
-func (a *Accounts) PendingSocialSignup(t *tenants.Tenant, sess *Session) *PendingSocialSignup {
+func (a *Accounts) PendingSocialSignup(t *tenants.Tenant, sess *sessions.Session) *sessions.PendingSocialSignup {
 	p := sess.State.SocialSignup
 	if p == nil || a.now().Sub(p.StartedAt) > time.Duration(t.Settings.LoginTimeout)*time.Second {
 		return nil
@@ -364,7 +333,7 @@ type SocialSignupInput struct {
 // (required with SOCIALACCOUNT_EMAIL_REQUIRED or a required email field)
 // and username complete the pending provider signup. ErrConflict when none
 // is pending; ErrSignupClosed when signup closed meanwhile.
-func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialSignupInput, req Request) error {
+func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in SocialSignupInput, req Request) error {
 	s := t.Settings
 	p := a.PendingSocialSignup(t, sess)
 	if p == nil {
@@ -399,13 +368,13 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 		return errs
 	}
 	login := p.SocialLogin
-	if email != "" && !slices.ContainsFunc(login.Emails, func(e SocialEmail) bool { return sameEmail(e.Address, email) }) {
+	if email != "" && !slices.ContainsFunc(login.Emails, func(e sessions.SocialEmail) bool { return sameEmail(e.Address, email) }) {
 		// An address the provider did not give: unverified, and the signup address.
-		login.Emails = append([]SocialEmail{{Address: email, Primary: true}}, login.Emails...)
+		login.Emails = append([]sessions.SocialEmail{{Address: email, Primary: true}}, login.Emails...)
 	} else if email != "" {
-		i := slices.IndexFunc(login.Emails, func(e SocialEmail) bool { return sameEmail(e.Address, email) })
+		i := slices.IndexFunc(login.Emails, func(e sessions.SocialEmail) bool { return sameEmail(e.Address, email) })
 		first := login.Emails[i]
-		login.Emails = append([]SocialEmail{first}, slices.Delete(slices.Clone(login.Emails), i, i+1)...)
+		login.Emails = append([]sessions.SocialEmail{first}, slices.Delete(slices.Clone(login.Emails), i, i+1)...)
 	}
 	return a.createSocialUser(ctx, t, sess, login, email, username, req)
 }
@@ -416,146 +385,4 @@ func providerName(subID string, s *tenants.Settings) string {
 		return providers.Describe(app).Name
 	}
 	return subID
-}
-
-// ConnectSocial connects a provider account to the logged-in user (process
-// "connect"). It needs a recent authentication with
-// ACCOUNT_REAUTHENTICATION_REQUIRED; an account connected to someone else
-// is refused with connected_other.
-func (a *Accounts) ConnectSocial(ctx context.Context, t *tenants.Tenant, sess *Session, in SocialLogin) error {
-	if !sess.Authenticated() {
-		return ErrNotAuthenticated
-	}
-	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
-		return ErrReauthenticationRequired
-	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-		_, added, err := a.Social.Connect(ctx, tx, t.ID, sess.State.UserID, in.Provider, in.UID, in.Extra)
-		if errors.Is(err, social.ErrConnectedOther) {
-			return Errors{errConnectedOther}
-		}
-		if err != nil || !added {
-			return err
-		}
-		if err := a.record(ctx, tx, userEvent(t.ID, sess.State.UserID, sess.IP, EventSocialConnect, "provider "+in.Provider,
-			map[string]any{"provider": in.Provider, "uid": in.UID})); err != nil {
-			return err
-		}
-		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountConnected, in.Provider)
-	})
-}
-
-// Provider notices (ACCOUNT_EMAIL_NOTIFICATIONS).
-const (
-	MailAccountConnected    = "account_connected"
-	MailAccountDisconnected = "account_disconnected"
-)
-
-// notifySocial tells a user a provider account was connected or removed.
-func (a *Accounts) notifySocial(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, userID int64, kind, provider string) error {
-	if !t.Settings.EmailNotifications {
-		return nil
-	}
-	user, err := a.Store.User(ctx, t.ID, userID)
-	if err != nil || user.PrimaryEmail == "" {
-		return err
-	}
-	return a.Mail.Queue(ctx, tx, t, kind, user.PrimaryEmail, MailData{Email: user.PrimaryEmail, Provider: providerName(provider, t.Settings)})
-}
-
-// SocialAccounts lists the logged-in user's connected provider accounts.
-func (a *Accounts) SocialAccounts(ctx context.Context, t *tenants.Tenant, sess *Session) ([]social.Account, error) {
-	if !sess.Authenticated() {
-		return nil, ErrNotAuthenticated
-	}
-	return a.Social.ListForUser(ctx, t.ID, sess.State.UserID)
-}
-
-// DisconnectSocial removes one of the logged-in user's provider accounts,
-// with allauth's checks: the account must be theirs (account_not_found);
-// the last one cannot go under SOCIALACCOUNT_ONLY (disconnect_last), nor
-// when the user has no password (no_password) or, with mandatory
-// verification, no verified address (no_verified_email).
-func (a *Accounts) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess *Session, provider, uid string) error {
-	accounts, err := a.SocialAccounts(ctx, t, sess)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(accounts, func(acc social.Account) bool { return acc.Provider == provider && acc.UID == uid })
-	if i < 0 {
-		return Errors{errAccountNotFound}
-	}
-	if len(accounts) == 1 {
-		if t.Settings.SocialAccountOnly {
-			return Errors{NewError("", "disconnect_last")}
-		}
-		user, err := a.Store.User(ctx, t.ID, sess.State.UserID)
-		if err != nil {
-			return err
-		}
-		if !user.HasUsablePassword() {
-			return Errors{NewError("", "no_password")}
-		}
-		if t.Settings.EmailVerification == tenants.EmailVerificationMandatory {
-			addrs, err := a.Store.EmailAddresses(ctx, t.ID, user.ID)
-			if err != nil {
-				return err
-			}
-			if !slices.ContainsFunc(addrs, func(e EmailAddress) bool { return e.Verified }) {
-				return Errors{NewError("", "no_verified_email")}
-			}
-		}
-	}
-	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
-		return ErrReauthenticationRequired
-	}
-	if err := a.Social.Disconnect(ctx, t.ID, sess.State.UserID, provider, uid); err != nil {
-		if errors.Is(err, social.ErrAccountNotFound) {
-			return Errors{errAccountNotFound}
-		}
-		return err
-	}
-	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-		if err := a.record(ctx, tx, userEvent(t.ID, sess.State.UserID, sess.IP, EventSocialDisconnect, "provider "+provider,
-			map[string]any{"provider": provider, "uid": uid})); err != nil {
-			return err
-		}
-		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountDisconnected, provider)
-	})
-}
-
-// MaxOAuthFlows is how many provider redirect flows one session keeps open
-// (allauth keeps ten states); starting another forgets the oldest.
-const MaxOAuthFlows = 10
-
-// EnsureToken gives the session its token now rather than when it is first
-// saved, so that a provider flow can be bound to it; it returns the token.
-func (s *Session) EnsureToken() string {
-	if s.id == nil {
-		s.Token = newToken()
-		s.id = tokenID(s.Token)
-	}
-	return s.Token
-}
-
-// AddOAuthFlow records a provider redirect flow the session started, by
-// the hash of its state.
-func (s *Session) AddOAuthFlow(hash string) {
-	s.State.OAuthFlows = append(s.State.OAuthFlows, hash)
-	if n := len(s.State.OAuthFlows); n > MaxOAuthFlows {
-		s.State.OAuthFlows = slices.Clone(s.State.OAuthFlows[n-MaxOAuthFlows:])
-	}
-	s.Changed()
-}
-
-// TakeOAuthFlow forgets a provider redirect flow; false when this session
-// did not start it (or already finished it).
-func (s *Session) TakeOAuthFlow(hash string) bool {
-	i := slices.Index(s.State.OAuthFlows, hash)
-	if i < 0 {
-		return false
-	}
-	s.State.OAuthFlows = slices.Delete(s.State.OAuthFlows, i, i+1)
-	s.Changed()
-	return true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -48,10 +49,10 @@ func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID in
 // passed): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
 // after MFA), then the login completes. A stage that applies is left
 // pending in the session.
-func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *Session, user *User, req Request, done string) error {
+func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
 	login := sess.State.Login
 	if login == nil {
-		login = &PendingLogin{UserID: user.ID, StartedAt: a.now()}
+		login = &sessions.PendingLogin{UserID: user.ID, StartedAt: a.now()}
 		sess.State.Login = login
 	}
 	if done == StageVerifyEmail && login.Stage != "" {
@@ -96,7 +97,7 @@ func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *S
 
 // Continue resumes a pending login after the stage `done` was passed (used
 // by the MFA endpoints).
-func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *Session, done string, req Request) error {
+func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, done string, req Request) error {
 	login := a.PendingStage(t, sess)
 	if login == nil || login.Stage != done {
 		return ErrNotAuthenticated
@@ -115,7 +116,7 @@ func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *Sessio
 }
 
 // RecordMethod appends an authentication record to the session's log.
-func (a *Accounts) RecordMethod(sess *Session, rec AuthRecord) {
+func (a *Accounts) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord) {
 	rec.At = epoch(a.now())
 	sess.State.Methods = append(sess.State.Methods, rec)
 	sess.Changed()
@@ -166,7 +167,7 @@ const StageMFASignupWebAuthn = "mfa_signup_webauthn"
 
 // LoginWithPasskey logs in the user a passkey assertion identified: the
 // record is kept, verify_email still applies, no MFA stage follows.
-func (a *Accounts) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *Session, userID int64, rec AuthRecord, req Request) error {
+func (a *Accounts) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, userID int64, rec sessions.AuthRecord, req Request) error {
 	if sess.Authenticated() {
 		return ErrConflict
 	}
@@ -183,23 +184,4 @@ func (a *Accounts) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess
 	}
 	sess.State.Login.Passkey = true
 	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
-}
-
-// CeremonyState takes (once) the WebAuthn ceremony state kept for purpose.
-func (sess *Session) CeremonyState(purpose string) []byte {
-	st := sess.State.Ceremonies[purpose]
-	if st != nil {
-		delete(sess.State.Ceremonies, purpose)
-		sess.Changed()
-	}
-	return st
-}
-
-// KeepCeremony stores a WebAuthn ceremony state for purpose in the session.
-func (sess *Session) KeepCeremony(purpose string, state []byte) {
-	if sess.State.Ceremonies == nil {
-		sess.State.Ceremonies = map[string][]byte{}
-	}
-	sess.State.Ceremonies[purpose] = state
-	sess.Changed()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/sessions"
 )
 
 // ErrUserNotFound is returned when no user matches.
@@ -22,15 +23,15 @@ var ErrUserNotFound = errors.New("user not found")
 type Store struct {
 	pool *pgxpool.Pool
 	// sessions, when set, is told of changes to a user (see
-	// Sessions.UserChanged).
-	sessions *Sessions
+	// sessions.Store.UserChanged).
+	sessions *sessions.Store
 }
 
 // NewStore returns the user store.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // withSessions makes the store drop cached session entries of users it changes.
-func (s *Store) withSessions(sessions *Sessions) *Store {
+func (s *Store) withSessions(sessions *sessions.Store) *Store {
 	s.sessions = sessions
 	return s
 }

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/hallpass/hallpass/internal/address"
+	"github.com/hallpass/hallpass/internal/passwords"
+	"github.com/hallpass/hallpass/internal/sessions"
 )
 
 // User is one account of a tenant.
@@ -33,12 +35,12 @@ type User struct {
 
 // Summary is what an authentication response shows of the user (the form
 // cached with its sessions).
-func (u *User) Summary() *SessionUser {
-	return &SessionUser{ID: u.ID, Username: u.Username, PrimaryEmail: u.PrimaryEmail, UsablePassword: u.HasUsablePassword(), Active: u.IsActive}
+func (u *User) Summary() *sessions.User {
+	return &sessions.User{ID: u.ID, Username: u.Username, PrimaryEmail: u.PrimaryEmail, UsablePassword: u.HasUsablePassword(), Active: u.IsActive}
 }
 
 // HasUsablePassword reports whether the user can log in with a password.
-func (u *User) HasUsablePassword() bool { return IsUsablePassword(u.PasswordHash) }
+func (u *User) HasUsablePassword() bool { return passwords.IsUsable(u.PasswordHash) }
 
 // Display is how allauth shows a user: the username, else Django's
 // verbose name for the model.

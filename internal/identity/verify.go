@@ -3,10 +3,14 @@ package identity
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -21,7 +25,7 @@ type Verification struct {
 // verifyContext checks that email verification applies to this session,
 // as allauth's VerifyEmailView does before reading input: in code mode the
 // process is session-bound, so without it the answer is 409.
-func (a *Accounts) verifyContext(t *tenants.Tenant, sess *Session) (*PendingLogin, *EmailCodeProcess, error) {
+func (a *Accounts) verifyContext(t *tenants.Tenant, sess *sessions.Session) (*sessions.PendingLogin, *sessions.CodeProcess, error) {
 	stage := a.PendingStage(t, sess)
 	if stage != nil && stage.Stage != StageVerifyEmail {
 		stage = nil
@@ -41,7 +45,7 @@ func (a *Accounts) verifyContext(t *tenants.Tenant, sess *Session) (*PendingLogi
 
 // check validates a key (link mode) or code (code mode). A wrong code
 // counts as an attempt; after the last one the process is dropped.
-func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *Session, key string, p *EmailCodeProcess) (*EmailAddress, error) {
+func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string, p *sessions.CodeProcess) (*EmailAddress, error) {
 	if key == "" {
 		return nil, Errors{NewError("key", "required")}
 	}
@@ -126,7 +130,7 @@ func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *Session, 
 }
 
 // InspectVerification answers GET auth/email/verify.
-func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, sess *Session, key string) (*Verification, error) {
+func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string) (*Verification, error) {
 	stage, p, err := a.verifyContext(t, sess)
 	if err != nil {
 		return nil, err
@@ -146,7 +150,7 @@ func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, s
 // verified; a pending verify_email stage of the same user then completes the
 // login when ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION is set or in code mode, and
 // is abandoned otherwise.
-func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *Session, key string, req Request) error {
+func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string, req Request) error {
 	stage, p, err := a.verifyContext(t, sess)
 	if err != nil {
 		return err
@@ -216,7 +220,7 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 
 // ResendVerificationCode answers POST auth/email/verify/resend: a new code
 // for the session's verification process, within the resend allowance.
-func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant, sess *Session, req Request) error {
+func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, req Request) error {
 	if !t.Settings.EmailVerificationByCodeEnabled {
 		return ErrConflict
 	}
@@ -272,4 +276,80 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 	// A new code, the same process (allauth's resend keeps its state): its
 	// attempts do not grow back.
 	return a.keepCounts(ctx, t.ID, p, sess.State.EmailCode)
+}
+
+// verificationTarget tells whether the user has a verified address (the
+// login address, when logging in by email) and which address to verify.
+func (a *Accounts) verificationTarget(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, signupAddr *EmailAddress, loginEmail string) (bool, *EmailAddress, error) {
+	if signupAddr != nil {
+		return signupAddr.Verified, signupAddr, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`, t.ID, user.ID)
+	if err != nil {
+		return false, nil, err
+	}
+	addrs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EmailAddress, error) {
+		var e EmailAddress
+		err := r.Scan(&e.ID, &e.UserID, &e.Email, &e.Verified, &e.Primary)
+		return e, err
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	var target *EmailAddress
+	for i := range addrs {
+		e := &addrs[i]
+		if loginEmail != "" && !sameEmail(e.Email, loginEmail) {
+			continue
+		}
+		if e.Verified {
+			return true, nil, nil
+		}
+		if target == nil {
+			target = e
+		}
+	}
+	return false, target, nil
+}
+
+// sendVerification queues the verification mail for an address: a code
+// bound to the session in code mode, else a signed link. A resend within the
+// confirm_email cooldown is skipped (allauth's rate limit).
+func (a *Accounts) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, e *EmailAddress, req Request) error {
+	s := t.Settings
+	if !a.allowConfirmEmail(ctx, t, e.Email) {
+		return ErrRateLimited
+	}
+	if s.EmailVerificationByCodeEnabled {
+		code := NewUserCode(s.EmailVerificationByCodeFormat)
+		prev := sess.State.EmailCode
+		resends := 0
+		if prev != nil && prev.EmailID == e.ID {
+			resends = prev.Resends
+		}
+		sess.State.EmailCode = &sessions.CodeProcess{ID: newProcessID(), UserID: e.UserID, EmailID: e.ID, Email: e.Email, CodeHash: a.Keys.CodeHash(t.ID, code),
+			Resends: resends, Expires: a.now().Add(time.Duration(s.EmailVerificationByCodeTimeout) * time.Second)}
+		sess.Changed()
+		return a.Mail.Queue(ctx, tx, t, MailEmailConfirmationCode, e.Email, MailData{Email: e.Email, Code: code})
+	}
+	key := a.Keys.EmailVerificationKey(t.ID, e, a.now())
+	link := a.frontendURL(t, "account_confirm_email", key, req)
+	if link == "" {
+		// allauth falls back to its own confirmation view at this path.
+		link = strings.TrimSuffix(req.BaseURL, "/") + "/accounts/confirm-email/" + url.PathEscape(key) + "/"
+	}
+	return a.Mail.Queue(ctx, tx, t, MailEmailConfirmation, e.Email, MailData{Email: e.Email, Link: link})
+}
+
+// allowConfirmEmail applies the confirm_email rate limit (one mail per
+// address per cooldown). If the limiter fails the mail is sent: a lost
+// limit is better than a lost verification.
+func (a *Accounts) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, email string) bool {
+	rules := t.Settings.RateLimits["confirm_email"]
+	if a.Limiter == nil || len(rules) == 0 {
+		return true
+	}
+	ok, err := a.Limiter.Allow(ctx, t.ID, "confirm_email", rules, ratelimit.Subject{Key: emailKey(email)})
+	return ok || err != nil
 }

@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func rotateAlone(ctx context.Context, pool *pgxpool.Pool, tenantID, jti, nextJTI
 }
 
 // rotator is the rotation batcher of the sessions' pool.
-func (s *Sessions) rotator() *rotateBatcher { return s.rotations }
+func (s *Store) rotator() *rotateBatcher { return s.rotations }
 
 // rotateBatcher gathers the refresh-token rotations of concurrent requests
 // into one statement (group commit): one round trip, one executor run and

@@ -1,4 +1,4 @@
-package identity
+package passwords
 
 import (
 	"crypto/sha256"
@@ -65,19 +65,19 @@ const (
 )
 
 // cheapHasher keeps tests that hash many times fast; it is valid for Hash.
-var cheapHasher = PasswordHasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheapHasher = Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 
 func TestPasswordDefaultHasher(t *testing.T) {
-	want := PasswordHasher{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
-	if got := DefaultPasswordHasher(); got != want {
-		t.Fatalf("DefaultPasswordHasher() = %+v, want %+v", got, want)
+	want := Hasher{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+	if got := DefaultHasher(); got != want {
+		t.Fatalf("DefaultHasher() = %+v, want %+v", got, want)
 	}
 }
 
 func TestPasswordHashRoundTrip(t *testing.T) {
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	for _, pw := range []string{"lètmein", "", "correct horse battery staple", strings.Repeat("x", 200)} {
 		enc, err := h.Hash(pw)
 		if err != nil {
@@ -107,24 +107,24 @@ func TestPasswordHashMatchesReference(t *testing.T) {
 	for i := range salt {
 		salt[i] = byte(i)
 	}
-	if got := DefaultPasswordHasher().hashWithSalt("lètmein", salt); got != vecPHCDefault {
+	if got := DefaultHasher().hashWithSalt("lètmein", salt); got != vecPHCDefault {
 		t.Fatalf("hashWithSalt = %q\nwant (argon2-cffi) %q", got, vecPHCDefault)
 	}
 }
 
 func TestPasswordHashInvalidHasher(t *testing.T) {
-	d := DefaultPasswordHasher()
-	mod := func(f func(*PasswordHasher)) PasswordHasher { h := d; f(&h); return h }
-	for name, h := range map[string]PasswordHasher{
+	d := DefaultHasher()
+	mod := func(f func(*Hasher)) Hasher { h := d; f(&h); return h }
+	for name, h := range map[string]Hasher{
 		"zero":          {},
-		"no threads":    mod(func(h *PasswordHasher) { h.Threads = 0 }),
-		"no time":       mod(func(h *PasswordHasher) { h.Time = 0 }),
-		"time too big":  mod(func(h *PasswordHasher) { h.Time = maxArgon2Time + 1 }),
-		"memory < 8p":   mod(func(h *PasswordHasher) { h.Threads = 4; h.Memory = 31 }),
-		"memory > 1GiB": mod(func(h *PasswordHasher) { h.Memory = maxArgon2Memory + 1 }),
-		"short salt":    mod(func(h *PasswordHasher) { h.SaltLen = 7 }),
-		"short key":     mod(func(h *PasswordHasher) { h.KeyLen = 15 }),
-		"long key":      mod(func(h *PasswordHasher) { h.KeyLen = maxHasherLen + 1 }),
+		"no threads":    mod(func(h *Hasher) { h.Threads = 0 }),
+		"no time":       mod(func(h *Hasher) { h.Time = 0 }),
+		"time too big":  mod(func(h *Hasher) { h.Time = maxArgon2Time + 1 }),
+		"memory < 8p":   mod(func(h *Hasher) { h.Threads = 4; h.Memory = 31 }),
+		"memory > 1GiB": mod(func(h *Hasher) { h.Memory = maxArgon2Memory + 1 }),
+		"short salt":    mod(func(h *Hasher) { h.SaltLen = 7 }),
+		"short key":     mod(func(h *Hasher) { h.KeyLen = 15 }),
+		"long key":      mod(func(h *Hasher) { h.KeyLen = maxHasherLen + 1 }),
 	} {
 		if enc, err := h.Hash("pw"); err == nil {
 			t.Errorf("%s: Hash succeeded with %+v: %q", name, h, enc)
@@ -143,7 +143,7 @@ func TestPasswordHashInvalidHasher(t *testing.T) {
 }
 
 func TestPasswordVerifyVectors(t *testing.T) {
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	long := strings.Repeat("a", 72)
 	tests := []struct {
 		name       string
@@ -243,20 +243,20 @@ func TestPasswordVerifyDjangoAssembled(t *testing.T) {
 }
 
 func TestPasswordRehashArgon2idParams(t *testing.T) {
-	d := DefaultPasswordHasher()
-	mod := func(f func(*PasswordHasher)) PasswordHasher { h := d; f(&h); return h }
+	d := DefaultHasher()
+	mod := func(f func(*Hasher)) Hasher { h := d; f(&h); return h }
 	tests := []struct {
 		name       string
-		h          PasswordHasher
+		h          Hasher
 		wantRehash bool
 	}{
 		{"same params", d, false},
 		{"hasher weaker", cheapHasher, false},
-		{"different threads only", mod(func(h *PasswordHasher) { h.Threads = 4 }), false},
-		{"more memory", mod(func(h *PasswordHasher) { h.Memory++ }), true},
-		{"more time", mod(func(h *PasswordHasher) { h.Time = 3 }), true},
-		{"longer salt", mod(func(h *PasswordHasher) { h.SaltLen = 32 }), true},
-		{"longer key", mod(func(h *PasswordHasher) { h.KeyLen = 64 }), true},
+		{"different threads only", mod(func(h *Hasher) { h.Threads = 4 }), false},
+		{"more memory", mod(func(h *Hasher) { h.Memory++ }), true},
+		{"more time", mod(func(h *Hasher) { h.Time = 3 }), true},
+		{"longer salt", mod(func(h *Hasher) { h.SaltLen = 32 }), true},
+		{"longer key", mod(func(h *Hasher) { h.KeyLen = 64 }), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -286,7 +286,7 @@ func TestPasswordRehashArgon2idParams(t *testing.T) {
 }
 
 func TestPasswordUnusable(t *testing.T) {
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	for _, enc := range []string{
 		"",
 		"!",
@@ -313,8 +313,8 @@ func TestIsUsablePassword(t *testing.T) {
 		vecDjangoBcrypt:       true,
 		"garbage":             true, // usable, just not verifiable
 	} {
-		if got := IsUsablePassword(enc); got != want {
-			t.Errorf("IsUsablePassword(%q) = %v, want %v", enc, got, want)
+		if got := IsUsable(enc); got != want {
+			t.Errorf("IsUsable(%q) = %v, want %v", enc, got, want)
 		}
 	}
 }
@@ -399,7 +399,7 @@ func TestPasswordVerifyMalformed(t *testing.T) {
 		{"pbkdf2 sha256 length under sha1", "pbkdf2_sha1$1000$pepper$Zqg5qZ0YgAVPFQY6aXOim43ksDOCLzSV9N1j7ywDsik="},
 		{"pbkdf2 unknown digest", "pbkdf2_sha512$1000$pepper$Zqg5qZ0YgAVPFQY6aXOim43ksDOCLzSV9N1j7ywDsik="},
 	}
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ok, rehash, err := h.Verify(tc.encoded, "letmein")
@@ -435,7 +435,7 @@ func TestPasswordVerifyAbsurdParams(t *testing.T) {
 		{"django bcrypt cost 31", "bcrypt$$2b$31$" + bcryptBody},
 		{"django bcrypt_sha256 cost 31", "bcrypt_sha256$$2b$31$" + bcryptBody},
 	}
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ok, rehash, err := h.Verify(tc.encoded, "letmein")
@@ -456,7 +456,7 @@ func TestPasswordVerifyAbsurdParams(t *testing.T) {
 }
 
 func BenchmarkHashDefault(b *testing.B) {
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := h.Hash("correct horse battery staple"); err != nil {
@@ -466,7 +466,7 @@ func BenchmarkHashDefault(b *testing.B) {
 }
 
 func BenchmarkVerifyDefault(b *testing.B) {
-	h := DefaultPasswordHasher()
+	h := DefaultHasher()
 	enc, err := h.Hash("correct horse battery staple")
 	if err != nil {
 		b.Fatal(err)

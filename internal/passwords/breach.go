@@ -1,4 +1,4 @@
-package identity
+package passwords
 
 import (
 	"bufio"
@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hallpass/hallpass/tenants"
 )
 
 // DefaultBreachURL is the base of Have I Been Pwned's Pwned Passwords API.
@@ -33,7 +31,7 @@ const maxBreachResponse = 4 << 20
 
 // ErrBreachUnavailable wraps every failure to get an answer from the
 // breached-password service.
-var ErrBreachUnavailable = errors.New("identity: breached-password service unavailable")
+var ErrBreachUnavailable = errors.New("passwords: breached-password service unavailable")
 
 // BreachChecker looks passwords up in Have I Been Pwned's Pwned Passwords
 // corpus by k-anonymity: only the first five hex digits of the password's
@@ -130,35 +128,4 @@ func matchRange(body, suffix []byte) (bool, error) {
 		return false, fmt.Errorf("%w: malformed answer: %v", ErrBreachUnavailable, err)
 	}
 	return found == 1, nil
-}
-
-// breachedMessage tells the user why a password that passed every other
-// rule is refused (NIST SP 800-63B asks for the reason); the code stays
-// Django's password_too_common, which allauth frontends already handle.
-const breachedMessage = "This password has appeared in a data breach and cannot be used. Please choose another."
-
-// validateNewPassword applies ValidatePassword with the tenant's minimum
-// and then, with HALLPASS_PASSWORD_BREACH_CHECK and a checker wired, the
-// breach check. The service is asked only about passwords the local rules
-// accept, and when it cannot answer the password is accepted (fail-open)
-// with a warning logged: an outage of a third party must not stop signups.
-func (a *Accounts) validateNewPassword(ctx context.Context, t *tenants.Tenant, param, password string) Errors {
-	errs := ValidatePassword(param, password, t.Settings.PasswordMinLength)
-	if len(errs) > 0 || !t.Settings.PasswordBreachCheck || a.Breach == nil {
-		return errs
-	}
-	breached, err := a.Breach.Breached(ctx, password)
-	if err != nil {
-		log := a.Breach.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		log.WarnContext(ctx, "password breach check skipped: service unavailable, password accepted unchecked",
-			"tenant", t.Slug, "err", err)
-		return nil
-	}
-	if breached {
-		return Errors{{Code: "password_too_common", Param: param, Message: breachedMessage}}
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"context"
@@ -56,13 +56,13 @@ func (h *heldBatch) wait() { h.wg.Wait() }
 
 // refreshFixture is the session store on the test database.
 type refreshFixture struct {
-	s    *Sessions
+	s    *Store
 	pool *pgxpool.Pool
 }
 
 func newRefreshFixture(t *testing.T) *refreshFixture {
 	pool := testenv.Pool(t)
-	return &refreshFixture{s: NewSessions(pool, testenv.Redis(t)), pool: pool}
+	return &refreshFixture{s: NewStore(pool, testenv.Redis(t)), pool: pool}
 }
 
 // use rotates jti through b; with b nil, in a statement of its own.

@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"context"
@@ -26,7 +26,7 @@ type RefreshGrant struct {
 
 // IssueRefresh records a new refresh token for a session; family is
 // uuid.Nil for the first token of a login.
-func (s *Sessions) IssueRefresh(ctx context.Context, tenantID uuid.UUID, sessionID []byte, family uuid.UUID, lifetime time.Duration) (RefreshGrant, error) {
+func (s *Store) IssueRefresh(ctx context.Context, tenantID uuid.UUID, sessionID []byte, family uuid.UUID, lifetime time.Duration) (RefreshGrant, error) {
 	g := RefreshGrant{JTI: uuid.New(), SessionID: sessionID, Family: family, ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second)}
 	if g.Family == uuid.Nil {
 		g.Family = uuid.New()
@@ -52,7 +52,7 @@ func (s *Sessions) IssueRefresh(ctx context.Context, tenantID uuid.UUID, session
 // the second re-checks the row after the first commits, finds it spent,
 // and (below) revokes the family, successor included, exactly as a later
 // replay would.
-func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.UUID, rotate bool, lifetime time.Duration) (used, next RefreshGrant, err error) {
+func (s *Store) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.UUID, rotate bool, lifetime time.Duration) (used, next RefreshGrant, err error) {
 	return s.useRefresh(ctx, s.rotator().rotate, tenantID, jti, rotate, lifetime)
 }
 
@@ -61,7 +61,7 @@ func (s *Sessions) UseRefresh(ctx context.Context, tenantID uuid.UUID, jti uuid.
 type rotateFunc func(ctx context.Context, tenantID, jti, nextJTI uuid.UUID, nextExpires time.Time) (rotation, error)
 
 // useRefresh is UseRefresh with the rotation done by spend.
-func (s *Sessions) useRefresh(ctx context.Context, spend rotateFunc, tenantID uuid.UUID, jti uuid.UUID, rotate bool, lifetime time.Duration) (used, next RefreshGrant, err error) {
+func (s *Store) useRefresh(ctx context.Context, spend rotateFunc, tenantID uuid.UUID, jti uuid.UUID, rotate bool, lifetime time.Duration) (used, next RefreshGrant, err error) {
 	used.JTI = jti
 	if rotate {
 		next = RefreshGrant{JTI: uuid.New(), ExpiresAt: time.Now().Add(lifetime).Truncate(time.Second)}

@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/testenv"
@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // cacheFixture is a tenant with one logged-in user whose session is saved
 // (so cached in Redis with the user's summary).
 type cacheFixture struct {
-	s      *Sessions
+	s      *Store
 	tenant uuid.UUID
 	user   int64
 	sess   *Session
@@ -31,7 +31,7 @@ func newCacheFixture(t *testing.T) *cacheFixture {
 	t.Helper()
 	ctx := context.Background()
 	pool, rdb := testenv.Pool(t), testenv.Redis(t)
-	f := &cacheFixture{s: NewSessions(pool, rdb), tenant: uuid.New()}
+	f := &cacheFixture{s: NewStore(pool, rdb), tenant: uuid.New()}
 	// Hundreds of parallel lookups under -race on two busy cores can take
 	// longer than the production bound of a Redis call; what these tests
 	// check is which session each lookup gets, not Redis's speed.
@@ -39,14 +39,8 @@ func newCacheFixture(t *testing.T) *cacheFixture {
 	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'cache test')`, f.tenant, testenv.Slug("cache")); err != nil {
 		t.Fatal(err)
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		u, _, err := insertUser(ctx, tx, f.tenant, NewUser{Username: "ivy", PasswordHash: "!", Email: "ivy@example.com"})
-		if err == nil {
-			f.user = u.ID
-		}
-		return err
-	})
-	if err != nil {
+	var err error
+	if f.user, err = insertTestUser(ctx, pool, f.tenant, "ivy", "ivy@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	f.sess = f.s.New(f.tenant, "app", "127.0.0.1", "test")
@@ -60,6 +54,18 @@ func newCacheFixture(t *testing.T) *cacheFixture {
 }
 
 // entry is the session's Redis entry ("" if none).
+// insertTestUser stores a user without a usable password and with a
+// primary address, as a signup does, and returns the user's id.
+func insertTestUser(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, username, email string) (int64, error) {
+	var id int64
+	err := pool.QueryRow(ctx, `WITH u AS (
+			INSERT INTO users (tenant_id, id, username, username_folded, password_hash)
+			VALUES ($1, next_user_id($1), $2, lower($2), '!') RETURNING id)
+		INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, is_primary)
+		SELECT $1, id, $3, lower($3), true FROM u RETURNING user_id`, tenant, username, email).Scan(&id)
+	return id, err
+}
+
 func (f *cacheFixture) entry(t *testing.T) string {
 	t.Helper()
 	raw, err := f.s.rdb.Get(context.Background(), redisKey(f.tenant, f.sess.id)).Result()
@@ -143,7 +149,7 @@ func TestSessionCacheDeletedStaysDeleted(t *testing.T) {
 	if e := f.entry(t); e != "" {
 		t.Fatalf("a deleted session was cached again: %s", e)
 	}
-	if _, err := f.s.Lookup(ctx, f.tenant, stale.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+	if _, err := f.s.Lookup(ctx, f.tenant, stale.Token, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("lookup after delete: %v", err)
 	}
 }
@@ -166,7 +172,7 @@ func TestEndUserSessionsDropsKeptEntry(t *testing.T) {
 	if e := f.entry(t); e != "" {
 		t.Fatalf("kept session's entry survived: %s", e)
 	}
-	if _, err := f.s.Lookup(ctx, f.tenant, second.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+	if _, err := f.s.Lookup(ctx, f.tenant, second.Token, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ended session: %v", err)
 	}
 	kept, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", "")
@@ -207,7 +213,7 @@ func TestConcurrentLookupsGetTheirOwnSession(t *testing.T) {
 				case len(got.State.Methods) != 1 || got.State.Methods[0].At != float64(i) || got.PublicID != s.PublicID:
 					errs <- fmt.Errorf("lookup %d got session %d's state %+v", i, got.PublicID, got.State.Methods)
 				}
-				if _, err := f.s.Lookup(ctx, f.tenant, newToken(), "", ""); !errors.Is(err, ErrSessionNotFound) {
+				if _, err := f.s.Lookup(ctx, f.tenant, newToken(), "", ""); !errors.Is(err, ErrNotFound) {
 					errs <- fmt.Errorf("unknown token: %v", err)
 				}
 			}()
@@ -249,7 +255,7 @@ func TestSaveDoesNotResurrectAnEndedSession(t *testing.T) {
 	if rows != 0 {
 		t.Fatalf("the ended session came back (%d rows)", rows)
 	}
-	if _, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+	if _, err := f.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("lookup after the end: %v", err)
 	}
 }

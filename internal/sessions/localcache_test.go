@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,10 +21,10 @@ import (
 )
 
 // localNode is one process of a cluster sharing the test Postgres and Redis
-// in a namespace of the test's own: its own Redis client, Sessions and
+// in a namespace of the test's own: its own Redis client, Store and
 // local cache.
 type localNode struct {
-	s    *Sessions
+	s    *Store
 	rdb  *redis.Client
 	stop func()
 }
@@ -42,7 +41,7 @@ func startLocalNode(t *testing.T, ns string, cfg LocalCacheConfig) *localNode {
 	opt.ClientName = "hp-test-" + uuid.NewString()[:8]
 	rdb := redis.NewClient(&opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	s := NewSessions(testenv.Pool(t), rdb)
+	s := NewStore(testenv.Pool(t), rdb)
 	cfg.Namespace = ns
 	n := &localNode{s: s, rdb: rdb, stop: s.StartLocalCache(context.Background(), cfg)}
 	t.Cleanup(n.stop)
@@ -121,10 +120,10 @@ func TestLocalCacheChangesSeenAtOnceElsewhere(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// change runs on w (a node, or the writer-only fixture store).
-		change func(t *testing.T, f *cacheFixture, w *Sessions)
+		change func(t *testing.T, f *cacheFixture, w *Store)
 		check  func(t *testing.T, sess *Session, err error)
 	}{
-		{"logout", func(t *testing.T, f *cacheFixture, w *Sessions) {
+		{"logout", func(t *testing.T, f *cacheFixture, w *Store) {
 			sess, err := w.Lookup(ctx, f.tenant, f.sess.Token, "", "")
 			if err != nil {
 				t.Fatal(err)
@@ -133,7 +132,7 @@ func TestLocalCacheChangesSeenAtOnceElsewhere(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, wantGone},
-		{"state saved", func(t *testing.T, f *cacheFixture, w *Sessions) {
+		{"state saved", func(t *testing.T, f *cacheFixture, w *Store) {
 			sess, err := w.Lookup(ctx, f.tenant, f.sess.Token, "", "")
 			if err != nil {
 				t.Fatal(err)
@@ -148,7 +147,7 @@ func TestLocalCacheChangesSeenAtOnceElsewhere(t *testing.T) {
 				t.Fatalf("the saved state is not seen: %v %+v", err, sess)
 			}
 		}},
-		{"user changed", func(t *testing.T, f *cacheFixture, w *Sessions) {
+		{"user changed", func(t *testing.T, f *cacheFixture, w *Store) {
 			if _, err := w.pool.Exec(ctx, `UPDATE users SET username = 'ivy2' WHERE tenant_id = $1 AND id = $2`, f.tenant, f.user); err != nil {
 				t.Fatal(err)
 			}
@@ -160,17 +159,17 @@ func TestLocalCacheChangesSeenAtOnceElsewhere(t *testing.T) {
 				t.Fatalf("the user's change is not seen: %v %+v", err, sess)
 			}
 		}},
-		{"user's sessions ended", func(t *testing.T, f *cacheFixture, w *Sessions) {
+		{"user's sessions ended", func(t *testing.T, f *cacheFixture, w *Store) {
 			if err := w.EndUserSessions(ctx, f.tenant, f.user, nil); err != nil {
 				t.Fatal(err)
 			}
 		}, wantGone},
-		{"ended by id (refresh-token reuse)", func(t *testing.T, f *cacheFixture, w *Sessions) {
+		{"ended by id (refresh-token reuse)", func(t *testing.T, f *cacheFixture, w *Store) {
 			if err := w.DeleteID(ctx, f.tenant, f.sess.id); err != nil {
 				t.Fatal(err)
 			}
 		}, wantGone},
-		{"ended from the sessions list", func(t *testing.T, f *cacheFixture, w *Sessions) {
+		{"ended from the sessions list", func(t *testing.T, f *cacheFixture, w *Store) {
 			if _, err := w.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, f.tenant, f.sess.id); err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +198,7 @@ func TestLocalCacheChangesSeenAtOnceElsewhere(t *testing.T) {
 
 func wantGone(t *testing.T, sess *Session, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrSessionNotFound) {
+	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the ended session is still served: %v %+v", err, sess)
 	}
 }
@@ -278,7 +277,7 @@ func TestLocalCacheSilentNodeIsStruck(t *testing.T) {
 	if b.held(redisKey(f.tenant, f.sess.id)) {
 		t.Fatal("the struck node still serves the session from memory")
 	}
-	if _, err := b.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+	if _, err := b.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the struck node served the ended session: %v", err)
 	}
 	t.Logf("logout with a silent node took %v (ack timeout %v, lease %v)", took.Round(time.Millisecond), testAck, testLease)
@@ -309,11 +308,11 @@ func TestLocalCacheLostSubscription(t *testing.T) {
 	if err := a.s.Logout(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+	if _, err := b.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("served after its subscription was cut: %v", err)
 	}
 	b.waitServing(t)
-	if _, err := b.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrSessionNotFound) {
+	if _, err := b.s.Lookup(ctx, f.tenant, f.sess.Token, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("served after resubscribing: %v", err)
 	}
 }
@@ -425,119 +424,6 @@ func TestRedisKeySpelling(t *testing.T) {
 			t.Fatalf("redisKey = %q, want %q", got, want)
 		}
 	}
-}
-
-// The local cache hands every request a copy of one shared entry: a copy
-// of a state with every field set shares no slice, map or pointer with it,
-// so no request can change what the next one reads. Filled by reflection,
-// so a field added later is covered without touching this test.
-func TestSessionStateCloneSharesNothing(t *testing.T) {
-	var orig SessionState
-	fillAll(reflect.ValueOf(&orig).Elem())
-	if orig.SocialSignup == nil || len(orig.Ceremonies) == 0 || len(orig.Methods) == 0 {
-		t.Fatalf("the filler left fields empty: %+v", orig)
-	}
-	cp := orig.clone()
-	if !reflect.DeepEqual(orig, cp) {
-		t.Fatalf("the copy differs:\n%+v\n%+v", orig, cp)
-	}
-	if path := shared(reflect.ValueOf(orig), reflect.ValueOf(cp), "state"); path != "" {
-		t.Fatalf("the copy shares %s with the cache entry", path)
-	}
-}
-
-var timeType = reflect.TypeOf(time.Time{})
-
-// fillAll sets every field reachable from v to a non-zero value.
-func fillAll(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString("x")
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(7)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(7)
-	case reflect.Float32, reflect.Float64:
-		v.SetFloat(1.5)
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fillAll(v.Elem())
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
-		for i := range 2 {
-			fillAll(v.Index(i))
-		}
-	case reflect.Map:
-		m := reflect.MakeMap(v.Type())
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fillAll(k)
-		fillAll(e)
-		m.SetMapIndex(k, e)
-		v.Set(m)
-	case reflect.Struct:
-		if v.Type() == timeType {
-			v.Set(reflect.ValueOf(time.Unix(1700000000, 0).UTC()))
-			return
-		}
-		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				fillAll(v.Field(i))
-			}
-		}
-	case reflect.Interface:
-		v.Set(reflect.ValueOf("x"))
-	}
-}
-
-// shared returns the path of the first slice, map or pointer a and b have
-// in common ("" if none).
-func shared(a, b reflect.Value, path string) string {
-	switch a.Kind() {
-	case reflect.Pointer:
-		if a.IsNil() {
-			return ""
-		}
-		if a.Pointer() == b.Pointer() {
-			return path
-		}
-		return shared(a.Elem(), b.Elem(), path)
-	case reflect.Slice:
-		if a.Len() > 0 && a.Pointer() == b.Pointer() {
-			return path
-		}
-		for i := range a.Len() {
-			if p := shared(a.Index(i), b.Index(i), path+"["+strconv.Itoa(i)+"]"); p != "" {
-				return p
-			}
-		}
-	case reflect.Map:
-		if a.Len() > 0 && a.Pointer() == b.Pointer() {
-			return path
-		}
-		for _, k := range a.MapKeys() {
-			if p := shared(a.MapIndex(k), b.MapIndex(k), path+"["+k.String()+"]"); p != "" {
-				return p
-			}
-		}
-	case reflect.Interface:
-		if !a.IsNil() {
-			return shared(a.Elem(), b.Elem(), path)
-		}
-	case reflect.Struct:
-		if a.Type() == timeType {
-			return ""
-		}
-		for i := range a.NumField() {
-			if a.Type().Field(i).IsExported() {
-				if p := shared(a.Field(i), b.Field(i), path+"."+a.Type().Field(i).Name); p != "" {
-					return p
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // counter reads a counter of the process's /metrics.

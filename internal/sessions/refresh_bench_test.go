@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 )
 
 // BenchmarkRotate is the refresh-token rotation of POST tokens/refresh
-// (Sessions.UseRefresh with rotation), each rotation in a statement of its
+// (Store.UseRefresh with rotation), each rotation in a statement of its
 // own (single) and grouped by rotateBatcher (batched), from about 32
 // goroutines as hpbench's scenario (d) runs 32 clients, on a pool sized as
 // the server's. Each goroutine rotates its chains round robin, spending a
@@ -55,7 +55,7 @@ func benchmarkRotate(b *testing.B, perClient int, batched bool) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	s := NewSessions(pool, testenv.Redis(b))
+	s := NewStore(pool, testenv.Redis(b))
 	procs := runtime.GOMAXPROCS(0)
 	parallelism := (32 + procs - 1) / procs
 	clients := parallelism * procs
@@ -114,14 +114,7 @@ func rotateFixture(b testing.TB, pool *pgxpool.Pool, n int) (uuid.UUID, []uuid.U
 	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, slug, name) VALUES ($1, $2, 'rotate bench')`, tenant, testenv.Slug("rotate")); err != nil {
 		b.Fatal(err)
 	}
-	var user int64
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		u, _, err := insertUser(ctx, tx, tenant, NewUser{Username: "rot", PasswordHash: "!", Email: "rot@example.com"})
-		if err == nil {
-			user = u.ID
-		}
-		return err
-	})
+	user, err := insertTestUser(ctx, pool, tenant, "rot", "rot@example.com")
 	if err != nil {
 		b.Fatal(err)
 	}

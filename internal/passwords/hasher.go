@@ -1,4 +1,8 @@
-package identity
+// Package passwords hashes and verifies passwords (argon2id, and the
+// formats Django writes), applies the password rules (length, common
+// passwords, entirely numeric) and asks Have I Been Pwned whether a password
+// appeared in a breach.
+package passwords
 
 import (
 	"crypto/pbkdf2"
@@ -25,7 +29,7 @@ import (
 // ErrUnknownHashFormat is wrapped by every error Verify returns for a stored
 // hash it cannot use: an unknown algorithm, a malformed string, an
 // unsupported variant or version, or parameters outside the sane limits.
-var ErrUnknownHashFormat = errors.New("identity: unknown or malformed password hash")
+var ErrUnknownHashFormat = errors.New("passwords: unknown or malformed password hash")
 
 // Limits on parameters read back from a stored hash. A hash outside them is
 // rejected before any key derivation, so a corrupted or hostile row in the
@@ -40,7 +44,7 @@ const (
 	maxPBKDF2Iterations = 10_000_000 // Django 5.x uses 1,000,000 at most
 	maxBcryptCost       = 16         // 2^16 rounds, a few seconds; Django uses 12
 
-	// Bounds for a PasswordHasher's own salt and key lengths; they keep
+	// Bounds for a Hasher's own salt and key lengths; they keep
 	// what Hash produces well under maxEncodedLen.
 	minHasherSaltLen = 8
 	minHasherKeyLen  = 16
@@ -64,10 +68,10 @@ const (
 // implementation): standard alphabet, no padding.
 var phcB64 = base64.RawStdEncoding.Strict()
 
-// PasswordHasher hashes new passwords with argon2id and verifies stored
+// Hasher hashes new passwords with argon2id and verifies stored
 // hashes in our own format and in the formats Django writes. The zero value
-// is not usable for Hash; start from DefaultPasswordHasher.
-type PasswordHasher struct {
+// is not usable for Hash; start from DefaultHasher.
+type Hasher struct {
 	Memory  uint32 // argon2id memory in KiB
 	Time    uint32 // argon2id passes over memory
 	Threads uint8  // argon2id parallelism (lanes)
@@ -75,25 +79,25 @@ type PasswordHasher struct {
 	KeyLen  uint32 // derived key length in bytes
 }
 
-// DefaultPasswordHasher returns OWASP's minimum argon2id configuration:
+// DefaultHasher returns OWASP's minimum argon2id configuration:
 // m=19456 KiB (19 MiB), t=2, p=1, a 16-byte salt and a 32-byte key.
-func DefaultPasswordHasher() PasswordHasher {
-	return PasswordHasher{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+func DefaultHasher() Hasher {
+	return Hasher{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 }
 
 // validate reports whether h can produce hashes that Verify itself accepts.
-func (h PasswordHasher) validate() error {
+func (h Hasher) validate() error {
 	switch {
 	case h.Threads < 1:
-		return fmt.Errorf("identity: invalid password hasher: threads must be at least 1")
+		return fmt.Errorf("passwords: invalid password hasher: threads must be at least 1")
 	case h.Time < 1 || h.Time > maxArgon2Time:
-		return fmt.Errorf("identity: invalid password hasher: time %d not in [1, %d]", h.Time, maxArgon2Time)
+		return fmt.Errorf("passwords: invalid password hasher: time %d not in [1, %d]", h.Time, maxArgon2Time)
 	case h.Memory < 8*uint32(h.Threads) || h.Memory > maxArgon2Memory:
-		return fmt.Errorf("identity: invalid password hasher: memory %d KiB not in [%d, %d]", h.Memory, 8*uint32(h.Threads), maxArgon2Memory)
+		return fmt.Errorf("passwords: invalid password hasher: memory %d KiB not in [%d, %d]", h.Memory, 8*uint32(h.Threads), maxArgon2Memory)
 	case h.SaltLen < minHasherSaltLen || h.SaltLen > maxHasherLen:
-		return fmt.Errorf("identity: invalid password hasher: salt length %d not in [%d, %d]", h.SaltLen, minHasherSaltLen, maxHasherLen)
+		return fmt.Errorf("passwords: invalid password hasher: salt length %d not in [%d, %d]", h.SaltLen, minHasherSaltLen, maxHasherLen)
 	case h.KeyLen < minHasherKeyLen || h.KeyLen > maxHasherLen:
-		return fmt.Errorf("identity: invalid password hasher: key length %d not in [%d, %d]", h.KeyLen, minHasherKeyLen, maxHasherLen)
+		return fmt.Errorf("passwords: invalid password hasher: key length %d not in [%d, %d]", h.KeyLen, minHasherKeyLen, maxHasherLen)
 	}
 	return nil
 }
@@ -101,19 +105,19 @@ func (h PasswordHasher) validate() error {
 // Hash derives an argon2id hash of password under a fresh random salt and
 // returns it as a PHC string, $argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>
 // (unpadded standard base64), so the parameters travel with the hash.
-func (h PasswordHasher) Hash(password string) (string, error) {
+func (h Hasher) Hash(password string) (string, error) {
 	if err := h.validate(); err != nil {
 		return "", err
 	}
 	salt := make([]byte, h.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("identity: reading salt: %w", err)
+		return "", fmt.Errorf("passwords: reading salt: %w", err)
 	}
 	return h.hashWithSalt(password, salt), nil
 }
 
 // hashWithSalt is Hash with a given salt; h must be valid.
-func (h PasswordHasher) hashWithSalt(password string, salt []byte) string {
+func (h Hasher) hashWithSalt(password string, salt []byte) string {
 	release := argonSlot()
 	key := argon2.IDKey([]byte(password), salt, h.Time, h.Memory, h.Threads, h.KeyLen)
 	release()
@@ -122,11 +126,11 @@ func (h PasswordHasher) hashWithSalt(password string, salt []byte) string {
 		phcB64.EncodeToString(salt), phcB64.EncodeToString(key))
 }
 
-// IsUsablePassword reports whether encoded can ever match a password. As in
+// IsUsable reports whether encoded can ever match a password. As in
 // Django, a hash starting with "!" marks an unusable password; an empty
 // string is unusable too (Django's is_password_usable treats "" as usable,
 // but its check_password never accepts it, so the outcome is the same).
-func IsUsablePassword(encoded string) bool {
+func IsUsable(encoded string) bool {
 	return encoded != "" && !strings.HasPrefix(encoded, unusablePrefix)
 }
 
@@ -140,8 +144,8 @@ func IsUsablePassword(encoded string) bool {
 // guess). An unusable hash (empty or "!"-prefixed) gives false, false, nil; an
 // unknown, malformed or out-of-limits hash gives an error wrapping
 // ErrUnknownHashFormat. All digest comparisons are constant-time.
-func (h PasswordHasher) Verify(encoded, password string) (ok bool, rehash bool, err error) {
-	if !IsUsablePassword(encoded) {
+func (h Hasher) Verify(encoded, password string) (ok bool, rehash bool, err error) {
+	if !IsUsable(encoded) {
 		return false, false, nil
 	}
 	if len(encoded) > maxEncodedLen {
@@ -310,7 +314,7 @@ func argonSlot() func() {
 }
 
 // satisfiedBy reports whether a stored hash p is as strong as what h makes.
-func (h PasswordHasher) satisfiedBy(p argon2Hash) bool {
+func (h Hasher) satisfiedBy(p argon2Hash) bool {
 	return p.variant == "argon2id" &&
 		p.memory >= h.Memory &&
 		p.time >= h.Time &&
@@ -362,7 +366,7 @@ func verifyPBKDF2(rest, password string, newHash func() hash.Hash, size int) (bo
 	}
 	got, err := pbkdf2.Key(newHash, password, []byte(parts[1]), int(iter), size)
 	if err != nil {
-		return false, fmt.Errorf("identity: pbkdf2: %w", err)
+		return false, fmt.Errorf("passwords: pbkdf2: %w", err)
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

@@ -1,4 +1,4 @@
-package identity
+package sessions
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 )
 
 // batchQueue is what the batchers of this package share (session reads in
-// session.go, refresh rotations in refresh_batch.go): requests queue, at
+// reads.go, refresh rotations in refresh_batch.go): requests queue, at
 // most workers goroutines each take what has queued, up to maxBatch, and
 // hand it to serve as one batch. A lone request goes out at once; requests
 // arriving while batches are in flight ride the next one. A worker idle for
