@@ -3,10 +3,12 @@ package mfa
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 )
 
@@ -31,7 +33,12 @@ func (h *Handlers) List(c *fiber.Ctx) error {
 // (MFA_ALLOW_UNVERIFIED_EMAIL off and no verified address).
 func (h *Handlers) canAdd(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	err := h.Store.CheckCanAdd(c.UserContext(), t.ID, sess.State.UserID, t.Settings)
+	addrs, err := h.Accounts.Store.EmailAddresses(c.UserContext(), t.ID, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	unverified := slices.ContainsFunc(addrs, func(e identity.EmailAddress) bool { return !e.Verified })
+	err = domain.CheckCanAdd(t.Settings, unverified)
 	var me *domain.Error
 	if errors.As(err, &me) {
 		return h.fail(c, &conflictError{code: me.Code, message: me.Message})

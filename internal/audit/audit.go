@@ -33,6 +33,15 @@ type Event struct {
 	Details  map[string]any
 }
 
+// Actor is who does an operation that records its own event (a console
+// user disabling a tenant user, a management API client): Name becomes the
+// event's Actor ("console:<id>", "cli"), IP its IP ("" when there is no
+// request).
+type Actor struct {
+	Name string
+	IP   string
+}
+
 // Execer runs a statement; pgx.Tx and *pgxpool.Pool satisfy it.
 type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -350,24 +350,16 @@ func (s *Store) ConfigFingerprint(ctx context.Context, tenantID uuid.UUID, userI
 }
 
 // CheckCanAdd is allauth's validate_can_add_authenticator: unless
-// MFA_ALLOW_UNVERIFIED_EMAIL, a user with any unverified email address may
-// not add an authenticator (else an attacker could sign up with someone's
-// address and lock its owner out). Returns an *Error unverified_email
-// (param "" — the API answers 409 with it).
-func (s *Store) CheckCanAdd(ctx context.Context, tenantID uuid.UUID, userID int64, settings *tenants.Settings) error {
-	if settings.MFAAllowUnverifiedEmail {
+// MFA_ALLOW_UNVERIFIED_EMAIL, a user with any unverified email address
+// (unverified, as the user store tells) may not add an authenticator (else
+// an attacker could sign up with someone's address and lock its owner
+// out). Returns an *Error unverified_email (param "" — the API answers 409
+// with it).
+func CheckCanAdd(settings *tenants.Settings, unverified bool) error {
+	if settings.MFAAllowUnverifiedEmail || !unverified {
 		return nil
 	}
-	var unverified bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_addresses
-		WHERE tenant_id = $1 AND user_id = $2 AND NOT verified)`, tenantID, userID).Scan(&unverified)
-	if err != nil {
-		return fmt.Errorf("mfa: check unverified email: %w", err)
-	}
-	if unverified {
-		return NewError("", CodeUnverifiedEmail)
-	}
-	return nil
+	return NewError("", CodeUnverifiedEmail)
 }
 
 // Delete removes the listed authenticators that are the user's own (other
