@@ -12,6 +12,8 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
@@ -54,10 +56,6 @@ type Config struct {
 	// MailFrom is the sender of the console's own mail
 	// ("no-reply@" + BaseDomain by default).
 	MailFrom string
-	// Publisher tells every node's tenant cache about a change the console
-	// makes outside the tenants store (removing a custom domain); nil on a
-	// single node.
-	Publisher tenants.Publisher
 	// TXT looks up the DNS records that prove a custom domain's ownership
 	// (net.DefaultResolver by default).
 	TXT TXTResolver
@@ -96,11 +94,14 @@ type Console struct {
 	keys     *tenants.Keys
 	inbox    *mail.DevInbox
 	accounts *identity.Accounts
-	people   *tenantUsers
-	users    *Users
-	sessions *Sessions
-	limiter  *loginLimiter
-	hasher   passwords.Hasher
+	// admin is what the console does to a tenant's users (nil without
+	// Accounts); tenantMFA reads their second factors.
+	admin     *identity.UserAdmin
+	tenantMFA *mfa.Store
+	users     *Users
+	sessions  *Sessions
+	limiter   *loginLimiter
+	hasher    passwords.Hasher
 	// mfa holds console users' second factors; flows their pending
 	// sign-ins; sealer seals enrollments in progress; relyingParty is the
 	// console's WebAuthn relying party (PublicURL), nil when PublicURL's
@@ -171,13 +172,20 @@ func New(cfg Config) (*Console, error) {
 		cfg.Log.Info("console: passkeys unavailable", "public_url", pub.String(), "err", err)
 		rp = nil
 	}
+	var admin *identity.UserAdmin
+	var tenantMFA *mfa.Store
+	if cfg.Accounts != nil {
+		admin = identity.NewUserAdmin(cfg.Accounts, mfa.RemoveAll)
+		tenantMFA = mfa.NewStore(cfg.Pool, cfg.Sealer)
+	}
 	return &Console{
 		cfg:          cfg,
 		store:        cfg.Store,
 		keys:         cfg.Keys,
 		inbox:        cfg.Inbox,
 		accounts:     cfg.Accounts,
-		people:       &tenantUsers{pool: cfg.Pool},
+		admin:        admin,
+		tenantMFA:    tenantMFA,
 		users:        NewUsers(cfg.Pool),
 		sessions:     NewSessions(cfg.Pool, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
 		limiter:      newLoginLimiter(cfg.Limiter, cfg.LoginLimit, cfg.LoginWindow),
@@ -203,3 +211,9 @@ func (h *Console) Sessions() *Sessions { return h.sessions }
 
 // actor names the signed-in user in audit events and settings history.
 func actor(u *User) string { return "console:" + u.ID.String() }
+
+// operator is who acts in r, for the operations that record their own
+// audit event.
+func operator(r *request) audit.Actor {
+	return audit.Actor{Name: actor(r.user), IP: clientip.Peer(r.c)}
+}

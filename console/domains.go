@@ -10,12 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hallpass/hallpass/internal/audit"
-	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -174,44 +169,21 @@ func shortDNSError(err error) string {
 	return "error"
 }
 
-// removeDomain deletes one of the tenant's domains (tenant-filtered, and
-// audited), then tells every node's tenant cache, so the name stops
-// routing to the tenant at once.
+// removeDomain deletes one of the tenant's domains (the tenants store
+// audits it and tells every node's tenant cache, so the name stops routing
+// to the tenant at once).
 func (h *Console) removeDomain(r *request) error {
 	d, err := tenantDomain(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.ctx()
 	t := r.tenant
-	if err := deleteDomain(ctx, h.cfg.Pool, t.ID, d.Domain, audit.Event{TenantID: t.ID, Actor: actor(r.user), Action: "tenant.domain.remove",
-		Target: d.Domain, IP: clientip.Peer(r.c), Details: map[string]any{"verified": d.Verified()}}); err != nil {
+	err = h.store.RemoveDomain(r.ctx(), t.ID, d.Domain, operator(r))
+	if errors.Is(err, tenants.ErrNotFound) {
+		return errNotFound
+	}
+	if err != nil {
 		return err
 	}
-	if h.cfg.Publisher != nil {
-		// Committed; a lost publish only delays other nodes until their
-		// cache entries expire.
-		_ = h.cfg.Publisher.PublishChange(ctx, tenants.Change{ID: t.ID, Slug: t.Slug, Domains: []string{d.Domain}})
-	}
 	return h.redirectWith(r, tenantPath(t.Slug, "domains"), Flash{Kind: "success", Message: d.Domain + " was removed: it no longer reaches this tenant."})
-}
-
-// deleteDomain removes one custom domain of a tenant (filtered by
-// tenant_id: another tenant's domain is not found), audited in the same
-// transaction. The tenants store has no such operation; callers publish
-// the change themselves.
-func deleteDomain(ctx context.Context, pool *pgxpool.Pool, tenantID uuid.UUID, domain string, ev audit.Event) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM tenant_domains WHERE tenant_id = $1 AND domain = $2`, tenantID, domain)
-		if err != nil {
-			return fmt.Errorf("console: remove domain: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			return errNotFound
-		}
-		if _, err := tx.Exec(ctx, `UPDATE tenants SET updated_at = now() WHERE id = $1`, tenantID); err != nil {
-			return fmt.Errorf("console: remove domain: %w", err)
-		}
-		return audit.Record(ctx, tx, ev)
-	})
 }

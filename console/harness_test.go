@@ -78,15 +78,15 @@ type envOption func(*console.Config)
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	pool := testenv.Pool(t)
-	store := tenants.NewStore(pool, testenv.Sealer(t), nil)
+	changes := &changeLog{}
+	store := tenants.NewStore(pool, testenv.Sealer(t), changes)
 	keys := tenants.NewKeys(pool, testenv.Sealer(t), nil)
 	clk := &clock{t: time.Now()}
 	accounts := identity.NewAccounts(pool, testenv.Redis(t), testenv.Sealer(t), "no-reply@hallpass.test")
 	accounts.Hasher = testHasher
 	dns := &fakeDNS{pool: pool, records: map[string]dnsAnswer{}}
-	changes := &changeLog{}
 	cfg := console.Config{Pool: pool, Store: store, Sealer: testenv.Sealer(t), Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
-		Accounts: accounts, Outbox: mail.NewOutbox(testenv.Sealer(t)), Publisher: changes, TXT: dns,
+		Accounts: accounts, Outbox: mail.NewOutbox(testenv.Sealer(t)), TXT: dns,
 		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler),
 		Hasher: &testHasher, Now: clk.Now,
 		// Most tests have customers create tenants; production's default
@@ -181,7 +181,8 @@ func (f *fakeDNS) LookupTXT(ctx context.Context, name string) ([]string, error) 
 	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 }
 
-// changeLog records the tenant changes the console publishes.
+// changeLog records the tenant changes the console's tenants store
+// publishes.
 type changeLog struct {
 	mu   sync.Mutex
 	list []tenants.Change

@@ -1,24 +1,58 @@
 package console
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/hallpass/hallpass/internal/audit"
-	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/identity"
-	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/web"
 )
 
 // The tenant's own users: the people who sign in to the customer's app
 // through the headless API. Viewers see them; admins and owners disable,
 // enable and delete them, end their sessions and resend verification mail.
+
+// userRow is one line of the users list.
+type userRow = identity.UserSummary
+
+// userSession is one of a user's live sessions.
+type userSession = identity.UserSession
+
+// authenticatorRow is one MFA authenticator (its secrets are not read).
+type authenticatorRow struct {
+	ID        int64
+	Type      string
+	CreatedAt time.Time
+	LastUsed  *time.Time
+}
+
+// socialRow is one connected third-party account.
+type socialRow struct {
+	Provider, UID   string
+	CreatedAt, Last time.Time
+}
+
+func userLabel(id int64, email, username string) string {
+	switch {
+	case email != "":
+		return email
+	case username != "":
+		return username
+	}
+	return fmt.Sprintf("user %d", id)
+}
+
+// isUserGone reports the identity store's answer for a user id the tenant
+// does not hold.
+func isUserGone(err error) bool { return errors.Is(err, identity.ErrUserNotFound) }
 
 // usersView is the users list.
 type usersView struct {
@@ -56,7 +90,7 @@ func (h *Console) usersPage(r *request) error {
 	}
 	v.Before, _ = strconv.ParseInt(r.c.Query("before"), 10, 64)
 	v.Before = max(v.Before, 0)
-	rows, err := h.people.list(ctx, r.tenant.ID, v.Q, v.Before, pageSize+1)
+	rows, err := h.admin.List(ctx, r.tenant.ID, v.Q, v.Before, pageSize+1)
 	if err != nil {
 		return err
 	}
@@ -65,7 +99,7 @@ func (h *Console) usersPage(r *request) error {
 		v.Next = rows[pageSize-1].ID
 	}
 	v.Rows = rows
-	if v.Total, err = h.people.count(ctx, r.tenant.ID); err != nil {
+	if v.Total, err = h.admin.Count(ctx, r.tenant.ID); err != nil {
 		return err
 	}
 	return h.render(r, fiber.StatusOK, "Users", usersPage(v), active("tenants", "users"), crumbs(web.Crumb{Label: "Users"}))
@@ -78,8 +112,8 @@ type userView struct {
 	Label    string
 	Emails   []identity.EmailAddress
 	Sessions []userSession
-	// HasMFA and HasSocial tell whether the database has the tables (the
-	// sections are left out otherwise).
+	// HasMFA and HasSocial tell whether second factors and connected
+	// accounts are installed (the sections are left out otherwise).
 	HasMFA, HasSocial bool
 	Authenticators    []authenticatorRow
 	Social            []socialRow
@@ -104,7 +138,7 @@ func (h *Console) tenantUser(r *request) (*identity.User, error) {
 	if err != nil || id <= 0 {
 		return nil, errNotFound
 	}
-	u, err := h.accounts.Store.User(r.ctx(), r.tenant.ID, id)
+	u, err := h.admin.User(r.ctx(), r.tenant.ID, id)
 	if isUserGone(err) {
 		return nil, errNotFound
 	}
@@ -118,27 +152,36 @@ func (h *Console) userViewOf(r *request, u *identity.User) (userView, error) {
 		CodeMode: t.Settings.EmailVerificationByCodeEnabled, Locked: u.FailedLogins >= identity.MaxConsecutiveFailures}
 	v.Confirm = v.Label
 	var err error
-	if v.Emails, err = h.accounts.Store.EmailAddresses(ctx, t.ID, u.ID); err != nil {
+	if v.Emails, err = h.admin.Addresses(ctx, t.ID, u.ID); err != nil {
 		return v, err
 	}
 	if v.Label == userLabel(u.ID, "", u.Username) && len(v.Emails) > 0 {
 		v.Label, v.Confirm = v.Emails[0].Email, v.Emails[0].Email
 	}
-	if v.Sessions, err = h.people.sessions(ctx, t.ID, u.ID); err != nil {
+	if v.Sessions, err = h.admin.Sessions(ctx, t.ID, u.ID); err != nil {
 		return v, err
 	}
-	if v.HasMFA, v.HasSocial, err = h.people.tablesPresent(ctx); err != nil {
-		return v, err
-	}
+	v.HasMFA, v.HasSocial = h.tenantMFA != nil, h.accounts.Social != nil
 	if v.HasMFA {
-		if v.Authenticators, err = h.people.authenticators(ctx, t.ID, u.ID); err != nil {
+		list, err := h.tenantMFA.Summaries(ctx, t.ID, u.ID)
+		if err != nil {
 			return v, err
+		}
+		for _, a := range list {
+			v.Authenticators = append(v.Authenticators, authenticatorRow{ID: a.ID, Type: a.Type, CreatedAt: a.CreatedAt, LastUsed: a.LastUsedAt})
 		}
 	}
 	if v.HasSocial {
-		if v.Social, err = h.people.socialAccounts(ctx, t.ID, u.ID); err != nil {
+		list, err := h.accounts.Social.ListForUser(ctx, t.ID, u.ID)
+		if err != nil {
 			return v, err
 		}
+		for _, a := range list {
+			v.Social = append(v.Social, socialRow{Provider: a.Provider, UID: a.UID, CreatedAt: a.CreatedAt, Last: a.LastLogin})
+		}
+		slices.SortFunc(v.Social, func(a, b socialRow) int {
+			return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.UID, b.UID))
+		})
 	}
 	return v, nil
 }
@@ -164,16 +207,6 @@ func userPath(slug string, id int64) string {
 	return tenantPath(slug, "users/"+strconv.FormatInt(id, 10))
 }
 
-// userEvent is the audit event of an action on a tenant user.
-func (h *Console) userEvent(r *request, u *identity.User, action string, details map[string]any) audit.Event {
-	if details == nil {
-		details = map[string]any{}
-	}
-	details["user_id"] = u.ID
-	return audit.Event{TenantID: r.tenant.ID, Actor: actor(r.user), Action: action, Target: pgtext.Clean(userLabel(u.ID, u.PrimaryEmail, u.Username), 254),
-		IP: clientip.Peer(r.c), Details: details}
-}
-
 // disableUser stops a user signing in (allauth's is_active) and ends every
 // session they have, so access tokens and refresh tokens die with them.
 func (h *Console) disableUser(r *request) error {
@@ -190,9 +223,14 @@ func (h *Console) setUserActive(r *request, active bool) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.ctx()
-	action := map[bool]string{true: "user.enable", false: "user.disable"}[active]
-	changed, err := h.people.setActive(ctx, r.tenant.ID, u.ID, active, h.userEvent(r, u, action, nil))
+	change := h.admin.Disable
+	if active {
+		change = h.admin.Enable
+	}
+	changed, err := change(r.ctx(), operator(r), r.tenant.ID, u.ID)
+	if isUserGone(err) {
+		return errNotFound
+	}
 	if err != nil {
 		return err
 	}
@@ -204,11 +242,6 @@ func (h *Console) setUserActive(r *request, active bool) error {
 			msg = label + " was already enabled."
 		}
 		return h.redirectWith(r, target, Flash{Kind: "success", Message: msg})
-	}
-	// Sessions end even when the user was already disabled: a retry after a
-	// failure here must finish the job.
-	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
-		return err
 	}
 	msg := label + " is disabled: their sessions have ended and signing in is refused until you enable them."
 	if !changed {
@@ -223,20 +256,15 @@ func (h *Console) endUserSessions(r *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.ctx()
-	live, err := h.people.sessions(ctx, r.tenant.ID, u.ID)
+	n, err := h.admin.EndSessions(r.ctx(), operator(r), r.tenant.ID, u.ID)
+	if isUserGone(err) {
+		return errNotFound
+	}
 	if err != nil {
 		return err
 	}
-	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
-		return err
-	}
-	ev := h.userEvent(r, u, "user.sessions.end", map[string]any{"sessions": len(live)})
-	if err := h.auditTenant(ctx, ev.TenantID, ev.Actor, ev.Action, ev.Target, ev.IP, ev.Details); err != nil {
-		return err
-	}
 	return h.redirectWith(r, userPath(r.tenant.Slug, u.ID), Flash{Kind: "success",
-		Message: fmt.Sprintf("Ended %d session%s of %s: they must sign in again.", len(live), plural(len(live)), userLabel(u.ID, u.PrimaryEmail, u.Username))})
+		Message: fmt.Sprintf("Ended %d session%s of %s: they must sign in again.", n, plural(n), userLabel(u.ID, u.PrimaryEmail, u.Username))})
 }
 
 // deleteUser removes a user and everything they own, once the operator has
@@ -246,7 +274,6 @@ func (h *Console) deleteUser(r *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.ctx()
 	v, err := h.userViewOf(r, u)
 	if err != nil {
 		return err
@@ -255,11 +282,11 @@ func (h *Console) deleteUser(r *request) error {
 		v.DeleteError = "Type " + v.Confirm + " exactly to confirm. Nothing was deleted."
 		return h.renderUser(r, fiber.StatusUnprocessableEntity, v)
 	}
-	// Sessions first: they are cached in Redis, which the cascade does not reach.
-	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
-		return err
+	err = h.admin.Delete(r.ctx(), operator(r), r.tenant.ID, u.ID)
+	if isUserGone(err) {
+		return errNotFound
 	}
-	if err := h.people.remove(ctx, r.tenant.ID, u.ID, h.userEvent(r, u, "user.delete", nil)); err != nil {
+	if err != nil {
 		return err
 	}
 	return h.redirectWith(r, tenantPath(r.tenant.Slug, "users"), Flash{Kind: "success",
@@ -279,14 +306,14 @@ func (h *Console) sendVerification(r *request) error {
 	}
 	ctx := r.ctx()
 	target := userPath(r.tenant.Slug, u.ID)
-	addr, err := h.accounts.Store.EmailAddress(ctx, r.tenant.ID, eid)
+	addr, err := h.admin.Address(ctx, r.tenant.ID, eid)
 	if isUserGone(err) || (err == nil && addr.UserID != u.ID) {
 		return errNotFound
 	}
 	if err != nil {
 		return err
 	}
-	err = h.accounts.SendVerification(ctx, r.tenant, u.ID, eid, h.apiBase(r.tenant.Slug))
+	err = h.admin.SendVerification(ctx, operator(r), r.tenant, u.ID, eid, h.apiBase(r.tenant.Slug))
 	switch {
 	case err == nil:
 	case errors.Is(err, identity.ErrConflict):
@@ -300,11 +327,6 @@ func (h *Console) sendVerification(r *request) error {
 	case isUserGone(err):
 		return errNotFound
 	default:
-		return err
-	}
-	ev := h.userEvent(r, u, "user.email.verification_sent", map[string]any{"email_id": eid})
-	ev.Target = pgtext.Clean(addr.Email, 254)
-	if err := h.auditTenant(ctx, ev.TenantID, ev.Actor, ev.Action, ev.Target, ev.IP, ev.Details); err != nil {
 		return err
 	}
 	return h.redirectWith(r, target, Flash{Kind: "success", Message: "A new verification link is on its way to " + addr.Email + "."})
@@ -331,12 +353,11 @@ func (h *Console) resetMFA(r *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.ctx()
-	n, err := h.people.resetMFA(ctx, r.tenant.ID, u.ID, h.userEvent(r, u, "user.mfa.reset", nil))
-	if err != nil {
-		return err
+	n, err := h.admin.ResetMFA(r.ctx(), operator(r), r.tenant.ID, u.ID)
+	if isUserGone(err) {
+		return errNotFound
 	}
-	if err := h.accounts.Sessions.EndUserSessions(ctx, r.tenant.ID, u.ID, nil); err != nil {
+	if err != nil {
 		return err
 	}
 	return h.redirectWith(r, userPath(r.tenant.Slug, u.ID), Flash{Kind: "success",

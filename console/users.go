@@ -18,6 +18,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/mfa"
 )
 
 // Role is what a customer user may do on one tenant.
@@ -343,11 +344,10 @@ func (u *Users) ResetMFA(ctx context.Context, email, actor string) (int, error) 
 		if err := tx.QueryRow(ctx, `SELECT id FROM console_users WHERE email_folded = $1 FOR UPDATE`, folded).Scan(&id); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM console_authenticators WHERE user_id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("console: reset mfa: %w", err)
+		var err error
+		if removed, err = mfa.RemoveAllConsole(ctx, tx, id); err != nil {
+			return err
 		}
-		removed = int(tag.RowsAffected())
 		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = $1`, id); err != nil {
 			return fmt.Errorf("console: reset mfa: %w", err)
 		}

@@ -18,16 +18,12 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 	}
 	from := "no-reply@" + c.cfg.BaseDomain
 	// serve requires Redis, so both are set there; without Redis the users
-	// pages hide and domain removals reach other nodes as caches expire.
+	// pages hide.
 	var accounts *identity.Accounts
-	var publisher tenants.Publisher
 	var limiter *ratelimit.Limiter
 	if d.redis != nil {
 		accounts = identity.NewAccounts(d.pool, d.redis, d.sealer, from)
 		limiter = ratelimit.NewLimiter(d.redis)
-	}
-	if d.bus != nil {
-		publisher = d.bus
 	}
 	con, err := console.New(console.Config{
 		Pool:       d.pool,
@@ -38,7 +34,6 @@ func (c *cli) mountConsole(srv *server.Server, d *deps) error {
 		Accounts:   accounts,
 		Outbox:     mail.NewOutbox(d.sealer),
 		MailFrom:   from,
-		Publisher:  publisher,
 		PublicURL:  c.cfg.PublicURL,
 		BaseDomain: c.cfg.BaseDomain,
 		Limiter:    limiter,

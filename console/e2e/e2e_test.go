@@ -67,7 +67,7 @@ func startPlatform(t *testing.T, host string) *platform {
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, tenants.MustAddressing(publicURL, "localhost")), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})
 	con, err := console.New(console.Config{Pool: pool, Store: store, Sealer: sealer, Keys: tenants.NewKeys(pool, sealer, bus),
-		Inbox: mail.NewDevInbox(pool, log), Accounts: accounts, Outbox: mail.NewOutbox(sealer), Publisher: bus,
+		Inbox: mail.NewDevInbox(pool, log), Accounts: accounts, Outbox: mail.NewOutbox(sealer),
 		PublicURL: publicURL, BaseDomain: "localhost", Log: log})
 	if err != nil {
 		t.Fatal(err)
