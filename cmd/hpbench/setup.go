@@ -107,24 +107,23 @@ func (d *db) ensureTenant(ctx context.Context, slug string, settings map[string]
 // when the count is already right.
 func (d *db) seedConfigTenants(ctx context.Context, n int) (time.Duration, error) {
 	start := time.Now()
-	var have int
-	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM tenants WHERE slug LIKE 'bt-%'`).Scan(&have); err != nil {
+	have, err := tenants.CountBySlugPrefix(ctx, d.pool, "bt-")
+	if err != nil {
 		return 0, err
 	}
 	if have == n {
 		return time.Since(start), nil
 	}
-	if _, err := d.pool.Exec(ctx, `DELETE FROM tenants WHERE slug LIKE 'bt-%'`); err != nil {
+	if _, err := tenants.DeleteBySlugPrefix(ctx, d.pool, "bt-"); err != nil {
 		return 0, err
 	}
-	rows := make([][]any, n)
-	for i := range rows {
+	list := make([]tenants.SeedTenant, n)
+	for i := range list {
 		s := configSlug(i)
-		rows[i] = []any{uuid.New(), s, s, []byte("{}")}
+		list[i] = tenants.SeedTenant{ID: uuid.New(), Slug: s, Name: s, Settings: []byte("{}")}
 	}
-	_, err := d.pool.CopyFrom(ctx, pgx.Identifier{"tenants"}, []string{"id", "slug", "name", "settings"}, pgx.CopyFromRows(rows))
-	if err != nil {
-		return 0, fmt.Errorf("copy tenants: %w", err)
+	if _, err := tenants.CopyTenants(ctx, d.pool, list); err != nil {
+		return 0, err
 	}
 	return time.Since(start), nil
 }

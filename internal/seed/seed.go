@@ -21,6 +21,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hallpass/hallpass/internal/identity/bulk"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // Bounds on a seed run.
@@ -108,24 +111,18 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 	}
 	st := Stats{Tenants: o.Tenants, Users: o.Users}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE starts_with(slug, $1)`, o.Prefix); err != nil {
+		if _, err := tenants.DeleteBySlugPrefix(ctx, tx, o.Prefix); err != nil {
 			return fmt.Errorf("seed: clear: %w", err)
 		}
 		ids := make([]uuid.UUID, o.Tenants)
 		slugs := make([]string, o.Tenants)
+		list := make([]tenants.SeedTenant, o.Tenants)
 		for i := range ids {
 			ids[i], slugs[i] = uuid.New(), Slug(o.Prefix, i)
+			list[i] = tenants.SeedTenant{ID: ids[i], Slug: slugs[i], Name: slugs[i], Settings: o.Settings}
 		}
-		i := 0
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tenants"}, []string{"id", "slug", "name", "settings"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == len(ids) {
-					return nil, nil
-				}
-				i++
-				return []any{ids[i-1], slugs[i-1], slugs[i-1], []byte(o.Settings)}, nil
-			})); err != nil {
-			return fmt.Errorf("seed: copy tenants: %w", err)
+		if _, err := tenants.CopyTenants(ctx, tx, list); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 		if o.Users == 0 {
 			return nil
@@ -147,32 +144,31 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 		}
 		userID := func(p pos) int64 { return int64(p.j) + 1 }
 		next := walk()
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"tenant_id", "id", "username", "username_folded", "password_hash"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				p, ok := next()
-				if !ok {
-					return nil, nil
-				}
-				name := "u" + strconv.Itoa(p.j)
-				return []any{ids[p.t], userID(p), name, name, o.PasswordHash}, nil
-			})); err != nil {
-			return fmt.Errorf("seed: copy users: %w", err)
+		if _, err := bulk.Users(ctx, tx, func() (bulk.User, bool) {
+			p, ok := next()
+			if !ok {
+				return bulk.User{}, false
+			}
+			// "u<j>" is its own key (ASCII, lower case).
+			name := "u" + strconv.Itoa(p.j)
+			return bulk.User{TenantID: ids[p.t], ID: userID(p), Username: name, UsernameKey: name, PasswordHash: o.PasswordHash}, true
+		}); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO user_id_counters (tenant_id, last_id)
-			SELECT tenant_id, max(id) FROM users WHERE tenant_id = ANY($1) GROUP BY tenant_id`, ids); err != nil {
-			return fmt.Errorf("seed: user id counters: %w", err)
+		if err := bulk.SetIDCounters(ctx, tx, ids); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 		next = walk()
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"email_addresses"}, []string{"tenant_id", "user_id", "email", "email_folded", "verified", "is_primary"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				p, ok := next()
-				if !ok {
-					return nil, nil
-				}
-				e := Email(slugs[p.t], p.j)
-				return []any{ids[p.t], userID(p), e, e, true, true}, nil
-			})); err != nil {
-			return fmt.Errorf("seed: copy addresses: %w", err)
+		if _, err := bulk.Addresses(ctx, tx, func() (bulk.Address, bool) {
+			p, ok := next()
+			if !ok {
+				return bulk.Address{}, false
+			}
+			// An ASCII lower-case address is its own key.
+			e := Email(slugs[p.t], p.j)
+			return bulk.Address{TenantID: ids[p.t], UserID: userID(p), Email: e, EmailKey: e, Verified: true, Primary: true}, true
+		}); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 		if o.SessionsPerUser == 0 {
 			return nil
@@ -181,22 +177,21 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 		var cur pos
 		left := 0
 		expires := time.Now().Add(14 * 24 * time.Hour)
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"sessions"}, []string{"tenant_id", "id", "user_id", "client", "expires_at"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if left == 0 {
-					p, ok := next()
-					if !ok {
-						return nil, nil
-					}
-					cur, left = p, o.SessionsPerUser
+		n, err := bulk.Sessions(ctx, tx, func() (bulk.Session, bool) {
+			if left == 0 {
+				p, ok := next()
+				if !ok {
+					return bulk.Session{}, false
 				}
-				left--
-				id := make([]byte, 32)
-				_, _ = rand.Read(id)
-				return []any{ids[cur.t], id, userID(cur), "app", expires}, nil
-			}))
+				cur, left = p, o.SessionsPerUser
+			}
+			left--
+			id := make([]byte, 32)
+			_, _ = rand.Read(id)
+			return bulk.Session{TenantID: ids[cur.t], ID: id, UserID: userID(cur), Client: "app", ExpiresAt: expires}, true
+		})
 		if err != nil {
-			return fmt.Errorf("seed: copy sessions: %w", err)
+			return fmt.Errorf("seed: %w", err)
 		}
 		st.Sessions = int(n)
 		return nil
@@ -204,8 +199,11 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	if _, err := pool.Exec(ctx, `ANALYZE tenants, users, email_addresses, sessions`); err != nil {
-		return Stats{}, fmt.Errorf("seed: analyze: %w", err)
+	if err := tenants.Analyze(ctx, pool); err != nil {
+		return Stats{}, fmt.Errorf("seed: %w", err)
+	}
+	if err := bulk.Analyze(ctx, pool); err != nil {
+		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
 	st.Took = time.Since(start)
 	return st, nil
