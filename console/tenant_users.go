@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/web"
 )
 
@@ -24,7 +25,7 @@ import (
 type userRow = identity.UserSummary
 
 // userSession is one of a user's live sessions.
-type userSession = identity.UserSession
+type userSession = sessions.Live
 
 // authenticatorRow is one MFA authenticator (its secrets are not read).
 type authenticatorRow struct {

@@ -21,7 +21,7 @@ import (
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/audit"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -42,7 +42,7 @@ func newOperator(t *testing.T, api *apitest.Env) *operator {
 	t.Helper()
 	ctx := context.Background()
 	pool := testenv.Pool(t)
-	hasher := identity.PasswordHasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	hasher := passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	con, err := console.New(console.Config{Pool: pool, Store: api.Store, Sealer: testenv.Sealer(t), Accounts: api.Accounts,
 		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler), Hasher: &hasher})
 	if err != nil {

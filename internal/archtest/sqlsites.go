@@ -41,8 +41,9 @@ type Site struct {
 	// SQL is the statement as far as it could be worked out from the
 	// source ("?" for the parts computed at run time).
 	SQL string
-	// Tables are the tables the statement names, sorted.
-	Tables []string
+	// Tables are the tables the statement names, sorted; Writes those it
+	// changes (INSERT, UPDATE, DELETE, COPY, TRUNCATE, ANALYZE, ...).
+	Tables, Writes []string
 	// Unresolved is set when the statement could not be worked out at all
 	// (a parameter, a value from another function): the site is listed,
 	// but its tables are unknown.
@@ -177,7 +178,7 @@ const unknown = "?"
 func (s *scanner) site(p *pkg, n ast.Node, call, sql string, unresolved bool) Site {
 	pos := s.fset.Position(n.Pos())
 	return Site{Package: p.dir, Pos: pos.Filename + ":" + strconv.Itoa(pos.Line), File: pos.Filename, Line: pos.Line,
-		Call: call, SQL: sql, Tables: Tables(sql), Unresolved: unresolved}
+		Call: call, SQL: sql, Tables: Tables(sql), Writes: Writes(sql), Unresolved: unresolved}
 }
 
 // calls returns the sites of f's calls to SQLCalls, marking the literals
@@ -383,13 +384,14 @@ func (r resolver) str(e ast.Expr, depth int) (string, bool) {
 		}
 		return v, err == nil
 	case *ast.ParenExpr:
-		return r.str(e.X, depth+1)
+		return r.str(e.X, depth)
 	case *ast.BinaryExpr:
+		// The tree is finite: only names and calls count towards depth.
 		if e.Op != token.ADD {
 			return unknown, false
 		}
-		a, okA := r.str(e.X, depth+1)
-		b, okB := r.str(e.Y, depth+1)
+		a, okA := r.str(e.X, depth)
+		b, okB := r.str(e.Y, depth)
 		return a + b, okA || okB
 	case *ast.Ident:
 		return r.ident(e, depth)
@@ -406,6 +408,10 @@ func (r resolver) str(e ast.Expr, depth int) (string, bool) {
 		// fmt.Sprintf(format, ...): the format, with its verbs unknown.
 		if sel, ok := e.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Sprintf" && len(e.Args) > 0 {
 			return r.str(e.Args[0], depth+1)
+		}
+		// A function of the package that builds SQL: what it returns.
+		if id, ok := e.Fun.(*ast.Ident); ok && r.p.funcs[id.Name] != nil {
+			return r.returned(e, 0, depth+1)
 		}
 	}
 	return unknown, false
@@ -610,7 +616,9 @@ var (
 	// "Select a valid choice." is no statement.
 	statementStart = regexp.MustCompile(`^\s*(SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+(\s+\w+)?\s+SET\s|DELETE\s+FROM\s|WITH\s+\w+\s+AS\s|TRUNCATE\s|LOCK\s+TABLE\s|COPY\s+\w+\s|ANALYZE\s|VACUUM\s|ALTER\s+TABLE\s|CREATE\s+(UNIQUE\s+)?(TABLE|INDEX)\s|DROP\s+(TABLE|INDEX)\s)`)
 	// tableRef finds the names that follow the keywords naming a table.
-	tableRef = regexp.MustCompile(`(?i)\b(?:FROM|JOIN|INTO|UPDATE|TABLE|TRUNCATE|COPY)\s+(?:ONLY\s+|IF\s+(?:NOT\s+)?EXISTS\s+)?"?([A-Za-z_][A-Za-z0-9_]*)"?`)
+	tableRef = regexp.MustCompile(`(?i)\b(?:FROM|JOIN|INTO|UPDATE|USING|TABLE|TRUNCATE|COPY)\s+(?:ONLY\s+|IF\s+(?:NOT\s+)?EXISTS\s+)?"?([A-Za-z_][A-Za-z0-9_]*)"?`)
+	// writeRef finds the names of the tables a statement changes.
+	writeRef = regexp.MustCompile(`(?i)\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY|ALTER\s+TABLE|DROP\s+TABLE|LOCK\s+TABLE)\s+(?:ONLY\s+|IF\s+EXISTS\s+)?"?([A-Za-z_][A-Za-z0-9_]*)"?`)
 	// analyzeList finds the tables of ANALYZE and VACUUM, a list.
 	analyzeList = regexp.MustCompile(`(?i)\b(?:ANALYZE|VACUUM(?:\s+(?:FULL|FREEZE|VERBOSE|ANALYZE))*)\s+([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*)`)
 	// regclass finds to_regclass('table') and 'table'::regclass.
@@ -623,7 +631,7 @@ var (
 func IsStatement(s string) bool { return statementStart.MatchString(s) }
 
 // Tables returns the lower-cased names an SQL statement uses as tables
-// (after FROM, JOIN, INTO, UPDATE, TABLE, ...), sorted and without
+// (after FROM, JOIN, INTO, UPDATE, USING, TABLE, ...), sorted and without
 // repeats. Names that are no table (a CTE, a function after FROM) come back
 // too; the caller keeps the ones its schema has.
 func Tables(sql string) []string {
@@ -636,13 +644,35 @@ func Tables(sql string) []string {
 	for _, m := range tableRef.FindAllStringSubmatch(sql, -1) {
 		out = append(out, strings.ToLower(m[1]))
 	}
+	return sorted(append(out, analyzed(sql)...))
+}
+
+// Writes returns the lower-cased names of the tables an SQL statement
+// changes (INSERT INTO, UPDATE, DELETE FROM, TRUNCATE, COPY, ALTER, DROP,
+// LOCK, ANALYZE, VACUUM), sorted and without repeats; a subset of Tables.
+func Writes(sql string) []string {
+	sql = sqlQuoted.ReplaceAllString(sqlComment.ReplaceAllString(sql, " "), "''")
+	var out []string
+	for _, m := range writeRef.FindAllStringSubmatch(sql, -1) {
+		out = append(out, strings.ToLower(m[1]))
+	}
+	return sorted(append(out, analyzed(sql)...))
+}
+
+// analyzed returns the tables of ANALYZE and VACUUM lists.
+func analyzed(sql string) []string {
+	var out []string
 	for _, m := range analyzeList.FindAllStringSubmatch(sql, -1) {
 		for _, name := range strings.Split(m[1], ",") {
 			out = append(out, strings.ToLower(strings.TrimSpace(name)))
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
+}
+
+func sorted(names []string) []string {
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // Owns reports whether package pkg (a directory, as Site.Package) may run
@@ -653,10 +683,11 @@ func Owns(owner, pkg string) bool {
 }
 
 // Check returns what is wrong with sites under owners (table -> owning
-// package): a site whose statement could not be worked out, and every
-// table a site's package does not own. Names that are no table of owners
-// (a CTE, a function after FROM) are ignored.
-func Check(sites []Site, owners map[string]string) []string {
+// package) and reads (package -> tables of other owners it may read, never
+// change): a site whose statement could not be worked out, and every table
+// a site's package neither owns nor may read. Names that are no table of
+// owners (a CTE, a function after FROM) are ignored.
+func Check(sites []Site, owners map[string]string, reads map[string][]string) []string {
 	var out []string
 	for _, s := range sites {
 		if s.Unresolved {
@@ -664,8 +695,15 @@ func Check(sites []Site, owners map[string]string) []string {
 			continue
 		}
 		for _, t := range s.Tables {
-			if owner, ok := owners[t]; ok && !Owns(owner, s.Package) {
-				out = append(out, s.Pos+": package "+s.Package+" touches table "+t+", owned by "+owner+" ("+s.Call+": "+short(s.SQL)+")")
+			owner, ok := owners[t]
+			if !ok || Owns(owner, s.Package) {
+				continue
+			}
+			switch {
+			case slices.Contains(s.Writes, t):
+				out = append(out, s.Pos+": package "+s.Package+" changes table "+t+", owned by "+owner+" ("+s.Call+": "+short(s.SQL)+")")
+			case !slices.Contains(reads[s.Package], t):
+				out = append(out, s.Pos+": package "+s.Package+" reads table "+t+", owned by "+owner+" ("+s.Call+": "+short(s.SQL)+")")
 			}
 		}
 	}

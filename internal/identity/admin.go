@@ -15,6 +15,7 @@ import (
 	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/pgtext"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -79,8 +80,7 @@ func likePattern(q string) string {
 func (a *UserAdmin) List(ctx context.Context, tenantID uuid.UUID, q string, before int64, limit int) ([]UserSummary, error) {
 	q = strings.TrimSpace(q)
 	rows, err := a.pool.Query(ctx, `SELECT u.id, coalesce(u.username, ''), u.is_active, u.date_joined, u.last_login,
-			coalesce(e.email, ''), coalesce(e.verified, false),
-			(SELECT count(*) FROM sessions s WHERE s.tenant_id = u.tenant_id AND s.user_id = u.id AND s.expires_at > now())
+			coalesce(e.email, ''), coalesce(e.verified, false)
 		FROM users u
 		LEFT JOIN LATERAL (SELECT a.email, a.verified FROM email_addresses a WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id
 			ORDER BY a.is_primary DESC, a.created_at, a.id LIMIT 1) e ON true
@@ -91,11 +91,26 @@ func (a *UserAdmin) List(ctx context.Context, tenantID uuid.UUID, q string, befo
 	if err != nil {
 		return nil, fmt.Errorf("identity: list users: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserSummary, error) {
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserSummary, error) {
 		var u UserSummary
-		err := r.Scan(&u.ID, &u.Username, &u.Active, &u.Joined, &u.Last, &u.Email, &u.Verified, &u.Sessions)
+		err := r.Scan(&u.ID, &u.Username, &u.Active, &u.Joined, &u.Last, &u.Email, &u.Verified)
 		return u, err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("identity: list users: %w", err)
+	}
+	ids := make([]int64, len(list))
+	for i, u := range list {
+		ids[i] = u.ID
+	}
+	live, err := a.accounts.Sessions.CountLive(ctx, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		list[i].Sessions = live[list[i].ID]
+	}
+	return list, nil
 }
 
 // Count returns how many users a tenant has.
@@ -123,27 +138,9 @@ func (a *UserAdmin) Address(ctx context.Context, tenantID uuid.UUID, emailID int
 	return a.accounts.Store.EmailAddress(ctx, tenantID, emailID)
 }
 
-// UserSession is one of a user's live sessions as an operator sees it.
-type UserSession struct {
-	// ID is the session's public id (allauth's usersessions id).
-	ID                           int64
-	Client, IP, UserAgent        string
-	CreatedAt, LastSeen, Expires time.Time
-}
-
 // Sessions lists a user's live sessions, most recently used first.
-func (a *UserAdmin) Sessions(ctx context.Context, tenantID uuid.UUID, userID int64) ([]UserSession, error) {
-	rows, err := a.pool.Query(ctx, `SELECT public_id, client, ip, user_agent, created_at, last_seen_at, expires_at
-		FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND expires_at > now() ORDER BY last_seen_at DESC, public_id DESC`,
-		tenantID, userID)
-	if err != nil {
-		return nil, fmt.Errorf("identity: user sessions: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserSession, error) {
-		var s UserSession
-		err := r.Scan(&s.ID, &s.Client, &s.IP, &s.UserAgent, &s.CreatedAt, &s.LastSeen, &s.Expires)
-		return s, err
-	})
+func (a *UserAdmin) Sessions(ctx context.Context, tenantID uuid.UUID, userID int64) ([]sessions.Live, error) {
+	return a.accounts.Sessions.ListLive(ctx, tenantID, userID)
 }
 
 // Label is how the audit trail and an operator name a user: the primary
@@ -297,23 +294,14 @@ func (a *UserAdmin) EndSessions(ctx context.Context, by audit.Actor, tenantID uu
 }
 
 // EndSession ends one of a user's sessions, named by its public id
-// (UserSession.ID), audited as user.session.end; a session that is not the
-// user's is ErrSessionNotFound.
+// (sessions.Live.ID), audited as user.session.end; a session that is not
+// the user's is sessions.ErrNotFound.
 func (a *UserAdmin) EndSession(ctx context.Context, by audit.Actor, tenantID uuid.UUID, userID, sessionID int64) error {
 	u, err := a.User(ctx, tenantID, userID)
 	if err != nil {
 		return err
 	}
-	var id []byte
-	err = a.pool.QueryRow(ctx, `SELECT id FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = $3`,
-		tenantID, userID, sessionID).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrSessionNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("identity: end session: %w", err)
-	}
-	if err := a.accounts.Sessions.DeleteID(ctx, tenantID, id); err != nil {
+	if err := a.accounts.Sessions.EndOne(ctx, tenantID, userID, sessionID); err != nil {
 		return err
 	}
 	return audit.Record(ctx, a.pool, adminEvent(tenantID, by, u, "user.session.end", map[string]any{"session_id": sessionID}))

@@ -14,6 +14,7 @@ import (
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mfa"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -44,7 +45,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	node := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
 	runCtx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
-	t.Cleanup(node.Sessions.StartLocalCache(runCtx, identity.LocalCacheConfig{Namespace: ns}))
+	t.Cleanup(node.Sessions.StartLocalCache(runCtx, sessions.LocalCacheConfig{Namespace: ns}))
 	writer := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
 	writer.Sessions.SetLocalNamespace(ns)
 	return &adminFixture{t: t, ctx: ctx, pool: pool, rdb: rdb, tenant: tn, node: node,
@@ -83,7 +84,7 @@ func (f *adminFixture) login(userID int64) string {
 func (f *adminFixture) live(token string) bool {
 	f.t.Helper()
 	sess, err := f.node.Sessions.Lookup(f.ctx, f.tenant.ID, token, "198.51.100.7", "test-agent/1.0")
-	if err != nil && !errors.Is(err, identity.ErrSessionNotFound) {
+	if err != nil && !errors.Is(err, sessions.ErrNotFound) {
 		f.t.Fatal(err)
 	}
 	return err == nil && sess.Authenticated()
@@ -232,12 +233,12 @@ func TestUserAdminEndSessionKeepsOthers(t *testing.T) {
 	if err != nil || len(theirList) != 1 {
 		t.Fatalf("sessions %+v: %v", theirList, err)
 	}
-	if err := f.admin.EndSession(f.ctx, f.by, f.tenant.ID, id, theirList[0].ID); !errors.Is(err, identity.ErrSessionNotFound) {
+	if err := f.admin.EndSession(f.ctx, f.by, f.tenant.ID, id, theirList[0].ID); !errors.Is(err, sessions.ErrNotFound) {
 		t.Fatalf("another user's session: %v", err)
 	}
 	stranger := newAdminFixture(t)
 	if err := stranger.admin.EndSession(f.ctx, f.by, stranger.tenant.ID, id, list[0].ID); !errors.Is(err, identity.ErrUserNotFound) &&
-		!errors.Is(err, identity.ErrSessionNotFound) {
+		!errors.Is(err, sessions.ErrNotFound) {
 		t.Fatalf("another tenant: %v", err)
 	}
 	sess, err := f.node.Sessions.Lookup(f.ctx, f.tenant.ID, second, "", "")

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/internal/identity/bulk"
+	sessionbulk "github.com/hallpass/hallpass/internal/sessions/bulk"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -177,18 +178,18 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 		var cur pos
 		left := 0
 		expires := time.Now().Add(14 * 24 * time.Hour)
-		n, err := bulk.Sessions(ctx, tx, func() (bulk.Session, bool) {
+		n, err := sessionbulk.Sessions(ctx, tx, func() (sessionbulk.Session, bool) {
 			if left == 0 {
 				p, ok := next()
 				if !ok {
-					return bulk.Session{}, false
+					return sessionbulk.Session{}, false
 				}
 				cur, left = p, o.SessionsPerUser
 			}
 			left--
 			id := make([]byte, 32)
 			_, _ = rand.Read(id)
-			return bulk.Session{TenantID: ids[cur.t], ID: id, UserID: userID(cur), Client: "app", ExpiresAt: expires}, true
+			return sessionbulk.Session{TenantID: ids[cur.t], ID: id, UserID: userID(cur), Client: "app", ExpiresAt: expires}, true
 		})
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
@@ -203,6 +204,9 @@ func Load(ctx context.Context, pool *pgxpool.Pool, o Options) (Stats, error) {
 		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
 	if err := bulk.Analyze(ctx, pool); err != nil {
+		return Stats{}, fmt.Errorf("seed: %w", err)
+	}
+	if err := sessionbulk.Analyze(ctx, pool); err != nil {
 		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
 	st.Took = time.Since(start)

@@ -1,8 +1,9 @@
-// Package bulk loads synthetic users, their email addresses and sessions
-// into identity's tables with COPY, for load tests and query-plan checks at
+// Package bulk loads synthetic users and their email addresses into
+// identity's tables with COPY, for load tests and query-plan checks at
 // realistic table sizes (internal/seed: `hallpass seed`, hpbench -seeded,
-// the EXPLAIN tests). It bypasses every rule of the account flows
-// (normalisation, uniqueness checks, audit, caches): never for real users.
+// the EXPLAIN tests; their sessions: internal/sessions/bulk). It bypasses
+// every rule of the account flows (normalisation, uniqueness checks,
+// audit, caches): never for real users.
 //
 // Rows are streamed from the caller's next function, so that millions of
 // them need no memory; it returns false when there are no more.
@@ -11,7 +12,6 @@ package bulk
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -46,17 +46,6 @@ type Address struct {
 	Verified, Primary bool
 }
 
-// Session is one synthetic authenticated session.
-type Session struct {
-	TenantID uuid.UUID
-	// ID is the storage key (a token's SHA-256; random bytes for a session
-	// nobody holds).
-	ID        []byte
-	UserID    int64
-	Client    string
-	ExpiresAt time.Time
-}
-
 // copyFrom streams rows from next into table's columns.
 func copyFrom[T any](ctx context.Context, db DB, table string, columns []string, next func() (T, bool), row func(T) []any) (int64, error) {
 	n, err := db.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
@@ -84,12 +73,6 @@ func Addresses(ctx context.Context, db DB, next func() (Address, bool)) (int64, 
 		func(a Address) []any { return []any{a.TenantID, a.UserID, a.Email, a.EmailKey, a.Verified, a.Primary} })
 }
 
-// Sessions copies sessions in and returns how many went.
-func Sessions(ctx context.Context, db DB, next func() (Session, bool)) (int64, error) {
-	return copyFrom(ctx, db, "sessions", []string{"tenant_id", "id", "user_id", "client", "expires_at"}, next,
-		func(s Session) []any { return []any{s.TenantID, s.ID, s.UserID, s.Client, s.ExpiresAt} })
-}
-
 // SetIDCounters makes each of the tenants number its next user after the
 // highest id it holds (migrations/00018). The tenants must be new: no
 // counter exists for them yet, and no server inserts users into them
@@ -105,7 +88,7 @@ func SetIDCounters(ctx context.Context, db DB, tenantIDs []uuid.UUID) error {
 // Analyze refreshes the planner's statistics of the tables the loads
 // fill, so that queries are planned for their new sizes.
 func Analyze(ctx context.Context, db DB) error {
-	if _, err := db.Exec(ctx, `ANALYZE users, email_addresses, sessions`); err != nil {
+	if _, err := db.Exec(ctx, `ANALYZE users, email_addresses`); err != nil {
 		return fmt.Errorf("bulk: analyze: %w", err)
 	}
 	return nil
