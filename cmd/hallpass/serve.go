@@ -17,6 +17,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mail"
 	mfadomain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/social"
+	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -83,7 +84,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
 	accounts.Breach = identity.NewBreachChecker(c.cfg.HIBPURL, d.log)
-	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
+	strategy := &tokensdomain.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
 		BaseDomain: c.cfg.BaseDomain}
 	accounts.Pending.SetCeiling(c.cfg.TenantPendingLimit)
 	states := social.NewStateStore(d.redis)
