@@ -1,7 +1,13 @@
 // Package api holds what every headless endpoint shares: allauth's response
-// envelope, error values and their one mapping to HTTP, and the request's
-// tenant and client. The endpoint slices live in subpackages (base, account,
-// mfa, social, tokens, spec); api/server wires them into Fiber apps.
+// envelope (envelope.go), error values and their one mapping to HTTP
+// (errors.go), the request's tenant and client (context.go), the route
+// catalog and how routes are mounted (catalog.go, routes.go), and the
+// headless middleware, a file per concern: CORS (cors.go), CSRF (csrf.go),
+// session loading and saving (session.go), request ids, deadlines, logging
+// and tenant resolution (middleware.go). The endpoint slices live in
+// subpackages — base, account, usersessions, tokens, social, mfa, each with
+// inputs.go, handlers.go and responses.go, each declaring its own routes
+// (Slice) — plus spec; api/server composes them into Fiber apps.
 package api
 
 import (

@@ -1,18 +1,13 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strconv"
-	"syscall"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/hallpass/hallpass/internal/quota"
-	"github.com/hallpass/hallpass/tenants"
+	"github.com/hallpass/hallpass/internal/failure"
 )
 
 // InputError is a 400 with allauth's field and form errors.
@@ -54,37 +49,37 @@ var (
 	ErrRateLimited = &StatusError{Status: fiber.StatusTooManyRequests}
 )
 
-// ErrorHandler is the one place errors become HTTP responses: domain errors
-// with allauth codes, input errors, and infrastructure failures (503 while a
-// store is unreachable, 500 for anything unexpected, which is logged).
+// ErrorHandler is the one place errors become HTTP responses: the API's
+// own input and status errors, the domain's refusals (failure.Refusal:
+// allauth's status and errors list, from identity, mfa, social, tenants and
+// quota alike), and infrastructure failures (503 while a store is
+// unreachable, failure.Unavailable; 500 for anything unexpected, which is
+// logged). The refusals allauth answers with an authentication response
+// (not authenticated, reauthentication required, a session token naming no
+// session) are answered before they get here, by base.Answers in the
+// headless route chain; one that gets here is its bare status.
 func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		NeverCache(c)
 		var in *InputError
 		var st *StatusError
 		var fe *fiber.Error
-		switch {
-		case errors.As(err, &in):
+		if errors.As(err, &in) {
 			return c.Status(fiber.StatusBadRequest).JSON(Envelope{Status: fiber.StatusBadRequest, Errors: in.Errors})
-		case errors.As(err, &st):
+		}
+		if errors.As(err, &st) {
 			return c.Status(st.Status).JSON(Envelope{Status: st.Status, Errors: st.Errors})
-		case errors.Is(err, tenants.ErrNotFound):
-			return c.Status(fiber.StatusNotFound).JSON(Envelope{Status: fiber.StatusNotFound,
-				Errors: []ErrorItem{{Message: "Unknown tenant.", Code: "unknown_tenant"}}})
-		case errors.Is(err, tenants.ErrMalformedHost):
-			return c.Status(fiber.StatusBadRequest).JSON(Envelope{Status: fiber.StatusBadRequest,
-				Errors: []ErrorItem{{Message: "Malformed Host header.", Code: "invalid_host"}}})
-		case errors.Is(err, tenants.ErrUnknownHost):
-			return c.Status(fiber.StatusBadRequest).JSON(Envelope{Status: fiber.StatusBadRequest,
-				Errors: []ErrorItem{{Message: "This host is not served here.", Code: "invalid_host"}}})
+		}
+		if r, ok := failure.AsRefusal(err); ok {
+			if s := failure.RetryAfter(r); s > 0 {
+				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(s))
+			}
+			return c.Status(r.HTTPStatus()).JSON(Envelope{Status: r.HTTPStatus(), Errors: Items(r)})
+		}
+		switch {
 		case errors.As(err, &fe):
 			return RespondStatus(c, fe.Code)
-		case errors.Is(err, quota.ErrExhausted):
-			// The tenant holds all the anonymous state it may: answered as
-			// allauth answers a rate limit.
-			c.Set(fiber.HeaderRetryAfter, "60")
-			return c.Status(fiber.StatusTooManyRequests).JSON(Envelope{Status: fiber.StatusTooManyRequests})
-		case Unavailable(err):
+		case failure.Unavailable(err):
 			log.Warn("dependency unavailable", "err", err, "path", c.Path(), "request_id", RequestID(c))
 			c.Set(fiber.HeaderRetryAfter, "1")
 			return c.Status(fiber.StatusServiceUnavailable).JSON(Envelope{Status: fiber.StatusServiceUnavailable,
@@ -96,25 +91,16 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
-// Unavailable reports whether err means a backing store could not be reached
-// (as opposed to a bug): connection refused or reset, timeouts, a server
-// shutting down.
-func Unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
-		return true
+// Items is a refusal's errors list as the envelope carries it (nil for a
+// bare status).
+func Items(r failure.Refusal) []ErrorItem {
+	details := r.Details()
+	if len(details) == 0 {
+		return nil
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
+	out := make([]ErrorItem, len(details))
+	for i, d := range details {
+		out[i] = ErrorItem{Message: d.Message, Code: d.Code, Param: d.Param}
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return true
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		// Class 08: connection exception; 57P01-03: admin shutdown, crash, cannot connect now.
-		return len(pe.Code) == 5 && (pe.Code[:2] == "08" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03")
-	}
-	return pgconn.SafeToRetry(err)
+	return out
 }

@@ -6,24 +6,32 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// Routes registers headless endpoints. Every route must be in the Catalog:
-// its rule gates it (404 before any session or CSRF handling when off for
-// the tenant), and it is recorded in the Registry that the served spec
-// reads. The remaining middleware (session, CSRF, CORS) is attached per
-// route, not to the prefix, so an unknown path is a plain 404, as in Django.
-type Routes struct {
+// Slice is one folder of the headless API (base, account, usersessions,
+// tokens, social, mfa): it declares its routes, each with its rule and its
+// handler, so adding an endpoint is one edit in its slice.
+type Slice interface {
+	// Routes are the slice's endpoints, in catalog order.
+	Routes() []Route
+}
+
+// Mount registers catalog routes on the headless group
+// (/_allauth/:client/v1). Every route is gated by its rule (404 before any
+// session or CSRF handling when off for the tenant); the remaining
+// middleware (flow answers, session, CSRF, CORS) is attached per route, not
+// to the prefix, so an unknown path is a plain 404, as in Django.
+type Mount struct {
 	Router fiber.Router
 	// Client resolves the {client} segment (it runs before the gate).
 	Client fiber.Handler
 	// Middleware runs once the route is known to exist.
 	Middleware []fiber.Handler
-	Registry   *Registry
 }
 
-func (r Routes) add(method, path string, h fiber.Handler) {
-	route, ok := LookupRoute(method, path)
-	if !ok {
-		panic(fmt.Sprintf("api: %s %s is not in the route catalog", method, path))
+// Add registers a route, and beside a GET or POST the CORS preflight that
+// its middleware answers.
+func (m Mount) Add(route Route) {
+	if route.Handler == nil || route.Rule.When == nil {
+		panic(fmt.Sprintf("api: %s %s has no handler or no rule", route.Method, route.Path))
 	}
 	gate := func(c *fiber.Ctx) error {
 		t := Tenant(c)
@@ -32,28 +40,16 @@ func (r Routes) add(method, path string, h fiber.Handler) {
 		}
 		return c.Next()
 	}
-	if r.Registry != nil {
-		r.Registry.mark(method, path)
-	}
-	handlers := append(append([]fiber.Handler{r.Client, gate}, r.Middleware...), h)
-	r.Router.Add(method, path, handlers...)
-	if method == fiber.MethodGet || method == fiber.MethodPost {
-		// CORS preflight reaches the route's middleware, which answers it.
-		r.Router.Add(fiber.MethodOptions, path, handlers...)
+	handlers := append(append([]fiber.Handler{m.Client, gate}, m.Middleware...), route.Handler)
+	m.Router.Add(route.Method, route.Path, handlers...)
+	if route.Method == fiber.MethodGet || route.Method == fiber.MethodPost {
+		m.Router.Add(fiber.MethodOptions, route.Path, handlers...)
 	}
 }
 
-// Get registers a GET endpoint.
-func (r Routes) Get(path string, h fiber.Handler) { r.add(fiber.MethodGet, path, h) }
-
-// Post registers a POST endpoint.
-func (r Routes) Post(path string, h fiber.Handler) { r.add(fiber.MethodPost, path, h) }
-
-// Put registers a PUT endpoint.
-func (r Routes) Put(path string, h fiber.Handler) { r.add(fiber.MethodPut, path, h) }
-
-// Patch registers a PATCH endpoint.
-func (r Routes) Patch(path string, h fiber.Handler) { r.add(fiber.MethodPatch, path, h) }
-
-// Delete registers a DELETE endpoint.
-func (r Routes) Delete(path string, h fiber.Handler) { r.add(fiber.MethodDelete, path, h) }
+// Outside is implemented by a slice that also serves paths on the tenant's
+// base outside the headless tree, and so outside the catalog: the JWKS, the
+// provider callbacks, the served specification.
+type Outside interface {
+	RegisterOutside(tenant fiber.Router)
+}

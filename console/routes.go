@@ -11,6 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
@@ -339,17 +340,25 @@ func (h *Console) finish(r *request, err error) error {
 	case errors.Is(err, errNoSession):
 		return h.toSignIn(c)
 	default:
-		if unavailable(err) {
-			status, title = fiber.StatusServiceUnavailable, "Temporarily unavailable"
-			msg = "The database is not answering right now. Nothing was changed; please retry in a moment."
-			c.Set(fiber.HeaderRetryAfter, "2")
-		} else {
-			status, title = fiber.StatusInternalServerError, "Something went wrong"
-			msg = "The console hit an unexpected error. It has been logged."
+		var retryAfter string
+		status, title, msg, retryAfter = failurePage(err)
+		if retryAfter != "" {
+			c.Set(fiber.HeaderRetryAfter, retryAfter)
 		}
 		h.log.Error("console request failed", "err", err, "method", c.Method(), "path", c.Path())
 	}
 	return h.render(r, status, title, errorPage(title, msg))
+}
+
+// failurePage is the page for an error the console has no page of its own
+// for: 503 while a store is unreachable (failure.Unavailable, the
+// classification the headless API answers 503 by), else 500.
+func failurePage(err error) (status int, title, msg, retryAfter string) {
+	if failure.Unavailable(err) {
+		return fiber.StatusServiceUnavailable, "Temporarily unavailable",
+			"The database is not answering right now. Nothing was changed; please retry in a moment.", "2"
+	}
+	return fiber.StatusInternalServerError, "Something went wrong", "The console hit an unexpected error. It has been logged.", ""
 }
 
 // render writes a full page framed by the shared layout.

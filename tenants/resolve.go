@@ -2,20 +2,22 @@ package tenants
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
+
+	"github.com/hallpass/hallpass/internal/failure"
 )
 
 // ErrMalformedHost is returned for a Host header that is not a valid host name.
-var ErrMalformedHost = errors.New("malformed host")
+var ErrMalformedHost = failure.NewFormSentinel(http.StatusBadRequest, "invalid_host", "Malformed Host header.", "malformed host")
 
 // ErrUnknownHost is returned for a well-formed Host the platform does not
 // answer on: no tenant can ever be reached there (an IP address or name that
 // is not the public URL's, the bare base domain, a reserved label, a name
 // nested under a tenant's host, no Host at all).
-var ErrUnknownHost = errors.New("host not served")
+var ErrUnknownHost = failure.NewFormSentinel(http.StatusBadRequest, "invalid_host", "This host is not served here.", "host not served")
 
 // Resolver ties a request to a tenant by its Host: `{slug}.{base domain}`
 // or a verified custom domain. The public URL's host serves the platform

@@ -7,6 +7,7 @@ package tenants
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/pgtext"
 )
 
@@ -55,7 +57,7 @@ func (d Domain) ExpiresAt() time.Time { return d.CreatedAt.Add(DomainClaimTTL) }
 
 // Errors returned by the store and the resolver.
 var (
-	ErrNotFound      = errors.New("tenant not found")
+	ErrNotFound      = failure.NewFormSentinel(http.StatusNotFound, "unknown_tenant", "Unknown tenant.", "tenant not found")
 	ErrSlugTaken     = errors.New("slug is already taken")
 	ErrDomainTaken   = errors.New("domain is already claimed")
 	ErrInvalidSlug   = errors.New("invalid slug")

@@ -1,13 +1,20 @@
+// Package account serves allauth's headless account endpoints: login,
+// signup, the session, reauthentication, email verification, login by
+// code, password change and reset, and the account's email addresses.
+// inputs.go parses and validates requests with allauth's error codes,
+// handlers call internal/identity, responses.go shapes the answers; the
+// domain's refusals go to api.ErrorHandler as they are.
 package account
 
 import (
 	"errors"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // Handlers serve the account slice.
@@ -15,33 +22,36 @@ type Handlers struct {
 	*api.Headless
 }
 
-// Register adds the account routes to a headless client group.
-func (h *Handlers) Register(r api.Routes) {
-	r.Post("/auth/login", h.Login)
-	r.Post("/auth/signup", h.Signup)
-	r.Get("/auth/session", h.GetSession)
-	r.Delete("/auth/session", h.Logout)
-	r.Get("/auth/email/verify", h.InspectVerification)
-	r.Post("/auth/email/verify", h.Verify)
-	r.Post("/auth/email/verify/resend", h.ResendVerification)
-	r.Post("/auth/reauthenticate", h.Reauthenticate)
-	r.Post("/account/password/change", h.ChangePassword)
-	r.Post("/auth/password/request", h.RequestPasswordReset)
-	r.Get("/auth/password/reset", h.InspectPasswordReset)
-	r.Post("/auth/password/reset", h.ResetPassword)
-	r.Post("/auth/code/request", h.RequestLoginCode)
-	r.Post("/auth/code/confirm", h.ConfirmLoginCode)
-	r.Post("/auth/code/resend", h.ResendLoginCode)
-	r.Get("/account/email", h.ListEmails)
-	r.Post("/account/email", h.AddEmail)
-	r.Put("/account/email", h.ResendEmailVerification)
-	r.Patch("/account/email", h.MarkPrimaryEmail)
-	r.Delete("/account/email", h.DeleteEmail)
-	r.Get("/auth/sessions", h.ListSessions)
-	r.Delete("/auth/sessions", h.EndSessions)
-}
+// loginByCode is the rule of the login-by-code request endpoints.
+var loginByCode = api.Rule{Text: "ACCOUNT_LOGIN_BY_CODE_ENABLED", When: func(s *tenants.Settings) bool { return s.LoginByCodeEnabled }}
 
-func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+// Routes are the account slice's endpoints, in catalog order.
+func (h *Handlers) Routes() []api.Route {
+	local := api.LocalAccounts
+	return []api.Route{
+		{Method: fiber.MethodGet, Path: "/auth/session", Rule: api.Always, Handler: h.GetSession},
+		{Method: fiber.MethodDelete, Path: "/auth/session", Rule: api.Always, Handler: h.Logout},
+		{Method: fiber.MethodPost, Path: "/auth/reauthenticate", Rule: api.Always, Handler: h.Reauthenticate},
+		{Method: fiber.MethodPost, Path: "/auth/login", Rule: local, Handler: h.Login},
+		{Method: fiber.MethodPost, Path: "/auth/signup", Rule: local, Handler: h.Signup},
+		{Method: fiber.MethodGet, Path: "/auth/email/verify", Rule: local, Handler: h.InspectVerification},
+		{Method: fiber.MethodPost, Path: "/auth/email/verify", Rule: local, Handler: h.Verify},
+		{Method: fiber.MethodPost, Path: "/auth/email/verify/resend", Rule: local, Handler: h.ResendVerification},
+		{Method: fiber.MethodPost, Path: "/auth/password/request", Rule: local, Handler: h.RequestPasswordReset},
+		{Method: fiber.MethodGet, Path: "/auth/password/reset", Rule: local, Handler: h.InspectPasswordReset},
+		{Method: fiber.MethodPost, Path: "/auth/password/reset", Rule: local, Handler: h.ResetPassword},
+		{Method: fiber.MethodPost, Path: "/account/password/change", Rule: local, Handler: h.ChangePassword},
+		{Method: fiber.MethodGet, Path: "/account/email", Rule: local, Handler: h.ListEmails},
+		{Method: fiber.MethodPost, Path: "/account/email", Rule: local, Handler: h.AddEmail},
+		{Method: fiber.MethodPut, Path: "/account/email", Rule: local, Handler: h.ResendEmailVerification},
+		{Method: fiber.MethodPatch, Path: "/account/email", Rule: local, Handler: h.MarkPrimaryEmail},
+		{Method: fiber.MethodDelete, Path: "/account/email", Rule: local, Handler: h.DeleteEmail},
+		{Method: fiber.MethodPost, Path: "/auth/code/request", Rule: loginByCode, Handler: h.RequestLoginCode},
+		{Method: fiber.MethodPost, Path: "/auth/code/resend", Rule: loginByCode, Handler: h.ResendLoginCode},
+		{Method: fiber.MethodPost, Path: "/auth/code/confirm", Handler: h.ConfirmLoginCode,
+			Rule: api.Rule{Text: "always (it also serves ACCOUNT_LOGIN_BY_CODE_REQUIRED)", When: api.Always.When}},
+	}
+}
 
 // Login handles POST auth/login.
 func (h *Handlers) Login(c *fiber.Ctx) error {
@@ -54,12 +64,9 @@ func (h *Handlers) Login(c *fiber.Ctx) error {
 		return err
 	}
 	if err := h.Accounts.Login(c.UserContext(), t, sess, in.LoginInput, api.Request(c)); err != nil {
-		return domainError(err)
+		return err
 	}
-	if sess.Authenticated() {
-		api.RotateCSRF(c)
-	}
-	return h.RespondAuth(c)
+	return h.authenticated(c)
 }
 
 // Signup handles POST auth/signup.
@@ -76,17 +83,14 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 		return err
 	}
 	if err := h.Accounts.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
-		return domainError(err)
+		return err
 	}
-	if sess.Authenticated() {
-		api.RotateCSRF(c)
-	}
-	return h.RespondAuth(c)
+	return h.authenticated(c)
 }
 
 // GetSession handles GET auth/session.
 func (h *Handlers) GetSession(c *fiber.Ctx) error {
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // Logout handles DELETE auth/session: always an unauthenticated 401.
@@ -94,7 +98,25 @@ func (h *Handlers) Logout(c *fiber.Ctx) error {
 	if err := h.Accounts.Logout(c.UserContext(), api.Session(c)); err != nil {
 		return err
 	}
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
+}
+
+// Reauthenticate handles POST auth/reauthenticate.
+func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	password, err := parsePassword(c)
+	if err != nil {
+		return err
+	}
+	if sess.Authenticated() {
+		if err := h.Accounts.Limit(c.UserContext(), t, "reauthenticate", api.Request(c), sess, ""); err != nil {
+			return err
+		}
+	}
+	if err := h.Accounts.Reauthenticate(c.UserContext(), t, sess, password); err != nil {
+		return h.failed(c, err)
+	}
+	return base.RespondAuth(c, h.Headless)
 }
 
 // InspectVerification handles GET auth/email/verify (X-Email-Verification-Key).
@@ -103,13 +125,9 @@ func (h *Handlers) InspectVerification(c *fiber.Ctx) error {
 	v, err := h.Accounts.InspectVerification(c.UserContext(), t, sess, c.Get("X-Email-Verification-Key"))
 	if err != nil {
 		// A wrong code still counts: save the session with the attempt.
-		if serr := h.saveAttempt(c); serr != nil {
-			return serr
-		}
-		return domainError(err)
+		return h.attempted(c, err)
 	}
-	return h.Respond(c, fiber.StatusOK, map[string]any{"email": v.Address.Email, "user": api.UserData(v.User, t.Settings)},
-		map[string]any{"is_authenticating": v.Authenticating})
+	return respondVerification(c, h.Headless, v)
 }
 
 // Verify handles POST auth/email/verify.
@@ -120,55 +138,96 @@ func (h *Handlers) Verify(c *fiber.Ctx) error {
 		err = h.Accounts.ConfirmVerification(c.UserContext(), t, sess, key, api.Request(c))
 	}
 	if err != nil {
-		if serr := h.saveAttempt(c); serr != nil {
-			return serr
-		}
-		return domainError(err)
+		return h.attempted(c, err)
 	}
-	if sess.Authenticated() {
-		api.RotateCSRF(c)
-	}
-	return h.RespondAuth(c)
+	return h.authenticated(c)
 }
 
 // ResendVerification handles POST auth/email/verify/resend.
 func (h *Handlers) ResendVerification(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.Accounts.ResendVerificationCode(c.UserContext(), t, sess, api.Request(c)); err != nil {
-		return domainError(err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)
 }
 
-func (h *Handlers) saveAttempt(c *fiber.Ctx) error {
+// RequestLoginCode handles POST auth/code/request (routed only with
+// ACCOUNT_LOGIN_BY_CODE_ENABLED).
+func (h *Handlers) RequestLoginCode(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	return h.Accounts.Sessions.Save(c.UserContext(), sess, loginTimeout(t.Settings.LoginTimeout))
+	if sess.Authenticated() {
+		return api.ErrConflict
+	}
+	email, err := parseField(c, "email")
+	if err != nil {
+		return err
+	}
+	if err := h.Accounts.RequestLoginCode(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
+		return h.failed(c, err)
+	}
+	return base.RespondAuth(c, h.Headless)
 }
 
-// domainError maps identity's errors to the API's; the rest pass through to
-// the central error handler.
-func domainError(err error) error {
-	var errs identity.Errors
-	if errors.As(err, &errs) {
-		out := &api.InputError{}
-		for _, e := range errs {
-			out.Errors = append(out.Errors, item(e))
-		}
-		return out
+// ConfirmLoginCode handles POST auth/code/confirm.
+func (h *Handlers) ConfirmLoginCode(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	code, err := parseCode(c)
+	if err != nil {
+		return err
 	}
-	var one *identity.Error
-	if errors.As(err, &one) {
-		return &api.InputError{Errors: []api.ErrorItem{item(one)}}
+	if err := h.Accounts.ConfirmLoginCode(c.UserContext(), t, sess, code, api.Request(c)); err != nil {
+		return h.failed(c, err)
 	}
-	switch {
-	case errors.Is(err, identity.ErrConflict):
-		return api.ErrConflict
-	case errors.Is(err, identity.ErrSignupClosed), errors.Is(err, identity.ErrNotSent):
-		return api.ErrForbidden
-	case errors.Is(err, identity.ErrRateLimited):
-		return api.ErrRateLimited
+	return h.authenticated(c)
+}
+
+// ResendLoginCode handles POST auth/code/resend.
+func (h *Handlers) ResendLoginCode(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if err := h.Accounts.ResendLoginCode(c.UserContext(), t, sess, api.Request(c)); err != nil {
+		return h.failed(c, err)
+	}
+	return h.Respond(c, fiber.StatusOK, nil, nil)
+}
+
+// authenticated answers a step that may have logged the user in: a new
+// CSRF token if it did (as Django rotates it at login), and the
+// authentication response.
+func (h *Handlers) authenticated(c *fiber.Ctx) error {
+	if api.Session(c).Authenticated() {
+		api.RotateCSRF(c)
+	}
+	return base.RespondAuth(c, h.Headless)
+}
+
+// attempted returns err after saving the session: a wrong key or code still
+// counts against its attempts.
+func (h *Handlers) attempted(c *fiber.Ctx, err error) error {
+	if serr := h.saveSession(c); serr != nil {
+		return serr
 	}
 	return err
 }
 
-func loginTimeout(seconds int) time.Duration { return time.Duration(seconds) * time.Second }
+// failed returns err, after saving the session when the failed attempt
+// changed it (attempt counters) — unless the answer is the authentication
+// response (which saves it itself) or the attempts are already exhausted.
+func (h *Handlers) failed(c *fiber.Ctx, err error) error {
+	if errors.Is(err, identity.ErrNotAuthenticated) || errors.Is(err, identity.ErrReauthenticationRequired) {
+		return err
+	}
+	var errs identity.Errors
+	if errors.As(err, &errs) && len(errs) == 1 && errs[0].Code == "too_many_login_attempts" {
+		return err
+	}
+	if sess := api.Session(c); sess != nil && sess.Dirty() {
+		return h.attempted(c, err)
+	}
+	return err
+}
+
+func (h *Handlers) saveSession(c *fiber.Ctx) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	return h.Accounts.Sessions.Save(c.UserContext(), sess, api.LoginTimeout(t.Settings))
+}

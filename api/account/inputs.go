@@ -1,9 +1,7 @@
-// Package account serves allauth's headless account endpoints: login,
-// signup, session, logout and email verification. Inputs parse and validate
-// requests with allauth's error codes; handlers call internal/identity.
 package account
 
 import (
+	"encoding/json"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
@@ -119,4 +117,116 @@ func parseKey(c *fiber.Ctx) (string, error) {
 
 func item(e *identity.Error) api.ErrorItem {
 	return api.ErrorItem{Message: e.Message, Code: e.Code, Param: e.Param}
+}
+
+// parsePassword reads POST auth/reauthenticate's {password} (an absent one
+// is the domain's to refuse).
+func parsePassword(c *fiber.Ctx) (string, error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return "", err
+	}
+	password, _, e := b.Str("password")
+	if e != nil {
+		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
+	}
+	return password, nil
+}
+
+// changePasswordInput is POST account/password/change's body.
+type changePasswordInput struct {
+	Current, New string
+	// HasCurrent: current_password was sent (a user without a usable
+	// password sets one without it).
+	HasCurrent bool
+}
+
+func parseChangePassword(c *fiber.Ctx) (changePasswordInput, error) {
+	var in changePasswordInput
+	b, err := parseBody(c)
+	if err != nil {
+		return in, err
+	}
+	var e1, e2 *api.ErrorItem
+	in.Current, in.HasCurrent, e1 = b.Str("current_password")
+	in.New, _, e2 = b.Str("new_password")
+	if e1 != nil || e2 != nil {
+		return in, &api.InputError{Errors: nonNil(e1, e2)}
+	}
+	return in, nil
+}
+
+// parseResetPassword reads POST auth/password/reset's {key, password}.
+func parseResetPassword(c *fiber.Ctx) (key, password string, err error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return "", "", err
+	}
+	key, _, e1 := b.Str("key")
+	password, _, e2 := b.Str("password")
+	if e1 != nil || e2 != nil {
+		return "", "", &api.InputError{Errors: nonNil(e1, e2)}
+	}
+	return key, password, nil
+}
+
+// parseCode reads POST auth/code/confirm's {code} (an absent one is the
+// domain's to refuse).
+func parseCode(c *fiber.Ctx) (string, error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return "", err
+	}
+	code, _, e := b.Str("code")
+	if e != nil {
+		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
+	}
+	return code, nil
+}
+
+// parsePrimaryEmail reads PATCH account/email's {email, primary: true}.
+func parsePrimaryEmail(c *fiber.Ctx) (string, error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return "", err
+	}
+	email, _, e := b.Str("email")
+	var primary bool
+	if raw, ok := b["primary"]; !ok || json.Unmarshal(raw, &primary) != nil || !primary {
+		item := api.ErrorItem{Param: "primary", Code: "invalid", Message: "Enter a valid value."}
+		if !ok {
+			item = api.ErrorItem{Param: "primary", Code: "required", Message: "This field is required."}
+		}
+		return "", &api.InputError{Errors: nonNil(e, &item)}
+	}
+	if e != nil {
+		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
+	}
+	return email, nil
+}
+
+// parseField reads one required string field.
+func parseField(c *fiber.Ctx, name string) (string, error) {
+	b, err := parseBody(c)
+	if err != nil {
+		return "", err
+	}
+	v, present, e := b.Str(name)
+	if e != nil {
+		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
+	}
+	if !present || v == "" {
+		return "", &api.InputError{Errors: []api.ErrorItem{item(identity.NewError(name, "required"))}}
+	}
+	return v, nil
+}
+
+func nonNil(items ...*api.ErrorItem) []api.ErrorItem {
+	var out []api.ErrorItem
+	for _, i := range items {
+		if i != nil {
+			out = append(out, *i)
+		}
+	}
+	return out
 }

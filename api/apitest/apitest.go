@@ -35,6 +35,7 @@ import (
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
+	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -67,13 +68,13 @@ type Env struct {
 	// Social serves the provider endpoints; set Social.Endpoints before a
 	// test's first provider request.
 	Social   *apisocial.Handlers
-	strategy *tokens.Strategy
+	strategy *tokensdomain.Strategy
 	// host is the Host requests carry unless a test sets one: the public URL's.
 	host string
 }
 
 // Strategy is the tenant server's JWT strategy (tests move its clock).
-func (e *Env) Strategy() *tokens.Strategy { return e.strategy }
+func (e *Env) Strategy() *tokensdomain.Strategy { return e.strategy }
 
 // New creates a tenant with settings and a server that serves it.
 func New(t testing.TB, settings Settings) *Env {
@@ -144,7 +145,7 @@ func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDo
 	stopLocal := accounts.Sessions.StartLocalCache(ctx, sessions.LocalCacheConfig{Namespace: "apitest-" + uuid.NewString()})
 	t.Cleanup(stopLocal)
 	smtp := sharedMail(t)
-	strategy := &tokens.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
+	strategy := &tokensdomain.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
 		BaseDomain: baseDomain}
 	mfaStore := mfadomain.NewStore(pool, testenv.Sealer(t))
 	accounts.MFA = mfaStore

@@ -1,9 +1,15 @@
 package base
 
 import (
+	"errors"
 	"slices"
 
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -40,7 +46,7 @@ type configResponse struct {
 
 func configData(s *tenants.Settings, client string) configResponse {
 	out := configResponse{Account: accountConfig{
-		LoginMethods:                   nonNil(s.LoginMethods),
+		LoginMethods:                   nonNilStrings(s.LoginMethods),
 		IsOpenForSignup:                s.SignupOpen,
 		EmailVerificationByCodeEnabled: s.EmailVerificationByCodeEnabled,
 		LoginByCodeEnabled:             s.LoginByCodeEnabled,
@@ -51,7 +57,7 @@ func configData(s *tenants.Settings, client string) configResponse {
 		out.SocialAccount = &socialConfig{Providers: providers.ForClient(s.ProviderApps(), client)}
 	}
 	if slices.Contains(s.Apps, "mfa") {
-		out.MFA = &mfaConfig{SupportedTypes: nonNil(s.MFASupportedTypes), PasskeyLoginEnabled: s.MFAPasskeyLoginEnabled}
+		out.MFA = &mfaConfig{SupportedTypes: nonNilStrings(s.MFASupportedTypes), PasskeyLoginEnabled: s.MFAPasskeyLoginEnabled}
 	}
 	if slices.Contains(s.Apps, "usersessions") {
 		out.UserSessions = &usersessionsConfig{TrackActivity: s.UserSessionsTrackActivity}
@@ -73,9 +79,115 @@ func legacyAuthenticationMethod(methods []string) string {
 	return ""
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// UserView is allauth's serialised user, empty fields dropped. The fields
+// are in the order a map's keys are encoded (sorted), which is what this
+// was before it became a struct (a session check built the map each time).
+type UserView struct {
+	Display           string `json:"display"`
+	Email             string `json:"email,omitempty"`
+	HasUsablePassword bool   `json:"has_usable_password"`
+	ID                int64  `json:"id"`
+	Username          string `json:"username,omitempty"`
+}
+
+// UserData is allauth's serialised user.
+func UserData(u *identity.User, s *tenants.Settings) UserView {
+	return summaryData(u.Summary(), s)
+}
+
+// summaryData is UserData from the summary cached with a session.
+func summaryData(u *sessions.User, s *tenants.Settings) UserView {
+	d := UserView{ID: u.ID, Display: u.Display(), HasUsablePassword: u.UsablePassword, Email: u.PrimaryEmail}
+	if s.UserModelUsernameField != "" {
+		d.Username = u.Username
 	}
-	return s
+	return d
+}
+
+// authData is the data of an authenticated session's response (keys in
+// encoded-map order, as UserView).
+type authData struct {
+	Methods []sessions.AuthRecord `json:"methods"`
+	User    UserView              `json:"user"`
+}
+
+// sessionUser returns what the authentication response shows of the
+// session's user: on a GET, the summary read with the session (its Redis
+// entry is dropped by every change to the user, see
+// sessions.Store.UserChanged), so checking a session costs no Postgres
+// read; otherwise, and when the session carries none, the user as Postgres
+// has it now (the request may just have changed it).
+func sessionUser(c *fiber.Ctx, h *api.Headless, t *tenants.Tenant, sess *sessions.Session) (*sessions.User, error) {
+	if u := sess.User(); u != nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
+		return u, nil
+	}
+	user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return user.Summary(), nil
+}
+
+// RespondAuth writes allauth's authentication response for the request's
+// session: 200 with the user and methods when logged in; otherwise 401 (or
+// status, e.g. 410) with the flows a frontend can take next.
+func RespondAuth(c *fiber.Ctx, h *api.Headless, status ...int) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if sess != nil && sess.Authenticated() && len(status) == 0 {
+		user, err := sessionUser(c, h, t, sess)
+		if err != nil {
+			if errors.Is(err, identity.ErrUserNotFound) {
+				_ = h.Accounts.Logout(c.UserContext(), sess)
+				return RespondAuth(c, h)
+			}
+			return err
+		}
+		if !user.Active {
+			_ = h.Accounts.Logout(c.UserContext(), sess)
+			return RespondAuth(c, h)
+		}
+		meta := map[string]any{"is_authenticated": true}
+		if h.UsesJWT(c, t) && api.StartUser(c) != sess.State.UserID {
+			// Tokens go out on the response where the user became
+			// authenticated; the session must exist before its refresh tokens.
+			if err := h.Accounts.Sessions.Save(c.UserContext(), sess, api.LoginTimeout(t.Settings)); err != nil {
+				return err
+			}
+			access, refresh, err := h.Tokens.Issue(c.UserContext(), t, api.TenantBaseURL(c), sess)
+			if err != nil {
+				return err
+			}
+			meta["access_token"], meta["refresh_token"] = access, refresh
+		}
+		return h.Respond(c, fiber.StatusOK, authData{User: summaryData(user, t.Settings), Methods: methods(sess)}, meta)
+	}
+	code := fiber.StatusUnauthorized
+	if len(status) > 0 {
+		code = status[0]
+	}
+	var isAuth any = false
+	if code == fiber.StatusGone {
+		isAuth = nil // allauth renders `user and user.is_authenticated` with no user
+	}
+	return h.Respond(c, code, map[string]any{"flows": flows(c, h)}, map[string]any{"is_authenticated": isAuth})
+}
+
+// RespondReauth writes allauth's "reauthentication required" response: 401
+// with the user, the methods, and the flows that can reauthenticate.
+func RespondReauth(c *fiber.Ctx, h *api.Headless) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
+	if err != nil {
+		return err
+	}
+	return h.Respond(c, fiber.StatusUnauthorized, map[string]any{"user": UserData(user, t.Settings), "methods": methods(sess),
+		"flows": reauthenticationFlows(c, h, t, sess, user)}, map[string]any{"is_authenticated": true})
+}
+
+// methods are the session's authentication records ([] when none).
+func methods(sess *sessions.Session) []sessions.AuthRecord {
+	if sess.State.Methods == nil {
+		return []sessions.AuthRecord{}
+	}
+	return sess.State.Methods
 }

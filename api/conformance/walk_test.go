@@ -281,7 +281,7 @@ func (w *walker) walkSessions(f *frontend) {
 // sweep sends every routed endpoint an empty request (as the frontend's
 // session is: logged in or not), keeping the session.
 func (w *walker) sweep(f *frontend) {
-	for _, r := range w.env.Server.Registry.Served(w.settings(), w.client) {
+	for _, r := range w.env.Server.Catalog.Served(w.settings(), w.client) {
 		body := ""
 		if r.Method != "GET" {
 			body = "{}"

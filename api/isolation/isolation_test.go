@@ -107,7 +107,7 @@ func TestCredentialsDoNotCrossTenants(t *testing.T) {
 	}
 	tried := 0
 	for _, at := range attempts {
-		for _, r := range b.Server.Registry.Served(b.Tenant.Settings, at.client) {
+		for _, r := range b.Server.Catalog.Served(b.Tenant.Settings, at.client) {
 			if r.Method == "DELETE" && r.Path == "/auth/session" {
 				continue // logging out is harmless and tells nothing
 			}

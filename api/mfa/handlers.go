@@ -1,23 +1,26 @@
 // Package mfa serves allauth's headless MFA endpoints: the mfa_authenticate
 // and mfa_trust stages, MFA reauthentication, TOTP, recovery codes and
 // WebAuthn (security keys, passkey login and passkey signup). The rules
-// live in internal/mfa; this package parses, checks the session's state and
-// shapes allauth's responses.
+// live in internal/mfa; this package parses (inputs.go), checks the
+// session's state (handlers.go, manage.go, webauthn.go) and shapes
+// allauth's responses (responses.go); the domain's refusals go to
+// api.ErrorHandler as they are.
 package mfa
 
 import (
-	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/seal"
-	"github.com/hallpass/hallpass/internal/sessions"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // Ceremony purposes kept in the session.
@@ -36,111 +39,70 @@ type Handlers struct {
 	Sealer *seal.Sealer
 }
 
-// Register adds the MFA routes (each gated by the route catalog).
-func (h *Handlers) Register(r api.Routes) {
-	r.Post("/auth/2fa/authenticate", h.Authenticate)
-	r.Post("/auth/2fa/reauthenticate", h.Reauthenticate)
-	r.Post("/auth/2fa/trust", h.Trust)
-	r.Get("/account/authenticators", h.List)
-	r.Get("/account/authenticators/totp", h.TOTPStatus)
-	r.Post("/account/authenticators/totp", h.ActivateTOTP)
-	r.Delete("/account/authenticators/totp", h.DeactivateTOTP)
-	r.Get("/account/authenticators/recovery-codes", h.RecoveryCodes)
-	r.Post("/account/authenticators/recovery-codes", h.RegenerateRecoveryCodes)
-	r.Get("/account/authenticators/webauthn", h.WebAuthnCreationOptions)
-	r.Post("/account/authenticators/webauthn", h.AddWebAuthn)
-	r.Put("/account/authenticators/webauthn", h.RenameWebAuthn)
-	r.Delete("/account/authenticators/webauthn", h.DeleteWebAuthn)
-	r.Get("/auth/webauthn/authenticate", h.WebAuthnAuthenticateOptions)
-	r.Post("/auth/webauthn/authenticate", h.WebAuthnAuthenticate)
-	r.Get("/auth/webauthn/reauthenticate", h.WebAuthnReauthenticateOptions)
-	r.Post("/auth/webauthn/reauthenticate", h.WebAuthnReauthenticate)
-	r.Get("/auth/webauthn/login", h.PasskeyLoginOptions)
-	r.Post("/auth/webauthn/login", h.PasskeyLogin)
-	r.Post("/auth/webauthn/signup", h.PasskeySignupStart)
-	r.Get("/auth/webauthn/signup", h.PasskeySignupOptions)
-	r.Put("/auth/webauthn/signup", h.PasskeySignupFinish)
+// Rules of the MFA routes.
+var (
+	mfaApp = api.AppEnabled(tenants.AppMFA)
+	// passkeyLogin: passkeys may log users in.
+	passkeyLogin = api.Rule{Text: "webauthn and MFA_PASSKEY_LOGIN_ENABLED",
+		When: func(s *tenants.Settings) bool { return mfaType("webauthn").When(s) && s.MFAPasskeyLoginEnabled }}
+	// passkeySignup: users may sign up with a passkey.
+	passkeySignup = api.Rule{Text: "webauthn and MFA_PASSKEY_SIGNUP_ENABLED",
+		When: func(s *tenants.Settings) bool { return mfaType("webauthn").When(s) && s.MFAPasskeySignupEnabled }}
+	// trustRule: a browser may be trusted to skip MFA.
+	trustRule = api.Rule{Text: "MFA_TRUST_ENABLED, browser client",
+		When: func(s *tenants.Settings) bool { return mfaApp.When(s) && s.MFATrustEnabled }}
+)
+
+// mfaType is the rule of one authenticator type's routes: mfa is enabled
+// and typ is in MFA_SUPPORTED_TYPES.
+func mfaType(typ string) api.Rule {
+	return api.Rule{Text: typ + " in MFA_SUPPORTED_TYPES", When: func(s *tenants.Settings) bool {
+		return slices.Contains(s.Apps, tenants.AppMFA) && slices.Contains(s.MFASupportedTypes, typ)
+	}}
 }
 
-// body is the request's JSON object.
-type body struct{ api.Body }
-
-func parse(c *fiber.Ctx) (body, error) {
-	b, err := api.ParseBody(c)
-	return body{b}, err
-}
-
-// str reads an optional string field.
-func (b body) str(name string) (string, error) {
-	s, _, e := b.Str(name)
-	if e != nil {
-		return "", &api.InputError{Errors: []api.ErrorItem{*e}}
+// Routes are the MFA slice's endpoints, in catalog order.
+func (h *Handlers) Routes() []api.Route {
+	totp, codes, keys := mfaType(domain.TypeTOTP), mfaType(domain.TypeRecoveryCodes), mfaType(domain.TypeWebAuthn)
+	const get, post, put, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete
+	return []api.Route{
+		{Method: post, Path: "/auth/2fa/authenticate", Rule: mfaApp, Handler: h.Authenticate},
+		{Method: post, Path: "/auth/2fa/reauthenticate", Rule: mfaApp, Handler: h.Reauthenticate},
+		{Method: get, Path: "/account/authenticators", Rule: mfaApp, Handler: h.List},
+		{Method: get, Path: "/account/authenticators/totp", Rule: totp, Handler: h.TOTPStatus},
+		{Method: post, Path: "/account/authenticators/totp", Rule: totp, Handler: h.ActivateTOTP},
+		{Method: del, Path: "/account/authenticators/totp", Rule: totp, Handler: h.DeactivateTOTP},
+		{Method: get, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RecoveryCodes},
+		{Method: post, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RegenerateRecoveryCodes},
+		{Method: get, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.WebAuthnCreationOptions},
+		{Method: post, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.AddWebAuthn},
+		{Method: put, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.RenameWebAuthn},
+		{Method: del, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.DeleteWebAuthn},
+		{Method: get, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: h.WebAuthnAuthenticateOptions},
+		{Method: post, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: h.WebAuthnAuthenticate},
+		{Method: get, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: h.WebAuthnReauthenticateOptions},
+		{Method: post, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: h.WebAuthnReauthenticate},
+		{Method: get, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: h.PasskeyLoginOptions},
+		{Method: post, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: h.PasskeyLogin},
+		{Method: get, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupOptions},
+		{Method: post, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupStart},
+		{Method: put, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupFinish},
+		{Method: post, Path: "/auth/2fa/trust", Client: api.ClientBrowser, Rule: trustRule, Handler: h.Trust},
 	}
-	return s, nil
-}
-
-// credential returns the raw PublicKeyCredential.toJSON() object.
-func (b body) credential() ([]byte, error) {
-	raw, ok := b.Body["credential"]
-	if !ok || string(raw) == "null" {
-		return nil, api.FieldError("credential", "required", "This field is required.")
-	}
-	var probe map[string]any
-	if json.Unmarshal(raw, &probe) != nil {
-		return nil, api.FieldError("credential", "invalid", "Enter a valid value.")
-	}
-	return raw, nil
-}
-
-// fail maps the MFA and account domains' errors to allauth's answers.
-func (h *Handlers) fail(c *fiber.Ctx, err error) error {
-	var me *domain.Error
-	var ce *conflictError
-	switch {
-	case errors.As(err, &ce):
-		return &api.StatusError{Status: fiber.StatusConflict, Errors: []api.ErrorItem{{Message: ce.message, Code: ce.code}}}
-	case errors.Is(err, identity.ErrNotAuthenticated):
-		return h.RespondAuth(c)
-	case errors.Is(err, identity.ErrReauthenticationRequired):
-		return h.RespondReauth(c)
-	case errors.Is(err, domain.ErrAlreadyActive):
-		return api.ErrConflict
-	case errors.As(err, &me):
-		return &api.InputError{Errors: []api.ErrorItem{{Message: me.Message, Code: me.Code, Param: me.Param}}}
-	}
-	var ie identity.Errors
-	if errors.As(err, &ie) {
-		out := &api.InputError{}
-		for _, e := range ie {
-			out.Errors = append(out.Errors, api.ErrorItem{Message: e.Message, Code: e.Code, Param: e.Param})
-		}
-		return out
-	}
-	switch {
-	case errors.Is(err, identity.ErrConflict):
-		return api.ErrConflict
-	case errors.Is(err, identity.ErrSignupClosed):
-		return api.ErrForbidden
-	case errors.Is(err, identity.ErrRateLimited):
-		return api.ErrRateLimited
-	}
-	return err
 }
 
 // tryFactor starts a try of a user's second factor of kind: allauth's
 // login_failed limit for the user, consumed before the factor is checked
-// (identity.SecondFactorTry). It answers too_many_login_attempts itself.
+// (identity.SecondFactorTry); an exhausted limit is the refusal
+// (too_many_login_attempts) the request is answered with.
 func (h *Handlers) tryFactor(c *fiber.Ctx, userID int64, kind string, reauthentication bool) (*identity.SecondFactorTry, error) {
-	try, err := h.Accounts.TrySecondFactor(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication)
-	if err != nil {
-		return nil, h.fail(c, err)
-	}
-	return try, nil
+	return h.Accounts.TrySecondFactor(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication)
 }
 
 // endFactor ends a try with the check's outcome: passed (err nil), wrong
 // (incorrect_code: counted, audited once per burst) or not checked (a store
-// failed: given back). It returns the answer for err, if any.
+// failed: given back). It returns err, or the failure to record a pass or
+// a wrong try.
 func (h *Handlers) endFactor(c *fiber.Ctx, try *identity.SecondFactorTry, err error) error {
 	ctx := c.UserContext()
 	switch {
@@ -153,10 +115,7 @@ func (h *Handlers) endFactor(c *fiber.Ctx, try *identity.SecondFactorTry, err er
 	default:
 		try.Abort(ctx)
 	}
-	if err == nil {
-		return nil
-	}
-	return h.fail(c, err)
+	return err
 }
 
 // recent requires a logged-in user who authenticated recently: every MFA
@@ -172,15 +131,10 @@ func (h *Handlers) relyingParty(c *fiber.Ctx) (*webauthn.Config, error) {
 	t := api.Tenant(c)
 	cfg, err := t.Settings.WebAuthnConfig(t.Name, api.TenantBaseURL(c))
 	if err != nil {
-		return nil, &conflictError{code: "webauthn_unavailable", message: err.Error()}
+		return nil, conflict("webauthn_unavailable", err.Error())
 	}
 	return cfg, nil
 }
-
-// conflictError is a 409 that carries errors (as allauth's MFA 409s do).
-type conflictError struct{ code, message string }
-
-func (e *conflictError) Error() string { return e.message }
 
 func (h *Handlers) user(c *fiber.Ctx, userID int64) (*domain.WebAuthnUser, error) {
 	t := api.Tenant(c)
@@ -195,32 +149,17 @@ func (h *Handlers) user(c *fiber.Ctx, userID int64) (*domain.WebAuthnUser, error
 	return h.Store.WebAuthnUser(c.UserContext(), t.ID, userID, name, u.Display())
 }
 
-func record(a *domain.Authenticator) sessions.AuthRecord {
-	rec := sessions.AuthRecord{Method: "mfa", Type: a.Type}
-	if a.Type != domain.TypeTOTP {
-		rec.ID = a.ID
-	}
-	return rec
-}
-
 // Authenticate handles POST auth/2fa/authenticate ({code}: TOTP or a
 // recovery code) for the mfa_authenticate stage.
 func (h *Handlers) Authenticate(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	login := h.Accounts.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
-		return h.RespondAuth(c, fiber.StatusUnauthorized)
+		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
-	b, err := parse(c)
+	code, err := parseCode(c)
 	if err != nil {
 		return err
-	}
-	code, err := b.str("code")
-	if err != nil {
-		return err
-	}
-	if code == "" {
-		return api.FieldError("code", "required", "This field is required.")
 	}
 	try, err := h.tryFactor(c, login.UserID, identity.FactorCode, false)
 	if err != nil {
@@ -231,31 +170,18 @@ func (h *Handlers) Authenticate(c *fiber.Ctx) error {
 		return err
 	}
 	h.Accounts.RecordMethod(sess, record(a))
-	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFAAuthenticate, api.Request(c)); err != nil {
-		return h.fail(c, err)
-	}
-	if sess.Authenticated() {
-		api.RotateCSRF(c)
-	}
-	return h.RespondAuth(c)
+	return h.continueLogin(c, identity.StageMFAAuthenticate)
 }
 
 // Reauthenticate handles POST auth/2fa/reauthenticate.
 func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if !sess.Authenticated() {
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
-	b, err := parse(c)
+	code, err := parseCode(c)
 	if err != nil {
 		return err
-	}
-	code, err := b.str("code")
-	if err != nil {
-		return err
-	}
-	if code == "" {
-		return api.FieldError("code", "required", "This field is required.")
 	}
 	try, err := h.tryFactor(c, sess.State.UserID, identity.FactorCode, true)
 	if err != nil {
@@ -268,7 +194,7 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 	rec := record(a)
 	rec.Reauthenticated = true
 	h.Accounts.RecordMethod(sess, rec)
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // Trust handles POST auth/2fa/trust ({trust: bool}) for the mfa_trust
@@ -278,15 +204,11 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	login := h.Accounts.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFATrust {
-		return h.RespondAuth(c, fiber.StatusUnauthorized)
+		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
-	b, err := parse(c)
+	trust, err := parseTrust(c)
 	if err != nil {
 		return err
-	}
-	var trust bool
-	if raw, ok := b.Body["trust"]; !ok || json.Unmarshal(raw, &trust) != nil {
-		return api.FieldError("trust", "required", "This field is required.")
 	}
 	if trust {
 		value, until, err := h.Accounts.TrustCookie(c.UserContext(), t, login.UserID)
@@ -301,11 +223,19 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 			Expires: until, MaxAge: int(time.Until(until).Seconds()), HTTPOnly: s.MFATrustCookieHTTPOnly,
 			Secure: s.MFATrustCookieSecure || c.Protocol() == "https", SameSite: s.MFATrustCookieSameSite})
 	}
-	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFATrust, api.Request(c)); err != nil {
-		return h.fail(c, err)
+	return h.continueLogin(c, identity.StageMFATrust)
+}
+
+// continueLogin completes a pending login's stage and answers: a new CSRF
+// token once the login is complete, and the authentication response (the
+// next stage's flows, or the user).
+func (h *Handlers) continueLogin(c *fiber.Ctx, stage string) error {
+	t, sess := api.Tenant(c), api.Session(c)
+	if err := h.Accounts.Continue(c.UserContext(), t, sess, stage, api.Request(c)); err != nil {
+		return err
 	}
 	if sess.Authenticated() {
 		api.RotateCSRF(c)
 	}
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }

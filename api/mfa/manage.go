@@ -1,7 +1,6 @@
 package mfa
 
 import (
-	"encoding/json"
 	"errors"
 	"slices"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/api/base"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 )
 
@@ -16,17 +16,13 @@ import (
 func (h *Handlers) List(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if !sess.Authenticated() {
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
 	list, err := h.Store.List(c.UserContext(), t.ID, sess.State.UserID)
 	if err != nil {
 		return err
 	}
-	out := []map[string]any{}
-	for _, a := range list {
-		out = append(out, a.Data(false))
-	}
-	return h.Respond(c, fiber.StatusOK, out, nil)
+	return h.Respond(c, fiber.StatusOK, authenticatorsData(list), nil)
 }
 
 // canAdd answers 409 with errors when the user may not add an authenticator
@@ -41,7 +37,7 @@ func (h *Handlers) canAdd(c *fiber.Ctx) error {
 	err = domain.CheckCanAdd(t.Settings, unverified)
 	var me *domain.Error
 	if errors.As(err, &me) {
-		return h.fail(c, &conflictError{code: me.Code, message: me.Message})
+		return conflict(me.Code, me.Message)
 	}
 	return err
 }
@@ -51,7 +47,7 @@ func (h *Handlers) canAdd(c *fiber.Ctx) error {
 func (h *Handlers) TOTPStatus(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if !sess.Authenticated() {
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
 	a, err := h.Store.ByType(c.UserContext(), t.ID, sess.State.UserID, domain.TypeTOTP)
 	if err == nil {
@@ -61,7 +57,7 @@ func (h *Handlers) TOTPStatus(c *fiber.Ctx) error {
 		return err
 	}
 	if err := h.canAdd(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	user, err := h.Accounts.Store.User(c.UserContext(), t.ID, sess.State.UserID)
 	if err != nil {
@@ -86,21 +82,14 @@ func (h *Handlers) TOTPStatus(c *fiber.Ctx) error {
 func (h *Handlers) ActivateTOTP(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if err := h.canAdd(c); err != nil {
-		return h.fail(c, err)
-	}
-	b, err := parse(c)
-	if err != nil {
 		return err
 	}
-	code, err := b.str("code")
+	code, err := parseCode(c)
 	if err != nil {
 		return err
-	}
-	if code == "" {
-		return api.FieldError("code", "required", "This field is required.")
 	}
 	secret := ""
 	if sess.State.PendingTOTP != "" {
@@ -113,7 +102,7 @@ func (h *Handlers) ActivateTOTP(c *fiber.Ctx) error {
 	}
 	a, err := h.Store.ActivateTOTP(c.UserContext(), t.ID, sess.State.UserID, secret, code, t.Settings)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	sess.State.PendingTOTP = ""
 	sess.Changed()
@@ -147,10 +136,10 @@ func containsType(types []string, typ string) bool {
 func (h *Handlers) DeactivateTOTP(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if _, err := h.Store.DeactivateTOTP(c.UserContext(), t.ID, sess.State.UserID); err != nil && !errors.Is(err, domain.ErrNotFound) {
-		return h.fail(c, err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)
 }
@@ -159,14 +148,14 @@ func (h *Handlers) DeactivateTOTP(c *fiber.Ctx) error {
 func (h *Handlers) RecoveryCodes(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	a, err := h.Store.ViewRecoveryCodes(c.UserContext(), t.ID, sess.State.UserID, t.Settings)
 	if errors.Is(err, domain.ErrNotFound) {
 		return api.RespondStatus(c, fiber.StatusNotFound)
 	}
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, a.Data(a.UnusedCodes != nil), nil)
 }
@@ -175,24 +164,11 @@ func (h *Handlers) RecoveryCodes(c *fiber.Ctx) error {
 func (h *Handlers) RegenerateRecoveryCodes(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	a, err := h.Store.GenerateRecoveryCodes(c.UserContext(), t.ID, sess.State.UserID, t.Settings)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, a.Data(true), nil)
-}
-
-// ids reads a list of authenticator ids.
-func ids(b body, name string) ([]int64, error) {
-	var out []int64
-	raw, ok := b.Body[name]
-	if !ok {
-		return nil, api.FieldError(name, "required", "This field is required.")
-	}
-	if json.Unmarshal(raw, &out) != nil {
-		return nil, api.FieldError(name, "invalid", "Enter a list of ids.")
-	}
-	return out, nil
 }

@@ -1,32 +1,27 @@
 package mfa
 
 import (
-	"encoding/json"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 )
-
-func options(key string, opts []byte) map[string]any {
-	return map[string]any{key: map[string]any{"publicKey": json.RawMessage(opts)}}
-}
 
 // WebAuthnCreationOptions handles GET account/authenticators/webauthn
 // (?passwordless: a passkey, resident key and user verification required).
 func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if err := h.canAdd(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	cfg, err := h.relyingParty(c)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	user, err := h.user(c, sess.State.UserID)
 	if err != nil {
@@ -45,10 +40,10 @@ func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
 func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if err := h.canAdd(c); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	a, err := h.register(c, sess.State.UserID, ceremonyAdd)
 	if err != nil {
@@ -65,23 +60,15 @@ func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
 func (h *Handlers) RenameWebAuthn(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
-	}
-	b, err := parse(c)
-	if err != nil {
 		return err
 	}
-	var id int64
-	if raw, ok := b.Body["id"]; !ok || json.Unmarshal(raw, &id) != nil {
-		return api.FieldError("id", "required", "This field is required.")
-	}
-	name, err := b.str("name")
+	id, name, err := parseRename(c)
 	if err != nil {
 		return err
 	}
 	a, err := h.Store.RenameWebAuthn(c.UserContext(), t.ID, sess.State.UserID, id, name)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, a.Data(false), nil)
 }
@@ -91,18 +78,14 @@ func (h *Handlers) RenameWebAuthn(c *fiber.Ctx) error {
 func (h *Handlers) DeleteWebAuthn(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
-		return h.fail(c, err)
-	}
-	b, err := parse(c)
-	if err != nil {
 		return err
 	}
-	list, err := ids(b, "authenticators")
+	list, err := parseDelete(c)
 	if err != nil {
 		return err
 	}
 	if _, err := h.Store.DeleteWebAuthn(c.UserContext(), t.ID, sess.State.UserID, list); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)
 }
@@ -112,32 +95,24 @@ func (h *Handlers) DeleteWebAuthn(c *fiber.Ctx) error {
 // The ceremony is spent either way.
 func (h *Handlers) register(c *fiber.Ctx, userID int64, purpose string) (*domain.Authenticator, error) {
 	t, sess := api.Tenant(c), api.Session(c)
-	b, err := parse(c)
-	if err != nil {
-		return nil, err
-	}
-	name, err := b.str("name")
-	if err != nil {
-		return nil, err
-	}
-	cred, err := b.credential()
+	in, err := parseRegistration(c)
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := h.relyingParty(c)
 	if err != nil {
-		return nil, h.fail(c, err)
+		return nil, err
 	}
 	user, err := h.user(c, userID)
 	if err != nil {
 		return nil, err
 	}
-	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, sess.CeremonyState(purpose), cred, name)
+	a, err := h.Store.FinishRegistration(c.UserContext(), t.ID, cfg, user, sess.CeremonyState(purpose), in.credential, in.name)
 	if err != nil {
 		if serr := h.Accounts.Sessions.Save(c.UserContext(), sess, 0); serr != nil {
 			return nil, serr
 		}
-		return nil, h.fail(c, err)
+		return nil, err
 	}
 	return a, nil
 }
@@ -147,7 +122,7 @@ func (h *Handlers) requestOptions(c *fiber.Ctx, purpose string, userID int64) er
 	sess := api.Session(c)
 	cfg, err := h.relyingParty(c)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	var user *domain.WebAuthnUser
 	if userID != 0 {
@@ -166,17 +141,13 @@ func (h *Handlers) requestOptions(c *fiber.Ctx, purpose string, userID int64) er
 // finishAssertion verifies a credential against the session's ceremony.
 func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (*domain.Authenticator, error) {
 	t, sess := api.Tenant(c), api.Session(c)
-	b, err := parse(c)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := b.credential()
+	cred, err := parseAssertion(c)
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := h.relyingParty(c)
 	if err != nil {
-		return nil, h.fail(c, err)
+		return nil, err
 	}
 	// A named user's assertion counts against their second-factor limit,
 	// as allauth's AuthenticateWebAuthnForm. A passkey login names its
@@ -209,7 +180,7 @@ func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (
 func (h *Handlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
 	login := h.Accounts.PendingStage(api.Tenant(c), api.Session(c))
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
-		return h.RespondAuth(c, fiber.StatusUnauthorized)
+		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
 	return h.requestOptions(c, ceremonyAuthenticate, login.UserID)
 }
@@ -219,27 +190,21 @@ func (h *Handlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	login := h.Accounts.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
-		return h.RespondAuth(c, fiber.StatusUnauthorized)
+		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
 	a, err := h.finishAssertion(c, ceremonyAuthenticate, login.UserID)
 	if err != nil {
 		return err
 	}
 	h.Accounts.RecordMethod(sess, record(a))
-	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFAAuthenticate, api.Request(c)); err != nil {
-		return h.fail(c, err)
-	}
-	if sess.Authenticated() {
-		api.RotateCSRF(c)
-	}
-	return h.RespondAuth(c)
+	return h.continueLogin(c, identity.StageMFAAuthenticate)
 }
 
 // WebAuthnReauthenticateOptions handles GET auth/webauthn/reauthenticate.
 func (h *Handlers) WebAuthnReauthenticateOptions(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if !sess.Authenticated() {
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
 	return h.requestOptions(c, ceremonyReauthenticate, sess.State.UserID)
 }
@@ -248,7 +213,7 @@ func (h *Handlers) WebAuthnReauthenticateOptions(c *fiber.Ctx) error {
 func (h *Handlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if !sess.Authenticated() {
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
 	a, err := h.finishAssertion(c, ceremonyReauthenticate, sess.State.UserID)
 	if err != nil {
@@ -257,7 +222,7 @@ func (h *Handlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
 	rec := record(a)
 	rec.Reauthenticated = true
 	h.Accounts.RecordMethod(sess, rec)
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // PasskeyLoginOptions handles GET auth/webauthn/login: options for a
@@ -283,12 +248,12 @@ func (h *Handlers) PasskeyLogin(c *fiber.Ctx) error {
 	rec := record(a)
 	rec.Passwordless = true
 	if err := h.Accounts.LoginWithPasskey(c.UserContext(), t, sess, a.UserID, rec, api.Request(c)); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if sess.Authenticated() {
 		api.RotateCSRF(c)
 	}
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // PasskeySignupStart handles POST auth/webauthn/signup: signup fields, no
@@ -299,24 +264,14 @@ func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
 	if sess.Authenticated() {
 		return api.ErrConflict
 	}
-	b, err := parse(c)
+	in, err := parsePasskeySignup(c)
 	if err != nil {
 		return err
 	}
-	var in identity.SignupInput
-	in.Passkey = true
-	if in.Email, err = b.str("email"); err != nil {
-		return err
-	}
-	if in.Username, err = b.str("username"); err != nil {
-		return err
-	}
-	_, in.HasEmail = b.Body["email"]
-	_, in.HasUsername = b.Body["username"]
 	if err := h.Accounts.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
-		return h.fail(c, err)
+		return err
 	}
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // PasskeySignupOptions handles GET auth/webauthn/signup: creation options
@@ -329,7 +284,7 @@ func (h *Handlers) PasskeySignupOptions(c *fiber.Ctx) error {
 	}
 	cfg, err := h.relyingParty(c)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	user, err := h.user(c, login.UserID)
 	if err != nil {
@@ -357,11 +312,5 @@ func (h *Handlers) PasskeySignupFinish(c *fiber.Ctx) error {
 	rec := record(a)
 	rec.Passwordless = true
 	h.Accounts.RecordMethod(sess, rec)
-	if err := h.Accounts.Continue(c.UserContext(), t, sess, identity.StageMFASignupWebAuthn, api.Request(c)); err != nil {
-		return h.fail(c, err)
-	}
-	if sess.Authenticated() {
-		api.RotateCSRF(c)
-	}
-	return h.RespondAuth(c)
+	return h.continueLogin(c, identity.StageMFASignupWebAuthn)
 }

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/hallpass/hallpass/api/social"
 	"github.com/hallpass/hallpass/api/spec"
 	"github.com/hallpass/hallpass/api/tokens"
+	"github.com/hallpass/hallpass/api/usersessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -69,8 +71,10 @@ type Server struct {
 	Platform *fiber.App
 	// Tenant serves everything under a tenant's base.
 	Tenant *fiber.App
-	// Registry lists the catalog routes this server has handlers for.
-	Registry *api.Registry
+	// Catalog is the headless routes this server serves: its slices'
+	// routes, composed in catalog order. The router's gates, the 405
+	// answer and the served specification read it.
+	Catalog  api.Catalog
 	log      *slog.Logger
 	headless *api.Headless
 }
@@ -108,7 +112,7 @@ func New(cfg Config) *Server {
 			ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		}
 	}
-	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless, Registry: api.NewRegistry()}
+	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless}
 
 	s.registerTenantRoutes(cfg)
 	tenantHandler := s.Tenant.Handler()
@@ -132,24 +136,62 @@ func New(cfg Config) *Server {
 func (s *Server) registerTenantRoutes(cfg Config) {
 	t := s.Tenant
 	t.Use(recordTenantRoute, api.Recover(s.log))
-	headless := api.Routes{Router: t.Group("/_allauth/:client/v1"), Client: api.HeadlessClient(),
-		Middleware: []fiber.Handler{s.headless.LoadSession()}, Registry: s.Registry}
-	base.Register(headless)
-	(&account.Handlers{Headless: s.headless}).Register(headless)
-	if cfg.MFA != nil {
-		cfg.MFA.Register(headless)
+	parts := headlessSlices(cfg)
+	s.Catalog = compose(parts)
+	headless := api.Mount{Router: t.Group("/_allauth/:client/v1"), Client: api.HeadlessClient(),
+		Middleware: []fiber.Handler{base.Answers(s.headless), s.headless.LoadSession()}}
+	for _, r := range s.Catalog {
+		headless.Add(r)
 	}
-	if cfg.Social != nil {
-		cfg.Social.Register(headless, t)
+	for _, part := range parts {
+		if o, ok := part.(api.Outside); ok {
+			o.RegisterOutside(t)
+		}
 	}
-	if cfg.Tokens != nil {
-		cfg.Tokens.RegisterJWKS(t)
-		headless.Post("/tokens/refresh", cfg.Tokens.Refresh)
-	}
-	(&spec.Handlers{Registry: s.Registry}).Register(t)
+	(&spec.Handlers{Catalog: s.Catalog}).RegisterOutside(t)
 	// Anything else under a tenant's base is absent, or, for a routed path
 	// asked with another method, 405 (as Django answers).
-	t.Use(methodNotAllowed(s.Registry))
+	t.Use(methodNotAllowed(s.Catalog))
+}
+
+// headlessSlices are the headless API's slices, in catalog order; a slice
+// whose handlers the config leaves out (Tokens, Social, MFA) is not served.
+func headlessSlices(cfg Config) []api.Slice {
+	h := cfg.Headless
+	parts := []api.Slice{&base.Handlers{Headless: h}, &account.Handlers{Headless: h}, &usersessions.Handlers{Headless: h}}
+	if cfg.Tokens != nil {
+		parts = append(parts, cfg.Tokens)
+	}
+	if cfg.Social != nil {
+		parts = append(parts, cfg.Social)
+	}
+	if cfg.MFA != nil {
+		parts = append(parts, cfg.MFA)
+	}
+	return parts
+}
+
+// compose concatenates the slices' routes; two routes with the same method
+// and path are a programming error.
+func compose(parts []api.Slice) api.Catalog {
+	var cat api.Catalog
+	for _, part := range parts {
+		for _, r := range part.Routes() {
+			if _, dup := cat.Lookup(r.Method, r.Path); dup {
+				panic(fmt.Sprintf("server: %s %s is declared twice", r.Method, r.Path))
+			}
+			cat = append(cat, r)
+		}
+	}
+	return cat
+}
+
+// Catalog lists every headless route Hallpass has, in catalog order: the
+// routes of a server with every slice. Its handlers have no dependencies:
+// it is for listing and checking (`hallpass routes`, the route tests),
+// never for serving.
+func Catalog() api.Catalog {
+	return compose(headlessSlices(Config{Tokens: &tokens.Handlers{}, Social: &social.Handlers{}, MFA: &mfa.Handlers{}}))
 }
 
 // Finish completes the platform app: call after mounting the console, so that
@@ -204,7 +246,7 @@ func proxyHeader(trusted []string) string {
 
 // methodNotAllowed answers 405 with an Allow header when the path is a
 // routed headless endpoint that does not take the method; otherwise 404.
-func methodNotAllowed(registry *api.Registry) fiber.Handler {
+func methodNotAllowed(catalog api.Catalog) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		t := api.Tenant(c)
 		rest, ok := strings.CutPrefix(c.Path(), "/_allauth/")
@@ -215,12 +257,7 @@ func methodNotAllowed(registry *api.Registry) fiber.Handler {
 		if !ok || (client != api.ClientApp && client != api.ClientBrowser) {
 			return api.ErrRouteAbsent
 		}
-		var allow []string
-		for _, r := range api.Catalog {
-			if r.Path == path && registry.Handled(r.Method, r.Path) && r.Routed(t.Settings, client) {
-				allow = append(allow, r.Method)
-			}
-		}
+		allow := catalog.Methods(path, t.Settings, client)
 		if len(allow) == 0 {
 			return api.ErrRouteAbsent
 		}

@@ -3,14 +3,16 @@
 // tenant's base), the app token flow (auth/provider/token), the pending
 // provider signup (auth/provider/signup) and the connected accounts
 // (account/providers). The provider side lives in internal/social, the
-// account rules in internal/identity; this package parses, calls them and
-// shapes allauth's responses.
+// account rules in internal/identity; this package parses (inputs.go),
+// calls them (handlers.go, callback.go) and shapes allauth's responses
+// (responses.go); the domain's refusals go to api.ErrorHandler as they are.
 package social
 
 import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
 	domain "github.com/hallpass/hallpass/internal/social"
@@ -33,15 +35,22 @@ type Handlers struct {
 	Cache *domain.Cache
 }
 
-// Register adds the headless provider routes (each gated by the route
-// catalog) and the provider callbacks on the tenant's base.
-func (h *Handlers) Register(r api.Routes, tenant fiber.Router) {
-	r.Post("/auth/provider/redirect", h.Redirect)
-	r.Post("/auth/provider/token", h.Token)
-	r.Get("/auth/provider/signup", h.SignupInfo)
-	r.Post("/auth/provider/signup", h.Signup)
-	r.Get("/account/providers", h.ListAccounts)
-	r.Delete("/account/providers", h.Disconnect)
+// Routes are the provider slice's headless endpoints, in catalog order.
+func (h *Handlers) Routes() []api.Route {
+	app := api.AppEnabled(tenants.AppSocialAccount)
+	return []api.Route{
+		{Method: fiber.MethodPost, Path: "/auth/provider/redirect", Rule: app, Handler: h.Redirect},
+		{Method: fiber.MethodPost, Path: "/auth/provider/token", Rule: app, Handler: h.Token},
+		{Method: fiber.MethodGet, Path: "/auth/provider/signup", Rule: app, Handler: h.SignupInfo},
+		{Method: fiber.MethodPost, Path: "/auth/provider/signup", Rule: app, Handler: h.Signup},
+		{Method: fiber.MethodGet, Path: "/account/providers", Rule: app, Handler: h.ListAccounts},
+		{Method: fiber.MethodDelete, Path: "/account/providers", Rule: app, Handler: h.Disconnect},
+	}
+}
+
+// RegisterOutside adds the provider callbacks on the tenant's base
+// (allauth's own paths, outside the headless tree).
+func (h *Handlers) RegisterOutside(tenant fiber.Router) {
 	for _, path := range []string{"/accounts/:provider/login/callback/", "/accounts/:prefix/:id/login/callback/"} {
 		tenant.Get(path, h.Callback)
 		tenant.Post(path, h.Callback)
@@ -90,11 +99,11 @@ func (h *Handlers) Token(c *fiber.Ctx) error {
 	}
 	req, err := domain.CheckTokenInput(t.Settings, in.Provider, in.Token, h.AllowPrivateNetworks, h.options()...)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	prof, err := domain.VerifyToken(c.UserContext(), req)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	login := socialLogin(t.Settings, req.App, prof)
 	if in.Process == domain.ProcessConnect {
@@ -102,17 +111,17 @@ func (h *Handlers) Token(c *fiber.Ctx) error {
 			return api.ErrForbidden // allauth: PermissionDenied
 		}
 		if err := h.Accounts.ConnectSocial(c.UserContext(), t, sess, login); err != nil {
-			return h.fail(c, err)
+			return err
 		}
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
 	if err := h.Accounts.SocialLoginFlow(c.UserContext(), t, sess, login, api.Request(c)); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if sess.Authenticated() {
 		api.RotateCSRF(c)
 	}
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // SignupInfo handles GET auth/provider/signup.
@@ -142,12 +151,12 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 		return err
 	}
 	if err := h.Accounts.CompleteSocialSignup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	if sess.Authenticated() {
 		api.RotateCSRF(c)
 	}
-	return h.RespondAuth(c)
+	return base.RespondAuth(c, h.Headless)
 }
 
 // ListAccounts handles GET account/providers.
@@ -155,7 +164,7 @@ func (h *Handlers) ListAccounts(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	accounts, err := h.Accounts.SocialAccounts(c.UserContext(), t, sess)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.Respond(c, fiber.StatusOK, accountsData(t.Settings, accounts), nil)
 }
@@ -164,14 +173,14 @@ func (h *Handlers) ListAccounts(c *fiber.Ctx) error {
 func (h *Handlers) Disconnect(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if !sess.Authenticated() {
-		return h.RespondAuth(c)
+		return base.RespondAuth(c, h.Headless)
 	}
 	provider, account, err := parseDisconnect(c)
 	if err != nil {
 		return err
 	}
 	if err := h.Accounts.DisconnectSocial(c.UserContext(), t, sess, provider, account); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.ListAccounts(c)
 }

@@ -76,7 +76,7 @@ func parseToken(c *fiber.Ctx) (tokenInput, error) {
 	if !ok || string(raw) == "null" {
 		errs = append(errs, required("token"))
 	} else if json.Unmarshal(raw, &in.Token) != nil {
-		errs = append(errs, tokenError(domain.ErrInvalidToken))
+		errs = append(errs, api.Items(domain.ErrInvalidToken)...)
 	}
 	if len(errs) > 0 {
 		return in, &api.InputError{Errors: errs}

@@ -29,7 +29,9 @@ var assets embed.FS
 
 // Handlers serve the specification of a tenant.
 type Handlers struct {
-	Registry *api.Registry
+	// Catalog is the routes the server serves: the document describes
+	// those that exist for the tenant, and nothing else.
+	Catalog api.Catalog
 
 	mu    sync.Mutex
 	cache map[string]*rendered
@@ -39,8 +41,8 @@ type rendered struct {
 	json, yaml []byte
 }
 
-// Register adds the specification routes to a tenant's app.
-func (h *Handlers) Register(r fiber.Router) {
+// RegisterOutside adds the specification routes to a tenant's app.
+func (h *Handlers) RegisterOutside(r fiber.Router) {
 	r.Get("/_allauth/openapi.json", h.JSON)
 	r.Get("/_allauth/openapi.yaml", h.YAML)
 	r.Get("/_allauth/openapi.html", h.HTML)
@@ -165,7 +167,7 @@ func (h *Handlers) document(c *fiber.Ctx) (*rendered, error) {
 		return r, nil
 	}
 	h.mu.Unlock()
-	doc, err := ForTenant(t.Settings, t.Name, base, h.Registry)
+	doc, err := ForTenant(t.Settings, t.Name, base, h.Catalog)
 	if err != nil {
 		return nil, err
 	}
@@ -201,10 +203,10 @@ func clearStyle(n *yaml.Node) {
 }
 
 // ForTenant builds a tenant's specification: the conformant allauth
-// document, reduced to the routes registry serves for the tenant's
+// document, reduced to the routes of catalog that exist for the tenant's
 // settings and clients, with {client} pinned when only one client is
 // enabled, signup narrowed to ACCOUNT_SIGNUP_FIELDS, and servers set to base.
-func ForTenant(s *tenants.Settings, name, base string, registry *api.Registry) (*openapi3.T, error) {
+func ForTenant(s *tenants.Settings, name, base string, catalog api.Catalog) (*openapi3.T, error) {
 	doc, err := openapi.LoadConformant()
 	if err != nil {
 		return nil, err
@@ -229,7 +231,8 @@ func ForTenant(s *tenants.Settings, name, base string, registry *api.Registry) (
 		kept := 0
 		for method, op := range item.Operations() {
 			routedFor := slices.ContainsFunc(clients, func(cl string) bool {
-				return slices.Contains(s.Clients, cl) && registry.Handled(method, rel) && routeFor(method, rel).Routed(s, cl)
+				r, ok := catalog.Lookup(method, rel)
+				return ok && slices.Contains(s.Clients, cl) && r.Routed(s, cl)
 			})
 			if !routedFor {
 				item.SetOperation(method, nil)
@@ -263,14 +266,6 @@ func ForTenant(s *tenants.Settings, name, base string, registry *api.Registry) (
 	doc.Info.Description = "The django-allauth headless API of " + name + ", served by Hallpass. " +
 		"This document lists exactly the endpoints this tenant's settings enable."
 	return doc, nil
-}
-
-func routeFor(method, rel string) api.Route {
-	r, ok := api.LookupRoute(method, rel)
-	if !ok {
-		return api.Route{When: func(*tenants.Settings) bool { return false }}
-	}
-	return r
 }
 
 func dropClientParam(ps openapi3.Parameters) openapi3.Parameters {

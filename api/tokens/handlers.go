@@ -1,22 +1,33 @@
+// Package tokens serves allauth's JWT token strategy over HTTP: the app
+// client's tokens/refresh endpoint, and the tenant's JWKS for its backends
+// to verify access tokens offline. The strategy itself (issuing, checking,
+// rotating) is internal/tokens.
 package tokens
 
 import (
-	"encoding/json"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
+	domain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // Handlers serve the refresh endpoint and the JWKS.
 type Handlers struct {
-	Strategy *Strategy
+	Strategy *domain.Strategy
 	Headless *api.Headless
 }
 
-// RegisterJWKS adds /.well-known/jwks.json to a tenant's base.
-func (h *Handlers) RegisterJWKS(r fiber.Router) {
+// Routes are the tokens slice's headless endpoints.
+func (h *Handlers) Routes() []api.Route {
+	return []api.Route{
+		{Method: fiber.MethodPost, Path: "/tokens/refresh", Client: api.ClientApp, Handler: h.Refresh,
+			Rule: api.Rule{Text: "app client", When: api.Always.When}},
+	}
+}
+
+// RegisterOutside adds /.well-known/jwks.json to a tenant's base.
+func (h *Handlers) RegisterOutside(r fiber.Router) {
 	r.Get("/.well-known/jwks.json", h.JWKS)
 }
 
@@ -24,28 +35,18 @@ func (h *Handlers) RegisterJWKS(r fiber.Router) {
 // rotated refresh token), or allauth's bare 400.
 func (h *Handlers) Refresh(c *fiber.Ctx) error {
 	t := api.Tenant(c)
-	var in struct {
-		RefreshToken json.RawMessage `json:"refresh_token"`
-	}
-	var raw string
-	if err := json.Unmarshal(c.Body(), &in); err == nil {
-		_ = json.Unmarshal(in.RefreshToken, &raw)
-	}
+	raw := parseRefresh(c)
 	if raw == "" || t.Settings.TokenStrategy != tenants.TokenStrategyJWT {
 		return api.RespondStatus(c, fiber.StatusBadRequest)
 	}
 	access, refresh, err := h.Strategy.Refresh(c.UserContext(), t, api.TenantBaseURL(c), raw)
 	if err != nil {
-		if IsInvalid(err) {
+		if domain.IsInvalid(err) {
 			return api.RespondStatus(c, fiber.StatusBadRequest)
 		}
 		return err
 	}
-	data := map[string]any{"access_token": access}
-	if refresh != "" {
-		data["refresh_token"] = refresh
-	}
-	return api.Respond(c, fiber.StatusOK, data, nil)
+	return api.Respond(c, fiber.StatusOK, refreshData(access, refresh), nil)
 }
 
 // JWKS handles GET /.well-known/jwks.json: the tenant's public keys (none
@@ -55,12 +56,5 @@ func (h *Handlers) JWKS(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
-	c.Set(fiber.HeaderETag, etag)
-	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-	if c.Get(fiber.HeaderIfNoneMatch) == etag {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
-	return c.Send(doc)
+	return respondJWKS(c, doc, etag)
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hallpass/hallpass/api/apitest"
-	"github.com/hallpass/hallpass/api/tokens"
 )
 
 const password = "correct horse battery"
@@ -301,25 +300,4 @@ func TestHostileTokens(t *testing.T) {
 		defer func() { env.Strategy().Now = nil }()
 		env.Client("app").Do("GET", "auth/session", "", "Authorization", "Bearer "+access).Status(401)
 	})
-}
-
-func TestIssuerIsTenant(t *testing.T) {
-	env := jwtTenant(t, nil)
-	tn := env.Tenant
-	for _, tc := range []struct {
-		iss  string
-		want bool
-	}{
-		{"http://hallpass.test/t/" + tn.Slug, true},
-		{"https://" + tn.Slug + ".hallpass.test", true},
-		{"https://" + tn.Slug + ".evil.example", false},
-		{"https://other.hallpass.test", false},
-		{"http://hallpass.test/t/other", false},
-		{"http://hallpass.test/t/" + tn.Slug + "/x", false},
-		{"ftp://hallpass.test/t/" + tn.Slug, false},
-	} {
-		if got := tokens.IssuerIsTenant(tn, tc.iss, "hallpass.test"); got != tc.want {
-			t.Errorf("%s: %v", tc.iss, got)
-		}
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
+	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -85,7 +86,7 @@ func (c *cli) buildServer(ctx context.Context, d *deps) (*server.Server, context
 	}
 	accounts := identity.NewAccounts(d.pool, d.redis, d.sealer, "no-reply@"+c.cfg.BaseDomain)
 	accounts.Breach = passwords.NewBreachChecker(c.cfg.HIBPURL, d.log)
-	strategy := &tokens.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
+	strategy := &tokensdomain.Strategy{Keys: tenants.NewKeys(d.pool, d.sealer, d.bus), Sealer: d.sealer, Sessions: accounts.Sessions,
 		BaseDomain: c.cfg.BaseDomain}
 	accounts.Pending.SetCeiling(c.cfg.TenantPendingLimit)
 	states := social.NewStateStore(d.redis)

@@ -26,6 +26,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
+	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -62,7 +63,7 @@ func startPlatform(t *testing.T, host string) *platform {
 	publicURL := "http://" + host + ":" + strconvPort(ln.Addr())
 	accounts := identity.NewAccounts(pool, rdb, sealer, "no-reply@hallpass.test")
 	keys := tenants.NewKeys(pool, sealer, bus)
-	strategy := &tokens.Strategy{Keys: keys, Sealer: sealer, Sessions: accounts.Sessions}
+	strategy := &tokensdomain.Strategy{Keys: keys, Sealer: sealer, Sessions: accounts.Sessions}
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, tenants.MustAddressing(publicURL, "localhost")), Log: log,
 		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})

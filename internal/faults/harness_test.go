@@ -34,6 +34,7 @@ import (
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/internal/sessions"
+	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -227,7 +228,7 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 	}
 	accounts := identity.NewAccounts(pool, rdb, cfg.sealer, "no-reply@localhost")
 	keys := tenants.NewKeys(pool, cfg.sealer, bus)
-	strategy := &tokens.Strategy{Keys: keys, Sealer: cfg.sealer, Sessions: accounts.Sessions}
+	strategy := &tokensdomain.Strategy{Keys: keys, Sealer: cfg.sealer, Sessions: accounts.Sessions}
 	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
 	stopLocal := accounts.Sessions.StartLocalCache(busCtx, sessions.LocalCacheConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

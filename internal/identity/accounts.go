@@ -2,7 +2,7 @@ package identity
 
 import (
 	"context"
-	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/failure"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
@@ -95,16 +96,16 @@ func (a *Accounts) now() time.Time {
 }
 
 // ErrConflict means the flow does not apply now (allauth's 409).
-var ErrConflict = errors.New("not applicable in the current state")
+var ErrConflict = failure.NewSentinel(http.StatusConflict, "conflict", "not applicable in the current state")
 
 // ErrSignupClosed means the tenant accepts no signups (403).
-var ErrSignupClosed = errors.New("signup is closed")
+var ErrSignupClosed = failure.NewSentinel(http.StatusForbidden, "signup_closed", "signup is closed")
 
 // ErrRateLimited means a rate limit was hit (429).
-var ErrRateLimited = errors.New("rate limited")
+var ErrRateLimited = failure.NewSentinel(http.StatusTooManyRequests, "rate_limited", "rate limited")
 
 // ErrNotSent means a resend was refused (allauth answers 403).
-var ErrNotSent = errors.New("not sent")
+var ErrNotSent = failure.NewSentinel(http.StatusForbidden, "not_sent", "not sent")
 
 // frontendURL fills a HEADLESS_FRONTEND_URLS template: {key} path-escaped,
 // or query-escaped after "?"; relative templates are made absolute with the

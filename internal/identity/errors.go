@@ -6,7 +6,12 @@
 // Errors carry allauth's codes; the API maps them to responses in one place.
 package identity
 
-import "fmt"
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/hallpass/hallpass/internal/failure"
+)
 
 // Error is a rule violation with allauth's error code; Param names the input
 // field it belongs to ("" for the whole form).
@@ -23,6 +28,17 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
 }
 
+// ErrorCode is the error's allauth code (failure.Refusal).
+func (e *Error) ErrorCode() string { return e.Code }
+
+// HTTPStatus is 400: allauth answers a rule violation as an input error.
+func (e *Error) HTTPStatus() int { return http.StatusBadRequest }
+
+// Details is the error as allauth's errors list holds it.
+func (e *Error) Details() []failure.Detail {
+	return []failure.Detail{{Code: e.Code, Param: e.Param, Message: e.Message}}
+}
+
 // Errors is several field errors reported together, in field order.
 type Errors []*Error
 
@@ -31,6 +47,26 @@ func (es Errors) Error() string {
 		return "no errors"
 	}
 	return es[0].Error()
+}
+
+// ErrorCode is the first error's allauth code (failure.Refusal).
+func (es Errors) ErrorCode() string {
+	if len(es) == 0 {
+		return ""
+	}
+	return es[0].Code
+}
+
+// HTTPStatus is 400, as for one Error.
+func (es Errors) HTTPStatus() int { return http.StatusBadRequest }
+
+// Details are the errors as allauth's errors list holds them, in order.
+func (es Errors) Details() []failure.Detail {
+	out := make([]failure.Detail, 0, len(es))
+	for _, e := range es {
+		out = append(out, failure.Detail{Code: e.Code, Param: e.Param, Message: e.Message})
+	}
+	return out
 }
 
 // messages are allauth's (and Django's) texts for each code.

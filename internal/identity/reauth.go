@@ -2,20 +2,22 @@ package identity
 
 import (
 	"context"
-	"errors"
+	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/sessions"
+	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // ErrReauthenticationRequired means the operation needs a recent
 // authentication first (allauth's 401 with is_authenticated true).
-var ErrReauthenticationRequired = errors.New("reauthentication required")
+var ErrReauthenticationRequired = failure.NewSentinel(http.StatusUnauthorized, "reauthentication_required", "reauthentication required")
 
-// ErrNotAuthenticated means the operation needs a logged-in user.
-var ErrNotAuthenticated = errors.New("not authenticated")
+// ErrNotAuthenticated means the operation needs a logged-in user (allauth
+// answers 401 with the flows; a provider callback reports permission_denied).
+var ErrNotAuthenticated = failure.NewSentinel(http.StatusUnauthorized, "permission_denied", "not authenticated")
 
 // RecentlyAuthenticated reports whether the session's newest authentication
 // record is within ACCOUNT_REAUTHENTICATION_TIMEOUT.

@@ -3,6 +3,9 @@ package mfa
 import (
 	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/hallpass/hallpass/internal/failure"
 )
 
 // ErrNotFound is returned when the user has no such authenticator.
@@ -16,7 +19,7 @@ var ErrUnreadable = fmt.Errorf("%w: sealed data does not open for this tenant an
 
 // ErrAlreadyActive is returned when activating TOTP for a user who already
 // has it (allauth has no answer for this: its unique constraint fails).
-var ErrAlreadyActive = errors.New("mfa: authenticator already active")
+var ErrAlreadyActive = failure.NewSentinel(http.StatusConflict, "already_active", "mfa: authenticator already active")
 
 // Error is a rule violation with allauth's error code; Param names the input
 // field it belongs to ("" for the whole form).
@@ -31,6 +34,17 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s: %s (%s)", e.Param, e.Message, e.Code)
 	}
 	return fmt.Sprintf("%s (%s)", e.Message, e.Code)
+}
+
+// ErrorCode is the error's allauth code (failure.Refusal).
+func (e *Error) ErrorCode() string { return e.Code }
+
+// HTTPStatus is 400: allauth answers a rule violation as an input error.
+func (e *Error) HTTPStatus() int { return http.StatusBadRequest }
+
+// Details is the error as allauth's errors list holds it.
+func (e *Error) Details() []failure.Detail {
+	return []failure.Detail{{Code: e.Code, Param: e.Param, Message: e.Message}}
 }
 
 // Is makes errors.Is match any *Error with the same code, so callers can test

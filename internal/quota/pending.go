@@ -7,8 +7,8 @@ package quota
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/metrics"
 )
 
@@ -29,8 +30,10 @@ import (
 const DefaultPendingCeiling = 50_000
 
 // ErrExhausted means the tenant holds as much pending state as it may:
-// new anonymous state is refused (answered 429) until some expires.
-var ErrExhausted = errors.New("quota: the tenant's pending-state budget is exhausted")
+// new anonymous state is refused until some expires: answered as allauth
+// answers a rate limit (429), with Retry-After: 60.
+var ErrExhausted = failure.NewSentinel(http.StatusTooManyRequests, "rate_limited",
+	"quota: the tenant's pending-state budget is exhausted").WithRetryAfter(60)
 
 // Pending counts each tenant's live pending state in Redis, in a sorted set
 // hp:{<tenant>}:quota:pending of the state's ids scored by their expiry,

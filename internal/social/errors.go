@@ -3,6 +3,9 @@ package social
 import (
 	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/hallpass/hallpass/internal/failure"
 )
 
 // Error is a refusal with allauth's error code and the input field it
@@ -25,6 +28,33 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorCode is the refusal's allauth code (failure.Refusal).
+func (e *Error) ErrorCode() string { return e.Code }
+
+// HTTPStatus is 400: allauth answers the token flow's refusals as input
+// errors.
+func (e *Error) HTTPStatus() int { return http.StatusBadRequest }
+
+// Details is the refusal as allauth's errors list holds it, with allauth's
+// headless text for its code.
+func (e *Error) Details() []failure.Detail {
+	msg, ok := messages[e.Code]
+	if !ok {
+		msg = e.Code
+	}
+	return []failure.Detail{{Code: e.Code, Param: e.Param, Message: msg}}
+}
+
+// messages are allauth's headless texts for the refusals' codes.
+var messages = map[string]string{
+	"invalid_token":                      "Invalid token.",
+	"client_id_required":                 "`client_id` required.",
+	"client_id_mismatch":                 "`client_id` mismatch.",
+	"token_required":                     "`id_token` and/or `access_token` required.",
+	"token_authentication_not_supported": "Provider does not support token authentication.",
+	"unknown_provider":                   "Unknown provider.",
+}
 
 // Is matches the sentinel of e's code.
 func (e *Error) Is(target error) bool {
@@ -130,6 +160,19 @@ func (e *ProviderError) Unwrap() error { return e.Err }
 
 // Is matches ErrProvider.
 func (e *ProviderError) Is(target error) bool { return target == ErrProvider }
+
+// ErrorCode is invalid_token: where a provider failure reaches a client
+// (the token flow), the token could not be verified (failure.Refusal).
+func (e *ProviderError) ErrorCode() string { return ErrInvalidToken.Code }
+
+// HTTPStatus is 400, as for the token flow's other refusals.
+func (e *ProviderError) HTTPStatus() int { return http.StatusBadRequest }
+
+// Details is the token flow's answer: the provider refused or did not
+// answer, so the token could not be verified.
+func (e *ProviderError) Details() []failure.Detail {
+	return []failure.Detail{{Code: ErrInvalidToken.Code, Param: ErrInvalidToken.Param, Message: "The provider could not verify the token."}}
+}
 
 // AuthError is the error allauth puts on the frontend callback URL for this
 // failure: "cancelled" when the user declined at the provider

@@ -1,6 +1,8 @@
 // Package tokens is allauth's JWT token strategy for the app client: access
-// and refresh tokens signed with the tenant's keys, the refresh endpoint, and
-// the tenant's JWKS for its backends to verify tokens offline.
+// and refresh tokens signed with the tenant's keys (tenants.Keys), bound to
+// the session they were issued for, checked offline, and refreshed with
+// rotation and reuse detection (sessions.Store' refresh-token families).
+// It knows no HTTP: api/tokens serves the refresh endpoint and the JWKS.
 package tokens
 
 import (
@@ -9,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
 	"net/url"
 	"strconv"
 	"strings"

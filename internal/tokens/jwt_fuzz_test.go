@@ -18,13 +18,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/hallpass/hallpass/api/tokens"
+	"github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // FuzzParseToken feeds arbitrary strings to (*Strategy).Parse (issue #11):
 //
-//	go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 60s ./api/tokens/
+//	go test -run '^$' -fuzz '^FuzzParseToken$' -fuzztime 60s ./internal/tokens/
 //
 // No database: the strategy gets fuzzKeys, an in-memory key source holding
 // one EdDSA and one HS256 key, and two tenants built in memory. Every key,
@@ -295,4 +295,26 @@ func closestIssued(raw string, set map[string]string) string {
 		}
 	}
 	return fmt.Sprintf("%q (equal for the first %d bytes)", best, n)
+}
+
+// IssuerIsTenant accepts exactly the tenant's own base URLs: its /t/{slug}
+// prefix and its {slug}.{base domain} host, nothing near them.
+func TestIssuerIsTenant(t *testing.T) {
+	tn := fuzzTenant(t, "acme", `{}`)
+	for _, tc := range []struct {
+		iss  string
+		want bool
+	}{
+		{"http://hallpass.test/t/" + tn.Slug, true},
+		{"https://" + tn.Slug + ".hallpass.test", true},
+		{"https://" + tn.Slug + ".evil.example", false},
+		{"https://other.hallpass.test", false},
+		{"http://hallpass.test/t/other", false},
+		{"http://hallpass.test/t/" + tn.Slug + "/x", false},
+		{"ftp://hallpass.test/t/" + tn.Slug, false},
+	} {
+		if got := tokens.IssuerIsTenant(tn, tc.iss, "hallpass.test"); got != tc.want {
+			t.Errorf("%s: %v", tc.iss, got)
+		}
+	}
 }

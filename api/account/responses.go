@@ -1,0 +1,35 @@
+package account
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/base"
+	"github.com/hallpass/hallpass/internal/identity"
+)
+
+// respondVerification answers GET auth/email/verify: the address, its
+// user, and whether confirming it completes a login.
+func respondVerification(c *fiber.Ctx, h *api.Headless, v *identity.Verification) error {
+	t := api.Tenant(c)
+	return h.Respond(c, fiber.StatusOK, map[string]any{"email": v.Address.Email, "user": base.UserData(v.User, t.Settings)},
+		map[string]any{"is_authenticating": v.Authenticating})
+}
+
+// emailList is allauth's list of a user's email addresses.
+func emailList(addrs []identity.EmailAddress) []map[string]any {
+	out := []map[string]any{}
+	for _, e := range addrs {
+		out = append(out, map[string]any{"email": e.Email, "verified": e.Verified, "primary": e.Primary})
+	}
+	return out
+}
+
+// respondEmails answers with the logged-in user's email addresses.
+func (h *Handlers) respondEmails(c *fiber.Ctx) error {
+	addrs, err := h.Accounts.Emails(c.UserContext(), api.Tenant(c), api.Session(c))
+	if err != nil {
+		return h.failed(c, err)
+	}
+	return h.Respond(c, fiber.StatusOK, emailList(addrs), nil)
+}

@@ -1,0 +1,20 @@
+package tokens
+
+import (
+	"encoding/json"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// parseRefresh reads POST tokens/refresh's {refresh_token}; "" when the
+// body is not JSON or the token not a string (allauth's bare 400).
+func parseRefresh(c *fiber.Ctx) string {
+	var in struct {
+		RefreshToken json.RawMessage `json:"refresh_token"`
+	}
+	var raw string
+	if err := json.Unmarshal(c.Body(), &in); err == nil {
+		_ = json.Unmarshal(in.RefreshToken, &raw)
+	}
+	return raw
+}
