@@ -51,6 +51,9 @@ type Config struct {
 	// Accounts reaches the tenants' own users (their sessions, and the
 	// verification mail); nil hides the users pages.
 	Accounts *identity.Accounts
+	// MFA holds the tenant users' second factors, the store Accounts'
+	// login pipeline reads (with Accounts; a store over Pool when nil).
+	MFA *mfa.Store
 	// Outbox queues the invitation mail; nil hides inviting.
 	Outbox *mail.Outbox
 	// MailFrom is the sender of the console's own mail
@@ -176,7 +179,10 @@ func New(cfg Config) (*Console, error) {
 	var tenantMFA *mfa.Store
 	if cfg.Accounts != nil {
 		admin = identity.NewUserAdmin(cfg.Accounts, mfa.RemoveAll)
-		tenantMFA = mfa.NewStore(cfg.Pool, cfg.Sealer)
+		tenantMFA = cfg.MFA
+		if tenantMFA == nil {
+			tenantMFA = mfa.NewStore(cfg.Pool, cfg.Sealer)
+		}
 	}
 	return &Console{
 		cfg:          cfg,

@@ -2,13 +2,11 @@ package console_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/console"
-	"github.com/hallpass/hallpass/tenants"
+	"github.com/hallpass/hallpass/internal/assembly"
 )
 
 // On the platform app, as served, a console request past its deadline is
@@ -16,13 +14,9 @@ import (
 // backend goes on waiting for the lock after the request ended.
 func TestConsoleRequestDeadlineCancelsItsQuery(t *testing.T) {
 	const deadline = 3 * time.Second
-	e := newEnv(t)
-	srv := server.New(server.Config{Log: slog.New(slog.DiscardHandler),
-		Resolver:       tenants.NewResolver(tenants.NewCache(e.store, time.Minute), tenants.MustAddressing("http://console.test", "hallpass.test")),
-		TrustedProxies: []string{"0.0.0.0"}, RequestTimeout: deadline})
-	e.con.Mount(srv.Platform)
-	srv.Finish()
-	e.app = srv.Platform
+	e := newEnvOn(t, assembly.Config{RequestTimeout: deadline})
+	// The console as served: the one the server mounted on its platform app.
+	e.app = e.srv.HTTP.Platform
 
 	tn := e.tenant("deadline")
 	owner := e.user("deadline", false)

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/assembly"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
@@ -54,11 +55,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// env is a console mounted on a bare Fiber app, over the test database.
+// env is a console mounted on a bare Fiber app, over the test database,
+// built on the collaborators of a server assembled as serve assembles one
+// (its Accounts, MFA store and Keys), with a test clock, DNS and a tenants
+// store whose publications are recorded.
 type env struct {
 	t        *testing.T
 	app      *fiber.App
 	con      *console.Console
+	srv      *assembly.Server
 	store    *tenants.Store
 	keys     *tenants.Keys
 	pool     *pgxpool.Pool
@@ -77,25 +82,44 @@ type envOption func(*console.Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	return newEnvOn(t, assembly.Config{}, opts...)
+}
+
+// newEnvOn is newEnv on a server assembled with server's options (the
+// platform's addresses and the test knobs are set here).
+func newEnvOn(t *testing.T, server assembly.Config, opts ...envOption) *env {
+	t.Helper()
 	pool := testenv.Pool(t)
-	changes := &changeLog{}
-	store := tenants.NewStore(pool, testenv.Sealer(t), changes)
-	keys := tenants.NewKeys(pool, testenv.Sealer(t), nil)
+	server.PublicURL, server.BaseDomain = "http://console.test", "hallpass.test"
+	// app.Test's peer (0.0.0.0) is the platform's proxy.
+	server.TrustedProxies = []string{"0.0.0.0"}
+	server.PasswordHasher = &testHasher
+	server.SessionCacheNamespace = "console-test-" + uuid.NewString()
+	server.LimiterTimeout = 10 * time.Second
+	srv, err := assembly.Build(context.Background(), server,
+		assembly.Deps{Pool: pool, Redis: testenv.Redis(t), Sealer: testenv.Sealer(t), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
 	clk := &clock{t: time.Now()}
-	accounts := identity.NewAccounts(pool, testenv.Redis(t), testenv.Sealer(t), "no-reply@hallpass.test")
-	accounts.Hasher = testHasher
 	dns := &fakeDNS{pool: pool, records: map[string]dnsAnswer{}}
-	cfg := console.Config{Pool: pool, Store: store, Sealer: testenv.Sealer(t), Keys: keys, Inbox: mail.NewDevInbox(pool, slog.New(slog.DiscardHandler)),
-		Accounts: accounts, Outbox: mail.NewOutbox(testenv.Sealer(t)), TXT: dns,
-		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler),
-		Hasher: &testHasher, Now: clk.Now,
-		// Most tests have customers create tenants; production's default
-		// (0: platform admins only) is tested in TestWhoMayCreateTenants.
-		TenantsPerUser: 1000}
+	cfg := srv.ConsoleConfig()
+	// The console's tenants store records what it publishes (the server's
+	// publishes on the tenant bus).
+	changes := &changeLog{}
+	cfg.Store = tenants.NewStore(pool, testenv.Sealer(t), changes)
+	cfg.Inbox = mail.NewDevInbox(pool, slog.New(slog.DiscardHandler))
+	cfg.TXT, cfg.Now = dns, clk.Now
+	// Each console gets a limiter of its own (mountConsole).
+	cfg.Limiter = nil
+	// Most tests have customers create tenants; production's default
+	// (0: platform admins only) is tested in TestWhoMayCreateTenants.
+	cfg.TenantsPerUser = 1000
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e := &env{t: t, store: store, keys: keys, pool: pool, clock: clk, accounts: accounts, dns: dns, changes: changes, cfg: cfg,
+	e := &env{t: t, srv: srv, store: cfg.Store, keys: srv.Keys, pool: pool, clock: clk, accounts: srv.Accounts, dns: dns, changes: changes, cfg: cfg,
 		ip: testIP()}
 	e.app, e.con = mountConsole(t, cfg)
 	return e
@@ -181,8 +205,7 @@ func (f *fakeDNS) LookupTXT(ctx context.Context, name string) ([]string, error) 
 	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 }
 
-// changeLog records the tenant changes the console's tenants store
-// publishes.
+// changeLog records the tenant changes the console publishes.
 type changeLog struct {
 	mu   sync.Mutex
 	list []tenants.Change

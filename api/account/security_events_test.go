@@ -14,7 +14,6 @@ import (
 	domain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/mfa/webauthntest"
 	"github.com/hallpass/hallpass/internal/testenv"
-	"github.com/hallpass/hallpass/tenants"
 )
 
 var verifyOrReset = regexp.MustCompile(`https://app\.example\.com/(?:verify|reset)/(\S+)`)
@@ -139,8 +138,7 @@ func TestSecurityEventsAudited(t *testing.T) {
 			anon.Do("POST", "auth/password/reset", `{"key":"`+key+`","password":"`+pw3+`"}`).Status(401)
 		}, []want{{"user.password.reset", second, map[string]any{"by_code": false}}}},
 		{"signing key rotated", func() {
-			keys := tenants.NewKeys(testenv.Pool(t), testenv.Sealer(t), nil)
-			if _, err := keys.Rotate(ctx, env.Tenant, "", 0, "cli"); err != nil {
+			if _, err := env.Keys.Rotate(ctx, env.Tenant, "", 0, "cli"); err != nil {
 				t.Fatal(err)
 			}
 		}, []want{{"signing_key.rotate", "", nil}}},

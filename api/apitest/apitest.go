@@ -1,6 +1,7 @@
 // Package apitest drives the headless API through HTTP the way a frontend
 // does, against real Postgres and Redis: each Env is a fresh tenant on a
-// fully wired server.
+// server assembled as `hallpass serve` assembles one (internal/assembly),
+// workers included.
 package apitest
 
 import (
@@ -20,19 +21,13 @@ import (
 
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hallpass/hallpass/api"
-	"github.com/hallpass/hallpass/api/mfa"
 	"github.com/hallpass/hallpass/api/server"
 	apisocial "github.com/hallpass/hallpass/api/social"
-	"github.com/hallpass/hallpass/api/tokens"
+	"github.com/hallpass/hallpass/internal/assembly"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
-	mfadomain "github.com/hallpass/hallpass/internal/mfa"
-	"github.com/hallpass/hallpass/internal/ratelimit"
-	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
@@ -57,11 +52,16 @@ type Settings map[string]any
 // Env is one tenant on one server, with a real SMTP listener receiving
 // the tenant's mail through the outbox worker.
 type Env struct {
-	T        testing.TB
-	Tenant   *tenants.Tenant
-	Store    *tenants.Store
-	Server   *server.Server
+	T      testing.TB
+	Tenant *tenants.Tenant
+	Store  *tenants.Store
+	// Server holds the Fiber apps of Assembly.
+	Server *server.Server
+	// Assembly is the whole server, built as `hallpass serve` builds it.
+	Assembly *assembly.Server
 	Accounts *identity.Accounts
+	// Keys manages the tenants' signing keys (the server's own).
+	Keys *tenants.Keys
 	// Mail is the SMTP listener every tenant of this test binary mails to;
 	// use WaitMail for this tenant's messages.
 	Mail *smtptest.Server
@@ -86,15 +86,17 @@ func New(t testing.TB, settings Settings) *Env {
 // panics, the tenant bus), for tests that read what the server logs.
 func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 	t.Helper()
-	return newEnv(t, settings, log, PublicURL, PlatformHost, 0)
+	return newEnv(t, settings, testServer(log))
 }
 
 // NewWithRequestTimeout is New on a server whose requests end after
-// timeout (server.Config.RequestTimeout), for tests of what a request past
-// its deadline leaves behind.
+// timeout (assembly.Config.RequestTimeout), for tests of what a request
+// past its deadline leaves behind.
 func NewWithRequestTimeout(t testing.TB, settings Settings, timeout time.Duration) *Env {
 	t.Helper()
-	return newEnv(t, settings, slog.New(slog.DiscardHandler), PublicURL, PlatformHost, timeout)
+	cfg := testServer(slog.New(slog.DiscardHandler))
+	cfg.RequestTimeout = timeout
+	return newEnv(t, settings, cfg)
 }
 
 // NewAt is New on a server published at publicURL (HALLPASS_PUBLIC_URL),
@@ -102,26 +104,69 @@ func NewWithRequestTimeout(t testing.TB, settings Settings, timeout time.Duratio
 // default to publicURL's host.
 func NewAt(t testing.TB, settings Settings, publicURL, baseDomain string) *Env {
 	t.Helper()
-	return newEnv(t, settings, slog.New(slog.DiscardHandler), publicURL, baseDomain, 0)
+	cfg := testServer(slog.New(slog.DiscardHandler))
+	cfg.PublicURL, cfg.BaseDomain = publicURL, baseDomain
+	return newEnv(t, settings, cfg)
 }
 
-func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDomain string, requestTimeout time.Duration) *Env {
+// NewBehindProxy is New on a server behind a trusted proxy
+// (HALLPASS_TRUSTED_PROXIES): the in-process requests' peer, 0.0.0.0, is
+// the proxy, and X-Forwarded-For carries the client's address.
+func NewBehindProxy(t testing.TB, settings Settings) *Env {
 	t.Helper()
-	addr, err := tenants.NewAddressing(publicURL, baseDomain)
+	cfg := testServer(slog.New(slog.DiscardHandler))
+	cfg.TrustedProxies = []string{"0.0.0.0"}
+	return newEnv(t, settings, cfg)
+}
+
+// serverConfig is how a test server differs from serve's defaults.
+type serverConfig struct {
+	assembly.Config
+	log *slog.Logger
+}
+
+// testServer is the test servers' configuration: published at PublicURL, with
+// options that make a busy test machine's timing harmless.
+func testServer(log *slog.Logger) serverConfig {
+	return serverConfig{log: log, Config: assembly.Config{
+		PublicURL:  PublicURL,
+		BaseDomain: PlatformHost,
+		// Provider stand-ins run on loopback; tests point providers at them
+		// through Social.Endpoints.
+		SocialPrivateNetworks: true,
+		SocialEndpoints:       map[string]social.Endpoints{},
+		// Sessions are kept in memory too, as serve keeps them, in a
+		// namespace of this server's own (its tenant is its own; no other
+		// test's nodes answer).
+		SessionCacheNamespace: "apitest-" + uuid.NewString(),
+		// Tests count exact hits: a Redis slowed down by a busy machine must
+		// not send some of them to the limiter's in-memory fallback.
+		LimiterTimeout: 5 * time.Second,
+		// Mail reaches the test's SMTP listener within a fraction of a second.
+		MailPollInterval: 200 * time.Millisecond,
+		MailBackoffBase:  20 * time.Millisecond,
+	}}
+}
+
+func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
+	t.Helper()
+	smtp, sender := sharedMail(t)
+	// The Redis client is registered first, so its cleanup runs after the
+	// server's Close: the bus and the local cache stop before their
+	// connection closes.
+	deps := assembly.Deps{Pool: testenv.Pool(t), Redis: testenv.Redis(t), Sealer: testenv.Sealer(t), Log: cfg.log}
+	cfg.MailSender = sender
+	srv, err := assembly.Build(context.Background(), cfg.Config, deps)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("assemble the server: %v", err)
 	}
-	rdb := testenv.Redis(t)
-	// Registered after the Redis client, so it runs first: the bus stops
-	// before its connection closes.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	bus := tenants.NewBus(rdb, "", log)
-	store := tenants.NewStore(testenv.Pool(t), testenv.Sealer(t), bus)
-	cache := tenants.NewCache(store, time.Minute)
-	ready := make(chan struct{})
-	go bus.Run(ctx, cache, ready)
-	<-ready
+	t.Cleanup(srv.Close)
+	select {
+	case <-srv.BusReady():
+	case <-time.After(10 * time.Second):
+		t.Fatal("tenant bus not subscribed within 10 s")
+	}
+	srv.Start()
 	if settings == nil {
 		settings = Settings{}
 	}
@@ -129,40 +174,14 @@ func newEnv(t testing.TB, settings Settings, log *slog.Logger, publicURL, baseDo
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn, err := store.Create(ctx, tenants.CreateInput{Slug: testenv.Slug(t.Name()), Settings: raw}, "apitest")
+	tn, err := srv.Store.Create(context.Background(), tenants.CreateInput{Slug: testenv.Slug(t.Name()), Settings: raw}, "apitest")
 	if err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
-	pool := testenv.Pool(t)
-	accounts := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
-	// Tests count exact hits: a Redis slowed down by a busy machine must not
-	// send some of them to the limiter's in-memory fallback.
-	limiter := ratelimit.NewLimiter(rdb)
-	limiter.SetTimeout(5 * time.Second)
-	accounts.Limiter = limiter
-	// As serve: sessions kept in memory too, in a namespace of this
-	// server's own (its tenant is its own; no other test's nodes answer).
-	stopLocal := accounts.Sessions.StartLocalCache(ctx, sessions.LocalCacheConfig{Namespace: "apitest-" + uuid.NewString()})
-	t.Cleanup(stopLocal)
-	smtp := sharedMail(t)
-	strategy := &tokensdomain.Strategy{Keys: tenants.NewKeys(pool, testenv.Sealer(t), bus), Sealer: testenv.Sealer(t), Sessions: accounts.Sessions,
-		BaseDomain: baseDomain}
-	mfaStore := mfadomain.NewStore(pool, testenv.Sealer(t))
-	accounts.MFA = mfaStore
-	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
-	// Provider stand-ins run on loopback; tests point providers at them
-	// through Social.Endpoints.
-	states := social.NewStateStore(rdb)
-	states.Pending = accounts.Pending
-	socialHandlers := &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: true,
-		Endpoints: map[string]social.Endpoints{}, Cache: social.NewCache()}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, addr), Log: log,
-		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless},
-		MFA:    &mfa.Handlers{Headless: headless, Store: mfaStore, Sealer: testenv.Sealer(t)},
-		Social: socialHandlers, RequestTimeout: requestTimeout})
-	srv.Finish()
+	addr := tenants.MustAddressing(cfg.PublicURL, cfg.BaseDomain)
 	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
-	return &Env{T: t, Tenant: tn, Store: store, Server: srv, Accounts: accounts, Mail: smtp, Social: socialHandlers, strategy: strategy, host: host}
+	return &Env{T: t, Tenant: tn, Store: srv.Store, Server: srv.HTTP, Assembly: srv, Accounts: srv.Accounts, Keys: srv.Keys,
+		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host}
 }
 
 // Response is a received response with assertion helpers.
@@ -317,40 +336,29 @@ func Validate(method, path string, status int, header http.Header, body []byte) 
 }
 
 var (
-	mailOnce sync.Once
-	mailSMTP *smtptest.Server
-	mailErr  error
+	mailOnce   sync.Once
+	mailSMTP   *smtptest.Server
+	mailSender *mail.SMTPSender
+	mailErr    error
 )
 
-// sharedMail starts, once per test binary, an SMTP listener and an outbox
-// worker delivering to it. One worker serves the whole outbox (as in
-// production, where any node sends any tenant's mail), so tenants must share
-// it; messages carry their tenant in a header.
-func sharedMail(t testing.TB) *smtptest.Server {
+// sharedMail starts, once per test binary, the SMTP listener every test
+// server's outbox worker delivers to. Any node's worker sends any tenant's
+// mail (as in production), so tenants share it; messages carry their
+// tenant in a header.
+func sharedMail(t testing.TB) (*smtptest.Server, *mail.SMTPSender) {
 	t.Helper()
 	mailOnce.Do(func() {
 		mailSMTP, mailErr = smtptest.Listen()
 		if mailErr != nil {
 			return
 		}
-		sender, err := mail.NewSMTPSender(mailSMTP.URL())
-		if err != nil {
-			mailErr = err
-			return
-		}
-		p, err := pgxpool.New(context.Background(), testenv.DatabaseURL(t))
-		if err != nil {
-			mailErr = err
-			return
-		}
-		worker := mail.NewWorker(p, testenv.Sealer(t), sender, slog.New(slog.DiscardHandler))
-		worker.BackoffBase, worker.PollInterval = 20*time.Millisecond, 200*time.Millisecond
-		go func() { _ = worker.Run(context.Background()) }()
+		mailSender, mailErr = mail.NewSMTPSender(mailSMTP.URL())
 	})
 	if mailErr != nil {
 		t.Fatalf("test mail pipeline: %v", mailErr)
 	}
-	return mailSMTP
+	return mailSMTP, mailSender
 }
 
 // Listen serves the tenant's server over real HTTP for the rest of the

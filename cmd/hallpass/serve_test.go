@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -92,5 +94,58 @@ func TestServeAnswersTheDemoCurlLine(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// Every HALLPASS_* variable serve reads reaches the assembly's Config, and
+// an unset one leaves production's default (a zero field).
+func TestServeConfigReachesTheAssembly(t *testing.T) {
+	env := map[string]string{
+		"HALLPASS_PUBLIC_URL":                    "https://auth.example.com/",
+		"HALLPASS_BASE_DOMAIN":                   "Auth.Example.com",
+		"HALLPASS_TRUSTED_PROXIES":               "10.0.0.1, 10.1.0.0/16",
+		"HALLPASS_HIBP_URL":                      "https://hibp.example/",
+		"HALLPASS_TENANT_PENDING_LIMIT":          "77",
+		"HALLPASS_SESSION_LOCAL_CACHE":           "500",
+		"HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS": "1",
+		"HALLPASS_CONSOLE_TENANTS_PER_USER":      "3",
+		"HALLPASS_OUTBOX_RETENTION":              "3d",
+		"HALLPASS_OUTBOX_UNSENT_RETENTION":       "2d",
+		"HALLPASS_AUDIT_RETENTION":               "400d",
+		"HALLPASS_SMTP_URL":                      "smtp://127.0.0.1:2525",
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &deps{log: slog.New(slog.DiscardHandler)}
+	a, err := (&cli{cfg: cfg}).assemblyConfig(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PublicURL != "https://auth.example.com" || a.BaseDomain != "auth.example.com" ||
+		strings.Join(a.TrustedProxies, " ") != "10.0.0.1 10.1.0.0/16" || a.HIBPURL != "https://hibp.example" ||
+		a.TenantPendingLimit != 77 || a.SessionLocalCache != 500 || !a.SocialPrivateNetworks || a.TenantsPerUser != 3 ||
+		a.SentMailRetention != 72*time.Hour || a.UnsentMailRetention != 48*time.Hour || a.AuditRetention != 400*24*time.Hour ||
+		a.MailSender == nil || a.BenchCeiling {
+		t.Fatalf("assembly config %+v", a)
+	}
+	if a.SessionCacheNamespace != "" || a.LimiterTimeout != 0 || a.PasswordHasher != nil || a.SocialEndpoints != nil ||
+		a.MailPollInterval != 0 || a.MailBackoffBase != 0 || a.RequestTimeout != 0 || a.TenantCacheTTL != 0 {
+		t.Fatalf("serve sets a test option: %+v", a)
+	}
+
+	// Unset: the dev inbox, the local session cache's default size; 0
+	// turns the local cache off.
+	cfg, err = loadConfig(func(k string) string { return map[string]string{"HALLPASS_SESSION_LOCAL_CACHE": "0"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = (&cli{cfg: cfg}).assemblyConfig(d); err != nil || a.MailSender != nil || a.SessionLocalCache >= 0 {
+		t.Fatalf("HALLPASS_SESSION_LOCAL_CACHE=0: %+v %v", a, err)
+	}
+	cfg, _ = loadConfig(func(string) string { return "" })
+	if a, _ = (&cli{cfg: cfg}).assemblyConfig(d); a.SessionLocalCache != sessions.DefaultLocalCacheEntries {
+		t.Fatalf("default local cache %d", a.SessionLocalCache)
 	}
 }

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"runtime"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/assembly"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -65,12 +64,7 @@ func (c *cli) connect(ctx context.Context, needRedis bool) (*deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HALLPASS_DATABASE_URL: %w", err)
 	}
-	pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	if !strings.Contains(c.cfg.DatabaseURL, "pool_max_conns") {
-		// pgxpool's default (4 on two cores) queues most requests; Postgres
-		// handles far more concurrent short queries than that.
-		pcfg.MaxConns = int32(max(20, 8*runtime.GOMAXPROCS(0)))
-	}
+	assembly.TunePool(pcfg, c.cfg.DatabaseURL)
 	if d.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -86,18 +80,7 @@ func (c *cli) connect(ctx context.Context, needRedis bool) (*deps, error) {
 			d.pool.Close()
 			return nil, fmt.Errorf("HALLPASS_REDIS_URL: %w", err)
 		}
-		// Redis holds caches and pending flows: when it stalls, fail fast
-		// and fall back (Postgres for sessions, a per-node limiter) rather
-		// than hold requests for go-redis's default 3 s.
-		opt.ContextTimeoutEnabled = true
-		opt.DialTimeout = time.Second
-		opt.ReadTimeout = 500 * time.Millisecond
-		opt.WriteTimeout = 500 * time.Millisecond
-		opt.PoolTimeout = time.Second
-		// One dial attempt per command: go-redis's default of 5 with 100 ms
-		// backoff would hold every request half a second while Redis is down.
-		opt.DialerRetries = 1
-		opt.MaxRetries = 1
+		assembly.TuneRedis(opt)
 		d.redis = redis.NewClient(opt)
 		if err := d.redis.Ping(pingCtx).Err(); err != nil {
 			if needRedis {

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,8 +26,9 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// operator is a console admin of api's tenant, signed in to a console that
-// shares the API server's account services (as serve wires them).
+// operator is a console admin of api's tenant, signed in to the console
+// api's server mounts (assembled as serve assembles it: one Accounts for
+// the API and the console).
 type operator struct {
 	t     *testing.T
 	app   *fiber.App
@@ -41,17 +41,8 @@ type operator struct {
 func newOperator(t *testing.T, api *apitest.Env) *operator {
 	t.Helper()
 	ctx := context.Background()
-	pool := testenv.Pool(t)
-	hasher := passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	con, err := console.New(console.Config{Pool: pool, Store: api.Store, Sealer: testenv.Sealer(t), Accounts: api.Accounts,
-		PublicURL: "http://console.test", BaseDomain: "hallpass.test", Log: slog.New(slog.DiscardHandler), Hasher: &hasher})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, EnableTrustedProxyCheck: true, TrustedProxies: []string{"0.0.0.0"},
-		ProxyHeader: fiber.HeaderXForwardedFor})
-	con.Mount(app)
-	hash, err := hasher.Hash("correct horse battery")
+	con := api.Assembly.Console
+	hash, err := passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}.Hash("correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +57,7 @@ func newOperator(t *testing.T, api *apitest.Env) *operator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &operator{t: t, app: app, id: u.ID.String(), token: token, csrf: sess.CSRF, ip: "203.0.113.77"}
+	return &operator{t: t, app: api.Server.Platform, id: u.ID.String(), token: token, csrf: sess.CSRF, ip: "203.0.113.77"}
 }
 
 // post sends a console form with the session's CSRF token and returns the
@@ -78,7 +69,7 @@ func (o *operator) post(path string, form url.Values) int {
 	}
 	form.Set("_csrf", o.csrf)
 	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
-	req.Host = "console.test"
+	req.Host = apitest.PlatformHost
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(fiber.HeaderXForwardedFor, o.ip)
 	req.AddCookie(&http.Cookie{Name: console.CookieName, Value: o.token})
@@ -106,7 +97,9 @@ func TestConsoleActionsEndWarmAPISessions(t *testing.T) {
 		{"delete", "user.delete", func(label string) url.Values { return url.Values{"confirm": {label}} }},
 	} {
 		t.Run(c.action, func(t *testing.T) {
-			api := apitest.New(t, apitest.Settings{"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"}})
+			// Behind a proxy, so that the console records the operator's
+			// address from X-Forwarded-For.
+			api := apitest.NewBehindProxy(t, apitest.Settings{"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"}})
 			fe := api.Client("app")
 			email := testenv.Slug("warm-"+c.action) + "@users.example"
 			res := fe.Do("POST", "auth/signup", `{"email":"`+email+`","password":"correct horse battery"}`).Status(200)

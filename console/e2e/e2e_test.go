@@ -18,15 +18,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/hallpass/hallpass/api"
-	"github.com/hallpass/hallpass/api/server"
-	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/console"
-	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/assembly"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
-	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -34,51 +30,39 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // platform is the whole server on a real 127.0.0.1 listener.
 type platform struct {
-	URL  string
-	keys *tenants.Keys
+	URL   string
+	keys  *tenants.Keys
+	store *tenants.Store
+	inbox *mail.DevInbox
 }
 
-// startPlatform wires the server as `hallpass serve` does: tenant cache and
-// its Redis bus, the headless API with the JWT strategy, and the console
-// mounted before the catch-all. Its URL names host ("127.0.0.1", or
-// "localhost" where WebAuthn needs a domain name) and a 127.0.0.1 port.
+// startPlatform assembles the server as `hallpass serve` does
+// (internal/assembly: the headless API with MFA, social login and the JWT
+// strategy, the console, the workers) and serves it. Its URL names host
+// ("127.0.0.1", or "localhost" where WebAuthn needs a domain name) and a
+// 127.0.0.1 port; mail stays in the dev inbox, as serve keeps it without
+// HALLPASS_SMTP_URL.
 func startPlatform(t *testing.T, host string) *platform {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	rdb := testenv.Redis(t)
-	t.Cleanup(cancel)
-	log := slog.New(slog.DiscardHandler)
-	pool, sealer := testenv.Pool(t), testenv.Sealer(t)
-	bus := tenants.NewBus(rdb, "", log)
-	store := tenants.NewStore(pool, sealer, bus)
-	cache := tenants.NewCache(store, time.Minute)
-	ready := make(chan struct{})
-	go bus.Run(ctx, cache, ready)
-	<-ready
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	publicURL := "http://" + host + ":" + strconvPort(ln.Addr())
-	accounts := identity.NewAccounts(pool, rdb, sealer, "no-reply@hallpass.test")
-	keys := tenants.NewKeys(pool, sealer, bus)
-	strategy := &tokensdomain.Strategy{Keys: keys, Sealer: sealer, Sessions: accounts.Sessions}
-	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
-	srv := server.New(server.Config{Resolver: tenants.NewResolver(cache, tenants.MustAddressing(publicURL, "localhost")), Log: log,
-		Headless: headless, Tokens: &tokens.Handlers{Strategy: strategy, Headless: headless}})
-	con, err := console.New(console.Config{Pool: pool, Store: store, Sealer: sealer, Keys: tenants.NewKeys(pool, sealer, bus),
-		Inbox: mail.NewDevInbox(pool, log), Accounts: accounts, Outbox: mail.NewOutbox(sealer),
-		PublicURL: publicURL, BaseDomain: "localhost", Log: log})
+	srv, err := assembly.Build(context.Background(), assembly.Config{PublicURL: publicURL, BaseDomain: "localhost"},
+		assembly.Deps{Pool: testenv.Pool(t), Redis: rdb, Sealer: testenv.Sealer(t), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	con.Mount(srv.Platform)
-	srv.Finish()
+	t.Cleanup(srv.Close)
+	<-srv.BusReady()
+	srv.Start()
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln, time.Second) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &platform{URL: publicURL, keys: keys}
+	return &platform{URL: publicURL, keys: srv.Keys, store: srv.Store, inbox: srv.Inbox}
 }
 
 // chromiumPath finds Debian's chromium; its absence fails the test.
@@ -208,7 +192,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		textInto(chromedp.CSS(`[data-testid="flash"]`), &keyFlash),
 		shot("06-keys-rotated"),
 	)
-	tn, err := tenants.NewStore(testenv.Pool(t), testenv.Sealer(t), nil).Get(context.Background(), slug)
+	tn, err := p.store.Get(context.Background(), slug)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +273,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if !strings.Contains(txt, "_hallpass-challenge."+domain) || !strings.Contains(txt, "hallpass-verify=") {
 		t.Fatalf("TXT record shown: %q", txt)
 	}
-	link := invitationLink(t, slug, invitee)
+	link := p.invitationLink(t, slug, invitee)
 	var invitation string
 	run("open the invitation",
 		chromedp.Navigate(link),
@@ -396,30 +380,27 @@ func strconvPort(a net.Addr) string {
 	return port
 }
 
-// invitationLink delivers the outbox into the dev inbox, as the mail
-// worker of `hallpass serve` does, and returns the console link of the
-// invitation mailed to to.
-func invitationLink(t *testing.T, slug, to string) string {
+// invitationLink waits (up to ten seconds) for the server's mail worker to
+// deliver the invitation mailed to to into the dev inbox, and returns its
+// console link.
+func (p *platform) invitationLink(t *testing.T, slug, to string) string {
 	t.Helper()
 	ctx := context.Background()
-	pool, log := testenv.Pool(t), slog.New(slog.DiscardHandler)
-	inbox := mail.NewDevInbox(pool, log)
-	if _, err := mail.NewWorker(pool, testenv.Sealer(t), inbox, log).Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tn, err := tenants.NewStore(pool, testenv.Sealer(t), nil).Get(ctx, slug)
+	tn, err := p.store.Get(ctx, slug)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := inbox.List(ctx, tn.ID, 50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.To == to && m.Kind == mail.KindConsoleInvitation {
-			for _, line := range strings.Split(m.Text, "\n") {
-				if strings.Contains(line, "/console/invite/") {
-					return strings.TrimSpace(line)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ms, err := p.inbox.List(ctx, tn.ID, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.To == to && m.Kind == mail.KindConsoleInvitation {
+				for _, line := range strings.Split(m.Text, "\n") {
+					if strings.Contains(line, "/console/invite/") {
+						return strings.TrimSpace(line)
+					}
 				}
 			}
 		}

@@ -50,7 +50,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	smtp := startSMTP(t)
 	sealer := newSealer(t)
 	a := startNode(t, "A", nodeConfig{dbURL: dbURL, redisAddr: rds.Addr(), sealer: sealer, smtpURL: smtp.URL()})
-	b := startNode(t, "B", nodeConfig{dbURL: dbURL, redisAddr: rds.Addr(), sealer: sealer})
+	b := startNode(t, "B", nodeConfig{dbURL: dbURL, redisAddr: rds.Addr(), sealer: sealer, smtpURL: smtp.URL()})
 	open := a.createTenant(t, "open", openSettings())
 	verif := a.createTenant(t, "verify", verifySettings())
 	limits := a.createTenant(t, "limits", limitSettings())

@@ -25,16 +25,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hallpass/hallpass/api"
-	"github.com/hallpass/hallpass/api/server"
-	"github.com/hallpass/hallpass/api/tokens"
+	"github.com/hallpass/hallpass/internal/assembly"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
-	"github.com/hallpass/hallpass/internal/sessions"
-	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -151,11 +147,12 @@ func (s *logSink) report() string {
 }
 
 // ---------------------------------------------------------------------------
-// A node: a server wired as `hallpass serve` wires one (cmd/hallpass/serve.go),
-// serving on a real 127.0.0.1 listener.
+// A node: a server assembled as `hallpass serve` assembles one
+// (internal/assembly, with serve's pool and Redis client settings), serving
+// on a real 127.0.0.1 listener.
 
 // tenantCacheTTL is serve's.
-const tenantCacheTTL = 30 * time.Second
+const tenantCacheTTL = assembly.DefaultTenantCacheTTL
 
 type node struct {
 	name     string
@@ -173,26 +170,9 @@ type nodeConfig struct {
 	dbURL     string
 	redisAddr string
 	sealer    *seal.Sealer
-	// smtpURL, when set, runs an outbox worker sending to it (serve runs
-	// one per node).
+	// smtpURL is where the node's outbox worker sends (every node runs
+	// one, as serve does).
 	smtpURL string
-}
-
-// newRedisClient is the go-redis client a node gets: serve's options
-// (cmd/hallpass/wire.go): short dial, read and pool timeouts,
-// ContextTimeoutEnabled so that context deadlines bound every call, and one
-// dial attempt per command.
-func newRedisClient(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Addr:                  addr,
-		ContextTimeoutEnabled: true,
-		DialTimeout:           time.Second,
-		ReadTimeout:           500 * time.Millisecond,
-		WriteTimeout:          500 * time.Millisecond,
-		PoolTimeout:           time.Second,
-		DialerRetries:         1,
-		MaxRetries:            1,
-	})
 }
 
 func startNode(t *testing.T, name string, cfg nodeConfig) *node {
@@ -204,71 +184,40 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg.ConnConfig.ConnectTimeout = 5 * time.Second // as serve
+	assembly.TunePool(pcfg, cfg.dbURL)
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := newRedisClient(cfg.redisAddr)
-	bus := tenants.NewBus(rdb, "", log)
-	store := tenants.NewStore(pool, cfg.sealer, bus)
-
-	// serve's buildServer.
-	cache := tenants.NewCache(store, tenantCacheTTL)
-	busCtx, stopBus := context.WithCancel(context.Background())
-	ready, busDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(busDone)
-		bus.Run(busCtx, cache, ready)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(3 * time.Second):
-		t.Fatalf("%s: tenant bus not subscribed within 3 s", name)
+	opt := &redis.Options{Addr: cfg.redisAddr}
+	assembly.TuneRedis(opt)
+	rdb := redis.NewClient(opt)
+	sender, err := mail.NewSMTPSender(cfg.smtpURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	accounts := identity.NewAccounts(pool, rdb, cfg.sealer, "no-reply@localhost")
-	keys := tenants.NewKeys(pool, cfg.sealer, bus)
-	strategy := &tokensdomain.Strategy{Keys: keys, Sealer: cfg.sealer, Sessions: accounts.Sessions}
-	headless := &api.Headless{Accounts: accounts, Tokens: strategy}
-	stopLocal := accounts.Sessions.StartLocalCache(busCtx, sessions.LocalCacheConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{
+	srv, err := assembly.Build(context.Background(), assembly.Config{
 		// As serve, whose public URL names the address it listens on.
-		Resolver: tenants.NewResolver(cache, tenants.MustAddressing("http://"+ln.Addr().String(), "localhost")),
-		Log:      log,
-		Headless: headless,
-		Tokens:   &tokens.Handlers{Strategy: strategy, Headless: headless},
-		Ready: []server.Check{
-			{Name: "postgres", Ping: store.Ping},
-			{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
-		},
-	})
-	srv.Finish()
+		PublicURL:  "http://" + ln.Addr().String(),
+		BaseDomain: "localhost",
+		MailSender: sender,
+	}, assembly.Deps{Pool: pool, Redis: rdb, Sealer: cfg.sealer, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.BusReady():
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%s: tenant bus not subscribed within 3 s", name)
+	}
+	srv.Start()
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln, 5*time.Second) }()
-
-	// serve's mail worker.
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	workerDone := make(chan struct{})
-	if cfg.smtpURL != "" {
-		sender, err := mail.NewSMTPSender(cfg.smtpURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		worker := mail.NewWorker(pool, cfg.sealer, sender, log)
-		go func() {
-			defer close(workerDone)
-			if err := worker.Run(workerCtx); err != nil {
-				log.Error("mail worker stopped", "err", err)
-			}
-		}()
-	} else {
-		close(workerDone)
-	}
 
 	t.Cleanup(func() {
 		stopServe()
@@ -280,19 +229,14 @@ func startNode(t *testing.T, name string, cfg nodeConfig) *node {
 		case <-time.After(15 * time.Second):
 			t.Errorf("%s: server did not stop within 15 s", name)
 		}
-		stopWorker()
-		<-workerDone
-		// serve's order: cancel the bus, then close the client. Bus.Run
-		// blocked in Receive returns when the client closes, not on the
-		// cancel alone.
-		stopBus()
-		stopLocal()
+		// serve's order: the server's background work (workers, tenant
+		// bus, local session cache), then the connections.
+		srv.Close()
 		_ = rdb.Close()
-		<-busDone
 		pool.Close()
 	})
-	return &node{name: name, url: "http://" + ln.Addr().String(), pool: pool, rdb: rdb, store: store, cache: cache,
-		keys: keys, accounts: accounts, logs: logs}
+	return &node{name: name, url: "http://" + ln.Addr().String(), pool: pool, rdb: rdb, store: srv.Store, cache: srv.Cache,
+		keys: srv.Keys, accounts: srv.Accounts, logs: logs}
 }
 
 func (n *node) limiter() *ratelimit.Limiter {
