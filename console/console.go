@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -156,7 +157,7 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Hasher != nil {
 		hasher = *cfg.Hasher
 	}
-	dummy, err := hasher.Hash(randomToken())
+	dummy, err := dummyHashFor(hasher)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
@@ -207,6 +208,24 @@ func New(cfg Config) (*Console, error) {
 		public:       pub,
 		catalog:      cat,
 	}, nil
+}
+
+// dummyHashes holds one timing dummy per hasher: the hash of a random
+// password nobody knows, verified against when a sign-in names no account.
+// One per process serves every console in it (as identity's dummy serves
+// every Accounts), so building a server costs no argon2 run.
+var dummyHashes sync.Map // passwords.Hasher → string
+
+func dummyHashFor(h passwords.Hasher) (string, error) {
+	if d, ok := dummyHashes.Load(h); ok {
+		return d.(string), nil
+	}
+	d, err := h.Hash(randomToken())
+	if err != nil {
+		return "", err
+	}
+	actual, _ := dummyHashes.LoadOrStore(h, d)
+	return actual.(string), nil
 }
 
 // Users is the console user store the console signs people in against.
