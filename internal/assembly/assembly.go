@@ -100,6 +100,11 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	if bus == nil {
 		bus = tenants.NewBus(rdb, "", log)
 	}
+	if bus.RetryFor == 0 {
+		// A change Redis did not take is retried until no node can hold
+		// an older copy.
+		bus.RetryFor = cfg.TenantCacheTTL
+	}
 	mailFrom := "no-reply@" + cfg.BaseDomain
 
 	s := &Server{log: log, Bus: bus, busReady: make(chan struct{})}
