@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/failure"
+	"github.com/hallpass/hallpass/internal/login"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
@@ -24,7 +25,7 @@ import (
 
 // Stage keys of the login pipeline (allauth's LoginStageKey values).
 const (
-	StageVerifyEmail = "verify_email"
+	StageVerifyEmail = login.StageVerifyEmail
 )
 
 // Mail kinds the account flows send.

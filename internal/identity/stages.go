@@ -12,15 +12,20 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/login"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // Stage keys after the primary authentication (allauth's order).
 const (
-	StageMFAAuthenticate = "mfa_authenticate"
-	StageMFATrust        = "mfa_trust"
+	StageMFAAuthenticate = login.StageMFAAuthenticate
+	StageMFATrust        = login.StageMFATrust
 )
+
+// stageOrder is the login pipeline's stages, in the order the registered
+// login methods declare them.
+var stageOrder = login.Methods.Stages()
 
 // MFAState is what the login pipeline needs to know of a user's second
 // factors (the MFA store provides it).
@@ -46,7 +51,8 @@ func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID in
 }
 
 // continueLogin runs the stages that follow `done` (the stage or step just
-// passed): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
+// passed), in the order the registered login methods declare them
+// (login.Methods.Stages): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
 // after MFA), then the login completes. A stage that applies is left
 // pending in the session.
 func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
@@ -60,7 +66,7 @@ func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *s
 	}
 	login.Stage = ""
 	sess.Changed()
-	order := []string{StageVerifyEmail, StageMFAAuthenticate, StageMFATrust, StageMFASignupWebAuthn}
+	order := stageOrder
 	from := slices.Index(order, done) + 1
 	for _, stage := range order[from:] {
 		switch stage {
@@ -163,7 +169,7 @@ func (a *Accounts) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID
 
 // StageMFASignupWebAuthn is the last stage of a passkey signup: the new
 // user registers the passkey that will be their only credential.
-const StageMFASignupWebAuthn = "mfa_signup_webauthn"
+const StageMFASignupWebAuthn = login.StageMFASignupWebAuthn
 
 // LoginWithPasskey logs in the user a passkey assertion identified: the
 // record is kept, verify_email still applies, no MFA stage follows.
