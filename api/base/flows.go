@@ -18,16 +18,16 @@ func flows(c *fiber.Ctx, h *api.Headless) []map[string]any {
 	v := login.View{Settings: t.Settings, Client: api.Client(c), HasSession: sess != nil}
 	if sess != nil {
 		v.PendingSocialSignup = func() string {
-			if p := h.Accounts.PendingSocialSignup(t, sess); p != nil {
+			if p := h.Accounts.SocialLogins.PendingSocialSignup(t, sess); p != nil {
 				return p.Provider
 			}
 			return ""
 		}
-		v.ResetCodePending = func() bool { return h.Accounts.ResetCodePending(sess) }
+		v.ResetCodePending = func() bool { return h.Accounts.Passwords.ResetCodePending(sess) }
 	}
 	var pending login.Flow
 	if sess != nil {
-		if p := h.Accounts.PendingStage(t, sess); p != nil {
+		if p := h.Accounts.Pipeline.PendingStage(t, sess); p != nil {
 			pending = login.Flow{"id": p.Stage, "is_pending": true}
 			if p.Stage == identity.StageMFAAuthenticate && h.Accounts.MFA != nil {
 				if types, err := h.Accounts.MFA.Types(c.UserContext(), t.ID, p.UserID); err == nil {
@@ -44,8 +44,8 @@ func flows(c *fiber.Ctx, h *api.Headless) []map[string]any {
 // second factor, or by a pending password reset code).
 func reauthenticationFlows(c *fiber.Ctx, h *api.Headless, t *tenants.Tenant, sess *sessions.Session, user *identity.User) []map[string]any {
 	v := login.ReauthView{Settings: t.Settings, UsablePassword: user.HasUsablePassword(),
-		ResetCodePending: h.Accounts.ResetCodePending(sess)}
-	if _, types, err := h.Accounts.RequiresMFA(c.UserContext(), t, user.ID); err == nil {
+		ResetCodePending: h.Accounts.Passwords.ResetCodePending(sess)}
+	if _, types, err := h.Accounts.Pipeline.RequiresMFA(c.UserContext(), t, user.ID); err == nil {
 		v.SecondFactors = types
 	}
 	return login.Methods.ReauthenticationFlows(v)

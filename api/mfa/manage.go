@@ -7,8 +7,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/api"
-	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/api/base"
+	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 )
 

@@ -39,7 +39,7 @@ type MFAState interface {
 
 // RequiresMFA reports whether the user must pass mfa_authenticate: MFA is
 // installed and the user has TOTP or WebAuthn.
-func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID int64) (bool, []string, error) {
+func (a *Pipeline) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID int64) (bool, []string, error) {
 	if a.MFA == nil || !slices.Contains(t.Settings.Apps, tenants.AppMFA) {
 		return false, nil, nil
 	}
@@ -55,7 +55,7 @@ func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID in
 // (login.Methods.Stages): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
 // after MFA), then the login completes. A stage that applies is left
 // pending in the session.
-func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
+func (a *Pipeline) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
 	login := sess.State.Login
 	if login == nil {
 		login = &sessions.PendingLogin{UserID: user.ID, StartedAt: a.now()}
@@ -103,7 +103,7 @@ func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *s
 
 // Continue resumes a pending login after the stage `done` was passed (used
 // by the MFA endpoints).
-func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, done string, req Request) error {
+func (a *Pipeline) Continue(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, done string, req Request) error {
 	login := a.PendingStage(t, sess)
 	if login == nil || login.Stage != done {
 		return ErrNotAuthenticated
@@ -122,7 +122,7 @@ func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *sessio
 }
 
 // RecordMethod appends an authentication record to the session's log.
-func (a *Accounts) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord) {
+func (a *Pipeline) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord) {
 	rec.At = epoch(a.now())
 	sess.State.Methods = append(sess.State.Methods, rec)
 	sess.Changed()
@@ -131,7 +131,7 @@ func (a *Accounts) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord)
 // TrustCookie returns the value of an "MFA trust" cookie for the user: who,
 // until when, bound to the current set of authenticators (any change
 // revokes it) and signed per tenant.
-func (a *Accounts) TrustCookie(ctx context.Context, t *tenants.Tenant, userID int64) (string, time.Time, error) {
+func (a *Pipeline) TrustCookie(ctx context.Context, t *tenants.Tenant, userID int64) (string, time.Time, error) {
 	fp, err := a.MFA.ConfigFingerprint(ctx, t.ID, userID)
 	if err != nil {
 		return "", time.Time{}, err
@@ -144,7 +144,7 @@ func (a *Accounts) TrustCookie(ctx context.Context, t *tenants.Tenant, userID in
 
 // trustedBrowser checks a trust cookie: this user, not expired, signed for
 // this tenant, and the user's authenticators unchanged since.
-func (a *Accounts) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID int64, cookie string) bool {
+func (a *Pipeline) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID int64, cookie string) bool {
 	if cookie == "" || !t.Settings.MFATrustEnabled || len(cookie) > 256 {
 		return false
 	}
@@ -173,7 +173,7 @@ const StageMFASignupWebAuthn = login.StageMFASignupWebAuthn
 
 // LoginWithPasskey logs in the user a passkey assertion identified: the
 // record is kept, verify_email still applies, no MFA stage follows.
-func (a *Accounts) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, userID int64, rec sessions.AuthRecord, req Request) error {
+func (a *Pipeline) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, userID int64, rec sessions.AuthRecord, req Request) error {
 	if sess.Authenticated() {
 		return ErrConflict
 	}
