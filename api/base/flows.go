@@ -6,6 +6,7 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/login"
+	loginmethods "github.com/hallpass/hallpass/internal/login/methods"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -36,7 +37,7 @@ func flows(c *fiber.Ctx, h *api.Headless) []map[string]any {
 			}
 		}
 	}
-	return login.Methods.Flows(v, pending)
+	return loginmethods.All.Flows(v, pending)
 }
 
 // reauthenticationFlows lists how a logged-in user can reauthenticate: the
@@ -48,7 +49,7 @@ func reauthenticationFlows(c *fiber.Ctx, h *api.Headless, t *tenants.Tenant, ses
 	if _, types, err := h.Accounts.Pipeline.RequiresMFA(c.UserContext(), t, user.ID); err == nil {
 		v.SecondFactors = types
 	}
-	return login.Methods.ReauthenticationFlows(v)
+	return loginmethods.All.ReauthenticationFlows(v)
 }
 
 func nonNilStrings(s []string) []string {

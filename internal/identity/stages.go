@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/login"
+	"github.com/hallpass/hallpass/internal/login/methods"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -25,7 +26,7 @@ const (
 
 // stageOrder is the login pipeline's stages, in the order the registered
 // login methods declare them.
-var stageOrder = login.Methods.Stages()
+var stageOrder = methods.All.Stages()
 
 // MFAState is what the login pipeline needs to know of a user's second
 // factors (the MFA store provides it).
@@ -52,7 +53,7 @@ func (a *Pipeline) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID in
 
 // continueLogin runs the stages that follow `done` (the stage or step just
 // passed), in the order the registered login methods declare them
-// (login.Methods.Stages): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
+// (methods.All.Stages): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
 // after MFA), then the login completes. A stage that applies is left
 // pending in the session.
 func (a *Pipeline) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {

@@ -1,8 +1,9 @@
-// Package login is the login pipeline's list of authentication methods:
+// Package login defines the login pipeline's authentication methods:
 // password, login by email code, TOTP, recovery codes, WebAuthn and the
-// social providers. Each method declares the entries it adds to allauth's
-// flows arrays and the login stages it takes part in; the registry
-// (registry.go) is the one place a method is added. The HTTP side of a
+// social providers, each in its own folder below. Each method declares the
+// entries it adds to allauth's flows arrays and the login stages it takes
+// part in; the registry (internal/login/methods) is the one place a method
+// is added. The HTTP side of a
 // method (its catalog routes) lives in its api slice, as Fiber stays out of
 // the domain.
 package login

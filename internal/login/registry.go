@@ -4,17 +4,6 @@ import (
 	"slices"
 )
 
-// Methods are the registered authentication methods: adding a method is
-// one line here (and its own file).
-var Methods = Registry{
-	password{},
-	code{},
-	totp{},
-	recoveryCodes{},
-	webAuthn{},
-	social{},
-}
-
 // Registry is a list of methods, in registration order.
 type Registry []Method
 

@@ -1,18 +1,19 @@
-package login
+package methods
 
 import (
 	"encoding/json"
 	"slices"
 	"testing"
 
+	"github.com/hallpass/hallpass/internal/login"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // TestStagesInPipelineOrder: the registered methods declare allauth's
 // stage order.
 func TestStagesInPipelineOrder(t *testing.T) {
-	want := []string{StageVerifyEmail, StageMFAAuthenticate, StageMFATrust, StageMFASignupWebAuthn}
-	if got := Methods.Stages(); !slices.Equal(got, want) {
+	want := []string{login.StageVerifyEmail, login.StageMFAAuthenticate, login.StageMFATrust, login.StageMFASignupWebAuthn}
+	if got := All.Stages(); !slices.Equal(got, want) {
 		t.Fatalf("stages = %v, want %v", got, want)
 	}
 }
@@ -20,7 +21,7 @@ func TestStagesInPipelineOrder(t *testing.T) {
 // TestMethodIDsUnique: every registered method has its own id.
 func TestMethodIDsUnique(t *testing.T) {
 	seen := map[string]bool{}
-	for _, m := range Methods {
+	for _, m := range All {
 		if seen[m.ID()] {
 			t.Fatalf("method %q registered twice", m.ID())
 		}
@@ -34,20 +35,20 @@ func TestMethodIDsUnique(t *testing.T) {
 func TestFlowsOrderAndPending(t *testing.T) {
 	s := &tenants.Settings{SignupOpen: true, LoginByCodeEnabled: true, PasswordResetByCodeEnabled: true,
 		Apps: []string{tenants.AppMFA}, MFAPasskeyLoginEnabled: true}
-	v := View{Settings: s, Client: "browser", HasSession: true, ResetCodePending: func() bool { return true }}
-	ids := func(fs []Flow) []any {
+	v := login.View{Settings: s, Client: "browser", HasSession: true, ResetCodePending: func() bool { return true }}
+	ids := func(fs []login.Flow) []any {
 		var out []any
 		for _, f := range fs {
 			out = append(out, f["id"])
 		}
 		return out
 	}
-	got := Methods.Flows(v, Flow{"id": StageMFAAuthenticate, "is_pending": true})
-	want := []any{FlowLogin, FlowLoginByCode, FlowSignup, FlowPasskeyLogin, StageMFAAuthenticate, FlowPasswordResetByCode}
+	got := All.Flows(v, login.Flow{"id": login.StageMFAAuthenticate, "is_pending": true})
+	want := []any{login.FlowLogin, login.FlowLoginByCode, login.FlowSignup, login.FlowPasskeyLogin, login.StageMFAAuthenticate, login.FlowPasswordResetByCode}
 	if !slices.Equal(ids(got), want) {
 		t.Fatalf("flows = %v, want %v", ids(got), want)
 	}
-	got = Methods.Flows(v, Flow{"id": FlowLogin, "is_pending": true})
+	got = All.Flows(v, login.Flow{"id": login.FlowLogin, "is_pending": true})
 	b, _ := json.Marshal(got[0])
 	if string(b) != `{"id":"login","is_pending":true}` || len(got) != 5 {
 		t.Fatalf("merged pending = %s (%d flows)", b, len(got))
@@ -62,7 +63,7 @@ func TestReauthenticationFlows(t *testing.T) {
 		types []string
 		want  int
 	}{{nil, 1}, {[]string{"recovery_codes"}, 1}, {[]string{"totp", "recovery_codes"}, 2}, {[]string{"totp", "webauthn"}, 2}} {
-		got := Methods.ReauthenticationFlows(ReauthView{Settings: s, UsablePassword: true, SecondFactors: tc.types})
+		got := All.ReauthenticationFlows(login.ReauthView{Settings: s, UsablePassword: true, SecondFactors: tc.types})
 		if len(got) != tc.want {
 			t.Fatalf("types %v: %d flows, want %d: %v", tc.types, len(got), tc.want, got)
 		}
