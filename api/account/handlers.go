@@ -63,7 +63,7 @@ func (h *Handlers) Login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.Login(c.UserContext(), t, sess, in.LoginInput, api.Request(c)); err != nil {
+	if err := h.Accounts.Passwords.Login(c.UserContext(), t, sess, in.LoginInput, api.Request(c)); err != nil {
 		return err
 	}
 	return h.authenticated(c)
@@ -82,7 +82,7 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
+	if err := h.Accounts.Signups.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
 		return err
 	}
 	return h.authenticated(c)
@@ -95,7 +95,7 @@ func (h *Handlers) GetSession(c *fiber.Ctx) error {
 
 // Logout handles DELETE auth/session: always an unauthenticated 401.
 func (h *Handlers) Logout(c *fiber.Ctx) error {
-	if err := h.Accounts.Logout(c.UserContext(), api.Session(c)); err != nil {
+	if err := h.Accounts.Pipeline.Logout(c.UserContext(), api.Session(c)); err != nil {
 		return err
 	}
 	return base.RespondAuth(c, h.Headless)
@@ -109,11 +109,11 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 		return err
 	}
 	if sess.Authenticated() {
-		if err := h.Accounts.Limit(c.UserContext(), t, "reauthenticate", api.Request(c), sess, ""); err != nil {
+		if err := h.Accounts.SessionOps.Limit(c.UserContext(), t, "reauthenticate", api.Request(c), sess, ""); err != nil {
 			return err
 		}
 	}
-	if err := h.Accounts.Reauthenticate(c.UserContext(), t, sess, password); err != nil {
+	if err := h.Accounts.Passwords.Reauthenticate(c.UserContext(), t, sess, password); err != nil {
 		return h.failed(c, err)
 	}
 	return base.RespondAuth(c, h.Headless)
@@ -122,7 +122,7 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 // InspectVerification handles GET auth/email/verify (X-Email-Verification-Key).
 func (h *Handlers) InspectVerification(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	v, err := h.Accounts.InspectVerification(c.UserContext(), t, sess, c.Get("X-Email-Verification-Key"))
+	v, err := h.Accounts.Addresses.InspectVerification(c.UserContext(), t, sess, c.Get("X-Email-Verification-Key"))
 	if err != nil {
 		// A wrong code still counts: save the session with the attempt.
 		return h.attempted(c, err)
@@ -135,7 +135,7 @@ func (h *Handlers) Verify(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	key, err := parseKey(c)
 	if err == nil {
-		err = h.Accounts.ConfirmVerification(c.UserContext(), t, sess, key, api.Request(c))
+		err = h.Accounts.Addresses.ConfirmVerification(c.UserContext(), t, sess, key, api.Request(c))
 	}
 	if err != nil {
 		return h.attempted(c, err)
@@ -146,7 +146,7 @@ func (h *Handlers) Verify(c *fiber.Ctx) error {
 // ResendVerification handles POST auth/email/verify/resend.
 func (h *Handlers) ResendVerification(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	if err := h.Accounts.ResendVerificationCode(c.UserContext(), t, sess, api.Request(c)); err != nil {
+	if err := h.Accounts.Addresses.ResendVerificationCode(c.UserContext(), t, sess, api.Request(c)); err != nil {
 		return err
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)
@@ -163,7 +163,7 @@ func (h *Handlers) RequestLoginCode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.RequestLoginCode(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
+	if err := h.Accounts.LoginCodes.RequestLoginCode(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return base.RespondAuth(c, h.Headless)
@@ -176,7 +176,7 @@ func (h *Handlers) ConfirmLoginCode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.ConfirmLoginCode(c.UserContext(), t, sess, code, api.Request(c)); err != nil {
+	if err := h.Accounts.LoginCodes.ConfirmLoginCode(c.UserContext(), t, sess, code, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.authenticated(c)
@@ -185,7 +185,7 @@ func (h *Handlers) ConfirmLoginCode(c *fiber.Ctx) error {
 // ResendLoginCode handles POST auth/code/resend.
 func (h *Handlers) ResendLoginCode(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	if err := h.Accounts.ResendLoginCode(c.UserContext(), t, sess, api.Request(c)); err != nil {
+	if err := h.Accounts.LoginCodes.ResendLoginCode(c.UserContext(), t, sess, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)

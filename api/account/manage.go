@@ -15,11 +15,11 @@ func (h *Handlers) ChangePassword(c *fiber.Ctx) error {
 		return err
 	}
 	if sess.Authenticated() {
-		if err := h.Accounts.Limit(c.UserContext(), t, "change_password", api.Request(c), sess, ""); err != nil {
+		if err := h.Accounts.SessionOps.Limit(c.UserContext(), t, "change_password", api.Request(c), sess, ""); err != nil {
 			return err
 		}
 	}
-	if err := h.Accounts.ChangePassword(c.UserContext(), t, sess, in.Current, in.New, in.HasCurrent); err != nil {
+	if err := h.Accounts.Passwords.ChangePassword(c.UserContext(), t, sess, in.Current, in.New, in.HasCurrent); err != nil {
 		return h.failed(c, err)
 	}
 	return base.RespondAuth(c, h.Headless)
@@ -32,7 +32,7 @@ func (h *Handlers) RequestPasswordReset(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.RequestPasswordReset(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
+	if err := h.Accounts.Passwords.RequestPasswordReset(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	if t.Settings.PasswordResetByCodeEnabled {
@@ -47,7 +47,7 @@ func (h *Handlers) RequestPasswordReset(c *fiber.Ctx) error {
 // InspectPasswordReset handles GET auth/password/reset (X-Password-Reset-Key).
 func (h *Handlers) InspectPasswordReset(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	user, err := h.Accounts.InspectPasswordReset(c.UserContext(), t, sess, c.Get("X-Password-Reset-Key"))
+	user, err := h.Accounts.Passwords.InspectPasswordReset(c.UserContext(), t, sess, c.Get("X-Password-Reset-Key"))
 	if err != nil {
 		return h.failed(c, err)
 	}
@@ -61,7 +61,7 @@ func (h *Handlers) ResetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.ResetPassword(c.UserContext(), t, sess, key, password, api.Request(c)); err != nil {
+	if err := h.Accounts.Passwords.ResetPassword(c.UserContext(), t, sess, key, password, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.authenticated(c)
@@ -79,13 +79,13 @@ func (h *Handlers) AddEmail(c *fiber.Ctx) error {
 		return err
 	}
 	if !sess.Authenticated() {
-		addrs, err := h.Accounts.ChangePendingEmail(c.UserContext(), t, sess, email, api.Request(c))
+		addrs, err := h.Accounts.Addresses.ChangePendingEmail(c.UserContext(), t, sess, email, api.Request(c))
 		if err != nil {
 			return h.failed(c, err)
 		}
 		return h.Respond(c, fiber.StatusOK, emailList(addrs), nil)
 	}
-	if err := h.Accounts.AddEmail(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
+	if err := h.Accounts.Addresses.AddEmail(c.UserContext(), t, sess, email, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.respondEmails(c)
@@ -97,7 +97,7 @@ func (h *Handlers) ResendEmailVerification(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.ResendEmailVerification(c.UserContext(), api.Tenant(c), api.Session(c), email, api.Request(c)); err != nil {
+	if err := h.Accounts.Addresses.ResendEmailVerification(c.UserContext(), api.Tenant(c), api.Session(c), email, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.Respond(c, fiber.StatusOK, nil, nil)
@@ -109,7 +109,7 @@ func (h *Handlers) MarkPrimaryEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.MarkPrimaryEmail(c.UserContext(), api.Tenant(c), api.Session(c), email, api.Request(c)); err != nil {
+	if err := h.Accounts.Addresses.MarkPrimaryEmail(c.UserContext(), api.Tenant(c), api.Session(c), email, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.respondEmails(c)
@@ -121,7 +121,7 @@ func (h *Handlers) DeleteEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.DeleteEmail(c.UserContext(), api.Tenant(c), api.Session(c), email, api.Request(c)); err != nil {
+	if err := h.Accounts.Addresses.DeleteEmail(c.UserContext(), api.Tenant(c), api.Session(c), email, api.Request(c)); err != nil {
 		return h.failed(c, err)
 	}
 	return h.respondEmails(c)

@@ -61,19 +61,48 @@ func mfaType(typ string) api.Rule {
 	}}
 }
 
-// Routes are the MFA slice's endpoints, in catalog order.
+// Routes are the MFA slice's endpoints, in catalog order: the stages and
+// the authenticator list, then each login method's own routes (TOTP,
+// recovery codes, WebAuthn), then browser trust.
 func (h *Handlers) Routes() []api.Route {
-	totp, codes, keys := mfaType(domain.TypeTOTP), mfaType(domain.TypeRecoveryCodes), mfaType(domain.TypeWebAuthn)
-	const get, post, put, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete
-	return []api.Route{
+	const get, post = fiber.MethodGet, fiber.MethodPost
+	routes := []api.Route{
 		{Method: post, Path: "/auth/2fa/authenticate", Rule: mfaApp, Handler: h.Authenticate},
 		{Method: post, Path: "/auth/2fa/reauthenticate", Rule: mfaApp, Handler: h.Reauthenticate},
 		{Method: get, Path: "/account/authenticators", Rule: mfaApp, Handler: h.List},
-		{Method: get, Path: "/account/authenticators/totp", Rule: totp, Handler: h.TOTPStatus},
-		{Method: post, Path: "/account/authenticators/totp", Rule: totp, Handler: h.ActivateTOTP},
-		{Method: del, Path: "/account/authenticators/totp", Rule: totp, Handler: h.DeactivateTOTP},
-		{Method: get, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RecoveryCodes},
-		{Method: post, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RegenerateRecoveryCodes},
+	}
+	routes = append(routes, h.totpRoutes()...)
+	routes = append(routes, h.recoveryCodeRoutes()...)
+	routes = append(routes, h.webAuthnRoutes()...)
+	return append(routes, api.Route{Method: post, Path: "/auth/2fa/trust", Client: api.ClientBrowser, Rule: trustRule, Handler: h.Trust})
+}
+
+// totpRoutes are the routes of the TOTP login method (login.MethodTOTP).
+func (h *Handlers) totpRoutes() []api.Route {
+	totp := mfaType(domain.TypeTOTP)
+	return []api.Route{
+		{Method: fiber.MethodGet, Path: "/account/authenticators/totp", Rule: totp, Handler: h.TOTPStatus},
+		{Method: fiber.MethodPost, Path: "/account/authenticators/totp", Rule: totp, Handler: h.ActivateTOTP},
+		{Method: fiber.MethodDelete, Path: "/account/authenticators/totp", Rule: totp, Handler: h.DeactivateTOTP},
+	}
+}
+
+// recoveryCodeRoutes are the routes of the recovery codes login method
+// (login.MethodRecoveryCodes).
+func (h *Handlers) recoveryCodeRoutes() []api.Route {
+	codes := mfaType(domain.TypeRecoveryCodes)
+	return []api.Route{
+		{Method: fiber.MethodGet, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RecoveryCodes},
+		{Method: fiber.MethodPost, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RegenerateRecoveryCodes},
+	}
+}
+
+// webAuthnRoutes are the routes of the WebAuthn login method
+// (login.MethodWebAuthn): security keys, passkey login and passkey signup.
+func (h *Handlers) webAuthnRoutes() []api.Route {
+	keys := mfaType(domain.TypeWebAuthn)
+	const get, post, put, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete
+	return []api.Route{
 		{Method: get, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.WebAuthnCreationOptions},
 		{Method: post, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.AddWebAuthn},
 		{Method: put, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.RenameWebAuthn},
@@ -87,7 +116,6 @@ func (h *Handlers) Routes() []api.Route {
 		{Method: get, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupOptions},
 		{Method: post, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupStart},
 		{Method: put, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupFinish},
-		{Method: post, Path: "/auth/2fa/trust", Client: api.ClientBrowser, Rule: trustRule, Handler: h.Trust},
 	}
 }
 
@@ -96,7 +124,7 @@ func (h *Handlers) Routes() []api.Route {
 // (identity.SecondFactorTry); an exhausted limit is the refusal
 // (too_many_login_attempts) the request is answered with.
 func (h *Handlers) tryFactor(c *fiber.Ctx, userID int64, kind string, reauthentication bool) (*identity.SecondFactorTry, error) {
-	return h.Accounts.TrySecondFactor(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication)
+	return h.Accounts.Pipeline.TrySecondFactor(c.UserContext(), api.Tenant(c), userID, api.Request(c), kind, reauthentication)
 }
 
 // endFactor ends a try with the check's outcome: passed (err nil), wrong
@@ -121,7 +149,7 @@ func (h *Handlers) endFactor(c *fiber.Ctx, try *identity.SecondFactorTry, err er
 // recent requires a logged-in user who authenticated recently: every MFA
 // management call does, as allauth's.
 func (h *Handlers) recent(c *fiber.Ctx) error {
-	return h.Accounts.RequireRecent(api.Tenant(c), api.Session(c))
+	return h.Accounts.SessionOps.RequireRecent(api.Tenant(c), api.Session(c))
 }
 
 // relyingParty is the tenant's WebAuthn relying party for this request; a
@@ -153,7 +181,7 @@ func (h *Handlers) user(c *fiber.Ctx, userID int64) (*domain.WebAuthnUser, error
 // recovery code) for the mfa_authenticate stage.
 func (h *Handlers) Authenticate(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	login := h.Accounts.PendingStage(t, sess)
+	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
 		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
@@ -169,7 +197,7 @@ func (h *Handlers) Authenticate(c *fiber.Ctx) error {
 	if err := h.endFactor(c, try, err); err != nil {
 		return err
 	}
-	h.Accounts.RecordMethod(sess, record(a))
+	h.Accounts.Pipeline.RecordMethod(sess, record(a))
 	return h.continueLogin(c, identity.StageMFAAuthenticate)
 }
 
@@ -193,7 +221,7 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 	}
 	rec := record(a)
 	rec.Reauthenticated = true
-	h.Accounts.RecordMethod(sess, rec)
+	h.Accounts.Pipeline.RecordMethod(sess, rec)
 	return base.RespondAuth(c, h.Headless)
 }
 
@@ -202,7 +230,7 @@ func (h *Handlers) Reauthenticate(c *fiber.Ctx) error {
 // MFA_TRUST_COOKIE_AGE, until the user's authenticators change.
 func (h *Handlers) Trust(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	login := h.Accounts.PendingStage(t, sess)
+	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFATrust {
 		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
@@ -211,7 +239,7 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 		return err
 	}
 	if trust {
-		value, until, err := h.Accounts.TrustCookie(c.UserContext(), t, login.UserID)
+		value, until, err := h.Accounts.Pipeline.TrustCookie(c.UserContext(), t, login.UserID)
 		if err != nil {
 			return err
 		}
@@ -231,7 +259,7 @@ func (h *Handlers) Trust(c *fiber.Ctx) error {
 // next stage's flows, or the user).
 func (h *Handlers) continueLogin(c *fiber.Ctx, stage string) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	if err := h.Accounts.Continue(c.UserContext(), t, sess, stage, api.Request(c)); err != nil {
+	if err := h.Accounts.Pipeline.Continue(c.UserContext(), t, sess, stage, api.Request(c)); err != nil {
 		return err
 	}
 	if sess.Authenticated() {

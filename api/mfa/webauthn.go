@@ -178,7 +178,7 @@ func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (
 
 // WebAuthnAuthenticateOptions handles GET auth/webauthn/authenticate.
 func (h *Handlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
-	login := h.Accounts.PendingStage(api.Tenant(c), api.Session(c))
+	login := h.Accounts.Pipeline.PendingStage(api.Tenant(c), api.Session(c))
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
 		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
@@ -188,7 +188,7 @@ func (h *Handlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
 // WebAuthnAuthenticate handles POST auth/webauthn/authenticate ({credential}).
 func (h *Handlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	login := h.Accounts.PendingStage(t, sess)
+	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
 		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
 	}
@@ -196,7 +196,7 @@ func (h *Handlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	h.Accounts.RecordMethod(sess, record(a))
+	h.Accounts.Pipeline.RecordMethod(sess, record(a))
 	return h.continueLogin(c, identity.StageMFAAuthenticate)
 }
 
@@ -221,7 +221,7 @@ func (h *Handlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
 	}
 	rec := record(a)
 	rec.Reauthenticated = true
-	h.Accounts.RecordMethod(sess, rec)
+	h.Accounts.Pipeline.RecordMethod(sess, rec)
 	return base.RespondAuth(c, h.Headless)
 }
 
@@ -247,7 +247,7 @@ func (h *Handlers) PasskeyLogin(c *fiber.Ctx) error {
 	}
 	rec := record(a)
 	rec.Passwordless = true
-	if err := h.Accounts.LoginWithPasskey(c.UserContext(), t, sess, a.UserID, rec, api.Request(c)); err != nil {
+	if err := h.Accounts.Pipeline.LoginWithPasskey(c.UserContext(), t, sess, a.UserID, rec, api.Request(c)); err != nil {
 		return err
 	}
 	if sess.Authenticated() {
@@ -268,7 +268,7 @@ func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
+	if err := h.Accounts.Signups.Signup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
 		return err
 	}
 	return base.RespondAuth(c, h.Headless)
@@ -278,7 +278,7 @@ func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
 // for the new user's passkey, once mfa_signup_webauthn is pending.
 func (h *Handlers) PasskeySignupOptions(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	login := h.Accounts.PendingStage(t, sess)
+	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {
 		return api.ErrConflict
 	}
@@ -301,7 +301,7 @@ func (h *Handlers) PasskeySignupOptions(c *fiber.Ctx) error {
 // PasskeySignupFinish handles PUT auth/webauthn/signup ({name?, credential}).
 func (h *Handlers) PasskeySignupFinish(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	login := h.Accounts.PendingStage(t, sess)
+	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {
 		return api.ErrConflict
 	}
@@ -311,6 +311,6 @@ func (h *Handlers) PasskeySignupFinish(c *fiber.Ctx) error {
 	}
 	rec := record(a)
 	rec.Passwordless = true
-	h.Accounts.RecordMethod(sess, rec)
+	h.Accounts.Pipeline.RecordMethod(sess, rec)
 	return h.continueLogin(c, identity.StageMFASignupWebAuthn)
 }

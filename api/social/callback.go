@@ -124,16 +124,16 @@ func (h *Handlers) Callback(c *fiber.Ctx) error {
 	}
 	login := socialLogin(t.Settings, app, prof)
 	if st.Process == domain.ProcessConnect {
-		err = h.Accounts.ConnectSocial(c.UserContext(), t, sess, login)
+		err = h.Accounts.SocialLogins.ConnectSocial(c.UserContext(), t, sess, login)
 	} else {
-		err = h.Accounts.SocialLoginFlow(c.UserContext(), t, sess, login, api.Request(c))
+		err = h.Accounts.SocialLogins.SocialLoginFlow(c.UserContext(), t, sess, login, api.Request(c))
 	}
 	code, ok := callbackError(err)
 	if !ok {
 		return err
 	}
 	if code == "" && st.Process == domain.ProcessLogin && !sess.Authenticated() &&
-		h.Accounts.PendingStage(t, sess) == nil && h.Accounts.PendingSocialSignup(t, sess) == nil {
+		h.Accounts.Pipeline.PendingStage(t, sess) == nil && h.Accounts.SocialLogins.PendingSocialSignup(t, sess) == nil {
 		code = domain.AuthErrorUnknown // e.g. an inactive account
 	}
 	if sess.Authenticated() {

@@ -110,12 +110,12 @@ func (h *Handlers) Token(c *fiber.Ctx) error {
 		if !sess.Authenticated() {
 			return api.ErrForbidden // allauth: PermissionDenied
 		}
-		if err := h.Accounts.ConnectSocial(c.UserContext(), t, sess, login); err != nil {
+		if err := h.Accounts.SocialLogins.ConnectSocial(c.UserContext(), t, sess, login); err != nil {
 			return err
 		}
 		return base.RespondAuth(c, h.Headless)
 	}
-	if err := h.Accounts.SocialLoginFlow(c.UserContext(), t, sess, login, api.Request(c)); err != nil {
+	if err := h.Accounts.SocialLogins.SocialLoginFlow(c.UserContext(), t, sess, login, api.Request(c)); err != nil {
 		return err
 	}
 	if sess.Authenticated() {
@@ -127,7 +127,7 @@ func (h *Handlers) Token(c *fiber.Ctx) error {
 // SignupInfo handles GET auth/provider/signup.
 func (h *Handlers) SignupInfo(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	p := h.Accounts.PendingSocialSignup(t, sess)
+	p := h.Accounts.SocialLogins.PendingSocialSignup(t, sess)
 	if p == nil {
 		return api.ErrConflict
 	}
@@ -140,7 +140,7 @@ func (h *Handlers) SignupInfo(c *fiber.Ctx) error {
 // Signup handles POST auth/provider/signup.
 func (h *Handlers) Signup(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	if h.Accounts.PendingSocialSignup(t, sess) == nil {
+	if h.Accounts.SocialLogins.PendingSocialSignup(t, sess) == nil {
 		return api.ErrConflict
 	}
 	if !t.Settings.SignupOpen {
@@ -150,7 +150,7 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.CompleteSocialSignup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
+	if err := h.Accounts.SocialLogins.CompleteSocialSignup(c.UserContext(), t, sess, in, api.Request(c)); err != nil {
 		return err
 	}
 	if sess.Authenticated() {
@@ -162,7 +162,7 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 // ListAccounts handles GET account/providers.
 func (h *Handlers) ListAccounts(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	accounts, err := h.Accounts.SocialAccounts(c.UserContext(), t, sess)
+	accounts, err := h.Accounts.SocialLogins.SocialAccounts(c.UserContext(), t, sess)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (h *Handlers) Disconnect(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Accounts.DisconnectSocial(c.UserContext(), t, sess, provider, account); err != nil {
+	if err := h.Accounts.SocialLogins.DisconnectSocial(c.UserContext(), t, sess, provider, account); err != nil {
 		return err
 	}
 	return h.ListAccounts(c)

@@ -28,7 +28,7 @@ func (h *Handlers) Routes() []api.Route {
 // List handles GET auth/sessions.
 func (h *Handlers) List(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
-	list, err := h.Accounts.UserSessions(c.UserContext(), t, sess)
+	list, err := h.Accounts.SessionOps.UserSessions(c.UserContext(), t, sess)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (h *Handlers) End(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	current, err := h.Accounts.EndSessions(c.UserContext(), t, sess, ids)
+	current, err := h.Accounts.SessionOps.EndSessions(c.UserContext(), t, sess, ids)
 	if err != nil {
 		return err
 	}

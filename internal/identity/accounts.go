@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/failure"
+	"github.com/hallpass/hallpass/internal/login"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
@@ -24,7 +25,7 @@ import (
 
 // Stage keys of the login pipeline (allauth's LoginStageKey values).
 const (
-	StageVerifyEmail = "verify_email"
+	StageVerifyEmail = login.StageVerifyEmail
 )
 
 // Mail kinds the account flows send.
@@ -63,10 +64,10 @@ type Request struct {
 	TrustCookie string
 }
 
-// Accounts runs allauth's account flows: signup, password login, email
-// verification, logout. Flows change the session; the API renders the
-// authentication response from it afterwards.
-type Accounts struct {
+// Deps are the dependencies the account services share. Every service
+// holds the same *Deps, so a dependency set on it (a test's Now, Hasher or
+// Breach) applies to all of them.
+type Deps struct {
 	Store    *Store
 	Sessions *sessions.Store
 	Keys     *Keys
@@ -86,9 +87,74 @@ type Accounts struct {
 	// Social holds the users' connected provider accounts.
 	Social *social.Accounts
 	Now    func() time.Time
+
+	// The services, for the flows that cross from one to another.
+	pipeline     *Pipeline
+	sessionOps   *SessionOps
+	pw           *Passwords
+	signups      *Signups
+	loginCodes   *LoginCodes
+	addresses    *Addresses
+	socialLogins *SocialLogins
 }
 
-func (a *Accounts) now() time.Time {
+// Accounts runs allauth's account flows, one service per responsibility.
+// Flows change the session; the API renders the authentication response
+// from it afterwards. The shared dependencies are reachable through the
+// embedded *Deps (accounts.Sessions, accounts.MFA, ...).
+type Accounts struct {
+	*Deps
+	// Pipeline runs the login stages after the primary authentication,
+	// completes logins and logs out.
+	Pipeline *Pipeline
+	// SessionOps guards and lists the signed-in user's sessions.
+	SessionOps *SessionOps
+	// Passwords is password login, reauthentication, change and reset.
+	Passwords *Passwords
+	// Signups is the signup flow.
+	Signups *Signups
+	// LoginCodes is login by a mailed code.
+	LoginCodes *LoginCodes
+	// Addresses manages email addresses and their verification.
+	Addresses *Addresses
+	// SocialLogins is login, signup and connecting with providers.
+	SocialLogins *SocialLogins
+}
+
+// Pipeline runs the login pipeline: starting a login, its stages
+// (verify_email, mfa_authenticate, mfa_trust, mfa_signup_webauthn, in the
+// order of login.Methods), completing it, and logging out.
+type Pipeline struct{ *Deps }
+
+// SessionOps guards the signed-in user's session (recent authentication,
+// rate limits) and lists or ends the user's sessions.
+type SessionOps struct{ *Deps }
+
+// Passwords is password login, reauthentication by password, password
+// change and password reset (by key or by code).
+type Passwords struct{ *Deps }
+
+// Signups is allauth's signup flow.
+type Signups struct{ *Deps }
+
+// LoginCodes is login by a code mailed to the user.
+type LoginCodes struct{ *Deps }
+
+// Addresses manages a user's email addresses and their verification.
+type Addresses struct{ *Deps }
+
+// SocialLogins is login, signup and connecting with third-party providers.
+type SocialLogins struct{ *Deps }
+
+// newAccounts wires the services over d.
+func newAccounts(d *Deps) *Accounts {
+	d.pipeline, d.sessionOps, d.pw = &Pipeline{d}, &SessionOps{d}, &Passwords{d}
+	d.signups, d.loginCodes, d.addresses, d.socialLogins = &Signups{d}, &LoginCodes{d}, &Addresses{d}, &SocialLogins{d}
+	return &Accounts{Deps: d, Pipeline: d.pipeline, SessionOps: d.sessionOps, Passwords: d.pw, Signups: d.signups,
+		LoginCodes: d.loginCodes, Addresses: d.addresses, SocialLogins: d.socialLogins}
+}
+
+func (a *Deps) now() time.Time {
 	if a.Now != nil {
 		return a.Now()
 	}
@@ -110,7 +176,7 @@ var ErrNotSent = failure.NewSentinel(http.StatusForbidden, "not_sent", "not sent
 // frontendURL fills a HEADLESS_FRONTEND_URLS template: {key} path-escaped,
 // or query-escaped after "?"; relative templates are made absolute with the
 // request's base. "" when the tenant has no such URL.
-func (a *Accounts) frontendURL(t *tenants.Tenant, name, key string, req Request) string {
+func (a *Deps) frontendURL(t *tenants.Tenant, name, key string, req Request) string {
 	tmpl, ok := t.Settings.FrontendURLs[name]
 	if !ok || tmpl == "" {
 		return ""
@@ -138,7 +204,7 @@ func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 func NewAccounts(pool *pgxpool.Pool, rdb *redis.Client, sealer *seal.Sealer, defaultFrom string) *Accounts {
 	store := sessions.NewStore(pool, rdb)
 	store.Pending = quota.NewPending(rdb, quota.DefaultPendingCeiling)
-	return &Accounts{
+	return newAccounts(&Deps{
 		Pending:  store.Pending,
 		Store:    NewStore(pool).withSessions(store),
 		Sessions: store,
@@ -148,5 +214,5 @@ func NewAccounts(pool *pgxpool.Pool, rdb *redis.Client, sealer *seal.Sealer, def
 		Redis:    rdb,
 		Limiter:  ratelimit.NewLimiter(rdb),
 		Social:   social.NewAccounts(pool),
-	}
+	})
 }

@@ -322,7 +322,7 @@ func (a *UserAdmin) SendVerification(ctx context.Context, by audit.Actor, t *ten
 	if e.UserID != userID {
 		return ErrUserNotFound
 	}
-	if err := a.accounts.SendVerification(ctx, t, userID, emailID, baseURL); err != nil {
+	if err := a.accounts.Addresses.SendVerification(ctx, t, userID, emailID, baseURL); err != nil {
 		return err
 	}
 	ev := adminEvent(t.ID, by, u, "user.email.verification_sent", map[string]any{"email_id": emailID})

@@ -140,7 +140,7 @@ func (k *Keys) ParseEmailVerificationKey(tenantID uuid.UUID, key string, ttl tim
 // form, a replay) therefore resolve to one success. It fails closed: when
 // Redis cannot answer, the code is not accepted (the error is returned and
 // the caller answers 503), since a success then could be a replay.
-func (a *Accounts) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash string, ttl time.Duration) (bool, error) {
+func (a *Deps) consumeOnce(ctx context.Context, tenantID uuid.UUID, codeHash string, ttl time.Duration) (bool, error) {
 	ok, err := a.Redis.SetNX(ctx, "hp:{"+tenantID.String()+"}:code-used:"+codeHash, "1", ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("identity: spend code: %w", err)
@@ -183,7 +183,7 @@ func processKey(tenantID uuid.UUID, p *sessions.CodeProcess, what string) string
 // allowance means it was spent before this request. A Redis failure is an
 // error (the use is refused, never uncounted). Counters expire a minute
 // after the code (keepCounts moves that along when the code is resent).
-func (a *Accounts) processCount(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess, what string) (int, error) {
+func (a *Deps) processCount(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess, what string) (int, error) {
 	key := processKey(tenantID, p, what)
 	var incr *redis.IntCmd
 	_, err := a.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
@@ -200,19 +200,19 @@ func (a *Accounts) processCount(ctx context.Context, tenantID uuid.UUID, p *sess
 // takeAttempt takes one of p's attempts before its code is compared
 // (processCount): with N parallel guesses at most the allowance of codes
 // are ever compared.
-func (a *Accounts) takeAttempt(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess) (int, error) {
+func (a *Deps) takeAttempt(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess) (int, error) {
 	return a.processCount(ctx, tenantID, p, countAttempts)
 }
 
 // returnAttempt gives back an attempt whose code was right: as in allauth,
 // only wrong codes count (a reset code is checked again by the POST that
 // follows the GET showing it right).
-func (a *Accounts) returnAttempt(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess) error {
+func (a *Deps) returnAttempt(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess) error {
 	return a.giveBack(ctx, tenantID, p, countAttempts)
 }
 
 // giveBack takes back one use of what that did not happen.
-func (a *Accounts) giveBack(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess, what string) error {
+func (a *Deps) giveBack(ctx context.Context, tenantID uuid.UUID, p *sessions.CodeProcess, what string) error {
 	if err := returnScript.Run(ctx, a.Redis, []string{processKey(tenantID, p, what)}).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("identity: give back a code process's %s: %w", what, err)
 	}
@@ -223,7 +223,7 @@ func (a *Accounts) giveBack(ctx context.Context, tenantID uuid.UUID, p *sessions
 // process (a resend, or the address changed): as allauth keeps the
 // process's state when it generates a new code, the attempts left do not
 // grow back. The counters then live as long as next's code.
-func (a *Accounts) keepCounts(ctx context.Context, tenantID uuid.UUID, prev, next *sessions.CodeProcess) error {
+func (a *Deps) keepCounts(ctx context.Context, tenantID uuid.UUID, prev, next *sessions.CodeProcess) error {
 	if prev.ID == "" {
 		return nil // stored before counters were named by id: start afresh
 	}

@@ -23,7 +23,7 @@ var ErrVerificationByCode = errors.New("email verification is by code, bound to 
 // (ErrUserNotFound), one already verified (ErrConflict), a tenant that
 // verifies by code (ErrVerificationByCode), and a resend within the
 // confirm_email cooldown (ErrRateLimited), as allauth's own resend does.
-func (a *Accounts) SendVerification(ctx context.Context, t *tenants.Tenant, userID, emailID int64, baseURL string) error {
+func (a *Addresses) SendVerification(ctx context.Context, t *tenants.Tenant, userID, emailID int64, baseURL string) error {
 	e, err := a.Store.EmailAddress(ctx, t.ID, emailID)
 	if err != nil {
 		return err

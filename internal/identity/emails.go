@@ -13,7 +13,7 @@ import (
 )
 
 // Emails lists the logged-in user's addresses.
-func (a *Accounts) Emails(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]EmailAddress, error) {
+func (a *Addresses) Emails(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]EmailAddress, error) {
 	if !sess.Authenticated() {
 		return nil, ErrNotAuthenticated
 	}
@@ -32,14 +32,14 @@ func findEmail(addrs []EmailAddress, email string) *EmailAddress {
 // manageEmail applies what every address change needs: a logged-in user,
 // recent authentication when ACCOUNT_REAUTHENTICATION_REQUIRED, the
 // manage_email rate limit, and a valid address.
-func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request, reauth bool) (string, []EmailAddress, error) {
+func (a *Addresses) manageEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request, reauth bool) (string, []EmailAddress, error) {
 	if !sess.Authenticated() {
 		return "", nil, ErrNotAuthenticated
 	}
-	if reauth && t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
+	if reauth && t.Settings.ReauthenticationRequired && !a.sessionOps.RecentlyAuthenticated(t, sess) {
 		return "", nil, ErrReauthenticationRequired
 	}
-	if err := a.Limit(ctx, t, "manage_email", req, sess, ""); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "manage_email", req, sess, ""); err != nil {
 		return "", nil, err
 	}
 	email, e := NormalizeEmail("email", raw, t.Settings.EmailMaxLength)
@@ -62,7 +62,7 @@ func (a *Accounts) manageEmail(ctx context.Context, t *tenants.Tenant, sess *ses
 // AddEmail answers POST account/email for a logged-in user: the address is
 // added unverified and a verification is sent. With ACCOUNT_CHANGE_EMAIL it
 // replaces the current address once verified.
-func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
+func (a *Addresses) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessio
 		if err := a.sendVerification(ctx, tx, t, sess, e, req); err != nil && !errors.Is(err, ErrRateLimited) {
 			return err
 		}
-		return a.notify(ctx, tx, t, user, MailEmailAdded)
+		return a.pw.notify(ctx, tx, t, user, MailEmailAdded)
 	})
 	if err == nil {
 		a.Store.userChanged(ctx, t.ID, user.ID)
@@ -126,8 +126,8 @@ func (a *Accounts) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessio
 // ChangePendingEmail answers an anonymous POST account/email: during a
 // signup's code verification, the address being verified may be corrected
 // (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE times); a new code goes to it.
-func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) ([]EmailAddress, error) {
-	stage := a.PendingStage(t, sess)
+func (a *Addresses) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) ([]EmailAddress, error) {
+	stage := a.pipeline.PendingStage(t, sess)
 	p := sess.State.EmailCode
 	s := t.Settings
 	if stage == nil || stage.Stage != StageVerifyEmail || p == nil || !s.EmailVerificationByCodeEnabled ||
@@ -196,7 +196,7 @@ func (a *Accounts) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, se
 
 // ResendEmailVerification answers PUT account/email: ErrNotSent (403) when
 // the address is verified already or within the cooldown.
-func (a *Accounts) ResendEmailVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
+func (a *Addresses) ResendEmailVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, false)
 	if err != nil {
 		return err
@@ -218,7 +218,7 @@ func (a *Accounts) ResendEmailVerification(ctx context.Context, t *tenants.Tenan
 }
 
 // MarkPrimaryEmail answers PATCH account/email.
-func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
+func (a *Addresses) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
 	if err != nil {
 		return err
@@ -245,7 +245,7 @@ func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess
 			return err
 		}
 		user.PrimaryEmail = e.Email
-		return a.notify(ctx, tx, t, user, MailEmailChanged)
+		return a.pw.notify(ctx, tx, t, user, MailEmailChanged)
 	})
 	if err == nil {
 		a.Store.userChanged(ctx, t.ID, user.ID)
@@ -254,7 +254,7 @@ func (a *Accounts) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, sess
 }
 
 // DeleteEmail answers DELETE account/email.
-func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
+func (a *Addresses) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, raw string, req Request) error {
 	email, addrs, err := a.manageEmail(ctx, t, sess, raw, req, true)
 	if err != nil {
 		return err
@@ -279,7 +279,7 @@ func (a *Accounts) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *ses
 		}
 		notice := *user
 		notice.PrimaryEmail = e.Email // tell the removed address itself
-		return a.notify(ctx, tx, t, &notice, MailEmailDeleted)
+		return a.pw.notify(ctx, tx, t, &notice, MailEmailDeleted)
 	})
 	if err == nil {
 		a.Store.userChanged(ctx, t.ID, user.ID)

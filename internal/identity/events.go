@@ -41,7 +41,7 @@ const (
 // recordLoginCodeFailure audits a wrong emailed login code: for the user the
 // code was sent to, or anonymously for the process an unknown address got
 // (recorded either way, so both cost the same).
-func (a *Accounts) recordLoginCodeFailure(ctx context.Context, t *tenants.Tenant, p *sessions.CodeProcess, req Request) error {
+func (a *LoginCodes) recordLoginCodeFailure(ctx context.Context, t *tenants.Tenant, p *sessions.CodeProcess, req Request) error {
 	details := map[string]any{"method": "code", "reason": "incorrect_code", "client": req.Client}
 	e := audit.Event{TenantID: t.ID, Actor: "anonymous", Action: EventLoginFailed, IP: req.IP, Details: details}
 	if p.UserID != 0 {
@@ -80,7 +80,7 @@ func userLabel(u *User) string {
 // of the newest authentication record ("signup" or "email_verification"
 // when there is none), and whether the login ends a signup. Call it before
 // the session is cycled, which clears the pending login.
-func (a *Accounts) loginEvent(t *tenants.Tenant, sess *sessions.Session, user *User) audit.Event {
+func (a *Pipeline) loginEvent(t *tenants.Tenant, sess *sessions.Session, user *User) audit.Event {
 	signup := sess.State.Login != nil && sess.State.Login.Signup
 	method := "email_verification"
 	if signup {
@@ -98,7 +98,7 @@ func (a *Accounts) loginEvent(t *tenants.Tenant, sess *sessions.Session, user *U
 // is locked), or one anonymous event naming no identifier when it matched
 // none (what was typed there may be a password). Failures to check the
 // password (a store down) are not the user's and are not recorded.
-func (a *Accounts) recordLoginFailure(ctx context.Context, t *tenants.Tenant, in LoginInput, req Request, cause error) error {
+func (a *Passwords) recordLoginFailure(ctx context.Context, t *tenants.Tenant, in LoginInput, req Request, cause error) error {
 	var errs Errors
 	if !errors.As(cause, &errs) || len(errs) == 0 {
 		return nil
@@ -135,7 +135,7 @@ func (a *Accounts) recordLoginFailure(ctx context.Context, t *tenants.Tenant, in
 
 // recordLogout records the end of userID's session sess (0: nobody was
 // logged in, nothing to record).
-func (a *Accounts) recordLogout(ctx context.Context, sess *sessions.Session, userID int64) error {
+func (a *Pipeline) recordLogout(ctx context.Context, sess *sessions.Session, userID int64) error {
 	if userID == 0 {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (a *Accounts) recordLogout(ctx context.Context, sess *sessions.Session, use
 }
 
 // record writes e with x (a transaction, or the pool when nil).
-func (a *Accounts) record(ctx context.Context, x audit.Execer, e audit.Event) error {
+func (a *Deps) record(ctx context.Context, x audit.Execer, e audit.Event) error {
 	if x == nil {
 		x = a.Store.pool
 	}

@@ -32,7 +32,7 @@ func subject(req Request, sess *sessions.Session, key string) ratelimit.Subject 
 
 // Limit consumes one hit of an ACCOUNT_RATE_LIMITS action; ErrRateLimited
 // when exhausted. Without a limiter or rules, everything is allowed.
-func (a *Accounts) Limit(ctx context.Context, t *tenants.Tenant, action string, req Request, sess *sessions.Session, key string) error {
+func (a *SessionOps) Limit(ctx context.Context, t *tenants.Tenant, action string, req Request, sess *sessions.Session, key string) error {
 	rules := t.Settings.RateLimits[action]
 	if a.Limiter == nil || len(rules) == 0 {
 		return nil

@@ -24,11 +24,11 @@ type LoginInput struct {
 
 // Login authenticates with a password, records the method, and runs the
 // login stages.
-func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in LoginInput, req Request) error {
+func (a *Passwords) Login(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in LoginInput, req Request) error {
 	if sess.Authenticated() {
 		return ErrConflict
 	}
-	if err := a.Limit(ctx, t, "login", req, sess, ""); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "login", req, sess, ""); err != nil {
 		return err
 	}
 	// login_failed is consumed before the password is checked, so parallel
@@ -93,10 +93,10 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *sessions.
 				to = user.PrimaryEmail
 			}
 			if to != "" {
-				return a.startLoginCode(ctx, tx, t, sess, user, to, req)
+				return a.loginCodes.startLoginCode(ctx, tx, t, sess, user, to, req)
 			}
 		}
-		return a.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
+		return a.pipeline.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
 	}
 	if t.Settings.EmailVerification == tenants.EmailVerificationNone && !t.Settings.LoginCodeRequiredAfter("password") {
 		// Nothing to verify and no code to send: no transaction to open
@@ -108,7 +108,7 @@ func (a *Accounts) Login(ctx context.Context, t *tenants.Tenant, sess *sessions.
 	if err != nil {
 		return err
 	}
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // loginKey is the login identifier as the login_failed limit counts it:
@@ -163,7 +163,7 @@ const MailAccountLocked = "account_locked"
 // account costs as long as one for a known account.
 var dummyHash, _ = passwords.DefaultHasher().Hash("hallpass-timing-equaliser")
 
-func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in LoginInput, req Request) (*User, error) {
+func (a *Passwords) authenticate(ctx context.Context, t *tenants.Tenant, in LoginInput, req Request) (*User, error) {
 	mismatch := Errors{NewError("password", in.Method+"_password_mismatch")}
 	var candidates []*User
 	switch in.Method {
@@ -231,7 +231,7 @@ func (a *Accounts) authenticate(ctx context.Context, t *tenants.Tenant, in Login
 // passwordFailed counts a refused password for u; the failure that reaches
 // MaxConsecutiveFailures also audits the lock and mails the owner, in the
 // same transaction.
-func (a *Accounts) passwordFailed(ctx context.Context, t *tenants.Tenant, u *User, req Request) error {
+func (a *Passwords) passwordFailed(ctx context.Context, t *tenants.Tenant, u *User, req Request) error {
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
 		n, err := a.Store.countFailure(ctx, tx, t.ID, u.ID)
 		if err != nil || n != MaxConsecutiveFailures {
@@ -252,19 +252,19 @@ func (a *Accounts) passwordFailed(ctx context.Context, t *tenants.Tenant, u *Use
 // issue-3 flows that is verify_email: with mandatory verification a user
 // without a verified address (the one logged in with, if any) gets a
 // verification mail and a pending stage.
-func (a *Accounts) startLogin(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request) error {
+func (a *Pipeline) startLogin(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request) error {
 	return a.startLoginVerifying(ctx, tx, t, sess, user, signupAddr, loginEmail, signup, req, t.Settings.EmailVerification)
 }
 
 // startLoginVerifying is startLogin under an email verification mode
 // (provider logins use SOCIALACCOUNT_EMAIL_VERIFICATION).
-func (a *Accounts) startLoginVerifying(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request, verification string) error {
+func (a *Pipeline) startLoginVerifying(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, signupAddr *EmailAddress, loginEmail string, signup bool, req Request, verification string) error {
 	sess.State.Login = &sessions.PendingLogin{UserID: user.ID, Email: loginEmail, Signup: signup, StartedAt: a.now()}
 	sess.Changed()
 	if verification == tenants.EmailVerificationNone {
 		return nil
 	}
-	verified, target, err := a.verificationTarget(ctx, tx, t, user, signupAddr, loginEmail)
+	verified, target, err := a.addresses.verificationTarget(ctx, tx, t, user, signupAddr, loginEmail)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (a *Accounts) startLoginVerifying(ctx context.Context, tx pgx.Tx, t *tenant
 	}
 	// Within the confirm_email cooldown the earlier mail stands; the stage
 	// is still pending.
-	if err := a.sendVerification(ctx, tx, t, sess, target, req); err != nil && !errors.Is(err, ErrRateLimited) {
+	if err := a.addresses.sendVerification(ctx, tx, t, sess, target, req); err != nil && !errors.Is(err, ErrRateLimited) {
 		return err
 	}
 	if mandatory {
@@ -287,7 +287,7 @@ func (a *Accounts) startLoginVerifying(ctx context.Context, tx pgx.Tx, t *tenant
 	return nil
 }
 
-func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User) error {
+func (a *Pipeline) completeLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User) error {
 	event := a.loginEvent(t, sess, user)
 	if err := a.Sessions.Login(ctx, sess, user.ID, time.Duration(t.Settings.SessionCookieAge)*time.Second); err != nil {
 		return err
@@ -295,7 +295,7 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *s
 	if len(sess.State.Methods) > 0 && t.Settings.EmailNotifications && user.PrimaryEmail != "" {
 		// A sign-in (not a signup) is worth a security notice.
 		if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-			return a.notify(ctx, tx, t, user, MailNewLogin)
+			return a.pw.notify(ctx, tx, t, user, MailNewLogin)
 		}); err != nil {
 			return err
 		}
@@ -320,7 +320,7 @@ func (a *Accounts) completeLogin(ctx context.Context, t *tenants.Tenant, sess *s
 
 // PendingStage returns the session's pending login if it is still within
 // ACCOUNT_LOGIN_TIMEOUT.
-func (a *Accounts) PendingStage(t *tenants.Tenant, sess *sessions.Session) *sessions.PendingLogin {
+func (a *Pipeline) PendingStage(t *tenants.Tenant, sess *sessions.Session) *sessions.PendingLogin {
 	p := sess.State.Login
 	if p == nil || p.Stage == "" || a.now().Sub(p.StartedAt) > time.Duration(t.Settings.LoginTimeout)*time.Second {
 		return nil
@@ -329,7 +329,7 @@ func (a *Accounts) PendingStage(t *tenants.Tenant, sess *sessions.Session) *sess
 }
 
 // Logout ends the session.
-func (a *Accounts) Logout(ctx context.Context, sess *sessions.Session) error {
+func (a *Pipeline) Logout(ctx context.Context, sess *sessions.Session) error {
 	userID := sess.State.UserID
 	if err := a.Sessions.Logout(ctx, sess); err != nil {
 		return err

@@ -23,7 +23,7 @@ const (
 
 // firstActiveByEmail returns the active user an address belongs to (those
 // with it verified first), or nil.
-func (a *Accounts) firstActiveByEmail(ctx context.Context, t *tenants.Tenant, email string) (*User, error) {
+func (a *LoginCodes) firstActiveByEmail(ctx context.Context, t *tenants.Tenant, email string) (*User, error) {
 	users, err := a.Store.UsersByEmail(ctx, t.ID, email)
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (a *Accounts) firstActiveByEmail(ctx context.Context, t *tenants.Tenant, em
 // address and the session gets a pending login_by_code stage. For an unknown
 // address the answer looks the same (enumeration prevention), unless the
 // tenant turned that off, in which case it is unknown_email.
-func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, rawEmail string, req Request) error {
+func (a *LoginCodes) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, rawEmail string, req Request) error {
 	if sess.Authenticated() {
 		return ErrConflict
 	}
@@ -48,7 +48,7 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	if e != nil {
 		return Errors{e}
 	}
-	if err := a.Limit(ctx, t, "request_login_code", req, sess, emailKey(email)); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "request_login_code", req, sess, emailKey(email)); err != nil {
 		return err
 	}
 	user, err := a.firstActiveByEmail(ctx, t, email)
@@ -72,7 +72,7 @@ func (a *Accounts) RequestLoginCode(ctx context.Context, t *tenants.Tenant, sess
 // at email, which must be the address as the user stored it) or an
 // unknown-account notice (when enabled) to the address typed — the same
 // work either way.
-func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, email string, req Request) error {
+func (a *LoginCodes) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, user *User, email string, req Request) error {
 	s := t.Settings
 	code := NewUserCode(s.LoginByCodeFormat)
 	p := &sessions.CodeProcess{ID: newProcessID(), Email: email, CodeHash: a.Keys.CodeHash(t.ID, code), Expires: a.now().Add(time.Duration(s.LoginByCodeTimeout) * time.Second)}
@@ -95,7 +95,7 @@ func (a *Accounts) startLoginCode(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 
 // unknownAccount mails an address without an account, when the tenant has
 // ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS; otherwise it does comparable work.
-func (a *Accounts) unknownAccount(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, email string, req Request) error {
+func (a *LoginCodes) unknownAccount(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, email string, req Request) error {
 	if !t.Settings.EmailUnknownAccounts {
 		_, err := tx.Exec(ctx, `SELECT pg_notify('hallpass_noop', '')`)
 		return err
@@ -104,8 +104,8 @@ func (a *Accounts) unknownAccount(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 }
 
 // loginCodeProcess returns the pending login_by_code process, or ErrConflict.
-func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *sessions.Session) (*sessions.CodeProcess, error) {
-	stage := a.PendingStage(t, sess)
+func (a *LoginCodes) loginCodeProcess(t *tenants.Tenant, sess *sessions.Session) (*sessions.CodeProcess, error) {
+	stage := a.pipeline.PendingStage(t, sess)
 	p := sess.State.LoginCode
 	if stage == nil || stage.Stage != StageLoginByCode || p == nil || a.now().After(p.Expires) {
 		return nil, ErrConflict
@@ -119,7 +119,7 @@ func (a *Accounts) loginCodeProcess(t *tenants.Tenant, sess *sessions.Session) (
 // so parallel guesses compare at most that many codes.
 // The right code logs the user in (the address counts as verified: the code
 // reached it) unless a further stage is pending.
-func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, code string, req Request) error {
+func (a *LoginCodes) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, code string, req Request) error {
 	p, err := a.loginCodeProcess(t, sess)
 	if err != nil {
 		return err
@@ -173,11 +173,11 @@ func (a *Accounts) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, sess
 	}
 	// The code reached the address: verify_email does not apply.
 	sess.State.Login = &sessions.PendingLogin{UserID: user.ID, Email: p.Email, StartedAt: a.now()}
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResendLoginCode answers POST auth/code/resend.
-func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, req Request) error {
+func (a *LoginCodes) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, req Request) error {
 	p, err := a.loginCodeProcess(t, sess)
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func (a *Accounts) ResendLoginCode(ctx context.Context, t *tenants.Tenant, sess 
 	if p.Resends >= t.Settings.LoginByCodeMaxResendCount {
 		return ErrConflict
 	}
-	if err := a.Limit(ctx, t, "request_login_code", req, sess, emailKey(p.Email)); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "request_login_code", req, sess, emailKey(p.Email)); err != nil {
 		return err
 	}
 	// The allowance is counted atomically (processCount): parallel resends

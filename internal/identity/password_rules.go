@@ -33,7 +33,7 @@ const breachedMessage = "This password has appeared in a data breach and cannot 
 // breach check. The service is asked only about passwords the local rules
 // accept, and when it cannot answer the password is accepted (fail-open)
 // with a warning logged: an outage of a third party must not stop signups.
-func (a *Accounts) validateNewPassword(ctx context.Context, t *tenants.Tenant, param, password string) Errors {
+func (a *Passwords) validateNewPassword(ctx context.Context, t *tenants.Tenant, param, password string) Errors {
 	errs := ValidatePassword(param, password, t.Settings.PasswordMinLength)
 	if len(errs) > 0 || !t.Settings.PasswordBreachCheck || a.Breach == nil {
 		return errs

@@ -21,7 +21,7 @@ var ErrNotAuthenticated = failure.NewSentinel(http.StatusUnauthorized, "permissi
 
 // RecentlyAuthenticated reports whether the session's newest authentication
 // record is within ACCOUNT_REAUTHENTICATION_TIMEOUT.
-func (a *Accounts) RecentlyAuthenticated(t *tenants.Tenant, sess *sessions.Session) bool {
+func (a *SessionOps) RecentlyAuthenticated(t *tenants.Tenant, sess *sessions.Session) bool {
 	newest := 0.0
 	for _, m := range sess.State.Methods {
 		newest = max(newest, m.At)
@@ -36,7 +36,7 @@ func (a *Accounts) RecentlyAuthenticated(t *tenants.Tenant, sess *sessions.Sessi
 
 // RequireRecent returns ErrReauthenticationRequired unless the session
 // authenticated recently.
-func (a *Accounts) RequireRecent(t *tenants.Tenant, sess *sessions.Session) error {
+func (a *SessionOps) RequireRecent(t *tenants.Tenant, sess *sessions.Session) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}
@@ -47,7 +47,7 @@ func (a *Accounts) RequireRecent(t *tenants.Tenant, sess *sessions.Session) erro
 }
 
 // Reauthenticate confirms the logged-in user's password and records it.
-func (a *Accounts) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, password string) error {
+func (a *Passwords) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, password string) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}
@@ -70,7 +70,7 @@ func (a *Accounts) Reauthenticate(ctx context.Context, t *tenants.Tenant, sess *
 // ChangePassword changes (or, for a user without one, sets) the password.
 // Other sessions of the user end, as Django's session auth hash makes them;
 // with ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE this one ends too.
-func (a *Accounts) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, current, next string, hasCurrent bool) error {
+func (a *Passwords) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, current, next string, hasCurrent bool) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}
@@ -129,7 +129,7 @@ func (a *Accounts) ChangePassword(ctx context.Context, t *tenants.Tenant, sess *
 }
 
 // notify queues a security notice when ACCOUNT_EMAIL_NOTIFICATIONS is on.
-func (a *Accounts) notify(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, kind string) error {
+func (a *Passwords) notify(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, kind string) error {
 	if !t.Settings.EmailNotifications || user.PrimaryEmail == "" {
 		return nil
 	}

@@ -39,7 +39,7 @@ func (k *Keys) resetMAC(t *tenants.Tenant, u *User, uid, ts string) []byte {
 }
 
 // resetKeyUser checks a reset key and returns its user.
-func (a *Accounts) resetKeyUser(ctx context.Context, t *tenants.Tenant, key string) (*User, error) {
+func (a *Passwords) resetKeyUser(ctx context.Context, t *tenants.Tenant, key string) (*User, error) {
 	bad := Errors{NewError("key", "invalid_password_reset")}
 	parts := strings.Split(key, "-")
 	if len(key) > 128 || len(parts) != 3 {
@@ -70,12 +70,12 @@ func (a *Accounts) resetKeyUser(ctx context.Context, t *tenants.Tenant, key stri
 // and a pending password_reset_by_code process in the session. An unknown
 // address gets the same answer and comparable work (enumeration prevention),
 // or unknown_email when the tenant turned prevention off.
-func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, rawEmail string, req Request) error {
+func (a *Passwords) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, rawEmail string, req Request) error {
 	email, e := NormalizeEmail("email", rawEmail, t.Settings.EmailMaxLength)
 	if e != nil {
 		return Errors{e}
 	}
-	if err := a.Limit(ctx, t, "reset_password", req, sess, emailKey(email)); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "reset_password", req, sess, emailKey(email)); err != nil {
 		return err
 	}
 	users, err := a.Store.UsersByEmail(ctx, t.ID, email)
@@ -100,7 +100,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 			sess.State.ResetCode = p
 			sess.Changed()
 			if len(active) == 0 {
-				return a.unknownAccount(ctx, tx, t, email, req)
+				return a.loginCodes.unknownAccount(ctx, tx, t, email, req)
 			}
 			// To the address the account holds, not the spelling typed.
 			to := active[0].MatchedEmail
@@ -108,7 +108,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 			return a.Mail.Queue(ctx, tx, t, MailPasswordResetCode, to, MailData{Email: to, Code: code})
 		}
 		if len(active) == 0 {
-			return a.unknownAccount(ctx, tx, t, email, req)
+			return a.loginCodes.unknownAccount(ctx, tx, t, email, req)
 		}
 		for _, u := range active {
 			key := a.Keys.PasswordResetKey(t, u, a.now())
@@ -126,7 +126,7 @@ func (a *Accounts) RequestPasswordReset(ctx context.Context, t *tenants.Tenant, 
 }
 
 // resetCodeProcess returns the session's reset-by-code process or ErrConflict.
-func (a *Accounts) resetCodeProcess(sess *sessions.Session) (*sessions.CodeProcess, error) {
+func (a *Passwords) resetCodeProcess(sess *sessions.Session) (*sessions.CodeProcess, error) {
 	p := sess.State.ResetCode
 	if p == nil || a.now().After(p.Expires) {
 		return nil, ErrConflict
@@ -138,7 +138,7 @@ func (a *Accounts) resetCodeProcess(sess *sessions.Session) (*sessions.CodeProce
 // taken before the comparison (takeAttempt) and given back when the code
 // is right. Once ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS wrong codes
 // were compared the process is dropped (ErrConflict from then on).
-func (a *Accounts) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, p *sessions.CodeProcess, code string) error {
+func (a *Passwords) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, p *sessions.CodeProcess, code string) error {
 	n, err := a.takeAttempt(ctx, t.ID, p)
 	if err != nil {
 		return err
@@ -162,7 +162,7 @@ func (a *Accounts) checkResetCode(ctx context.Context, t *tenants.Tenant, sess *
 
 // InspectPasswordReset answers GET auth/password/reset: whose key (or code)
 // this is. In code mode a right code marks the process confirmed.
-func (a *Accounts) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string) (*User, error) {
+func (a *Passwords) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string) (*User, error) {
 	if key == "" {
 		return nil, Errors{NewError("key", "required")}
 	}
@@ -184,8 +184,8 @@ func (a *Accounts) InspectPasswordReset(ctx context.Context, t *tenants.Tenant, 
 // ResetPassword answers POST auth/password/reset: the new password is set,
 // every session of the user ends, and with ACCOUNT_LOGIN_ON_PASSWORD_RESET
 // this session logs in (method password_reset).
-func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key, password string, req Request) error {
-	if err := a.Limit(ctx, t, "reset_password_from_key", req, sess, ""); err != nil {
+func (a *Passwords) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key, password string, req Request) error {
+	if err := a.sessionOps.Limit(ctx, t, "reset_password_from_key", req, sess, ""); err != nil {
 		return err
 	}
 	var user *User
@@ -265,17 +265,17 @@ func (a *Accounts) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *s
 	user.PasswordHash = hash
 	sess.State.Methods = append(sess.State.Methods, sessions.AuthRecord{Method: "password_reset", At: epoch(a.now()), Email: email})
 	err = pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-		return a.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
+		return a.pipeline.startLogin(ctx, tx, t, sess, user, nil, email, false, req)
 	})
 	if err != nil {
 		return err
 	}
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResetCodePending reports whether a password_reset_by_code process is
 // pending in the session (for the flows list).
-func (a *Accounts) ResetCodePending(sess *sessions.Session) bool {
+func (a *Passwords) ResetCodePending(sess *sessions.Session) bool {
 	p := sess.State.ResetCode
 	return p != nil && !a.now().After(p.Expires)
 }

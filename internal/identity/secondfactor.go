@@ -44,7 +44,7 @@ const (
 // The audit trail records a burst of wrong factors once, not per guess:
 // the first wrong factor of a window, and the first refusal by the limit.
 type SecondFactorTry struct {
-	a       *Accounts
+	a       *Pipeline
 	t       *tenants.Tenant
 	userID  int64
 	req     Request
@@ -60,7 +60,7 @@ type SecondFactorTry struct {
 // the factor's field) and the factor must not be checked. Otherwise the
 // caller checks the factor and ends the try with Passed, Failed or Abort
 // (which do nothing on a nil try: a factor that names no user).
-func (a *Accounts) TrySecondFactor(ctx context.Context, t *tenants.Tenant, userID int64, req Request, kind string, reauthentication bool) (*SecondFactorTry, error) {
+func (a *Pipeline) TrySecondFactor(ctx context.Context, t *tenants.Tenant, userID int64, req Request, kind string, reauthentication bool) (*SecondFactorTry, error) {
 	purpose := "login"
 	if reauthentication {
 		purpose = "reauthentication"

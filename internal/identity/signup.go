@@ -24,7 +24,7 @@ type SignupInput struct {
 
 // Signup creates an account and starts its login, as allauth's SignupView:
 // the session ends up logged in, or holding the pending verify_email stage.
-func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in SignupInput, req Request) error {
+func (a *Signups) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in SignupInput, req Request) error {
 	s := t.Settings
 	if sess.Authenticated() {
 		return ErrConflict
@@ -32,7 +32,7 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions
 	if !s.SignupOpen {
 		return ErrSignupClosed
 	}
-	if err := a.Limit(ctx, t, "signup", req, sess, ""); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "signup", req, sess, ""); err != nil {
 		return err
 	}
 	emailField, hasEmailField := field(s, "email")
@@ -44,7 +44,7 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions
 	}
 	if wantsPassword {
 		if in.HasPassword && in.Password != "" {
-			errs = append(errs, a.validateNewPassword(ctx, t, "password", in.Password)...)
+			errs = append(errs, a.pw.validateNewPassword(ctx, t, "password", in.Password)...)
 		} else if pwField.Required {
 			errs = append(errs, NewError("password", "required"))
 		}
@@ -115,7 +115,7 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions
 		if err != nil {
 			return err
 		}
-		if err := a.startLogin(ctx, tx, t, sess, user, addr, email, true, req); err != nil {
+		if err := a.pipeline.startLogin(ctx, tx, t, sess, user, addr, email, true, req); err != nil {
 			return err
 		}
 		sess.State.Login.PasskeySignup = in.Passkey
@@ -128,12 +128,12 @@ func (a *Accounts) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions
 		}
 		return err
 	}
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // uniqueUsername derives a free username from an address, as allauth's
 // populate_username does for signups without a username field.
-func (a *Accounts) uniqueUsername(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, email string) (string, error) {
+func (a *Signups) uniqueUsername(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, email string) (string, error) {
 	base := usernameBase(email)
 	if len(base) < t.Settings.UsernameMinLength {
 		base = "user"
@@ -155,7 +155,7 @@ func (a *Accounts) uniqueUsername(ctx context.Context, tx pgx.Tx, t *tenants.Ten
 
 // preventEnumeration answers a signup with a taken address like a real one
 // (a pending verify_email stage) and mails the address's owner instead.
-func (a *Accounts) preventEnumeration(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, email string, req Request) error {
+func (a *Signups) preventEnumeration(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, email string, req Request) error {
 	// The notice is about an existing account: it goes to the address as
 	// that account holds it, not to the spelling typed.
 	to := email
@@ -211,7 +211,7 @@ func signupIdentity(s *tenants.Settings, in SocialSignupInput, readEmail, emailR
 
 // usernameFree returns username_taken when another user holds username
 // ("" is free).
-func (a *Accounts) usernameFree(ctx context.Context, t *tenants.Tenant, username string) (*Error, error) {
+func (a *Signups) usernameFree(ctx context.Context, t *tenants.Tenant, username string) (*Error, error) {
 	if username == "" {
 		return nil, nil
 	}

@@ -35,7 +35,7 @@ const maxSocialEmails = 5
 // provider signup. A logged-in session is logged out first, as allauth does.
 // The stages (verify_email with SOCIALACCOUNT_EMAIL_VERIFICATION, MFA) follow
 // as for any login.
-func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
+func (a *SocialLogins) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
 	in.Emails = usableSocialEmails(in.Emails, t.Settings.EmailMaxLength)
 	sess.State.SocialSignup = nil
 	sess.Changed()
@@ -62,8 +62,8 @@ func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess 
 				}
 			}
 		}
-		a.RecordMethod(sess, sessions.AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
-		return a.startLoginVerifying(ctx, tx, t, sess, user, nil, "", false, req, t.Settings.EffectiveSocialAccountEmailVerification())
+		a.pipeline.RecordMethod(sess, sessions.AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
+		return a.pipeline.startLoginVerifying(ctx, tx, t, sess, user, nil, "", false, req, t.Settings.EffectiveSocialAccountEmailVerification())
 	})
 	if err != nil {
 		return err
@@ -74,13 +74,13 @@ func (a *Accounts) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, sess 
 			return err
 		}
 	}
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // lookupSocial finds the local user of a provider login: by the connected
 // account (whose extra_data is refreshed), else by a verified provider
 // address when email authentication is on. viaEmail is that address.
-func (a *Accounts) lookupSocial(ctx context.Context, t *tenants.Tenant, in sessions.SocialLogin) (user *User, viaEmail string, err error) {
+func (a *SocialLogins) lookupSocial(ctx context.Context, t *tenants.Tenant, in sessions.SocialLogin) (user *User, viaEmail string, err error) {
 	acc, err := a.Social.TouchLogin(ctx, t.ID, in.Provider, in.UID, in.Extra)
 	switch {
 	case err == nil:
@@ -111,7 +111,7 @@ func (a *Accounts) lookupSocial(ctx context.Context, t *tenants.Tenant, in sessi
 // the matched address is not verified on the local account, whoever added it
 // there may not own it, so the account's password is wiped (allauth's
 // wipe_password) and only the provider login remains.
-func (a *Accounts) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, email string) error {
+func (a *SocialLogins) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, email string) error {
 	var verified bool
 	err := tx.QueryRow(ctx, `SELECT coalesce(bool_or(verified), false) FROM email_addresses
 		WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`, t.ID, user.ID, emailKey(email)).Scan(&verified)
@@ -133,7 +133,7 @@ func (a *Accounts) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx, t *
 // on and the provider's address is usable; otherwise the signup form is left
 // pending. A taken address under enumeration prevention with mandatory
 // verification is answered as a real signup would be.
-func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
+func (a *SocialLogins) socialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
 	s := t.Settings
 	if !s.SignupOpen {
 		return ErrSignupClosed
@@ -153,7 +153,7 @@ func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *se
 		case !s.PreventEnumeration:
 			auto = false
 		case s.EmailVerification == tenants.EmailVerificationMandatory:
-			return a.preventEnumeration(ctx, t, sess, email, req)
+			return a.signups.preventEnumeration(ctx, t, sess, email, req)
 		case !s.PreventEnumerationStrict:
 			auto = false
 		}
@@ -185,7 +185,7 @@ func (a *Accounts) socialSignup(ctx context.Context, t *tenants.Tenant, sess *se
 // password), with the provider's addresses (verified as the provider says,
 // unless another account verified them first), connects the provider
 // account, and starts the login as a signup.
-func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, email, username string, req Request) error {
+func (a *SocialLogins) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, email, username string, req Request) error {
 	s := t.Settings
 	userID, err := a.Store.NextUserID(ctx, t.ID)
 	if err != nil {
@@ -211,7 +211,7 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 				src = in.Username
 			}
 			var err error
-			if username, err = a.uniqueUsername(ctx, tx, t, src); err != nil {
+			if username, err = a.signups.uniqueUsername(ctx, tx, t, src); err != nil {
 				return err
 			}
 		}
@@ -236,8 +236,8 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 			return err
 		}
 		sess.State.SocialSignup = nil
-		a.RecordMethod(sess, sessions.AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
-		return a.startLoginVerifying(ctx, tx, t, sess, user, addr, email, true, req, s.EffectiveSocialAccountEmailVerification())
+		a.pipeline.RecordMethod(sess, sessions.AuthRecord{Method: MethodSocialAccount, Provider: in.Provider, UID: in.UID})
+		return a.pipeline.startLoginVerifying(ctx, tx, t, sess, user, addr, email, true, req, s.EffectiveSocialAccountEmailVerification())
 	})
 	if err != nil {
 		var e *Error
@@ -246,7 +246,7 @@ func (a *Accounts) createSocialUser(ctx context.Context, t *tenants.Tenant, sess
 		}
 		return err
 	}
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // usableSocialEmails keeps the provider's addresses that are valid ones
@@ -284,7 +284,7 @@ func providerVerified(emails []sessions.SocialEmail, email string) bool {
 // addProviderEmails keeps the provider's other addresses on a new account
 // (allauth's setup_user_email), skipping ones another account holds when
 // addresses are unique.
-func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, emails []sessions.SocialEmail, primary string) error {
+func (a *SocialLogins) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, emails []sessions.SocialEmail, primary string) error {
 	kept := 0
 	for _, e := range emails {
 		if kept >= maxSocialEmails || sameEmail(e.Address, primary) {
@@ -314,7 +314,7 @@ func (a *Accounts) addProviderEmails(ctx context.Context, tx pgx.Tx, t *tenants.
 
 // PendingSocialSignup returns the session's pending provider signup, if it
 // is within ACCOUNT_LOGIN_TIMEOUT.
-func (a *Accounts) PendingSocialSignup(t *tenants.Tenant, sess *sessions.Session) *sessions.PendingSocialSignup {
+func (a *SocialLogins) PendingSocialSignup(t *tenants.Tenant, sess *sessions.Session) *sessions.PendingSocialSignup {
 	p := sess.State.SocialSignup
 	if p == nil || a.now().Sub(p.StartedAt) > time.Duration(t.Settings.LoginTimeout)*time.Second {
 		return nil
@@ -333,7 +333,7 @@ type SocialSignupInput struct {
 // (required with SOCIALACCOUNT_EMAIL_REQUIRED or a required email field)
 // and username complete the pending provider signup. ErrConflict when none
 // is pending; ErrSignupClosed when signup closed meanwhile.
-func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in SocialSignupInput, req Request) error {
+func (a *SocialLogins) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in SocialSignupInput, req Request) error {
 	s := t.Settings
 	p := a.PendingSocialSignup(t, sess)
 	if p == nil {
@@ -342,7 +342,7 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 	if !s.SignupOpen {
 		return ErrSignupClosed
 	}
-	if err := a.Limit(ctx, t, "signup", req, sess, ""); err != nil {
+	if err := a.sessionOps.Limit(ctx, t, "signup", req, sess, ""); err != nil {
 		return err
 	}
 	f, hasEmailField := field(s, "email")
@@ -359,7 +359,7 @@ func (a *Accounts) CompleteSocialSignup(ctx context.Context, t *tenants.Tenant, 
 			errs = append(errs, &Error{Code: "email_taken", Param: "email", Message: fmt.Sprintf(messages["email_taken_social"], providerName(p.Provider, s))})
 		}
 	}
-	if e, err := a.usernameFree(ctx, t, username); err != nil {
+	if e, err := a.signups.usernameFree(ctx, t, username); err != nil {
 		return err
 	} else if e != nil {
 		errs = append(errs, e)

@@ -16,11 +16,11 @@ import (
 // "connect"). It needs a recent authentication with
 // ACCOUNT_REAUTHENTICATION_REQUIRED; an account connected to someone else
 // is refused with connected_other.
-func (a *Accounts) ConnectSocial(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin) error {
+func (a *SocialLogins) ConnectSocial(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin) error {
 	if !sess.Authenticated() {
 		return ErrNotAuthenticated
 	}
-	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
+	if t.Settings.ReauthenticationRequired && !a.sessionOps.RecentlyAuthenticated(t, sess) {
 		return ErrReauthenticationRequired
 	}
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
@@ -46,7 +46,7 @@ const (
 )
 
 // notifySocial tells a user a provider account was connected or removed.
-func (a *Accounts) notifySocial(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, userID int64, kind, provider string) error {
+func (a *SocialLogins) notifySocial(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, userID int64, kind, provider string) error {
 	if !t.Settings.EmailNotifications {
 		return nil
 	}
@@ -58,7 +58,7 @@ func (a *Accounts) notifySocial(ctx context.Context, tx pgx.Tx, t *tenants.Tenan
 }
 
 // SocialAccounts lists the logged-in user's connected provider accounts.
-func (a *Accounts) SocialAccounts(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]social.Account, error) {
+func (a *SocialLogins) SocialAccounts(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]social.Account, error) {
 	if !sess.Authenticated() {
 		return nil, ErrNotAuthenticated
 	}
@@ -70,7 +70,7 @@ func (a *Accounts) SocialAccounts(ctx context.Context, t *tenants.Tenant, sess *
 // the last one cannot go under SOCIALACCOUNT_ONLY (disconnect_last), nor
 // when the user has no password (no_password) or, with mandatory
 // verification, no verified address (no_verified_email).
-func (a *Accounts) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, provider, uid string) error {
+func (a *SocialLogins) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, provider, uid string) error {
 	accounts, err := a.SocialAccounts(ctx, t, sess)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func (a *Accounts) DisconnectSocial(ctx context.Context, t *tenants.Tenant, sess
 			}
 		}
 	}
-	if t.Settings.ReauthenticationRequired && !a.RecentlyAuthenticated(t, sess) {
+	if t.Settings.ReauthenticationRequired && !a.sessionOps.RecentlyAuthenticated(t, sess) {
 		return ErrReauthenticationRequired
 	}
 	if err := a.Social.Disconnect(ctx, t.ID, sess.State.UserID, provider, uid); err != nil {

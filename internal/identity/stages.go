@@ -12,15 +12,21 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/login"
+	"github.com/hallpass/hallpass/internal/login/methods"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // Stage keys after the primary authentication (allauth's order).
 const (
-	StageMFAAuthenticate = "mfa_authenticate"
-	StageMFATrust        = "mfa_trust"
+	StageMFAAuthenticate = login.StageMFAAuthenticate
+	StageMFATrust        = login.StageMFATrust
 )
+
+// stageOrder is the login pipeline's stages, in the order the registered
+// login methods declare them.
+var stageOrder = methods.All.Stages()
 
 // MFAState is what the login pipeline needs to know of a user's second
 // factors (the MFA store provides it).
@@ -34,7 +40,7 @@ type MFAState interface {
 
 // RequiresMFA reports whether the user must pass mfa_authenticate: MFA is
 // installed and the user has TOTP or WebAuthn.
-func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID int64) (bool, []string, error) {
+func (a *Pipeline) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID int64) (bool, []string, error) {
 	if a.MFA == nil || !slices.Contains(t.Settings.Apps, tenants.AppMFA) {
 		return false, nil, nil
 	}
@@ -46,10 +52,11 @@ func (a *Accounts) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID in
 }
 
 // continueLogin runs the stages that follow `done` (the stage or step just
-// passed): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
+// passed), in the order the registered login methods declare them
+// (methods.All.Stages): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
 // after MFA), then the login completes. A stage that applies is left
 // pending in the session.
-func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
+func (a *Pipeline) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
 	login := sess.State.Login
 	if login == nil {
 		login = &sessions.PendingLogin{UserID: user.ID, StartedAt: a.now()}
@@ -60,7 +67,7 @@ func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *s
 	}
 	login.Stage = ""
 	sess.Changed()
-	order := []string{StageVerifyEmail, StageMFAAuthenticate, StageMFATrust, StageMFASignupWebAuthn}
+	order := stageOrder
 	from := slices.Index(order, done) + 1
 	for _, stage := range order[from:] {
 		switch stage {
@@ -97,7 +104,7 @@ func (a *Accounts) continueLogin(ctx context.Context, t *tenants.Tenant, sess *s
 
 // Continue resumes a pending login after the stage `done` was passed (used
 // by the MFA endpoints).
-func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, done string, req Request) error {
+func (a *Pipeline) Continue(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, done string, req Request) error {
 	login := a.PendingStage(t, sess)
 	if login == nil || login.Stage != done {
 		return ErrNotAuthenticated
@@ -116,7 +123,7 @@ func (a *Accounts) Continue(ctx context.Context, t *tenants.Tenant, sess *sessio
 }
 
 // RecordMethod appends an authentication record to the session's log.
-func (a *Accounts) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord) {
+func (a *Pipeline) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord) {
 	rec.At = epoch(a.now())
 	sess.State.Methods = append(sess.State.Methods, rec)
 	sess.Changed()
@@ -125,7 +132,7 @@ func (a *Accounts) RecordMethod(sess *sessions.Session, rec sessions.AuthRecord)
 // TrustCookie returns the value of an "MFA trust" cookie for the user: who,
 // until when, bound to the current set of authenticators (any change
 // revokes it) and signed per tenant.
-func (a *Accounts) TrustCookie(ctx context.Context, t *tenants.Tenant, userID int64) (string, time.Time, error) {
+func (a *Pipeline) TrustCookie(ctx context.Context, t *tenants.Tenant, userID int64) (string, time.Time, error) {
 	fp, err := a.MFA.ConfigFingerprint(ctx, t.ID, userID)
 	if err != nil {
 		return "", time.Time{}, err
@@ -138,7 +145,7 @@ func (a *Accounts) TrustCookie(ctx context.Context, t *tenants.Tenant, userID in
 
 // trustedBrowser checks a trust cookie: this user, not expired, signed for
 // this tenant, and the user's authenticators unchanged since.
-func (a *Accounts) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID int64, cookie string) bool {
+func (a *Pipeline) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID int64, cookie string) bool {
 	if cookie == "" || !t.Settings.MFATrustEnabled || len(cookie) > 256 {
 		return false
 	}
@@ -163,11 +170,11 @@ func (a *Accounts) trustedBrowser(ctx context.Context, t *tenants.Tenant, userID
 
 // StageMFASignupWebAuthn is the last stage of a passkey signup: the new
 // user registers the passkey that will be their only credential.
-const StageMFASignupWebAuthn = "mfa_signup_webauthn"
+const StageMFASignupWebAuthn = login.StageMFASignupWebAuthn
 
 // LoginWithPasskey logs in the user a passkey assertion identified: the
 // record is kept, verify_email still applies, no MFA stage follows.
-func (a *Accounts) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, userID int64, rec sessions.AuthRecord, req Request) error {
+func (a *Pipeline) LoginWithPasskey(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, userID int64, rec sessions.AuthRecord, req Request) error {
 	if sess.Authenticated() {
 		return ErrConflict
 	}

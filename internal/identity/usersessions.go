@@ -9,7 +9,7 @@ import (
 )
 
 // UserSessions lists the logged-in user's live sessions, oldest first.
-func (a *Accounts) UserSessions(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]sessions.Info, error) {
+func (a *SessionOps) UserSessions(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) ([]sessions.Info, error) {
 	if !sess.Authenticated() {
 		return nil, ErrNotAuthenticated
 	}
@@ -19,7 +19,7 @@ func (a *Accounts) UserSessions(ctx context.Context, t *tenants.Tenant, sess *se
 // EndSessions ends the listed sessions of the logged-in user; ids of
 // sessions that are not the user's are an error (nothing ends). It reports
 // whether the current session was among them.
-func (a *Accounts) EndSessions(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, ids []int64) (bool, error) {
+func (a *SessionOps) EndSessions(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, ids []int64) (bool, error) {
 	if !sess.Authenticated() {
 		return false, ErrNotAuthenticated
 	}

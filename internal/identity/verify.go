@@ -25,8 +25,8 @@ type Verification struct {
 // verifyContext checks that email verification applies to this session,
 // as allauth's VerifyEmailView does before reading input: in code mode the
 // process is session-bound, so without it the answer is 409.
-func (a *Accounts) verifyContext(t *tenants.Tenant, sess *sessions.Session) (*sessions.PendingLogin, *sessions.CodeProcess, error) {
-	stage := a.PendingStage(t, sess)
+func (a *Addresses) verifyContext(t *tenants.Tenant, sess *sessions.Session) (*sessions.PendingLogin, *sessions.CodeProcess, error) {
+	stage := a.pipeline.PendingStage(t, sess)
 	if stage != nil && stage.Stage != StageVerifyEmail {
 		stage = nil
 	}
@@ -45,7 +45,7 @@ func (a *Accounts) verifyContext(t *tenants.Tenant, sess *sessions.Session) (*se
 
 // check validates a key (link mode) or code (code mode). A wrong code
 // counts as an attempt; after the last one the process is dropped.
-func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string, p *sessions.CodeProcess) (*EmailAddress, error) {
+func (a *Addresses) check(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string, p *sessions.CodeProcess) (*EmailAddress, error) {
 	if key == "" {
 		return nil, Errors{NewError("key", "required")}
 	}
@@ -130,7 +130,7 @@ func (a *Accounts) check(ctx context.Context, t *tenants.Tenant, sess *sessions.
 }
 
 // InspectVerification answers GET auth/email/verify.
-func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string) (*Verification, error) {
+func (a *Addresses) InspectVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string) (*Verification, error) {
 	stage, p, err := a.verifyContext(t, sess)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (a *Accounts) InspectVerification(ctx context.Context, t *tenants.Tenant, s
 // verified; a pending verify_email stage of the same user then completes the
 // login when ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION is set or in code mode, and
 // is abandoned otherwise.
-func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string, req Request) error {
+func (a *Addresses) ConfirmVerification(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, key string, req Request) error {
 	stage, p, err := a.verifyContext(t, sess)
 	if err != nil {
 		return err
@@ -187,7 +187,7 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 			if err := a.record(ctx, tx, userEvent(t.ID, addr.UserID, req.IP, EventEmailPrimary, addr.Email, map[string]any{"change_email": true})); err != nil {
 				return err
 			}
-			return a.notify(ctx, tx, t, user, MailEmailChanged)
+			return a.pw.notify(ctx, tx, t, user, MailEmailChanged)
 		}
 		return nil
 	})
@@ -215,12 +215,12 @@ func (a *Accounts) ConfirmVerification(ctx context.Context, t *tenants.Tenant, s
 		return err
 	}
 	stage.Stage = "" // verify_email passed
-	return a.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
 }
 
 // ResendVerificationCode answers POST auth/email/verify/resend: a new code
 // for the session's verification process, within the resend allowance.
-func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, req Request) error {
+func (a *Addresses) ResendVerificationCode(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, req Request) error {
 	if !t.Settings.EmailVerificationByCodeEnabled {
 		return ErrConflict
 	}
@@ -280,7 +280,7 @@ func (a *Accounts) ResendVerificationCode(ctx context.Context, t *tenants.Tenant
 
 // verificationTarget tells whether the user has a verified address (the
 // login address, when logging in by email) and which address to verify.
-func (a *Accounts) verificationTarget(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, signupAddr *EmailAddress, loginEmail string) (bool, *EmailAddress, error) {
+func (a *Addresses) verificationTarget(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, user *User, signupAddr *EmailAddress, loginEmail string) (bool, *EmailAddress, error) {
 	if signupAddr != nil {
 		return signupAddr.Verified, signupAddr, nil
 	}
@@ -316,7 +316,7 @@ func (a *Accounts) verificationTarget(ctx context.Context, tx pgx.Tx, t *tenants
 // sendVerification queues the verification mail for an address: a code
 // bound to the session in code mode, else a signed link. A resend within the
 // confirm_email cooldown is skipped (allauth's rate limit).
-func (a *Accounts) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, e *EmailAddress, req Request) error {
+func (a *Addresses) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.Tenant, sess *sessions.Session, e *EmailAddress, req Request) error {
 	s := t.Settings
 	if !a.allowConfirmEmail(ctx, t, e.Email) {
 		return ErrRateLimited
@@ -345,7 +345,7 @@ func (a *Accounts) sendVerification(ctx context.Context, tx pgx.Tx, t *tenants.T
 // allowConfirmEmail applies the confirm_email rate limit (one mail per
 // address per cooldown). If the limiter fails the mail is sent: a lost
 // limit is better than a lost verification.
-func (a *Accounts) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, email string) bool {
+func (a *Addresses) allowConfirmEmail(ctx context.Context, t *tenants.Tenant, email string) bool {
 	rules := t.Settings.RateLimits["confirm_email"]
 	if a.Limiter == nil || len(rules) == 0 {
 		return true
