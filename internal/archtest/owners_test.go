@@ -37,6 +37,8 @@ var owners = map[string]string{
 	"outbox":       "internal/mail",
 	"dev_inbox":    "internal/mail",
 	"audit_events": "internal/audit",
+	// The management API's keys.
+	"api_keys": "internal/apikeys",
 	// The console's own users, roles and sessions.
 	"console_users":       "console",
 	"memberships":         "console",

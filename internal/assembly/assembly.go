@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/api"
+	"github.com/hallpass/hallpass/api/manage"
 	apimfa "github.com/hallpass/hallpass/api/mfa"
 	"github.com/hallpass/hallpass/api/server"
 	apisocial "github.com/hallpass/hallpass/api/social"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
@@ -58,6 +60,10 @@ type Server struct {
 	Social *apisocial.Handlers
 	// Console is the management console, mounted on HTTP.Platform.
 	Console *console.Console
+	// APIKeys holds the management API's keys.
+	APIKeys *apikeys.Store
+	// Manage is the management API, mounted on HTTP.Platform at /api/v1.
+	Manage *manage.API
 	// Inbox keeps the mail when there is no MailSender (nil otherwise).
 	Inbox *mail.DevInbox
 	// Mail is the outbox worker Start runs.
@@ -179,6 +185,9 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.Console.Mount(s.HTTP.Platform)
+	s.APIKeys = apikeys.NewStore(pool)
+	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store, Log: log})
+	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.Finish()
 
 	s.Mail = mail.NewWorker(pool, sealer, sender, log)

@@ -1,0 +1,62 @@
+package manage
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/internal/apikeys"
+)
+
+// Operation is one management API operation, declared once: the router,
+// the scope check, the OpenAPI document and the contract test read it.
+type Operation struct {
+	// ID is the OpenAPI operationId ("getUser").
+	ID string
+	// Method and Path: Path is relative to Prefix, with {name} parameters
+	// as in OpenAPI ("/tenants/{slug}/users/{id}").
+	Method string
+	Path   string
+	// Scope is the scope the key must hold.
+	Scope apikeys.Scope
+	// Summary is the document's one-line description.
+	Summary string
+	// Request is a zero value of the JSON body's type (nil: no body).
+	Request any
+	// Status is the success status; Response a zero value of its body's
+	// type (nil: no body, 204).
+	Status   int
+	Response any
+	// Handle does the work; the request is authenticated, authorized and
+	// (for a path with {slug}) resolved to a tenant the key reaches.
+	Handle func(c *fiber.Ctx, r *Request) error
+}
+
+// fiberPath is Path in Fiber's syntax (":name").
+func (op Operation) fiberPath() string {
+	var b strings.Builder
+	for _, seg := range strings.Split(op.Path, "/") {
+		if seg == "" {
+			continue
+		}
+		b.WriteByte('/')
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			b.WriteByte(':')
+			b.WriteString(seg[1 : len(seg)-1])
+			continue
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
+}
+
+// PathParams lists the {name} parameters of Path, in order.
+func (op Operation) PathParams() []string {
+	var out []string
+	for _, seg := range strings.Split(op.Path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			out = append(out, seg[1:len(seg)-1])
+		}
+	}
+	return out
+}
