@@ -42,13 +42,17 @@ type Config struct {
 	Tenants TenantFinder
 	// Store changes tenants and reads what the cache does not hold.
 	Store *tenants.Store
-	Log   *slog.Logger
+	// CursorKey signs list cursors; every node needs the same (derive it
+	// from the master key).
+	CursorKey []byte
+	Log       *slog.Logger
 }
 
 // API is the management API's handlers over Config.
 type API struct {
-	cfg Config
-	ops []Operation
+	cfg     Config
+	ops     []Operation
+	cursors cursors
 }
 
 // New builds the API with every operation.
@@ -56,7 +60,7 @@ func New(cfg Config) *API {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	a := &API{cfg: cfg}
+	a := &API{cfg: cfg, cursors: cursors{key: cfg.CursorKey}}
 	a.ops = a.operations()
 	return a
 }

@@ -186,7 +186,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	}
 	s.Console.Mount(s.HTTP.Platform)
 	s.APIKeys = apikeys.NewStore(pool)
-	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store, Log: log})
+	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
+		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.Finish()
 
