@@ -62,7 +62,7 @@ func TestAuditEvents(t *testing.T) {
 	eq("action=test.two&since="+since, "t3", "t2")
 	eq("target=t2", "t2")
 	eq("action=test.one&actor=bob")
-	eq("until="+url.QueryEscape(start.UTC().Format(time.RFC3339))+"&action=test.one")
+	eq("until=" + url.QueryEscape(start.UTC().Format(time.RFC3339)) + "&action=test.one")
 
 	// Paging with filters: the cursor continues the same listing only.
 	r := call(env, "GET", base+"?actor=alice&since="+since+"&limit=1", key, "")

@@ -2,6 +2,9 @@ package manage_test
 
 import (
 	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/api/manage"
+	"github.com/hallpass/hallpass/internal/testenv"
 )
 
 // A body over the limit is refused by the HTTP server before any handler
@@ -247,5 +251,41 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if items, _ := call(env, "GET", "/tenants/"+slug2+"/audit-events?action=tenant.create", secret, "").JSON["items"].([]any); len(items) != 1 {
 		t.Errorf("concurrent creations: %d", len(items))
+	}
+}
+
+// While a request with an Idempotency-Key runs (its record is pending in
+// Redis), the same key answers 409 and does nothing; once the record
+// lapses (its node died), the key can be used again.
+func TestIdempotencyInFlight(t *testing.T) {
+	env := apitest.New(t, nil)
+	k, secret := newKey(t, env, uuid.Nil, nil, "tenants:write")
+	slug := "flight-" + uuid.NewString()[:8]
+	body := `{"slug":"` + slug + `"}`
+	sum := sha256.Sum256([]byte("flight-key"))
+	redisKey := "hp:{" + uuid.Nil.String() + "}:idem:" + k.ID.String() + ":" + hex.EncodeToString(sum[:])
+	rdb := testenv.Redis(t)
+	// The request's fingerprint: method, URL, If-Match, content type, body.
+	fp := sha256.Sum256([]byte("POST\x00" + manage.Prefix + "/tenants\x00\x00application/json\x00" + body + "\x00"))
+	pending := `sometoken` + "\n" + `{"fp":"` + hex.EncodeToString(fp[:]) + `","done":false}`
+	if err := rdb.Set(t.Context(), redisKey, pending, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := call(env, "POST", "/tenants", secret, body, "Idempotency-Key", "flight-key")
+	wantProblem(t, r, http.StatusConflict, "idempotency_in_progress")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if _, err := env.Store.Get(t.Context(), slug); err == nil {
+		t.Fatal("created while another request held the key")
+	}
+	rdb.Del(t.Context(), redisKey)
+	if r := call(env, "POST", "/tenants", secret, body, "Idempotency-Key", "flight-key"); r.Code != 201 {
+		t.Fatalf("after the record lapsed: %d %s", r.Code, r.Body)
+	}
+	t.Cleanup(func() { _ = env.Store.Delete(context.Background(), slug, "test") })
+	// The stored answer lives for a day.
+	if ttl := rdb.TTL(t.Context(), redisKey).Val(); ttl < 23*time.Hour || ttl > 24*time.Hour {
+		t.Errorf("ttl %v", ttl)
 	}
 }
