@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,10 +22,7 @@ type TXTResolver interface {
 
 // challengePrefix names the record that proves a domain's ownership:
 // _hallpass-challenge.<domain> TXT <verification token>.
-const challengePrefix = "_hallpass-challenge."
-
-// dnsTimeout bounds one verification lookup.
-const dnsTimeout = 5 * time.Second
+const challengePrefix = tenants.ChallengePrefix
 
 // domainsView is the custom domains page.
 type domainsView struct {
@@ -117,39 +113,33 @@ func (h *Console) verifyDomain(r *request) error {
 	if d.Verified() {
 		return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "info", Message: d.Domain + " is verified already."})
 	}
-	name := challengePrefix + d.Domain
-	ctx, cancel := context.WithTimeout(r.ctx(), dnsTimeout)
-	records, lerr := h.cfg.TXT.LookupTXT(ctx, name)
-	cancel()
-	found := false
-	for _, rec := range records {
-		if strings.TrimSpace(rec) == d.VerificationToken {
-			found = true
-		}
-	}
-	if !found {
+	// The tenants store looks the record up and marks the domain verified,
+	// as it does for the management API; this page only words the outcome.
+	_, err = h.store.VerifyDomain(r.ctx(), r.tenant, d.Domain, h.cfg.TXT, actor(r.user))
+	var missing *tenants.ChallengeError
+	switch {
+	case errors.As(err, &missing):
 		v := h.domainsViewOf(r)
 		v.VerifyDomain = d.Domain
+		name, lerr := missing.Name, missing.Lookup
 		var dnsErr *net.DNSError
 		switch {
-		case lerr != nil && errors.As(lerr, &dnsErr) && dnsErr.IsNotFound, lerr == nil && len(records) == 0:
+		case lerr != nil && errors.As(lerr, &dnsErr) && dnsErr.IsNotFound, lerr == nil && missing.Records == 0:
 			v.VerifyError = "No TXT record at " + name + " yet. DNS changes can take a while to appear; try again in a few minutes."
 		case lerr != nil:
 			v.VerifyError = "The DNS lookup of " + name + " failed (" + shortDNSError(lerr) + "). Try again in a moment."
 		default:
 			v.VerifyError = fmt.Sprintf("%s has %d TXT record%s, but none is the token shown below. Check for typos or quotes around the value.",
-				name, len(records), plural(len(records)))
+				name, missing.Records, plural(missing.Records))
 		}
 		return h.renderDomains(r, fiber.StatusUnprocessableEntity, v)
-	}
-	if err := h.store.MarkDomainVerified(r.ctx(), r.tenant.Slug, d.Domain, actor(r.user)); err != nil {
-		if !errors.Is(err, tenants.ErrDomainTaken) {
-			return err
-		}
+	case errors.Is(err, tenants.ErrDomainTaken):
 		v := h.domainsViewOf(r)
 		v.VerifyDomain = d.Domain
 		v.VerifyError = d.Domain + " was verified by another tenant first: remove it here."
 		return h.renderDomains(r, fiber.StatusConflict, v)
+	case err != nil:
+		return err
 	}
 	return h.redirectWith(r, tenantPath(r.tenant.Slug, "domains"), Flash{Kind: "success",
 		Message: d.Domain + " is verified: requests to it now reach this tenant."})

@@ -61,8 +61,32 @@ const ChallengePrefix = "_hallpass-challenge."
 const challengeTimeout = 5 * time.Second
 
 // ErrChallengeMissing: the domain's challenge record does not hold its
-// token (yet): nothing was verified.
+// token (yet): nothing was verified. VerifyDomain returns it as a
+// *ChallengeError saying what the lookup found.
 var ErrChallengeMissing = errors.New("the challenge TXT record does not hold the verification token")
+
+// ChallengeError is ErrChallengeMissing with what the lookup found.
+type ChallengeError struct {
+	// Name is the record looked up (ChallengePrefix + the domain).
+	Name string
+	// Records is how many TXT records Name has (none the token).
+	Records int
+	// Lookup is the lookup's failure (nil when it answered).
+	Lookup error
+}
+
+func (e *ChallengeError) Error() string {
+	if e.Lookup != nil {
+		return fmt.Sprintf("%v: lookup of %s: %v", ErrChallengeMissing, e.Name, e.Lookup)
+	}
+	return fmt.Sprintf("%v: %s has %d TXT records", ErrChallengeMissing, e.Name, e.Records)
+}
+
+// Unwrap gives the lookup's failure to errors.As (a *net.DNSError).
+func (e *ChallengeError) Unwrap() error { return e.Lookup }
+
+// Is makes errors.Is(err, ErrChallengeMissing) hold.
+func (e *ChallengeError) Is(target error) bool { return target == ErrChallengeMissing }
 
 // VerifyDomain proves ownership of one of t's domains: it looks up the
 // domain's challenge record with txt and, when the record holds the
@@ -88,17 +112,21 @@ func (s *Store) VerifyDomain(ctx context.Context, t *Tenant, domain string, txt 
 	records, lerr := txt.LookupTXT(lctx, name)
 	cancel()
 	if !slices.ContainsFunc(records, func(r string) bool { return strings.TrimSpace(r) == dom.VerificationToken }) {
-		if lerr != nil {
-			return Domain{}, fmt.Errorf("%w: lookup of %s: %w", ErrChallengeMissing, name, lerr)
-		}
-		return Domain{}, fmt.Errorf("%w: %s has %d TXT records, none the token", ErrChallengeMissing, name, len(records))
+		return Domain{}, &ChallengeError{Name: name, Records: len(records), Lookup: lerr}
 	}
 	if err := s.MarkDomainVerified(ctx, t.Slug, d, actor); err != nil {
 		return Domain{}, err
 	}
-	now := time.Now()
-	dom.VerifiedAt = &now
-	return dom, nil
+	fresh, err := s.Get(ctx, t.Slug)
+	if err != nil {
+		return Domain{}, err
+	}
+	for _, x := range fresh.Domains {
+		if x.Domain == d {
+			return x, nil
+		}
+	}
+	return Domain{}, fmt.Errorf("%w: domain %q", ErrNotFound, d)
 }
 
 // Owns reports whether domain is the platform's own (its base domain or a
