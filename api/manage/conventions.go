@@ -38,9 +38,18 @@ var (
 		Detail: "Send the body without Content-Encoding."}
 )
 
-// SetRateLimit changes the budget of every key. Call it before serving
-// (tests use a small budget).
-func (a *API) SetRateLimit(l RateLimit) { a.cfg.RateLimit = l }
+// SetRateLimit changes the budget of every key (a budget without requests
+// or period is the default). Call it before serving (tests use a small
+// budget).
+func (a *API) SetRateLimit(l RateLimit) { a.cfg.RateLimit = l.orDefault() }
+
+// orDefault is l, or DefaultRateLimit when l is not a usable budget.
+func (l RateLimit) orDefault() RateLimit {
+	if l.Requests < 1 || l.Period <= 0 {
+		return DefaultRateLimit
+	}
+	return l
+}
 
 // run applies the conventions every operation shares, once the request is
 // authorized, and then runs op's handler: the body limit, the key's rate

@@ -82,9 +82,7 @@ func New(cfg Config) *API {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.RateLimit == (RateLimit{}) {
-		cfg.RateLimit = DefaultRateLimit
-	}
+	cfg.RateLimit = cfg.RateLimit.orDefault()
 	if cfg.TXT == nil {
 		cfg.TXT = net.DefaultResolver
 	}
