@@ -25,7 +25,8 @@ package manage_test
 // builder is called afresh before every request that should succeed, so an
 // operation that consumes its resource (delete, revoke, rotate) gets a new
 // one each time; the refusals share one build. Call.Check, if set, looks at
-// a successful answer.
+// a successful answer. A platform operation that consumes a tenant
+// (deleteTenant) builds a new tenant rather than using on.
 //
 // # What the walker checks, per operation
 //
@@ -36,7 +37,8 @@ package manage_test
 //     with 403 (tenant and platform keys);
 //   - a tenant-A key on tenant B's path is 404, the very answer an unknown
 //     tenant gets, and nothing of B's in it; with A's slug and B's resource
-//     ids (an operation with more path parameters) 404 too;
+//     ids (an operation with more path parameters, but for those listed in
+//     Call.Global) 404 too;
 //   - no key, a malformed key, a revoked key and an expired key are 401;
 //   - every answer, success or problem, has a documented status and
 //     content type and its body validates (JSON Schema 2020-12) against the
@@ -88,6 +90,10 @@ type Call struct {
 	Query   url.Values
 	Body    any
 	Headers []string
+	// Global names the path parameters whose values mean the same in
+	// every tenant (a settings version number): the check with A's slug
+	// and B's ids leaves them as A's.
+	Global []string
 	// Check, if set, looks at a successful answer.
 	Check func(t *testing.T, r *apitest.Response)
 }
@@ -268,9 +274,15 @@ func walk(t *testing.T, w *World, doc *document, op manage.Operation, build Buil
 		}
 		noLeak(t, w, r, onB)
 		count(&coverage.crossTenant)
-		if !platformOnly && len(op.PathParams()) > 1 {
-			swapped := onB
-			swapped.Params = withParam(onB.Params, "slug", w.A.Slug)
+		// A's slug, B's resources: refusals is A's own build, its
+		// tenant-specific parameters swapped for B's.
+		swapped, foreign := refusals, false
+		for _, name := range op.PathParams() {
+			if name != "slug" && !slices.Contains(onB.Global, name) {
+				swapped.Params, foreign = withParam(swapped.Params, name, onB.Params[name]), true
+			}
+		}
+		if !platformOnly && foreign {
 			r := send("A key, A's slug, B's ids", swapped, aKey)
 			wantProblem(t, r, 404, "not_found")
 			noLeak(t, w, r, onB)
