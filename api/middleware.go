@@ -22,16 +22,31 @@ import (
 // (so a load balancer's id follows the request), otherwise a random one.
 func RequestIDs() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id := c.Get(fiber.HeaderXRequestID)
-		if !validRequestID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		c.Locals(requestIDKey{}, id)
-		c.Set(fiber.HeaderXRequestID, id)
+		assignRequestID(c)
 		return c.Next()
 	}
+}
+
+// EnsureRequestID returns the request's id, giving it one (as RequestIDs
+// does) when no middleware ran: a request the HTTP server refused itself,
+// such as a body over the limit, reaches the error handler without one.
+func EnsureRequestID(c *fiber.Ctx) string {
+	if id := RequestID(c); id != "" {
+		return id
+	}
+	return assignRequestID(c)
+}
+
+func assignRequestID(c *fiber.Ctx) string {
+	id := c.Get(fiber.HeaderXRequestID)
+	if !validRequestID(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Locals(requestIDKey{}, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return id
 }
 
 func validRequestID(id string) bool {

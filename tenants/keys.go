@@ -37,6 +37,7 @@ var (
 	ErrKeyNotFound          = errors.New("signing key not found")
 	ErrImportedKey          = errors.New("the signing key comes from HEADLESS_JWT_PRIVATE_KEY")
 	ErrUnsupportedAlgorithm = errors.New("unsupported JWT algorithm")
+	ErrKeyRetired           = errors.New("signing key already retired")
 )
 
 // retireGrace keeps a retired key published a little past the expiry of the
@@ -297,7 +298,7 @@ func (k *Keys) Retire(ctx context.Context, t *Tenant, kid, actor string) error {
 		notAfter := now
 		switch {
 		case r.state == KeyRetired:
-			return fmt.Errorf("tenants: signing key %s of %s is already retired", kid, t.Slug)
+			return fmt.Errorf("%w: signing key %s of %s is already retired", ErrKeyRetired, kid, t.Slug)
 		case r.state == KeyActive && r.source == KeySourceSettings && t.Settings.JWTPrivateKey != "":
 			return fmt.Errorf("%w: to retire it, change or remove that setting of %s", ErrImportedKey, t.Slug)
 		case r.state == KeyActive:

@@ -167,7 +167,27 @@ func (s *Store) UpdateSettings(ctx context.Context, slug string, patch []byte, a
 	if err != nil {
 		return nil, err
 	}
-	return s.writeSettings(ctx, slug, actor, func(current map[string]any) map[string]any {
+	return s.writeSettings(ctx, slug, 0, actor, mergeInto(p))
+}
+
+// UpdateSettingsAt is UpdateSettings on the condition that the settings
+// are still at version: otherwise it writes nothing and fails with
+// ErrStaleSettings (the management API's If-Match).
+func (s *Store) UpdateSettingsAt(ctx context.Context, slug string, version int, patch []byte, actor string) (*Tenant, error) {
+	p, err := decodeObject(patch)
+	if err != nil {
+		return nil, err
+	}
+	if version < 1 {
+		return nil, fmt.Errorf("%w: version %d", ErrStaleSettings, version)
+	}
+	return s.writeSettings(ctx, slug, version, actor, mergeInto(p))
+}
+
+// mergeInto merges patch into a copy of the current overrides: keys in
+// patch replace, a null removes.
+func mergeInto(p map[string]any) func(current map[string]any) map[string]any {
+	return func(current map[string]any) map[string]any {
 		merged, _ := deepCopy(current).(map[string]any)
 		for k, v := range p {
 			if v == nil {
@@ -177,7 +197,7 @@ func (s *Store) UpdateSettings(ctx context.Context, slug string, patch []byte, a
 			merged[k] = v
 		}
 		return merged
-	})
+	}
 }
 
 // ReplaceSettings sets the tenant's whole overrides document.
@@ -186,16 +206,21 @@ func (s *Store) ReplaceSettings(ctx context.Context, slug string, doc []byte, ac
 	if err != nil {
 		return nil, err
 	}
-	return s.writeSettings(ctx, slug, actor, func(map[string]any) map[string]any { return d })
+	return s.writeSettings(ctx, slug, 0, actor, func(map[string]any) map[string]any { return d })
 }
 
-func (s *Store) writeSettings(ctx context.Context, slug, actor string, next func(current map[string]any) map[string]any) (*Tenant, error) {
+// writeSettings writes next's document; when version is not 0, only if
+// the settings are still at that version (ErrStaleSettings otherwise).
+func (s *Store) writeSettings(ctx context.Context, slug string, version int, actor string, next func(current map[string]any) map[string]any) (*Tenant, error) {
 	var out *Tenant
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.slug = $1 FOR UPDATE`, slug)
 		t, err := s.scanTenant(row)
 		if err != nil {
 			return err
+		}
+		if version != 0 && t.SettingsVersion != version {
+			return fmt.Errorf("%w: at version %d, not %d", ErrStaleSettings, t.SettingsVersion, version)
 		}
 		before := t.Overrides
 		after := next(before)
@@ -401,8 +426,15 @@ type SettingsVersion struct {
 
 // SettingsHistory lists a tenant's settings versions, newest first.
 func (s *Store) SettingsHistory(ctx context.Context, tenantID uuid.UUID) ([]SettingsVersion, error) {
+	return s.SettingsHistoryBefore(ctx, tenantID, 0, 0)
+}
+
+// SettingsHistoryBefore lists at most limit of a tenant's settings
+// versions older than before (0: from the newest), newest first; limit 0
+// lists them all.
+func (s *Store) SettingsHistoryBefore(ctx context.Context, tenantID uuid.UUID, before, limit int) ([]SettingsVersion, error) {
 	rows, err := s.pool.Query(ctx, `SELECT version, settings, changed_by, changed_at FROM settings_history
-		WHERE tenant_id = $1 ORDER BY version DESC`, tenantID)
+		WHERE tenant_id = $1 AND ($2 = 0 OR version < $2) ORDER BY version DESC LIMIT nullif($3, 0)`, tenantID, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: history: %w", err)
 	}

@@ -63,6 +63,8 @@ var (
 	ErrInvalidSlug   = errors.New("invalid slug")
 	ErrInvalidName   = errors.New("invalid name")
 	ErrInvalidDomain = errors.New("invalid domain")
+	// ErrStaleSettings: a conditional settings write found another version.
+	ErrStaleSettings = errors.New("settings changed since that version")
 )
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

@@ -43,7 +43,7 @@ func (a *API) handle(op Operation) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		r, err := a.authorize(c, op)
 		if err == nil {
-			err = op.Handle(c, r)
+			err = a.run(c, op, r)
 		}
 		if err != nil {
 			return writeProblem(c, a.cfg.Log, err)

@@ -14,10 +14,15 @@ package manage
 import (
 	"context"
 	"log/slog"
+	"net"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -46,6 +51,23 @@ type Config struct {
 	// from the master key).
 	CursorKey []byte
 	Log       *slog.Logger
+	// Limiter counts each key's requests (nil: no rate limit); RateLimit is
+	// the budget per key (default DefaultRateLimit).
+	Limiter   *ratelimit.Limiter
+	RateLimit RateLimit
+	// Redis keeps the answers to Idempotency-Key requests (nil: the header
+	// is refused with 503, never silently ignored).
+	Redis *redis.Client
+	// TXT looks up the DNS records that prove a custom domain's ownership
+	// (default net.DefaultResolver).
+	TXT tenants.TXTResolver
+	// Addressing tells the platform's own host names, which are never a
+	// tenant's custom domain.
+	Addressing *tenants.Addressing
+	// SigningKeys manages the tenants' signing keys.
+	SigningKeys *tenants.Keys
+	// Pool reads the audit trail.
+	Pool *pgxpool.Pool
 }
 
 // API is the management API's handlers over Config.
@@ -60,6 +82,12 @@ func New(cfg Config) *API {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.RateLimit == (RateLimit{}) {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.TXT == nil {
+		cfg.TXT = net.DefaultResolver
+	}
 	a := &API{cfg: cfg, cursors: cursors{key: cfg.CursorKey}}
 	a.ops = a.operations()
 	return a
@@ -73,6 +101,10 @@ func (a *API) Operations() []Operation { return a.ops }
 func (a *API) operations() []Operation {
 	var ops []Operation
 	ops = append(ops, a.tenantOperations()...)
+	ops = append(ops, a.settingsOperations()...)
+	ops = append(ops, a.signingKeyOperations()...)
+	ops = append(ops, a.domainOperations()...)
+	ops = append(ops, a.auditOperations()...)
 	return ops
 }
 
@@ -87,4 +119,14 @@ func (a *API) Mount(app fiber.Router) {
 	g.Use(func(c *fiber.Ctx) error {
 		return writeProblem(c, a.cfg.Log, errNoSuchOperation)
 	})
+}
+
+// ErrorHandler answers, as problem+json, the errors of requests under
+// Prefix that never reached an operation: a body the HTTP server refused
+// as too large, a panic. Mount it with server.Server.ErrorsUnder.
+func (a *API) ErrorHandler() fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		api.EnsureRequestID(c)
+		return writeProblem(c, a.cfg.Log, err)
+	}
 }

@@ -77,6 +77,50 @@ type Server struct {
 	Catalog  api.Catalog
 	log      *slog.Logger
 	headless *api.Headless
+	// publicHost is the platform's own host name ("" without a resolver:
+	// every host); under holds ErrorsUnder's handlers.
+	publicHost string
+	under      []prefixErrors
+}
+
+// prefixErrors answers the errors of the platform paths under prefix.
+type prefixErrors struct {
+	prefix string
+	handle fiber.ErrorHandler
+}
+
+// ErrorsUnder makes h answer the errors of requests to the platform host
+// under prefix (a path such as "/api/v1") instead of the headless error
+// handler: the management API answers problem+json even for what the HTTP
+// server refuses before any handler runs (a body over the limit). Call it
+// while mounting, before serving.
+func (s *Server) ErrorsUnder(prefix string, h fiber.ErrorHandler) {
+	s.under = append(s.under, prefixErrors{prefix: strings.TrimSuffix(prefix, "/"), handle: h})
+}
+
+// platformErrors is the platform app's error handler: ErrorsUnder's
+// handlers for their paths, errs for everything else (every tenant host
+// and headless path included).
+func (s *Server) platformErrors(errs fiber.ErrorHandler) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		if len(s.under) > 0 && s.onPlatformHost(c) {
+			path := c.Path()
+			for _, u := range s.under {
+				if path == u.prefix || strings.HasPrefix(path, u.prefix+"/") {
+					return u.handle(c, err)
+				}
+			}
+		}
+		return errs(c, err)
+	}
+}
+
+func (s *Server) onPlatformHost(c *fiber.Ctx) bool {
+	if s.publicHost == "" {
+		return true
+	}
+	host, err := tenants.HostName(string(c.Request().Host()))
+	return err == nil && host == s.publicHost
 }
 
 // New builds the apps and registers every route.
@@ -91,7 +135,12 @@ func New(cfg Config) *Server {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	errs := api.ErrorHandler(cfg.Log)
-	fiberConfig := func() fiber.Config {
+	s := &Server{log: cfg.Log, headless: cfg.Headless}
+	if cfg.Resolver != nil {
+		s.publicHost = cfg.Resolver.Addressing().PublicHost()
+	}
+	platformErrs := s.platformErrors(errs)
+	fiberConfig := func(errs fiber.ErrorHandler) fiber.Config {
 		return fiber.Config{
 			ErrorHandler: errs,
 			// goccy/go-json: the same output as encoding/json, at a
@@ -112,7 +161,7 @@ func New(cfg Config) *Server {
 			ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		}
 	}
-	s := &Server{Platform: fiber.New(fiberConfig()), Tenant: fiber.New(fiberConfig()), log: cfg.Log, headless: cfg.Headless}
+	s.Platform, s.Tenant = fiber.New(fiberConfig(platformErrs)), fiber.New(fiberConfig(errs))
 
 	s.registerTenantRoutes(cfg)
 	tenantHandler := s.Tenant.Handler()
@@ -121,7 +170,7 @@ func New(cfg Config) *Server {
 	if cfg.BenchCeiling {
 		registerBenchCeiling(p)
 	}
-	p.Use(requestMetrics(errs), api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, errs), api.Deadline(cfg.RequestTimeout))
+	p.Use(requestMetrics(platformErrs), api.Recover(cfg.Log), api.RequestIDs(), api.SecurityHeaders(), api.AccessLog(cfg.Log, platformErrs), api.Deadline(cfg.RequestTimeout))
 	p.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})

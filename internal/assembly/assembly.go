@@ -187,8 +187,10 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.Console.Mount(s.HTTP.Platform)
 	s.APIKeys = apikeys.NewStore(pool)
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
-		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log})
+		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, Redis: rdb,
+		SigningKeys: s.Keys, Pool: pool, Addressing: addressing})
 	s.Manage.Mount(s.HTTP.Platform)
+	s.HTTP.ErrorsUnder(manage.Prefix, s.Manage.ErrorHandler())
 	s.HTTP.Finish()
 
 	s.Mail = mail.NewWorker(pool, sealer, sender, log)

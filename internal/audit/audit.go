@@ -187,3 +187,33 @@ func collect(rows pgx.Rows, err error) ([]Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// Filter narrows a listing: each field set must match (Action, Actor and
+// Target exactly); Since and Until bound the time (Since inclusive, Until
+// exclusive; zero: unbounded).
+type Filter struct {
+	Action, Actor, Target string
+	Since, Until          time.Time
+}
+
+// ListFiltered returns at most limit of a tenant's events that match f and
+// are older than before, newest first; the zero cursor starts at the
+// newest event.
+func ListFiltered(ctx context.Context, q Querier, tenantID uuid.UUID, f Filter, before Cursor, limit int) ([]Event, error) {
+	var at, since, until *time.Time
+	if !before.IsZero() {
+		at = &before.At
+	}
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
+	if !f.Until.IsZero() {
+		until = &f.Until
+	}
+	rows, err := q.Query(ctx, `SELECT tenant_id, id, at, actor, action, target, ip, details
+		FROM audit_events WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (at, id) < ($2, $3))
+		AND ($4 = '' OR action = $4) AND ($5 = '' OR actor = $5) AND ($6 = '' OR target = $6)
+		AND ($7::timestamptz IS NULL OR at >= $7) AND ($8::timestamptz IS NULL OR at < $8)
+		ORDER BY at DESC, id DESC LIMIT $9`, tenantID, at, before.ID, f.Action, f.Actor, f.Target, since, until, limit)
+	return collect(rows, err)
+}

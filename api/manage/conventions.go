@@ -1,0 +1,86 @@
+package manage
+
+import (
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/internal/ratelimit"
+)
+
+// MaxBody is the largest request body (in bytes) an operation takes; the
+// platform's HTTP server refuses larger ones before any handler runs, and
+// ErrorHandler answers those as problem+json too.
+const MaxBody = 1 << 20
+
+// RateLimit is the budget of requests each API key may make: at most
+// Requests within any window of Period (a sliding window, counted in Redis
+// and so shared by every node).
+type RateLimit struct {
+	Requests int
+	Period   time.Duration
+}
+
+// DefaultRateLimit is Config.RateLimit's default: 1000 requests a minute
+// per key.
+var DefaultRateLimit = RateLimit{Requests: 1000, Period: time.Minute}
+
+// rateAction names the management API's counters in the limiter.
+const rateAction = "manage_api"
+
+var (
+	errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+		Detail: "The request body is too large (at most 1 MiB)."}
+	errEncoded = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_content_encoding",
+		Detail: "Send the body without Content-Encoding."}
+)
+
+// SetRateLimit changes the budget of every key. Call it before serving
+// (tests use a small budget).
+func (a *API) SetRateLimit(l RateLimit) { a.cfg.RateLimit = l }
+
+// run applies the conventions every operation shares, once the request is
+// authorized, and then runs op's handler: the body limit, the key's rate
+// limit, and Idempotency-Key on POST and PATCH.
+func (a *API) run(c *fiber.Ctx, op Operation, r *Request) error {
+	// A compressed body could expand far past MaxBody: refuse it rather
+	// than decompress it.
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		return errEncoded
+	}
+	if len(c.Request().Body()) > MaxBody {
+		return errBodyTooLarge
+	}
+	if err := a.limit(c, r); err != nil {
+		return err
+	}
+	if (op.Method == http.MethodPost || op.Method == http.MethodPatch) && len(c.Request().Header.Peek(HeaderIdempotencyKey)) > 0 {
+		return a.idempotent(c, op, r)
+	}
+	return op.Handle(c, r)
+}
+
+// limit counts the request against its key's budget: 429 with Retry-After
+// once it is spent.
+func (a *API) limit(c *fiber.Ctx, r *Request) error {
+	if a.cfg.Limiter == nil {
+		return nil
+	}
+	l := a.cfg.RateLimit
+	rule := ratelimit.Rule{Amount: l.Requests, Period: l.Period, Per: ratelimit.PerKey}
+	ok, err := a.cfg.Limiter.Allow(c.UserContext(), r.Key.TenantID, rateAction, []ratelimit.Rule{rule},
+		ratelimit.Subject{Key: r.Key.ID.String()})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// The window slides: a slot frees at the latest a whole period on.
+		return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Detail:     "This API key made too many requests; retry after the time Retry-After gives.",
+			RetryAfter: int(math.Ceil(l.Period.Seconds()))}
+	}
+	return nil
+}
