@@ -49,7 +49,8 @@ func TestContractDocument(t *testing.T) {
 			t.Errorf("%s: the scope %s is not in x-scope, security and description: %v", op.ID, op.Scope, o)
 		}
 		var inPath []string
-		for _, p := range o["parameters"].([]any) {
+		params, _ := o["parameters"].([]any)
+		for _, p := range params {
 			p := p.(map[string]any)
 			if p["in"] == "path" {
 				inPath = append(inPath, p["name"].(string))

@@ -169,7 +169,7 @@ func (w *World) deadKeys(t *testing.T, owner *tenants.Tenant, scope apikeys.Scop
 // The coverage the walk reached, printed and written for make test.
 var coverage struct {
 	sync.Mutex
-	operations, scopeChecks, crossTenant, authChecks, responses int
+	declared, operations, scopeChecks, crossTenant, authChecks, responses int
 	missing, invalid                                            []string
 }
 
@@ -194,6 +194,7 @@ func TestContract(t *testing.T) {
 			t.Errorf("a fixture for %s, which is not an operation", id)
 		}
 	}
+	coverage.declared = len(ops)
 	defer writeContractSummary(t)
 	for _, op := range ops {
 		t.Run(op.ID, func(t *testing.T) {
@@ -517,8 +518,11 @@ func writeContractSummary(t *testing.T) {
 	if n := len(coverage.invalid); n > 0 {
 		verdict = fmt.Sprintf("%d responses INVALID", n)
 	}
-	text := fmt.Sprintf("management API contract: %d operations walked, %d scope checks, %d cross-tenant checks, %d key checks (401), %d responses validated against /api/v1/openapi.json, %s\n",
-		coverage.operations, coverage.scopeChecks, coverage.crossTenant, coverage.authChecks, coverage.responses, verdict)
+	if n := len(coverage.missing); n > 0 {
+		verdict += fmt.Sprintf(", %d operations WITHOUT A FIXTURE", n)
+	}
+	text := fmt.Sprintf("management API contract: %d of %d operations walked, %d scope checks, %d cross-tenant checks, %d key checks (401), %d responses validated against /api/v1/openapi.json, %s\n",
+		coverage.operations, coverage.declared, coverage.scopeChecks, coverage.crossTenant, coverage.authChecks, coverage.responses, verdict)
 	sort.Strings(coverage.missing)
 	for _, id := range coverage.missing {
 		text += "  no fixture: " + id + "\n"
