@@ -170,7 +170,7 @@ func (w *World) deadKeys(t *testing.T, owner *tenants.Tenant, scope apikeys.Scop
 var coverage struct {
 	sync.Mutex
 	declared, operations, scopeChecks, crossTenant, authChecks, responses int
-	missing, invalid                                            []string
+	missing, invalid                                                      []string
 }
 
 func TestContract(t *testing.T) {
