@@ -203,7 +203,7 @@ func TestContract(t *testing.T) {
 				coverage.Lock()
 				coverage.missing = append(coverage.missing, op.ID)
 				coverage.Unlock()
-				t.Fatalf("%s %s has no contract fixture: register one in contract_%s_test.go (see contract_test.go)", op.Method, op.Path, op.Tag())
+				t.Fatalf("%s %s has no contract fixture: register one in contract_%s_test.go (see contract_test.go)", op.Method, op.Path, strings.ReplaceAll(op.Tag(), "-", ""))
 			}
 			walk(t, w, doc, op, build)
 			coverage.Lock()
