@@ -29,7 +29,8 @@ type docView struct {
 	} `json:"x-scopes"`
 	Paths      map[string]map[string]opView
 	Components struct {
-		Schemas map[string]Schema
+		Schemas   map[string]Schema
+		Responses map[string]struct{ Description string }
 	}
 }
 
@@ -64,8 +65,8 @@ type pageOp struct {
 }
 
 type pageResponse struct {
-	Status string
-	Body   template.HTML
+	Status, Description string
+	Body                template.HTML
 }
 
 type pageSchema struct {
@@ -106,8 +107,10 @@ func renderDocs(doc []byte) ([]byte, error) {
 			}
 			for st, r := range op.Responses {
 				body := template.HTML("—")
+				desc := r.Description
 				if r.Ref != "" {
 					body = "problem"
+					desc = d.Components.Responses[strings.TrimPrefix(r.Ref, "#/components/responses/")].Description
 				}
 				for ct, c := range r.Content {
 					body = typeHTML(c.Schema)
@@ -115,7 +118,7 @@ func renderDocs(doc []byte) ([]byte, error) {
 						body = "problem"
 					}
 				}
-				p.Responses = append(p.Responses, pageResponse{Status: st, Body: body})
+				p.Responses = append(p.Responses, pageResponse{Status: st, Body: body, Description: desc})
 			}
 			sort.Slice(p.Responses, func(i, j int) bool { return p.Responses[i].Status < p.Responses[j].Status })
 			tag := ""
@@ -227,6 +230,23 @@ func typeHTML(s map[string]any) template.HTML {
 	return template.HTML(strings.Join(parts, " | "))
 }
 
+// codeHTML escapes text, showing `quoted` parts as code.
+func codeHTML(text string) template.HTML {
+	parts := strings.Split(template.HTMLEscapeString(text), "`")
+	var b strings.Builder
+	for i, p := range parts {
+		if i%2 == 1 && i < len(parts)-1 {
+			b.WriteString("<code>" + p + "</code>")
+			continue
+		}
+		if i%2 == 1 {
+			b.WriteString("`")
+		}
+		b.WriteString(p)
+	}
+	return template.HTML(b.String())
+}
+
 // docsCSP allows the page nothing but its own stylesheet.
 func docsCSP() string {
 	sum := sha256.Sum256([]byte(docsStyle))
@@ -247,7 +267,7 @@ table{border-collapse:collapse;margin:.4rem 0;width:100%}td,th{border-bottom:1px
 th{font-weight:600;color:#57606a}.muted{color:#57606a}nav a{margin-right:.8rem}
 `
 
-var docsPage = template.Must(template.New("docs").Funcs(template.FuncMap{"type": typeHTML}).Parse(`<!DOCTYPE html>
+var docsPage = template.Must(template.New("docs").Funcs(template.FuncMap{"type": typeHTML, "code": codeHTML}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Doc.Info.Title}}</title><style>{{.Style}}</style></head>
 <body>
@@ -263,13 +283,13 @@ var docsPage = template.Must(template.New("docs").Funcs(template.FuncMap{"type":
 {{range .Ops}}<section class="op" id="op-{{.OperationID}}">
 <h3><span class="m m-{{.Method}}">{{.Method}}</span> <span class="path">{{.Path}}</span></h3>
 <p>{{.Summary}} <span class="muted">· {{.OperationID}} ·</span> <span class="scope">{{.Scope}}</span></p>
-<p class="muted">{{.Description}}</p>
+<p class="muted">{{code .Description}}</p>
 {{if .Parameters}}<table><tr><th>Parameter</th><th>In</th><th>Type</th><th>Description</th></tr>
 {{range .Parameters}}<tr><td><code>{{.Name}}</code>{{if .Required}} *{{end}}</td><td>{{.In}}</td><td>{{type .Schema}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Request}}<p>Body: {{.Request}}</p>{{end}}
-<table><tr><th>Status</th><th>Body</th></tr>
-{{range .Responses}}<tr><td>{{.Status}}</td><td>{{.Body}}</td></tr>
+<table><tr><th>Status</th><th>Body</th><th>When</th></tr>
+{{range .Responses}}<tr><td>{{.Status}}</td><td>{{.Body}}</td><td>{{.Description}}</td></tr>
 {{end}}</table>
 </section>
 {{end}}{{end}}
