@@ -89,7 +89,12 @@ func (op Operation) queryParams() []Param {
 			Param{Name: "limit", Type: 0, Description: fmt.Sprintf("The page size: %d to %d (default %d).", 1, MaxPageSize, DefaultPageSize)},
 			Param{Name: "cursor", Description: "The next_cursor of the previous page, as it was given; absent for the first page."})
 	}
-	return append(out, op.Query...)
+	out = append(out, op.Query...)
+	if op.Method == http.MethodPost || op.Method == http.MethodPatch {
+		out = append(out, Param{Name: HeaderIdempotencyKey, In: "header",
+			Description: "Makes a retry safe: the same key with the same request answers as the first did (for 24 h); with another request, 422."})
+	}
+	return out
 }
 
 // SuccessStatus is the status op answers when it succeeds.
