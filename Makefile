@@ -54,7 +54,7 @@ test: generate ## start the test services, then go vet + go test -race ./...
 	@$(SERVICES) up test
 	@$(call load_env,$(TEST_ENV)); \
 	start=$$SECONDS; vet=ok; tests=ok; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
-	rm -f .data/artifacts/conformance.txt; \
+	rm -f .data/artifacts/conformance.txt .data/artifacts/manage-contract.txt; \
 	echo '>> go vet ./...'; \
 	go vet ./... || vet=FAILED; \
 	echo '>> go test -race -count=1 -timeout 20m ./...'; \
@@ -64,6 +64,7 @@ test: generate ## start the test services, then go vet + go test -race ./...
 	if [ "$$tests" = FAILED ] && [ "$$failed" -eq 0 ]; then failed=1; fi; \
 	secs=$$((SECONDS - start)); \
 	if [ -f .data/artifacts/conformance.txt ]; then cat .data/artifacts/conformance.txt; fi; \
+	if [ -f .data/artifacts/manage-contract.txt ]; then cat .data/artifacts/manage-contract.txt; fi; \
 	echo ">> go vet $$vet, go test $$tests ($${secs}s)"; \
 	echo "test: $$passed passed, $$failed failed"; \
 	[ "$$vet" = ok ] && [ "$$tests" = ok ]

@@ -29,7 +29,14 @@ func (a *API) auditOperations() []Operation {
 	return []Operation{
 		{ID: "listAuditEvents", Method: http.MethodGet, Path: "/tenants/{slug}/audit-events", Scope: apikeys.AuditRead,
 			Summary: "List a tenant's audit events, newest first (filters: action, actor, target, since, until)",
-			Status:  http.StatusOK, Response: Page[AuditEventOut]{}, Handle: a.listAuditEvents},
+			Status:  http.StatusOK, Response: Page[AuditEventOut]{}, Handle: a.listAuditEvents,
+			Query: []Param{
+				{Name: "action", Description: "Only events of this action (\"user.create\")."},
+				{Name: "actor", Description: "Only events by this actor (\"apikey:<id>\", an admin's email)."},
+				{Name: "target", Description: "Only events about this target."},
+				{Name: "since", Type: time.Time{}, Description: "Only events at or after this time (RFC 3339)."},
+				{Name: "until", Type: time.Time{}, Description: "Only events before this time (RFC 3339)."},
+			}},
 	}
 }
 

@@ -113,6 +113,7 @@ func (a *API) Mount(app fiber.Router) {
 	for _, op := range a.ops {
 		g.Add(op.Method, op.fiberPath(), a.handle(op))
 	}
+	a.mountDocs(g)
 	g.Use(func(c *fiber.Ctx) error {
 		return writeProblem(c, a.cfg.Log, errNoSuchOperation)
 	})

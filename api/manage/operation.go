@@ -21,6 +21,10 @@ type Operation struct {
 	Scope apikeys.Scope
 	// Summary is the document's one-line description.
 	Summary string
+	// Query lists the query (and header) parameters the operation reads,
+	// for the document; a list (a Page response) gets limit and cursor
+	// without declaring them.
+	Query []Param
 	// Request is a zero value of the JSON body's type (nil: no body).
 	Request any
 	// Status is the success status; Response a zero value of its body's
