@@ -18,6 +18,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -46,6 +48,14 @@ type Config struct {
 	// from the master key).
 	CursorKey []byte
 	Log       *slog.Logger
+	// Users is the operator's operations on a tenant's users (the
+	// console's own instance).
+	Users *identity.UserAdmin
+	// MFA reads the users' authenticators.
+	MFA *mfa.Store
+	// PublicURL is the platform's public URL (HALLPASS_PUBLIC_URL, no
+	// trailing slash): mailed links reach the tenant's API under it.
+	PublicURL string
 }
 
 // API is the management API's handlers over Config.
@@ -73,6 +83,7 @@ func (a *API) Operations() []Operation { return a.ops }
 func (a *API) operations() []Operation {
 	var ops []Operation
 	ops = append(ops, a.tenantOperations()...)
+	ops = append(ops, a.userOperations()...)
 	return ops
 }
 

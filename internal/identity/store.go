@@ -173,6 +173,8 @@ type NewUser struct {
 	Username     string
 	PasswordHash string
 	Email        string // "" for none
+	// Inactive creates the user disabled (an operator's import).
+	Inactive bool
 }
 
 // NextUserID takes the next user id of a tenant: each tenant numbers its
@@ -191,7 +193,7 @@ func (s *Store) NextUserID(ctx context.Context, tenantID uuid.UUID) (int64, erro
 
 // insertUser creates a user (and its primary, unverified address) in tx.
 func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (*User, *EmailAddress, error) {
-	u := &User{Username: n.Username, PasswordHash: n.PasswordHash, IsActive: true, PrimaryEmail: n.Email}
+	u := &User{Username: n.Username, PasswordHash: n.PasswordHash, IsActive: !n.Inactive, PrimaryEmail: n.Email}
 	var username, folded any
 	if n.Username != "" {
 		username, folded = n.Username, usernameKey(n.Username)
@@ -200,9 +202,9 @@ func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (
 	if n.ID != 0 {
 		id = n.ID
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash)
-		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4)
-		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id).Scan(&u.ID, &u.DateJoined)
+	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash, is_active)
+		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4, $6)
+		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id, !n.Inactive).Scan(&u.ID, &u.DateJoined)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
