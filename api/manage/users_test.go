@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -632,4 +633,35 @@ func TestUsersOtherTenant(t *testing.T) {
 		t.Fatalf("their user: %d %s", r.Code, r.Body)
 	}
 	fe.Do("GET", "auth/session", "").Status(200)
+}
+
+// Parallel creations of one address: exactly one wins, the others are
+// told it is taken (the address lock signup takes serialises them).
+func TestUsersCreateConcurrent(t *testing.T) {
+	env := apitest.New(t, emailLogin)
+	secret := usersKey(t, env)
+	const n = 6
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := call(env, "POST", "/tenants/"+env.Tenant.Slug+"/users", secret,
+				fmt.Sprintf(`{"emails":[{"email":"race%d@example.com"},{"email":"Same@Example.com"}]}`, i))
+			codes <- r.Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	if got[201] != 1 || got[409] != n-1 {
+		t.Fatalf("statuses %v, want one 201 and %d 409", got, n-1)
+	}
+	if items := listByEmail(t, env, secret, "same@example.com"); len(items) != 1 {
+		t.Fatalf("%d users hold the address", len(items))
+	}
 }
