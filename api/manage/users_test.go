@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hallpass/hallpass/api/apitest"
+	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/testenv"
@@ -663,5 +664,26 @@ func TestUsersCreateConcurrent(t *testing.T) {
 	}
 	if items := listByEmail(t, env, secret, "same@example.com"); len(items) != 1 {
 		t.Fatalf("%d users hold the address", len(items))
+	}
+}
+
+// GET a user with a valid key, one request at a time (the in-process
+// app, no network): the cost of the handler and its round trips.
+func BenchmarkGetUser(b *testing.B) {
+	env := apitest.New(b, emailLogin)
+	_, secret, err := env.Assembly.APIKeys.Create(context.Background(), audit.Actor{Name: "bench"},
+		apikeys.NewKey{TenantID: env.Tenant.ID, Name: "bench", Scopes: allUserScopes})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := call(env, "POST", "/tenants/"+env.Tenant.Slug+"/users", secret, `{"emails":[{"email":"b@example.com","verified":true}],"password_hash":"`+djangoPBKDF2+`"}`)
+	if r.Code != 201 {
+		b.Fatal(r.Code, string(r.Body))
+	}
+	path := userPath(env, idOf(r.JSON))
+	for b.Loop() {
+		if r := call(env, "GET", path, secret, ""); r.Code != 200 {
+			b.Fatal(r.Code, string(r.Body))
+		}
 	}
 }

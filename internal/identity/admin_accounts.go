@@ -313,15 +313,28 @@ func (a *UserAdmin) Find(ctx context.Context, tenantID uuid.UUID, f UserFilter, 
 }
 
 // Account returns one of a tenant's users with its addresses;
-// ErrUserNotFound if none.
+// ErrUserNotFound if none. Both reads go in one round trip.
 func (a *UserAdmin) Account(ctx context.Context, tenantID uuid.UUID, userID int64) (*Account, error) {
-	u, err := a.User(ctx, tenantID, userID)
+	b := &pgx.Batch{}
+	b.Queue(sqlUserByID, tenantID, userID)
+	b.Queue(sqlUserAddresses, tenantID, userID)
+	res := a.pool.SendBatch(ctx, b)
+	defer res.Close()
+	u, err := scanUser(res.QueryRow())
 	if err != nil {
 		return nil, err
 	}
-	emails, err := a.Addresses(ctx, tenantID, userID)
+	rows, err := res.Query()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("identity: email addresses: %w", err)
+	}
+	emails, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EmailAddress, error) {
+		var e EmailAddress
+		err := r.Scan(&e.ID, &e.UserID, &e.Email, &e.Verified, &e.Primary)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity: email addresses: %w", err)
 	}
 	if emails == nil {
 		emails = []EmailAddress{}

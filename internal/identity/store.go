@@ -104,8 +104,7 @@ func (s *Store) UsersByEmail(ctx context.Context, tenantID uuid.UUID, email stri
 
 // EmailAddresses lists a user's addresses, primary first.
 func (s *Store) EmailAddresses(ctx context.Context, tenantID uuid.UUID, userID int64) ([]EmailAddress, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`, tenantID, userID)
+	rows, err := s.pool.Query(ctx, sqlUserAddresses, tenantID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("identity: email addresses: %w", err)
 	}
@@ -341,6 +340,10 @@ const (
 		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
 		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`
 )
+
+// sqlUserAddresses lists a user's addresses, primary first ($1 tenant, $2 user).
+const sqlUserAddresses = `SELECT id, user_id, email, verified, is_primary FROM email_addresses
+	WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`
 
 // sqlTouchLastLogin records a completed login ($1 tenant, $2 user).
 const sqlTouchLastLogin = `UPDATE users SET last_login = now() WHERE tenant_id = $1 AND id = $2`
