@@ -55,6 +55,9 @@ type Config struct {
 	// MFA holds the tenant users' second factors, the store Accounts'
 	// login pipeline reads (with Accounts; a store over Pool when nil).
 	MFA *mfa.Store
+	// Users is the operator's operations on tenant users, the same the
+	// management API calls (with Accounts; built over Accounts when nil).
+	Users *identity.UserAdmin
 	// Outbox queues the invitation mail; nil hides inviting.
 	Outbox *mail.Outbox
 	// MailFrom is the sender of the console's own mail
@@ -179,7 +182,10 @@ func New(cfg Config) (*Console, error) {
 	var admin *identity.UserAdmin
 	var tenantMFA *mfa.Store
 	if cfg.Accounts != nil {
-		admin = identity.NewUserAdmin(cfg.Accounts, mfa.RemoveAll)
+		admin = cfg.Users
+		if admin == nil {
+			admin = identity.NewUserAdmin(cfg.Accounts, mfa.RemoveAll)
+		}
 		tenantMFA = cfg.MFA
 		if tenantMFA == nil {
 			tenantMFA = mfa.NewStore(cfg.Pool, cfg.Sealer)

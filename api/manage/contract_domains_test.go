@@ -3,25 +3,14 @@ package manage_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// txtRecords answers the domain challenges the fixtures set.
-type txtRecords struct {
-	sync.Mutex
-	m map[string][]string
-}
-
-func (r *txtRecords) LookupTXT(_ context.Context, name string) ([]string, error) {
-	r.Lock()
-	defer r.Unlock()
-	return r.m[strings.TrimSuffix(name, ".")], nil
-}
-
+// contractTXT answers the domain challenges the fixtures set (txtRecords,
+// domains_test.go).
 var contractTXT = &txtRecords{m: map[string][]string{}}
 
 // claimDomain claims a new domain for on, its challenge answered.
@@ -33,9 +22,9 @@ func claimDomain(t *testing.T, w *World, on *tenants.Tenant) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	contractTXT.Lock()
+	contractTXT.mu.Lock()
 	contractTXT.m[tenants.ChallengePrefix+d] = []string{dom.VerificationToken}
-	contractTXT.Unlock()
+	contractTXT.mu.Unlock()
 	return d
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,7 +22,7 @@ type txtRecords struct {
 func (f *txtRecords) LookupTXT(_ context.Context, name string) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r, ok := f.m[name]; ok {
+	if r, ok := f.m[strings.TrimSuffix(name, ".")]; ok {
 		return r, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}

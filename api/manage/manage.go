@@ -22,6 +22,8 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -68,6 +70,14 @@ type Config struct {
 	SigningKeys *tenants.Keys
 	// Pool reads the audit trail.
 	Pool *pgxpool.Pool
+	// Users is the operator's operations on a tenant's users (the
+	// console's own instance).
+	Users *identity.UserAdmin
+	// MFA reads the users' authenticators.
+	MFA *mfa.Store
+	// PublicURL is the platform's public URL (HALLPASS_PUBLIC_URL, no
+	// trailing slash): mailed links reach the tenant's API under it.
+	PublicURL string
 }
 
 // API is the management API's handlers over Config.
@@ -103,6 +113,7 @@ func (a *API) operations() []Operation {
 	ops = append(ops, a.signingKeyOperations()...)
 	ops = append(ops, a.domainOperations()...)
 	ops = append(ops, a.auditOperations()...)
+	ops = append(ops, a.userOperations()...)
 	return ops
 }
 

@@ -52,6 +52,10 @@ type Server struct {
 	Accounts *identity.Accounts
 	// MFA holds the tenant users' authenticators.
 	MFA *mfa.Store
+	// Users is the operator's operations on tenant users (disable, delete,
+	// end sessions, …), one instance for the console and the management
+	// API alike.
+	Users *identity.UserAdmin
 	// Limiter counts rate limits in Redis (the API's and the console's).
 	Limiter *ratelimit.Limiter
 	// Tokens is the JWT token strategy.
@@ -133,6 +137,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.MFA = mfa.NewStore(pool, sealer)
 	accounts.MFA = s.MFA
 	s.Accounts = accounts
+	s.Users = identity.NewUserAdmin(accounts, mfa.RemoveAll)
 	s.Tokens = &tokensdomain.Strategy{Keys: s.Keys, Sealer: sealer, Sessions: accounts.Sessions, BaseDomain: cfg.BaseDomain}
 
 	// The HTTP apps: the headless API on the tenant app, the console and
@@ -172,6 +177,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		Inbox:          s.Inbox,
 		Accounts:       accounts,
 		MFA:            s.MFA,
+		Users:          s.Users,
 		Outbox:         mail.NewOutbox(sealer),
 		MailFrom:       mailFrom,
 		PublicURL:      strings.TrimSuffix(cfg.PublicURL, "/"),
@@ -188,7 +194,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.APIKeys = apikeys.NewStore(pool)
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
 		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, Redis: rdb,
-		SigningKeys: s.Keys, Pool: pool, Addressing: addressing})
+		SigningKeys: s.Keys, Pool: pool, Addressing: addressing,
+		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.ErrorsUnder(manage.Prefix, s.Manage.ErrorHandler())
 	s.HTTP.Finish()

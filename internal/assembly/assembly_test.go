@@ -59,6 +59,9 @@ func TestBuildWiresOneGraph(t *testing.T) {
 	if con.Accounts != a || con.MFA != srv.MFA || con.Keys != srv.Keys || con.Store != srv.Store || con.Limiter != srv.Limiter || con.Pool == nil {
 		t.Error("the console is not on the server's Accounts, MFA store, Keys, Store and limiter")
 	}
+	if srv.Users == nil || con.Users != srv.Users {
+		t.Error("the console's operations on tenant users are not the server's (the management API's) instance")
+	}
 	if con.Inbox == nil || con.Inbox != srv.Inbox || con.PublicURL != "http://hallpass.test" || con.MailFrom != "no-reply@hallpass.test" {
 		t.Errorf("console: inbox %v (server's %v), public URL %q, mail from %q", con.Inbox, srv.Inbox, con.PublicURL, con.MailFrom)
 	}

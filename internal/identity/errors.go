@@ -104,6 +104,10 @@ var messages = map[string]string{
 	"no_password":                 "Your account has no password set up.",
 	"no_verified_email":           "Your account has no verified email address.",
 	"disconnect_last":             "You cannot disconnect your last remaining third-party account.",
+	"no_usernames":                "This tenant's users have no username.",
+	"multiple_primary":            "At most one email address can be primary.",
+	"password_and_hash":           "Give a password or a password hash, not both.",
+	"unknown_hash_format":         "The password hash is not in a format Hallpass verifies.",
 	"email_taken_social":          "An account already exists with this email address. Please sign in to that account first, then connect your %s account.",
 }
 

@@ -104,8 +104,7 @@ func (s *Store) UsersByEmail(ctx context.Context, tenantID uuid.UUID, email stri
 
 // EmailAddresses lists a user's addresses, primary first.
 func (s *Store) EmailAddresses(ctx context.Context, tenantID uuid.UUID, userID int64) ([]EmailAddress, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, user_id, email, verified, is_primary FROM email_addresses
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`, tenantID, userID)
+	rows, err := s.pool.Query(ctx, sqlUserAddresses, tenantID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("identity: email addresses: %w", err)
 	}
@@ -173,6 +172,8 @@ type NewUser struct {
 	Username     string
 	PasswordHash string
 	Email        string // "" for none
+	// Inactive creates the user disabled (an operator's import).
+	Inactive bool
 }
 
 // NextUserID takes the next user id of a tenant: each tenant numbers its
@@ -191,7 +192,7 @@ func (s *Store) NextUserID(ctx context.Context, tenantID uuid.UUID) (int64, erro
 
 // insertUser creates a user (and its primary, unverified address) in tx.
 func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (*User, *EmailAddress, error) {
-	u := &User{Username: n.Username, PasswordHash: n.PasswordHash, IsActive: true, PrimaryEmail: n.Email}
+	u := &User{Username: n.Username, PasswordHash: n.PasswordHash, IsActive: !n.Inactive, PrimaryEmail: n.Email}
 	var username, folded any
 	if n.Username != "" {
 		username, folded = n.Username, usernameKey(n.Username)
@@ -200,9 +201,9 @@ func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (
 	if n.ID != 0 {
 		id = n.ID
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash)
-		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4)
-		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id).Scan(&u.ID, &u.DateJoined)
+	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash, is_active)
+		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4, $6)
+		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id, !n.Inactive).Scan(&u.ID, &u.DateJoined)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
@@ -339,6 +340,10 @@ const (
 		ON a.tenant_id = u.tenant_id AND a.user_id = u.id
 		WHERE u.tenant_id = $1 AND a.email_folded = $2 ORDER BY a.verified DESC, u.id`
 )
+
+// sqlUserAddresses lists a user's addresses, primary first ($1 tenant, $2 user).
+const sqlUserAddresses = `SELECT id, user_id, email, verified, is_primary FROM email_addresses
+	WHERE tenant_id = $1 AND user_id = $2 ORDER BY is_primary DESC, created_at, id`
 
 // sqlTouchLastLogin records a completed login ($1 tenant, $2 user).
 const sqlTouchLastLogin = `UPDATE users SET last_login = now() WHERE tenant_id = $1 AND id = $2`

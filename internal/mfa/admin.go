@@ -44,3 +44,42 @@ func RemoveAllConsole(ctx context.Context, tx pgx.Tx, userID uuid.UUID) (int, er
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// TypesOf returns the authenticator types of each of a tenant's users, in
+// Types' order, in one query (an operator's list of users); a user with
+// none is absent.
+func (s *Store) TypesOf(ctx context.Context, tenantID uuid.UUID, userIDs []int64) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT user_id, type FROM authenticators WHERE tenant_id = $1 AND user_id = ANY($2)`,
+		tenantID, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("mfa: types of users: %w", err)
+	}
+	have := map[int64]map[string]bool{}
+	for rows.Next() {
+		var id int64
+		var typ string
+		if err := rows.Scan(&id, &typ); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("mfa: types of users: %w", err)
+		}
+		if have[id] == nil {
+			have[id] = map[string]bool{}
+		}
+		have[id][typ] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mfa: types of users: %w", err)
+	}
+	for id, types := range have {
+		for _, t := range typeOrder {
+			if types[t] {
+				out[id] = append(out[id], t)
+			}
+		}
+	}
+	return out, nil
+}

@@ -134,6 +134,54 @@ func IsUsable(encoded string) bool {
 	return encoded != "" && !strings.HasPrefix(encoded, unusablePrefix)
 }
 
+// CheckHash reports whether Verify can use a stored hash: nil for every
+// format and variant Verify takes, within its limits, and for an unusable
+// hash (empty or "!"-prefixed); an error wrapping ErrUnknownHashFormat
+// otherwise. It derives no key, so checking a hash costs next to nothing
+// whatever parameters it claims (an import refuses what no login could use).
+func CheckHash(encoded string) error {
+	if !IsUsable(encoded) {
+		return nil
+	}
+	if err := checkEnvelope(encoded); err != nil {
+		return err
+	}
+	switch {
+	case strings.HasPrefix(encoded, prefixArgon2PHC):
+		_, err := parseArgon2(encoded)
+		return err
+	case strings.HasPrefix(encoded, "$2"):
+		return checkBcrypt(encoded)
+	case strings.HasPrefix(encoded, prefixPBKDF2SHA256):
+		_, _, _, err := parsePBKDF2(encoded[len(prefixPBKDF2SHA256):], sha256.Size)
+		return err
+	case strings.HasPrefix(encoded, prefixPBKDF2SHA1):
+		_, _, _, err := parsePBKDF2(encoded[len(prefixPBKDF2SHA1):], sha1.Size)
+		return err
+	case strings.HasPrefix(encoded, prefixDjangoArgon2):
+		_, err := parseArgon2(encoded[len("argon2"):])
+		return err
+	case strings.HasPrefix(encoded, prefixBcryptSHA256):
+		return checkBcrypt(encoded[len(prefixBcryptSHA256):])
+	case strings.HasPrefix(encoded, prefixDjangoBcrypt):
+		return checkBcrypt(encoded[len(prefixDjangoBcrypt):])
+	}
+	return malformed("unrecognised algorithm")
+}
+
+// checkEnvelope applies the limits of every stored hash: its length, and
+// no line breaks (encoding/base64 skips CR and LF; refusing them gives one
+// stored hash one spelling).
+func checkEnvelope(encoded string) error {
+	if len(encoded) > maxEncodedLen {
+		return malformed("hash is %d bytes long, more than %d", len(encoded), maxEncodedLen)
+	}
+	if strings.ContainsAny(encoded, "\r\n") {
+		return malformed("hash contains a line break")
+	}
+	return nil
+}
+
 // Verify checks password against the stored hash encoded. Supported formats:
 // PHC argon2id and argon2i (v=19); bcrypt ($2a$, $2b$, $2y$); and Django's
 // pbkdf2_sha256, pbkdf2_sha1, argon2 (argon2id and argon2i, v=19),
@@ -148,13 +196,8 @@ func (h Hasher) Verify(encoded, password string) (ok bool, rehash bool, err erro
 	if !IsUsable(encoded) {
 		return false, false, nil
 	}
-	if len(encoded) > maxEncodedLen {
-		return false, false, malformed("hash is %d bytes long, more than %d", len(encoded), maxEncodedLen)
-	}
-	// encoding/base64 skips CR and LF; refuse them so that one stored hash
-	// has one spelling.
-	if strings.ContainsAny(encoded, "\r\n") {
-		return false, false, malformed("hash contains a line break")
+	if err := checkEnvelope(encoded); err != nil {
+		return false, false, err
 	}
 
 	switch {
@@ -343,60 +386,50 @@ func parseDecimal(s string) (uint64, bool) {
 // part after the algorithm name); the digest is size bytes long, as Django
 // never sets dklen.
 func verifyPBKDF2(rest, password string, newHash func() hash.Hash, size int) (bool, error) {
-	parts := strings.Split(rest, "$")
-	if len(parts) != 3 {
-		return false, malformed("pbkdf2: want iterations$salt$hash")
-	}
-	iter, ok := parseDecimal(parts[0])
-	if !ok || iter < 1 {
-		return false, malformed("pbkdf2: bad iteration count %q", parts[0])
-	}
-	if iter > maxPBKDF2Iterations {
-		return false, malformed("pbkdf2: %d iterations exceeds limit %d", iter, maxPBKDF2Iterations)
-	}
-	if parts[1] == "" {
-		return false, malformed("pbkdf2: empty salt")
-	}
-	want, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+	iter, salt, want, err := parsePBKDF2(rest, size)
 	if err != nil {
-		return false, malformed("pbkdf2: hash: %v", err)
+		return false, err
 	}
-	if len(want) != size {
-		return false, malformed("pbkdf2: hash is %d bytes, want %d", len(want), size)
-	}
-	got, err := pbkdf2.Key(newHash, password, []byte(parts[1]), int(iter), size)
+	got, err := pbkdf2.Key(newHash, password, []byte(salt), iter, size)
 	if err != nil {
 		return false, fmt.Errorf("passwords: pbkdf2: %w", err)
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
+// parsePBKDF2 reads Django's "<iterations>$<salt>$<base64 digest>" and
+// checks the limits; the digest must be size bytes long.
+func parsePBKDF2(rest string, size int) (iter int, salt string, digest []byte, err error) {
+	parts := strings.Split(rest, "$")
+	if len(parts) != 3 {
+		return 0, "", nil, malformed("pbkdf2: want iterations$salt$hash")
+	}
+	n, ok := parseDecimal(parts[0])
+	if !ok || n < 1 {
+		return 0, "", nil, malformed("pbkdf2: bad iteration count %q", parts[0])
+	}
+	if n > maxPBKDF2Iterations {
+		return 0, "", nil, malformed("pbkdf2: %d iterations exceeds limit %d", n, maxPBKDF2Iterations)
+	}
+	if parts[1] == "" {
+		return 0, "", nil, malformed("pbkdf2: empty salt")
+	}
+	want, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+	if err != nil {
+		return 0, "", nil, malformed("pbkdf2: hash: %v", err)
+	}
+	if len(want) != size {
+		return 0, "", nil, malformed("pbkdf2: hash is %d bytes, want %d", len(want), size)
+	}
+	return int(n), parts[1], want, nil
+}
+
 // verifyBcrypt checks a modular-crypt bcrypt hash ($2a$, $2b$ or $2y$; the
 // three differ only in how old C libraries handled bugs, not in output).
 // bcrypt reads at most 72 bytes of password, like every other implementation.
 func verifyBcrypt(encoded string, password []byte) (bool, error) {
-	if len(encoded) != bcryptEncodedLength {
-		return false, malformed("bcrypt: hash is %d bytes, want %d", len(encoded), bcryptEncodedLength)
-	}
-	switch encoded[:4] {
-	case "$2a$", "$2b$", "$2y$":
-	default:
-		return false, malformed("bcrypt: unsupported prefix %q", encoded[:4])
-	}
-	cost, ok := parseDecimal(encoded[4:6])
-	if !ok || encoded[6] != '$' {
-		return false, malformed("bcrypt: bad cost field")
-	}
-	if cost < uint64(bcrypt.MinCost) || cost > uint64(bcrypt.MaxCost) {
-		return false, malformed("bcrypt: cost %d not in [%d, %d]", cost, bcrypt.MinCost, bcrypt.MaxCost)
-	}
-	if cost > maxBcryptCost {
-		return false, malformed("bcrypt: cost %d exceeds limit %d", cost, maxBcryptCost)
-	}
-	for i := 7; i < len(encoded); i++ {
-		if strings.IndexByte(bcryptAlphabet, encoded[i]) < 0 {
-			return false, malformed("bcrypt: invalid character in salt or hash")
-		}
+	if err := checkBcrypt(encoded); err != nil {
+		return false, err
 	}
 	// CompareHashAndPassword compares the digests with crypto/subtle.
 	err := bcrypt.CompareHashAndPassword([]byte(encoded), password)
@@ -408,4 +441,37 @@ func verifyBcrypt(encoded string, password []byte) (bool, error) {
 	default:
 		return false, fmt.Errorf("%w: bcrypt: %w", ErrUnknownHashFormat, err)
 	}
+}
+
+// checkBcrypt checks a modular-crypt bcrypt hash's form and cost without
+// hashing anything.
+func checkBcrypt(encoded string) error {
+	if len(encoded) != bcryptEncodedLength {
+		return malformed("bcrypt: hash is %d bytes, want %d", len(encoded), bcryptEncodedLength)
+	}
+	switch encoded[:4] {
+	case "$2a$", "$2b$", "$2y$":
+	default:
+		return malformed("bcrypt: unsupported prefix %q", encoded[:4])
+	}
+	cost, ok := parseDecimal(encoded[4:6])
+	if !ok || encoded[6] != '$' {
+		return malformed("bcrypt: bad cost field")
+	}
+	if cost < uint64(bcrypt.MinCost) || cost > uint64(bcrypt.MaxCost) {
+		return malformed("bcrypt: cost %d not in [%d, %d]", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if cost > maxBcryptCost {
+		return malformed("bcrypt: cost %d exceeds limit %d", cost, maxBcryptCost)
+	}
+	for i := 7; i < len(encoded); i++ {
+		if strings.IndexByte(bcryptAlphabet, encoded[i]) < 0 {
+			return malformed("bcrypt: invalid character in salt or hash")
+		}
+	}
+	// Cost decodes the salt as a comparison would, without hashing.
+	if _, err := bcrypt.Cost([]byte(encoded)); err != nil {
+		return fmt.Errorf("%w: bcrypt: %w", ErrUnknownHashFormat, err)
+	}
+	return nil
 }

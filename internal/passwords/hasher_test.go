@@ -193,6 +193,9 @@ func TestPasswordVerifyVectors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckHash(tc.encoded); err != nil {
+				t.Fatalf("CheckHash: unexpected error %v", err)
+			}
 			ok, rehash, err := h.Verify(tc.encoded, tc.password)
 			if err != nil {
 				t.Fatalf("Verify: unexpected error %v", err)
@@ -402,6 +405,9 @@ func TestPasswordVerifyMalformed(t *testing.T) {
 	h := DefaultHasher()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckHash(tc.encoded); !errors.Is(err, ErrUnknownHashFormat) {
+				t.Fatalf("CheckHash(%q) = %v, want an error wrapping ErrUnknownHashFormat", tc.encoded, err)
+			}
 			ok, rehash, err := h.Verify(tc.encoded, "letmein")
 			if !errors.Is(err, ErrUnknownHashFormat) {
 				t.Fatalf("Verify(%q) error = %v, want one wrapping ErrUnknownHashFormat", tc.encoded, err)
@@ -438,6 +444,9 @@ func TestPasswordVerifyAbsurdParams(t *testing.T) {
 	h := DefaultHasher()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckHash(tc.encoded); !errors.Is(err, ErrUnknownHashFormat) {
+				t.Fatalf("CheckHash(%q) = %v; want an ErrUnknownHashFormat error", tc.encoded, err)
+			}
 			ok, rehash, err := h.Verify(tc.encoded, "letmein")
 			if !errors.Is(err, ErrUnknownHashFormat) || ok || rehash {
 				t.Fatalf("Verify(%q) = %v, %v, %v; want an ErrUnknownHashFormat error", tc.encoded, ok, rehash, err)
@@ -451,6 +460,9 @@ func TestPasswordVerifyAbsurdParams(t *testing.T) {
 	} {
 		if _, _, err := h.Verify(enc, "letmein"); err != nil {
 			t.Errorf("Verify(%q): %v", enc, err)
+		}
+		if err := CheckHash(enc); err != nil {
+			t.Errorf("CheckHash(%q): %v", enc, err)
 		}
 	}
 }
@@ -475,6 +487,20 @@ func BenchmarkVerifyDefault(b *testing.B) {
 	for b.Loop() {
 		if ok, _, err := h.Verify(enc, "correct horse battery staple"); !ok || err != nil {
 			b.Fatal(ok, err)
+		}
+	}
+}
+
+// CheckHash accepts an unusable password (Django's "!" prefix, as an
+// export of users without a password holds) and what Hash makes.
+func TestCheckHashUnusableAndOwn(t *testing.T) {
+	own, err := cheapHasher.Hash("letmein")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, enc := range []string{"", "!", "!Xq2v9bRk0pT", own} {
+		if err := CheckHash(enc); err != nil {
+			t.Errorf("CheckHash(%q): %v", enc, err)
 		}
 	}
 }
