@@ -61,11 +61,11 @@ type groupView struct {
 	Problems []string
 }
 
-func (h *Console) settingsIndex(r *request) error {
+func (h settingsPages) settingsIndex(r *request) error {
 	return r.c.Redirect(tenantPath(r.tenant.Slug, "settings/"+h.catalog.groups[0].Slug), fiber.StatusSeeOther)
 }
 
-func (h *Console) settingsGroupPage(r *request) error {
+func (h settingsPages) settingsGroupPage(r *request) error {
 	g := h.catalog.bySlug[r.c.Params("group")]
 	if g == nil {
 		return errNotFound
@@ -75,7 +75,7 @@ func (h *Console) settingsGroupPage(r *request) error {
 
 // renderGroup shows a settings form: the tenant's current values, or the
 // values just submitted (posted) with their errors.
-func (h *Console) renderGroup(r *request, status int, g *group, posted map[string]fieldView, errs map[string]string, problems []string) error {
+func (h settingsPages) renderGroup(r *request, status int, g *group, posted map[string]fieldView, errs map[string]string, problems []string) error {
 	t := r.tenant
 	doc := tenants.RedactSecrets(t.Settings.Document())
 	v := groupView{Slug: t.Slug, Groups: h.catalog.groups, Group: g, CanEdit: r.canEdit(), CSRF: r.session.CSRF,
@@ -95,7 +95,7 @@ func (h *Console) renderGroup(r *request, status int, g *group, posted map[strin
 }
 
 // fieldOf renders a field's current value.
-func (h *Console) fieldOf(t *tenants.Tenant, f *field, cur any) fieldView {
+func (h settingsPages) fieldOf(t *tenants.Tenant, f *field, cur any) fieldView {
 	_, overridden := t.Overrides[f.Key]
 	fv := fieldView{field: f, Widget: f.widgetOf(cur), Overridden: overridden, DefaultText: compactJSON(f.Default),
 		Selected: map[string]bool{}}
@@ -129,7 +129,7 @@ func (h *Console) fieldOf(t *tenants.Tenant, f *field, cur any) fieldView {
 // settingsGroupPost saves one settings form: only the settings whose
 // submitted value differs from the current one are written, as a patch, so
 // a form never pins defaults it merely displayed.
-func (h *Console) settingsGroupPost(r *request) error {
+func (h settingsPages) settingsGroupPost(r *request) error {
 	g := h.catalog.bySlug[r.c.Params("group")]
 	if g == nil {
 		return errNotFound

@@ -30,17 +30,17 @@ type jsonView struct {
 	Unchanged bool
 }
 
-func (h *Console) jsonViewOf(r *request) jsonView {
+func (h settingsPages) jsonViewOf(r *request) jsonView {
 	t := r.tenant
 	return jsonView{Slug: t.Slug, Groups: h.catalog.groups, CanEdit: r.canEdit(), CSRF: r.session.CSRF, Version: t.SettingsVersion,
 		Doc: pretty(tenants.RedactSecrets(t.Overrides)), Effective: pretty(tenants.RedactSecrets(t.Settings.Document()))}
 }
 
-func (h *Console) settingsJSONPage(r *request) error {
+func (h settingsPages) settingsJSONPage(r *request) error {
 	return h.renderJSON(r, fiber.StatusOK, h.jsonViewOf(r))
 }
 
-func (h *Console) renderJSON(r *request, status int, v jsonView) error {
+func (h settingsPages) renderJSON(r *request, status int, v jsonView) error {
 	return h.render(r, status, "Settings document", settingsJSONPage(v), active("tenants", "settings"),
 		crumbs(web.Crumb{Label: "Settings", Href: tenantPath(r.tenant.Slug, "settings")}, web.Crumb{Label: "JSON"}))
 }
@@ -48,7 +48,7 @@ func (h *Console) renderJSON(r *request, status int, v jsonView) error {
 // settingsJSONPost previews (action=preview) or saves (action=save) a
 // pasted settings document that replaces the tenant's overrides. Secrets
 // may be left as <redacted>: they keep their current values.
-func (h *Console) settingsJSONPost(r *request) error {
+func (h settingsPages) settingsJSONPost(r *request) error {
 	t := r.tenant
 	v := h.jsonViewOf(r)
 	v.Doc = r.c.FormValue("doc")
