@@ -107,12 +107,12 @@ func (h signInPages) login(r *request) error {
 	if err := h.limiter.succeeded(ctx, try); err != nil {
 		return err
 	}
-	needs, err := secondFactorPages{h.Console}.needsSecondFactor(ctx, user.ID)
+	needs, err := secondFactorPages(h).needsSecondFactor(ctx, user.ID)
 	if err != nil {
 		return err
 	}
 	if needs {
-		return secondFactorPages{h.Console}.startSecondFactor(r, user, f.Next)
+		return secondFactorPages(h).startSecondFactor(r, user, f.Next)
 	}
 	return h.openSession(r, user, f.Next, map[string]any{"method": "password"})
 }
