@@ -29,7 +29,7 @@ type loginForm struct {
 
 // loginPage shows the sign-in form. The form's CSRF token lives in a
 // short-lived cookie, since there is no session yet (login CSRF).
-func (h *Console) loginPage(r *request) error {
+func (h signInPages) loginPage(r *request) error {
 	c := r.c
 	if sess, _, err := h.currentSession(c); err == nil && sess != nil {
 		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
@@ -68,7 +68,7 @@ func (h *Console) loginToken(c *fiber.Ctx) string {
 // the account typed (loginLimiter.reserve), before the password is checked:
 // with none left, the form is refused (429) without checking it; a right
 // password gives the place back.
-func (h *Console) login(r *request) error {
+func (h signInPages) login(r *request) error {
 	c := r.c
 	ctx := r.ctx()
 	ip := clientip.Peer(c)
@@ -107,12 +107,12 @@ func (h *Console) login(r *request) error {
 	if err := h.limiter.succeeded(ctx, try); err != nil {
 		return err
 	}
-	needs, err := h.needsSecondFactor(ctx, user.ID)
+	needs, err := secondFactorPages(h).needsSecondFactor(ctx, user.ID)
 	if err != nil {
 		return err
 	}
 	if needs {
-		return h.startSecondFactor(r, user, f.Next)
+		return secondFactorPages(h).startSecondFactor(r, user, f.Next)
 	}
 	return h.openSession(r, user, f.Next, map[string]any{"method": "password"})
 }
@@ -174,7 +174,7 @@ func (h *Console) checkPassword(ctx context.Context, email, password string) (*U
 }
 
 // logout ends this browser's session.
-func (h *Console) logout(r *request) error {
+func (h signInPages) logout(r *request) error {
 	ctx := r.ctx()
 	if err := h.sessions.Delete(ctx, r.session); err != nil {
 		return err
@@ -187,7 +187,7 @@ func (h *Console) logout(r *request) error {
 }
 
 // logoutEverywhere ends every session of the user, on every device.
-func (h *Console) logoutEverywhere(r *request) error {
+func (h signInPages) logoutEverywhere(r *request) error {
 	ctx := r.ctx()
 	n, err := h.sessions.DeleteAll(ctx, r.user.ID)
 	if err != nil {
@@ -212,7 +212,7 @@ type accountView struct {
 }
 
 // accountPage shows who is signed in, and offers signing out everywhere.
-func (h *Console) accountPage(r *request) error {
+func (h signInPages) accountPage(r *request) error {
 	n, err := h.sessions.Count(r.ctx(), r.user.ID)
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func (h *Console) accountPage(r *request) error {
 }
 
 // home is the console's landing page: the tenant list.
-func (h *Console) home(r *request) error {
+func (h signInPages) home(r *request) error {
 	return r.c.Redirect(Root+"tenants", fiber.StatusSeeOther)
 }
 

@@ -38,16 +38,16 @@ type domainsView struct {
 	VerifyDomain, VerifyError string
 }
 
-func (h *Console) domainsViewOf(r *request) domainsView {
+func (h tenantPages) domainsViewOf(r *request) domainsView {
 	return domainsView{Slug: r.tenant.Slug, HostBase: r.tenant.Slug + "." + h.cfg.BaseDomain, Domains: r.tenant.Domains,
 		CanEdit: r.canEdit(), CSRF: r.session.CSRF}
 }
 
-func (h *Console) renderDomains(r *request, status int, v domainsView) error {
+func (h tenantPages) renderDomains(r *request, status int, v domainsView) error {
 	return h.render(r, status, "Custom domains", domainsPage(v), active("tenants", "domains"), crumbs(web.Crumb{Label: "Custom domains"}))
 }
 
-func (h *Console) domainsPage(r *request) error {
+func (h tenantPages) domainsPage(r *request) error {
 	return h.renderDomains(r, fiber.StatusOK, h.domainsViewOf(r))
 }
 
@@ -60,7 +60,7 @@ func (h *Console) platformName(d string) bool {
 
 // addDomain claims a custom domain, unverified: the page then shows the TXT
 // record that proves ownership.
-func (h *Console) addDomain(r *request) error {
+func (h tenantPages) addDomain(r *request) error {
 	v := h.domainsViewOf(r)
 	v.Domain = strings.TrimSpace(r.c.FormValue("domain"))
 	d, err := tenants.NormalizeDomain(v.Domain)
@@ -105,7 +105,7 @@ func tenantDomain(r *request) (tenants.Domain, error) {
 // verifyDomain looks the challenge record up and, when it holds the
 // domain's token, marks the domain verified: from then on it routes to the
 // tenant.
-func (h *Console) verifyDomain(r *request) error {
+func (h tenantPages) verifyDomain(r *request) error {
 	d, err := tenantDomain(r)
 	if err != nil {
 		return err
@@ -162,7 +162,7 @@ func shortDNSError(err error) string {
 // removeDomain deletes one of the tenant's domains (the tenants store
 // audits it and tells every node's tenant cache, so the name stops routing
 // to the tenant at once).
-func (h *Console) removeDomain(r *request) error {
+func (h tenantPages) removeDomain(r *request) error {
 	d, err := tenantDomain(r)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ func (v historyView) pageURL(before int) string {
 // settingsHistory lists the tenant's settings versions, newest first, each
 // with its diff against the one before (secrets redacted: a version that
 // changed only a secret shows no visible difference).
-func (h *Console) settingsHistory(r *request) error {
+func (h settingsPages) settingsHistory(r *request) error {
 	ctx := r.ctx()
 	versions, err := h.store.SettingsHistory(ctx, r.tenant.ID)
 	if err != nil {

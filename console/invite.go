@@ -37,7 +37,7 @@ type inviteView struct {
 }
 
 // invitePage shows what an invitation offers and how to accept it.
-func (h *Console) invitePage(r *request) error {
+func (h memberPages) invitePage(r *request) error {
 	v, err := h.inviteViewOf(r)
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func (h *Console) invitePage(r *request) error {
 
 // inviteViewOf loads the invitation of the route's :token; an unusable one
 // answers a page saying so.
-func (h *Console) inviteViewOf(r *request) (inviteView, error) {
+func (h memberPages) inviteViewOf(r *request) (inviteView, error) {
 	c := r.c
 	ctx := r.ctx()
 	if sess, user, err := h.currentSession(c); err == nil {
@@ -84,7 +84,7 @@ var errInvitation = errors.New("invitation unusable")
 
 // acceptInvite accepts an invitation: with the signed-in account, or by
 // creating the invited address's account with the password set here.
-func (h *Console) acceptInvite(r *request) error {
+func (h memberPages) acceptInvite(r *request) error {
 	c := r.c
 	ctx := r.ctx()
 	v, err := h.inviteViewOf(r)

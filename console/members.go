@@ -36,7 +36,7 @@ type membersView struct {
 	Roles   []Role
 }
 
-func (h *Console) membersViewOf(r *request) (membersView, error) {
+func (h memberPages) membersViewOf(r *request) (membersView, error) {
 	ctx := r.ctx()
 	v := membersView{Slug: r.tenant.Slug, CanManage: r.canOwn(), CanInvite: r.canOwn() && h.cfg.Outbox != nil, CSRF: r.session.CSRF,
 		Me: r.user.ID, InviteRole: RoleViewer, Roles: []Role{RoleViewer, RoleAdmin, RoleOwner}}
@@ -55,11 +55,11 @@ func (h *Console) membersViewOf(r *request) (membersView, error) {
 	return v, nil
 }
 
-func (h *Console) renderMembers(r *request, status int, v membersView) error {
+func (h memberPages) renderMembers(r *request, status int, v membersView) error {
 	return h.render(r, status, "Members", membersPage(v, h.now()), active("tenants", "members"), crumbs(web.Crumb{Label: "Members"}))
 }
 
-func (h *Console) membersPage(r *request) error {
+func (h memberPages) membersPage(r *request) error {
 	v, err := h.membersViewOf(r)
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func (h *Console) membersPage(r *request) error {
 
 // invite sends an invitation mail through the outbox: the invitee follows
 // its link to set a password (or, signed in, to accept).
-func (h *Console) invite(r *request) error {
+func (h memberPages) invite(r *request) error {
 	if h.cfg.Outbox == nil {
 		return errNotFound
 	}
@@ -120,7 +120,7 @@ func memberID(r *request) (uuid.UUID, error) {
 }
 
 // memberProblem shows the members page with an error about an action.
-func (h *Console) memberProblem(r *request, msg string) error {
+func (h memberPages) memberProblem(r *request, msg string) error {
 	v, err := h.membersViewOf(r)
 	if err != nil {
 		return err
@@ -132,7 +132,7 @@ func (h *Console) memberProblem(r *request, msg string) error {
 const lastOwnerMessage = "Nothing was changed: a tenant keeps at least one owner. Make someone else owner first."
 
 // changeRole sets a member's role.
-func (h *Console) changeRole(r *request) error {
+func (h memberPages) changeRole(r *request) error {
 	id, err := memberID(r)
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ func (h *Console) changeRole(r *request) error {
 }
 
 // removeMember takes a member's role away (leaving, when it is oneself).
-func (h *Console) removeMember(r *request) error {
+func (h memberPages) removeMember(r *request) error {
 	id, err := memberID(r)
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func (h *Console) removeMember(r *request) error {
 }
 
 // revokeInvitation withdraws a pending invitation.
-func (h *Console) revokeInvitation(r *request) error {
+func (h memberPages) revokeInvitation(r *request) error {
 	id, err := uuid.Parse(r.c.Params("iid"))
 	if err != nil {
 		return errNotFound

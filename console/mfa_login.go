@@ -67,7 +67,7 @@ func secondFactorKey(user *User) ratelimit.Subject {
 // trySecondFactor takes one of user's second-factor tries before the
 // answer is checked; when none is left it renders the refusal (done is
 // true), audited once per window.
-func (h *Console) trySecondFactor(r *request, v *mfaStepView, user *User) (done bool, err error) {
+func (h secondFactorPages) trySecondFactor(r *request, v *mfaStepView, user *User) (done bool, err error) {
 	ok, err := h.cfg.Limiter.Allow(r.ctx(), uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user))
 	if err != nil {
 		return true, err
@@ -90,7 +90,7 @@ func (h *Console) trySecondFactor(r *request, v *mfaStepView, user *User) (done 
 
 // secondFactorPassed gives back the try of an answer that passed and
 // clears user's count.
-func (h *Console) secondFactorPassed(ctx context.Context, user *User) error {
+func (h secondFactorPages) secondFactorPassed(ctx context.Context, user *User) error {
 	if err := h.cfg.Limiter.Undo(ctx, uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user)); err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (h *Console) secondFactorPassed(ctx context.Context, user *User) error {
 
 // secondFactorUnchecked gives back the try of an answer that could not be
 // checked (a store failed): it says nothing about the answer.
-func (h *Console) secondFactorUnchecked(ctx context.Context, user *User) {
+func (h secondFactorPages) secondFactorUnchecked(ctx context.Context, user *User) {
 	_ = h.cfg.Limiter.Undo(ctx, uuid.Nil, secondFactorAction, secondFactorRules, secondFactorKey(user))
 }
 
@@ -107,7 +107,7 @@ func (h *Console) secondFactorUnchecked(ctx context.Context, user *User) {
 // in the limit's window, so that a burst of wrong answers is audited once,
 // not per guess. A limiter failure counts as first: better one row too
 // many than none.
-func (h *Console) firstInWindow(ctx context.Context, kind string, user *User) bool {
+func (h secondFactorPages) firstInWindow(ctx context.Context, kind string, user *User) bool {
 	first, err := h.cfg.Limiter.Allow(ctx, uuid.Nil, kind,
 		[]ratelimit.Rule{{Amount: 1, Period: secondFactorRules[0].Period, Per: ratelimit.PerKey}}, secondFactorKey(user))
 	return first || err != nil
@@ -116,7 +116,7 @@ func (h *Console) firstInWindow(ctx context.Context, kind string, user *User) bo
 // needsSecondFactor reports whether signing the user in needs more than the
 // password: an authenticator app or a passkey (recovery codes alone are no
 // factor; they stand in for one).
-func (h *Console) needsSecondFactor(ctx context.Context, userID uuid.UUID) (bool, error) {
+func (h secondFactorPages) needsSecondFactor(ctx context.Context, userID uuid.UUID) (bool, error) {
 	types, err := h.mfa.Types(ctx, userID)
 	if err != nil {
 		return false, err
@@ -126,7 +126,7 @@ func (h *Console) needsSecondFactor(ctx context.Context, userID uuid.UUID) (bool
 
 // startSecondFactor parks a sign-in whose password passed until its second
 // factor does.
-func (h *Console) startSecondFactor(r *request, user *User, next string) error {
+func (h secondFactorPages) startSecondFactor(r *request, user *User, next string) error {
 	c := r.c
 	token, fl, err := h.flows.create(r.ctx(), user.ID, next)
 	if err != nil {
@@ -152,7 +152,7 @@ type mfaStepView struct {
 
 // secondStep is the pending flow of this browser that waits for a second
 // factor, with its user; errNoFlow when there is none.
-func (h *Console) secondStep(c *fiber.Ctx) (*loginFlow, *User, error) {
+func (h secondFactorPages) secondStep(c *fiber.Ctx) (*loginFlow, *User, error) {
 	fl, err := h.flows.lookup(c.UserContext(), c.Cookies(flowCookieName))
 	if err != nil {
 		return nil, nil, err
@@ -172,12 +172,12 @@ func (h *Console) secondStep(c *fiber.Ctx) (*loginFlow, *User, error) {
 
 // flowGone sends a browser whose pending sign-in is missing, used or
 // expired back to the password.
-func (h *Console) flowGone(c *fiber.Ctx, why string) error {
+func (h secondFactorPages) flowGone(c *fiber.Ctx, why string) error {
 	clearCookie(c, flowCookieName, h.secure)
 	return c.Redirect(Root+"login?mfa="+why, fiber.StatusSeeOther)
 }
 
-func (h *Console) mfaStepOf(ctx context.Context, fl *loginFlow, user *User) (mfaStepView, error) {
+func (h secondFactorPages) mfaStepOf(ctx context.Context, fl *loginFlow, user *User) (mfaStepView, error) {
 	types, err := h.mfa.Types(ctx, fl.UserID)
 	if err != nil {
 		return mfaStepView{}, err
@@ -188,7 +188,7 @@ func (h *Console) mfaStepOf(ctx context.Context, fl *loginFlow, user *User) (mfa
 }
 
 // mfaPage shows the second step.
-func (h *Console) mfaPage(r *request) error {
+func (h secondFactorPages) mfaPage(r *request) error {
 	fl, user, err := h.secondStep(r.c)
 	if errors.Is(err, errNoFlow) {
 		return h.flowGone(r.c, "expired")
@@ -206,7 +206,7 @@ func (h *Console) mfaPage(r *request) error {
 // checkStep applies the checks every answer to the second step passes
 // first: the flow's form token and the address's failure limit. It renders
 // the refusal itself (done is true).
-func (h *Console) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *User) (done bool, err error) {
+func (h secondFactorPages) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *User) (done bool, err error) {
 	c := r.c
 	if !h.validPost(c, fl.CSRF) {
 		v.Error = "This form expired. Please try again."
@@ -231,7 +231,7 @@ func (h *Console) checkStep(r *request, v *mfaStepView, fl *loginFlow, user *Use
 // openStep opens a posted second-step form: its flow, its user and the
 // page's view, checked (checkStep). done means the response is decided:
 // return err.
-func (h *Console) openStep(r *request) (fl *loginFlow, user *User, v mfaStepView, done bool, err error) {
+func (h secondFactorPages) openStep(r *request) (fl *loginFlow, user *User, v mfaStepView, done bool, err error) {
 	fl, user, err = h.secondStep(r.c)
 	if errors.Is(err, errNoFlow) {
 		return nil, nil, v, true, h.flowGone(r.c, "expired")
@@ -249,7 +249,7 @@ func (h *Console) openStep(r *request) (fl *loginFlow, user *User, v mfaStepView
 }
 
 // mfaVerify checks a TOTP or recovery code.
-func (h *Console) mfaVerify(r *request) error {
+func (h secondFactorPages) mfaVerify(r *request) error {
 	fl, user, v, done, err := h.openStep(r)
 	if done {
 		return err
@@ -270,7 +270,7 @@ func (h *Console) mfaVerify(r *request) error {
 
 // mfaPasskeyOptions starts a passkey assertion for the second step and
 // answers its request options as JSON.
-func (h *Console) mfaPasskeyOptions(r *request) error {
+func (h secondFactorPages) mfaPasskeyOptions(r *request) error {
 	c := r.c
 	if h.relyingParty == nil {
 		return errNotFound
@@ -303,7 +303,7 @@ func (h *Console) mfaPasskeyOptions(r *request) error {
 }
 
 // mfaPasskey checks the passkey assertion of the second step.
-func (h *Console) mfaPasskey(r *request) error {
+func (h secondFactorPages) mfaPasskey(r *request) error {
 	if h.relyingParty == nil {
 		return errNotFound
 	}
@@ -334,7 +334,7 @@ func (h *Console) mfaPasskey(r *request) error {
 // flow (its try of the user's stays taken), audits the first of a window,
 // and asks again — or, past the flow's limit, sends the browser back to
 // the password.
-func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, user *User, method, msg string) error {
+func (h secondFactorPages) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, user *User, method, msg string) error {
 	c := r.c
 	if err := h.limiter.failed(r.ctx(), attemptOf(clientip.Peer(c), user.Email)); err != nil {
 		return err
@@ -358,7 +358,7 @@ func (h *Console) secondFactorFailed(r *request, v *mfaStepView, fl *loginFlow, 
 
 // finishSecondFactor ends the flow — once: a request racing this one finds
 // it gone — and opens the session.
-func (h *Console) finishSecondFactor(r *request, fl *loginFlow, user *User, method string) error {
+func (h secondFactorPages) finishSecondFactor(r *request, fl *loginFlow, user *User, method string) error {
 	if err := h.secondFactorPassed(r.ctx(), user); err != nil {
 		return err
 	}
@@ -375,7 +375,7 @@ func (h *Console) finishSecondFactor(r *request, fl *loginFlow, user *User, meth
 // passkeyOptions starts a passkey sign-in from the sign-in page (no email,
 // no password: the browser offers the console's passkeys, and one that
 // verifies its user is both factors) and answers the request options.
-func (h *Console) passkeyOptions(r *request) error {
+func (h secondFactorPages) passkeyOptions(r *request) error {
 	c := r.c
 	if h.relyingParty == nil {
 		return errNotFound
@@ -407,7 +407,7 @@ func (h *Console) passkeyOptions(r *request) error {
 
 // passkeyLogin checks the assertion of a passkey sign-in and opens the
 // session of the passkey's owner.
-func (h *Console) passkeyLogin(r *request) error {
+func (h secondFactorPages) passkeyLogin(r *request) error {
 	c := r.c
 	ctx := r.ctx()
 	if h.relyingParty == nil {

@@ -32,7 +32,7 @@ type quickstartView struct {
 	JWT               bool
 }
 
-func (h *Console) quickstart(r *request) error {
+func (h toolPages) quickstart(r *request) error {
 	t := r.tenant
 	s := t.Settings
 	base := h.apiBase(t.Slug)
@@ -87,7 +87,7 @@ type auditView struct {
 // auditPage shows the tenant's audit log a page at a time, newest first,
 // paged by cursor (audit.ListBefore), so events recorded while someone
 // pages neither shift nor repeat the older pages.
-func (h *Console) auditPage(r *request) error {
+func (h toolPages) auditPage(r *request) error {
 	before, err := audit.ParseCursor(r.c.Query("before"))
 	if err != nil {
 		return errNotFound
@@ -139,7 +139,7 @@ type auditLine struct {
 // auditExport downloads the tenant's whole audit log as JSON lines, newest
 // first, one event per line (secrets were redacted when recorded). It is
 // read in batches with the same cursor as the page, and streamed.
-func (h *Console) auditExport(r *request) error {
+func (h toolPages) auditExport(r *request) error {
 	t := r.tenant
 	// A first batch before answering, so a database failure is a proper
 	// error page rather than a truncated download.
@@ -205,7 +205,7 @@ type inboxView struct {
 	Mail []mail.DevMail
 }
 
-func (h *Console) inboxPage(r *request) error {
+func (h toolPages) inboxPage(r *request) error {
 	if h.inbox == nil {
 		return errNotFound
 	}
@@ -239,7 +239,7 @@ type keysView struct {
 	ImportError string
 }
 
-func (h *Console) keysViewOf(r *request) (keysView, error) {
+func (h toolPages) keysViewOf(r *request) (keysView, error) {
 	t := r.tenant
 	v := keysView{Slug: t.Slug, JWKSURL: h.apiBase(t.Slug) + "/.well-known/jwks.json", JWT: t.Settings.TokenStrategy == tenants.TokenStrategyJWT,
 		Imported: t.Settings.JWTPrivateKey != "", Algorithm: t.Settings.JWTAlgorithm, CanEdit: r.canEdit(), CSRF: r.session.CSRF,
@@ -262,7 +262,7 @@ func (h *Console) keysViewOf(r *request) (keysView, error) {
 	return v, nil
 }
 
-func (h *Console) keysPage(r *request) error {
+func (h toolPages) keysPage(r *request) error {
 	if h.keys == nil {
 		return errNotFound
 	}
@@ -273,7 +273,7 @@ func (h *Console) keysPage(r *request) error {
 	return h.renderKeys(r, fiber.StatusOK, v)
 }
 
-func (h *Console) renderKeys(r *request, status int, v keysView) error {
+func (h toolPages) renderKeys(r *request, status int, v keysView) error {
 	return h.render(r, status, "Signing keys", keysPage(v), active("tenants", "keys"), crumbs(web.Crumb{Label: "Signing keys"}))
 }
 
@@ -282,7 +282,7 @@ var keyDelays = map[string]time.Duration{"0": 0, "5m": 5 * time.Minute, "1h": ti
 
 // rotateKey generates a new key: published at once, signing after the
 // chosen delay (so verifiers' cached JWKS learn it first).
-func (h *Console) rotateKey(r *request) error {
+func (h toolPages) rotateKey(r *request) error {
 	if h.keys == nil {
 		return errNotFound
 	}
@@ -317,7 +317,7 @@ func (h *Console) rotateKey(r *request) error {
 
 // retireKey stops a key signing; the kid is looked up among this tenant's
 // keys only, so another tenant's kid is simply not found.
-func (h *Console) retireKey(r *request) error {
+func (h toolPages) retireKey(r *request) error {
 	if h.keys == nil {
 		return errNotFound
 	}
@@ -355,7 +355,7 @@ func stateBadge(state string) string {
 // (validated, sealed at rest, versioned and audited with the secret
 // redacted). The key is write-only: no page shows it again, and a refused
 // one is not echoed back into the form.
-func (h *Console) importKey(r *request) error {
+func (h toolPages) importKey(r *request) error {
 	if h.keys == nil {
 		return errNotFound
 	}
@@ -400,7 +400,7 @@ func (h *Console) importKey(r *request) error {
 
 // clearImportedKey removes HEADLESS_JWT_PRIVATE_KEY: the platform generates
 // and rotates the keys again.
-func (h *Console) clearImportedKey(r *request) error {
+func (h toolPages) clearImportedKey(r *request) error {
 	if h.keys == nil {
 		return errNotFound
 	}

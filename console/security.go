@@ -44,7 +44,7 @@ type securityView struct {
 	Blocked           bool
 }
 
-func (h *Console) securityViewOf(r *request) (securityView, error) {
+func (h securityPages) securityViewOf(r *request) (securityView, error) {
 	list, err := h.mfa.List(r.ctx(), r.user.ID)
 	if err != nil {
 		return securityView{}, err
@@ -64,7 +64,7 @@ func (h *Console) securityViewOf(r *request) (securityView, error) {
 	return v, nil
 }
 
-func (h *Console) renderSecurity(r *request, status int, v securityView) error {
+func (h securityPages) renderSecurity(r *request, status int, v securityView) error {
 	return h.render(r, status, "Security", securityPage(v), active("account", ""),
 		crumbs(web.Crumb{Label: "Account", Href: Root + "account"}, web.Crumb{Label: "Security"}))
 }
@@ -75,7 +75,7 @@ func securityCrumbs(label string) func(*web.Page) {
 }
 
 // securityPage shows the user's second factors.
-func (h *Console) securityPage(r *request) error {
+func (h securityPages) securityPage(r *request) error {
 	v, err := h.securityViewOf(r)
 	if err != nil {
 		return err
@@ -85,13 +85,13 @@ func (h *Console) securityPage(r *request) error {
 
 // recent reports whether the password was typed again in this session
 // within reauthWindow.
-func (h *Console) recent(r *request) bool {
+func (h securityPages) recent(r *request) bool {
 	at := r.session.ReauthenticatedAt
 	return !at.IsZero() && h.now().Sub(at) < reauthWindow
 }
 
 // askReauth answers a change made without a recent password.
-func (h *Console) askReauth(r *request) error {
+func (h securityPages) askReauth(r *request) error {
 	return h.redirectWith(r, securityPath, Flash{Kind: "info",
 		Message: "Confirm your password first: changing how you sign in needs it typed again within the last 5 minutes. Nothing was changed."})
 }
@@ -99,7 +99,7 @@ func (h *Console) askReauth(r *request) error {
 // reauthenticate checks the password typed again on the Security page.
 // Failures count against the client IP and the account as failed sign-ins
 // do, each attempt taking its place before the password is checked.
-func (h *Console) reauthenticate(r *request) error {
+func (h securityPages) reauthenticate(r *request) error {
 	c := r.c
 	ctx := r.ctx()
 	ip := clientip.Peer(c)
@@ -159,7 +159,7 @@ func enrollmentContext(sess *Session) string {
 	return "console:session:" + hex.EncodeToString(sess.hash) + ":mfa"
 }
 
-func (h *Console) enrollmentOf(r *request) (enrollment, error) {
+func (h securityPages) enrollmentOf(r *request) (enrollment, error) {
 	var e enrollment
 	sealed, err := h.sessions.mfaState(r.ctx(), r.session)
 	if err != nil || sealed == "" {
@@ -175,7 +175,7 @@ func (h *Console) enrollmentOf(r *request) (enrollment, error) {
 	return e, nil
 }
 
-func (h *Console) saveEnrollment(r *request, e enrollment) error {
+func (h securityPages) saveEnrollment(r *request, e enrollment) error {
 	if e.TOTPSecret == "" && e.WebAuthn == nil {
 		return h.sessions.setMFAState(r.ctx(), r.session, "")
 	}
@@ -200,7 +200,7 @@ type totpView struct {
 
 // totpSetupPage shows a new TOTP secret (kept with the session until it is
 // confirmed) and asks for a code of it.
-func (h *Console) totpSetupPage(r *request) error {
+func (h securityPages) totpSetupPage(r *request) error {
 	if !h.recent(r) {
 		return h.askReauth(r)
 	}
@@ -224,13 +224,13 @@ func (h *Console) totpSetupPage(r *request) error {
 	return h.renderTOTP(r, fiber.StatusOK, e.TOTPSecret, "")
 }
 
-func (h *Console) renderTOTP(r *request, status int, secret, problem string) error {
+func (h securityPages) renderTOTP(r *request, status int, secret, problem string) error {
 	v := totpView{Secret: secret, URL: mfa.TOTPURL(secret, r.user.Email, "Hallpass console", consoleMFA), CSRF: r.session.CSRF, Error: problem}
 	return h.render(r, status, "Set up an authenticator app", totpSetupPage(v), active("account", ""), securityCrumbs("Authenticator app"))
 }
 
 // enableTOTP confirms the shown secret with a code of it.
-func (h *Console) enableTOTP(r *request) error {
+func (h securityPages) enableTOTP(r *request) error {
 	if !h.recent(r) {
 		return h.askReauth(r)
 	}
@@ -268,7 +268,7 @@ func (h *Console) enableTOTP(r *request) error {
 
 // afterFactorAdded generates recovery codes with the first factor and shows
 // them, once; otherwise back to the Security page.
-func (h *Console) afterFactorAdded(r *request, msg string) error {
+func (h securityPages) afterFactorAdded(r *request, msg string) error {
 	rc, err := h.mfa.EnsureRecoveryCodes(r.ctx(), r.user.ID, consoleMFA)
 	if err != nil {
 		return err
@@ -283,13 +283,13 @@ func (h *Console) afterFactorAdded(r *request, msg string) error {
 	return h.renderCodes(r, msg, rc.UnusedCodes)
 }
 
-func (h *Console) renderCodes(r *request, msg string, codes []string) error {
+func (h securityPages) renderCodes(r *request, msg string, codes []string) error {
 	return h.render(r, fiber.StatusOK, "Recovery codes", recoveryCodesPage(msg, codes), active("account", ""), securityCrumbs("Recovery codes"))
 }
 
 // disableTOTP removes the authenticator app (and the recovery codes when no
 // passkey is left).
-func (h *Console) disableTOTP(r *request) error {
+func (h securityPages) disableTOTP(r *request) error {
 	if !h.recent(r) {
 		return h.askReauth(r)
 	}
@@ -308,7 +308,7 @@ func (h *Console) disableTOTP(r *request) error {
 }
 
 // regenerateCodes replaces the recovery codes and shows the new ones, once.
-func (h *Console) regenerateCodes(r *request) error {
+func (h securityPages) regenerateCodes(r *request) error {
 	if !h.recent(r) {
 		return h.askReauth(r)
 	}
@@ -328,7 +328,7 @@ func (h *Console) regenerateCodes(r *request) error {
 
 // passkeyCreationOptions starts adding a passkey and answers the creation
 // options as JSON (web/static/webauthn.js calls it).
-func (h *Console) passkeyCreationOptions(r *request) error {
+func (h securityPages) passkeyCreationOptions(r *request) error {
 	if h.relyingParty == nil {
 		return errNotFound
 	}
@@ -356,7 +356,7 @@ func (h *Console) passkeyCreationOptions(r *request) error {
 
 // addPasskey stores the passkey the browser created for the started
 // ceremony (which is used up either way).
-func (h *Console) addPasskey(r *request) error {
+func (h securityPages) addPasskey(r *request) error {
 	if h.relyingParty == nil {
 		return errNotFound
 	}
@@ -404,7 +404,7 @@ func passkeyID(r *request) (int64, error) {
 }
 
 // renamePasskey renames one of the user's passkeys.
-func (h *Console) renamePasskey(r *request) error {
+func (h securityPages) renamePasskey(r *request) error {
 	if !h.recent(r) {
 		return h.askReauth(r)
 	}
@@ -431,7 +431,7 @@ func (h *Console) renamePasskey(r *request) error {
 
 // removePasskey removes one of the user's passkeys (and the recovery codes
 // when no other factor is left).
-func (h *Console) removePasskey(r *request) error {
+func (h securityPages) removePasskey(r *request) error {
 	if !h.recent(r) {
 		return h.askReauth(r)
 	}

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,11 +61,11 @@ type groupView struct {
 	Problems []string
 }
 
-func (h *Console) settingsIndex(r *request) error {
+func (h settingsPages) settingsIndex(r *request) error {
 	return r.c.Redirect(tenantPath(r.tenant.Slug, "settings/"+h.catalog.groups[0].Slug), fiber.StatusSeeOther)
 }
 
-func (h *Console) settingsGroupPage(r *request) error {
+func (h settingsPages) settingsGroupPage(r *request) error {
 	g := h.catalog.bySlug[r.c.Params("group")]
 	if g == nil {
 		return errNotFound
@@ -76,7 +75,7 @@ func (h *Console) settingsGroupPage(r *request) error {
 
 // renderGroup shows a settings form: the tenant's current values, or the
 // values just submitted (posted) with their errors.
-func (h *Console) renderGroup(r *request, status int, g *group, posted map[string]fieldView, errs map[string]string, problems []string) error {
+func (h settingsPages) renderGroup(r *request, status int, g *group, posted map[string]fieldView, errs map[string]string, problems []string) error {
 	t := r.tenant
 	doc := tenants.RedactSecrets(t.Settings.Document())
 	v := groupView{Slug: t.Slug, Groups: h.catalog.groups, Group: g, CanEdit: r.canEdit(), CSRF: r.session.CSRF,
@@ -96,7 +95,7 @@ func (h *Console) renderGroup(r *request, status int, g *group, posted map[strin
 }
 
 // fieldOf renders a field's current value.
-func (h *Console) fieldOf(t *tenants.Tenant, f *field, cur any) fieldView {
+func (h settingsPages) fieldOf(t *tenants.Tenant, f *field, cur any) fieldView {
 	_, overridden := t.Overrides[f.Key]
 	fv := fieldView{field: f, Widget: f.widgetOf(cur), Overridden: overridden, DefaultText: compactJSON(f.Default),
 		Selected: map[string]bool{}}
@@ -130,7 +129,7 @@ func (h *Console) fieldOf(t *tenants.Tenant, f *field, cur any) fieldView {
 // settingsGroupPost saves one settings form: only the settings whose
 // submitted value differs from the current one are written, as a patch, so
 // a form never pins defaults it merely displayed.
-func (h *Console) settingsGroupPost(r *request) error {
+func (h settingsPages) settingsGroupPost(r *request) error {
 	g := h.catalog.bySlug[r.c.Params("group")]
 	if g == nil {
 		return errNotFound
@@ -274,93 +273,8 @@ func (h *Console) settingsGroupPost(r *request) error {
 		Message: fmt.Sprintf("Saved as settings version %d; %s. The change is in the audit log.", after.SettingsVersion, changedCount(diff)), Diff: diff})
 }
 
-// jsonView is the settings document page.
-type jsonView struct {
-	Slug      string
-	Groups    []*group
-	CanEdit   bool
-	CSRF      string
-	Version   int
-	Doc       string
-	Effective string
-	Errors    []*tenants.SettingsError
-	// Preview is set once a pasted document passed validation: its diff,
-	// waiting for Save.
-	Preview   bool
-	Diff      []DiffLine
-	Scope     string // "effective" or "overrides": what Diff compares
-	Conflict  string
-	Unchanged bool
-}
-
-func (h *Console) jsonViewOf(r *request) jsonView {
-	t := r.tenant
-	return jsonView{Slug: t.Slug, Groups: h.catalog.groups, CanEdit: r.canEdit(), CSRF: r.session.CSRF, Version: t.SettingsVersion,
-		Doc: pretty(tenants.RedactSecrets(t.Overrides)), Effective: pretty(tenants.RedactSecrets(t.Settings.Document()))}
-}
-
-func (h *Console) settingsJSONPage(r *request) error {
-	return h.renderJSON(r, fiber.StatusOK, h.jsonViewOf(r))
-}
-
-func (h *Console) renderJSON(r *request, status int, v jsonView) error {
-	return h.render(r, status, "Settings document", settingsJSONPage(v), active("tenants", "settings"),
-		crumbs(web.Crumb{Label: "Settings", Href: tenantPath(r.tenant.Slug, "settings")}, web.Crumb{Label: "JSON"}))
-}
-
-// settingsJSONPost previews (action=preview) or saves (action=save) a
-// pasted settings document that replaces the tenant's overrides. Secrets
-// may be left as <redacted>: they keep their current values.
-func (h *Console) settingsJSONPost(r *request) error {
-	t := r.tenant
-	v := h.jsonViewOf(r)
-	v.Doc = r.c.FormValue("doc")
-	if n, _ := strconv.Atoi(r.c.FormValue("version")); n != t.SettingsVersion {
-		v.Conflict = staleMessage(t)
-		return h.renderJSON(r, fiber.StatusConflict, v)
-	}
-	doc := []byte(v.Doc)
-	next, err := tenants.ParseSettings(restoreRedacted(doc, t.Overrides))
-	if err != nil {
-		v.Errors = settingsErrorList(err)
-		return h.renderJSON(r, fiber.StatusUnprocessableEntity, v)
-	}
-	if r.c.FormValue("action") != "save" {
-		v.Preview = true
-		v.Diff, v.Scope = diffDocs(t.Settings.Document(), next.Document()), "effective"
-		if len(v.Diff) == 0 {
-			var pasted map[string]any
-			_ = json.Unmarshal(doc, &pasted)
-			v.Diff, v.Scope = diffOverrides(tenants.RedactSecrets(t.Overrides), pasted), "overrides"
-		}
-		v.Unchanged = len(v.Diff) == 0
-		return h.renderJSON(r, fiber.StatusOK, v)
-	}
-	after, err := h.store.ReplaceSettings(r.ctx(), t.Slug, doc, actor(r.user))
-	if err != nil {
-		if _, _, ok := settingsErrors(err); !ok {
-			return err
-		}
-		v.Errors = settingsErrorList(err)
-		return h.renderJSON(r, fiber.StatusUnprocessableEntity, v)
-	}
-	diff := diffDocs(t.Settings.Document(), after.Settings.Document())
-	return h.redirectWith(r, tenantPath(t.Slug, "settings/json"), Flash{Kind: "success",
-		Message: fmt.Sprintf("Settings document saved as version %d; %s. The change is in the audit log.", after.SettingsVersion, changedCount(diff)), Diff: diff})
-}
-
 func staleMessage(t *tenants.Tenant) string {
 	return fmt.Sprintf("The settings were changed by someone else since this form was opened (they are now version %d). Nothing was saved: review the current values below and try again.", t.SettingsVersion)
-}
-
-func changedCount(diff []DiffLine) string {
-	switch len(diff) {
-	case 0:
-		return "no effective value changed"
-	case 1:
-		return "1 setting changed"
-	}
-	return fmt.Sprintf("%d settings changed", len(diff))
 }
 
 // settingsErrors splits a store error into per-key messages and problems
@@ -395,173 +309,4 @@ func settingsErrorList(err error) []*tenants.SettingsError {
 		return []*tenants.SettingsError{one}
 	}
 	return nil
-}
-
-// diffDocs lists the keys whose value differs between two effective
-// documents, redacting secrets (a changed secret shows as changed).
-func diffDocs(before, after map[string]any) []DiffLine {
-	return diffMaps(before, after, "(not set)")
-}
-
-// diffOverrides lists the keys whose override differs; an absent key means
-// allauth's default.
-func diffOverrides(before, after map[string]any) []DiffLine {
-	return diffMaps(before, after, "(default)")
-}
-
-func diffMaps(before, after map[string]any, absent string) []DiffLine {
-	keys := map[string]bool{}
-	for k := range before {
-		keys[k] = true
-	}
-	for k := range after {
-		keys[k] = true
-	}
-	var out []DiffLine
-	for _, k := range sortedKeys(keys) {
-		b, inB := before[k]
-		a, inA := after[k]
-		if inA == inB && canonical(a) == canonical(b) {
-			continue
-		}
-		line := DiffLine{Key: k, Before: absent, After: absent}
-		rb := tenants.RedactSecrets(map[string]any{k: b})[k]
-		ra := tenants.RedactSecrets(map[string]any{k: a})[k]
-		if inB {
-			line.Before = pretty(rb)
-		}
-		if inA {
-			line.After = pretty(ra)
-		}
-		if inA && inB && line.Before == line.After {
-			line.After += "  (secret changed)"
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
-// restoreRedacted replaces every "<redacted>" string of a pasted document
-// with the value at the same place in current, so that a document copied
-// from this page validates as it will be stored.
-func restoreRedacted(doc []byte, current map[string]any) []byte {
-	if !bytes.Contains(doc, []byte(tenants.Redacted)) && !bytes.Contains(doc, []byte(`\u003credacted\u003e`)) {
-		return doc
-	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return doc
-	}
-	var walk func(v, cur any) any
-	walk = func(v, cur any) any {
-		switch t := v.(type) {
-		case string:
-			if s, ok := cur.(string); ok && t == tenants.Redacted {
-				return s
-			}
-		case map[string]any:
-			cm, _ := cur.(map[string]any)
-			for k, x := range t {
-				t[k] = walk(x, cm[k])
-			}
-		case []any:
-			cl, _ := cur.([]any)
-			for i, x := range t {
-				var c any
-				if i < len(cl) {
-					c = cl[i]
-				}
-				t[i] = walk(x, c)
-			}
-		}
-		return v
-	}
-	out, err := json.Marshal(walk(v, any(current)))
-	if err != nil {
-		return doc
-	}
-	return out
-}
-
-func decodeJSON(s string) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, errors.New("is not valid JSON (write strings in double quotes, e.g. \"value\", and null for None)")
-	}
-	if dec.More() {
-		return nil, errors.New("holds more than one JSON value")
-	}
-	return v, nil
-}
-
-func decodeLoose(s string) any {
-	v, err := decodeJSON(s)
-	if err != nil {
-		return s
-	}
-	return v
-}
-
-func compactJSON(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSpace(buf.String())
-}
-
-func asList(v any) []any {
-	switch l := v.(type) {
-	case []any:
-		return l
-	case []string:
-		out := make([]any, len(l))
-		for i, s := range l {
-			out[i] = s
-		}
-		return out
-	}
-	return nil
-}
-
-func sameSet(a, b []any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[string]bool{}
-	for _, x := range b {
-		seen[canonical(x)] = true
-	}
-	for _, x := range a {
-		if !seen[canonical(x)] {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func secretPlaceholder(set bool) string {
-	if set {
-		return "•••••• (set; paste a new value to replace it)"
-	}
-	return "not set"
-}
-
-func jsonRows(s string) int {
-	return max(1, min(16, strings.Count(s, "\n")+1))
 }

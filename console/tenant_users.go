@@ -80,7 +80,7 @@ func (v usersView) pageURL(before int64) string {
 	return p
 }
 
-func (h *Console) usersPage(r *request) error {
+func (h userPages) usersPage(r *request) error {
 	if h.accounts == nil {
 		return errNotFound
 	}
@@ -131,7 +131,7 @@ type userView struct {
 }
 
 // tenantUser loads the user named by the route's :id in the route's tenant.
-func (h *Console) tenantUser(r *request) (*identity.User, error) {
+func (h userPages) tenantUser(r *request) (*identity.User, error) {
 	if h.accounts == nil {
 		return nil, errNotFound
 	}
@@ -146,7 +146,7 @@ func (h *Console) tenantUser(r *request) (*identity.User, error) {
 	return u, err
 }
 
-func (h *Console) userViewOf(r *request, u *identity.User) (userView, error) {
+func (h userPages) userViewOf(r *request, u *identity.User) (userView, error) {
 	ctx := r.ctx()
 	t := r.tenant
 	v := userView{Slug: t.Slug, User: u, Label: userLabel(u.ID, u.PrimaryEmail, u.Username), CanEdit: r.canEdit(), CSRF: r.session.CSRF,
@@ -187,12 +187,12 @@ func (h *Console) userViewOf(r *request, u *identity.User) (userView, error) {
 	return v, nil
 }
 
-func (h *Console) renderUser(r *request, status int, v userView) error {
+func (h userPages) renderUser(r *request, status int, v userView) error {
 	return h.render(r, status, v.Label, userPage(v), active("tenants", "users"),
 		crumbs(web.Crumb{Label: "Users", Href: tenantPath(r.tenant.Slug, "users")}, web.Crumb{Label: v.Label}))
 }
 
-func (h *Console) userPage(r *request) error {
+func (h userPages) userPage(r *request) error {
 	u, err := h.tenantUser(r)
 	if err != nil {
 		return err
@@ -210,16 +210,16 @@ func userPath(slug string, id int64) string {
 
 // disableUser stops a user signing in (allauth's is_active) and ends every
 // session they have, so access tokens and refresh tokens die with them.
-func (h *Console) disableUser(r *request) error {
+func (h userPages) disableUser(r *request) error {
 	return h.setUserActive(r, false)
 }
 
 // enableUser lets a disabled user sign in again.
-func (h *Console) enableUser(r *request) error {
+func (h userPages) enableUser(r *request) error {
 	return h.setUserActive(r, true)
 }
 
-func (h *Console) setUserActive(r *request, active bool) error {
+func (h userPages) setUserActive(r *request, active bool) error {
 	u, err := h.tenantUser(r)
 	if err != nil {
 		return err
@@ -252,7 +252,7 @@ func (h *Console) setUserActive(r *request, active bool) error {
 }
 
 // endUserSessions signs a user out everywhere.
-func (h *Console) endUserSessions(r *request) error {
+func (h userPages) endUserSessions(r *request) error {
 	u, err := h.tenantUser(r)
 	if err != nil {
 		return err
@@ -270,7 +270,7 @@ func (h *Console) endUserSessions(r *request) error {
 
 // deleteUser removes a user and everything they own, once the operator has
 // typed the user's address (or username) to confirm.
-func (h *Console) deleteUser(r *request) error {
+func (h userPages) deleteUser(r *request) error {
 	u, err := h.tenantUser(r)
 	if err != nil {
 		return err
@@ -296,7 +296,7 @@ func (h *Console) deleteUser(r *request) error {
 
 // sendVerification mails a new verification link for one of the user's
 // unverified addresses.
-func (h *Console) sendVerification(r *request) error {
+func (h userPages) sendVerification(r *request) error {
 	u, err := h.tenantUser(r)
 	if err != nil {
 		return err
@@ -349,7 +349,7 @@ func authenticatorName(t string) string {
 // resetMFA removes a user's second factors (a lost device): they sign in
 // with their password (and any verification) alone and set MFA up again.
 // Their sessions end too.
-func (h *Console) resetMFA(r *request) error {
+func (h userPages) resetMFA(r *request) error {
 	u, err := h.tenantUser(r)
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ type tenantListView struct {
 // tenantList shows the tenants the user may see, by slug, a page at a
 // time: every tenant for a platform admin, the ones they hold a role on
 // for a customer user.
-func (h *Console) tenantList(r *request) error {
+func (h tenantPages) tenantList(r *request) error {
 	ctx := r.ctx()
 	after := r.c.Query("after")
 	var rows []tenantRow
@@ -91,7 +91,7 @@ type tenantForm struct {
 	BaseDomain string
 }
 
-func (h *Console) newTenantPage(r *request) error {
+func (h tenantPages) newTenantPage(r *request) error {
 	if err := h.mayCreateTenant(r); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (h *Console) newTenantPage(r *request) error {
 
 // checkSlug answers the create form's inline check of a slug as it is typed
 // (an htmx fragment, not a page).
-func (h *Console) checkSlug(r *request) error {
+func (h tenantPages) checkSlug(r *request) error {
 	if err := h.mayCreateTenant(r); err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (e *tenantCreationError) Error() string { return "console: " + e.msg }
 // mayCreateTenant applies who may create tenants (Config.TenantsPerUser):
 // platform admins always, other users only while they own fewer than
 // TenantsPerUser. createTenant checks the limit again atomically.
-func (h *Console) mayCreateTenant(r *request) error {
+func (h tenantPages) mayCreateTenant(r *request) error {
 	if r.admin {
 		return nil
 	}
@@ -160,7 +160,7 @@ func tenantLimitError(limit int) error {
 // createTenant creates a tenant with default settings. A customer user who
 // creates one (when the platform lets them, mayCreateTenant) becomes its
 // owner.
-func (h *Console) createTenant(r *request) error {
+func (h tenantPages) createTenant(r *request) error {
 	if err := h.mayCreateTenant(r); err != nil {
 		return err
 	}
@@ -224,17 +224,17 @@ type overviewView struct {
 	DeleteError       string
 }
 
-func (h *Console) overviewOf(r *request) overviewView {
+func (h tenantPages) overviewOf(r *request) overviewView {
 	return overviewView{T: r.tenant, APIBase: h.apiBase(r.tenant.Slug), HostBase: h.hostBase(r.tenant.Slug), CanEdit: r.canEdit(),
 		CanOwn: r.canOwn(), CSRF: r.session.CSRF, Name: r.tenant.Name}
 }
 
-func (h *Console) overview(r *request) error {
+func (h tenantPages) overview(r *request) error {
 	return h.render(r, fiber.StatusOK, r.tenant.Name, overviewPage(h.overviewOf(r)), active("tenants", "overview"))
 }
 
 // rename changes the tenant's display name.
-func (h *Console) rename(r *request) error {
+func (h tenantPages) rename(r *request) error {
 	name := strings.TrimSpace(r.c.FormValue("name"))
 	if err := tenants.ValidateName(name); err != nil {
 		v := h.overviewOf(r)
@@ -252,7 +252,7 @@ func (h *Console) rename(r *request) error {
 
 // deleteTenant removes the tenant and everything it owns, once the user has
 // typed its slug to confirm.
-func (h *Console) deleteTenant(r *request) error {
+func (h tenantPages) deleteTenant(r *request) error {
 	if r.c.FormValue("confirm") != r.tenant.Slug {
 		v := h.overviewOf(r)
 		v.DeleteError = "Type the tenant's slug, " + r.tenant.Slug + ", exactly to confirm. Nothing was deleted."

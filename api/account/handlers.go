@@ -22,12 +22,17 @@ type Handlers struct {
 	*api.Headless
 }
 
+// emailHandlers are the account slice's email address management endpoints
+// (manage.go): the Handlers seen from /account/email.
+type emailHandlers struct{ *Handlers }
+
 // loginByCode is the rule of the login-by-code request endpoints.
 var loginByCode = api.Rule{Text: "ACCOUNT_LOGIN_BY_CODE_ENABLED", When: func(s *tenants.Settings) bool { return s.LoginByCodeEnabled }}
 
 // Routes are the account slice's endpoints, in catalog order.
 func (h *Handlers) Routes() []api.Route {
 	local := api.LocalAccounts
+	emails := emailHandlers{h}
 	return []api.Route{
 		{Method: fiber.MethodGet, Path: "/auth/session", Rule: api.Always, Handler: h.GetSession},
 		{Method: fiber.MethodDelete, Path: "/auth/session", Rule: api.Always, Handler: h.Logout},
@@ -41,11 +46,11 @@ func (h *Handlers) Routes() []api.Route {
 		{Method: fiber.MethodGet, Path: "/auth/password/reset", Rule: local, Handler: h.InspectPasswordReset},
 		{Method: fiber.MethodPost, Path: "/auth/password/reset", Rule: local, Handler: h.ResetPassword},
 		{Method: fiber.MethodPost, Path: "/account/password/change", Rule: local, Handler: h.ChangePassword},
-		{Method: fiber.MethodGet, Path: "/account/email", Rule: local, Handler: h.ListEmails},
-		{Method: fiber.MethodPost, Path: "/account/email", Rule: local, Handler: h.AddEmail},
-		{Method: fiber.MethodPut, Path: "/account/email", Rule: local, Handler: h.ResendEmailVerification},
-		{Method: fiber.MethodPatch, Path: "/account/email", Rule: local, Handler: h.MarkPrimaryEmail},
-		{Method: fiber.MethodDelete, Path: "/account/email", Rule: local, Handler: h.DeleteEmail},
+		{Method: fiber.MethodGet, Path: "/account/email", Rule: local, Handler: emails.ListEmails},
+		{Method: fiber.MethodPost, Path: "/account/email", Rule: local, Handler: emails.AddEmail},
+		{Method: fiber.MethodPut, Path: "/account/email", Rule: local, Handler: emails.ResendEmailVerification},
+		{Method: fiber.MethodPatch, Path: "/account/email", Rule: local, Handler: emails.MarkPrimaryEmail},
+		{Method: fiber.MethodDelete, Path: "/account/email", Rule: local, Handler: emails.DeleteEmail},
 		{Method: fiber.MethodPost, Path: "/auth/code/request", Rule: loginByCode, Handler: h.RequestLoginCode},
 		{Method: fiber.MethodPost, Path: "/auth/code/resend", Rule: loginByCode, Handler: h.ResendLoginCode},
 		{Method: fiber.MethodPost, Path: "/auth/code/confirm", Handler: h.ConfirmLoginCode,

@@ -68,11 +68,11 @@ func (h *Handlers) ResetPassword(c *fiber.Ctx) error {
 }
 
 // ListEmails handles GET account/email.
-func (h *Handlers) ListEmails(c *fiber.Ctx) error { return h.respondEmails(c) }
+func (h emailHandlers) ListEmails(c *fiber.Ctx) error { return h.respondEmails(c) }
 
 // AddEmail handles POST account/email (an anonymous client may correct the
 // address of a pending signup verification).
-func (h *Handlers) AddEmail(c *fiber.Ctx) error {
+func (h emailHandlers) AddEmail(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	email, err := parseField(c, "email")
 	if err != nil {
@@ -92,7 +92,7 @@ func (h *Handlers) AddEmail(c *fiber.Ctx) error {
 }
 
 // ResendEmailVerification handles PUT account/email.
-func (h *Handlers) ResendEmailVerification(c *fiber.Ctx) error {
+func (h emailHandlers) ResendEmailVerification(c *fiber.Ctx) error {
 	email, err := parseField(c, "email")
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (h *Handlers) ResendEmailVerification(c *fiber.Ctx) error {
 }
 
 // MarkPrimaryEmail handles PATCH account/email ({email, primary: true}).
-func (h *Handlers) MarkPrimaryEmail(c *fiber.Ctx) error {
+func (h emailHandlers) MarkPrimaryEmail(c *fiber.Ctx) error {
 	email, err := parsePrimaryEmail(c)
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func (h *Handlers) MarkPrimaryEmail(c *fiber.Ctx) error {
 }
 
 // DeleteEmail handles DELETE account/email.
-func (h *Handlers) DeleteEmail(c *fiber.Ctx) error {
+func (h emailHandlers) DeleteEmail(c *fiber.Ctx) error {
 	email, err := parseField(c, "email")
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ func emailList(addrs []identity.EmailAddress) []map[string]any {
 }
 
 // respondEmails answers with the logged-in user's email addresses.
-func (h *Handlers) respondEmails(c *fiber.Ctx) error {
+func (h emailHandlers) respondEmails(c *fiber.Ctx) error {
 	addrs, err := h.Accounts.Addresses.Emails(c.UserContext(), api.Tenant(c), api.Session(c))
 	if err != nil {
 		return h.failed(c, err)

@@ -39,6 +39,10 @@ type Handlers struct {
 	Sealer *seal.Sealer
 }
 
+// webAuthnHandlers are the WebAuthn login method's endpoints (webauthn.go):
+// security keys, passkey login and passkey signup.
+type webAuthnHandlers struct{ *Handlers }
+
 // Rules of the MFA routes.
 var (
 	mfaApp = api.AppEnabled(tenants.AppMFA)
@@ -101,21 +105,22 @@ func (h *Handlers) recoveryCodeRoutes() []api.Route {
 // (login.MethodWebAuthn): security keys, passkey login and passkey signup.
 func (h *Handlers) webAuthnRoutes() []api.Route {
 	keys := mfaType(domain.TypeWebAuthn)
+	w := webAuthnHandlers{h}
 	const get, post, put, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete
 	return []api.Route{
-		{Method: get, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.WebAuthnCreationOptions},
-		{Method: post, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.AddWebAuthn},
-		{Method: put, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.RenameWebAuthn},
-		{Method: del, Path: "/account/authenticators/webauthn", Rule: keys, Handler: h.DeleteWebAuthn},
-		{Method: get, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: h.WebAuthnAuthenticateOptions},
-		{Method: post, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: h.WebAuthnAuthenticate},
-		{Method: get, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: h.WebAuthnReauthenticateOptions},
-		{Method: post, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: h.WebAuthnReauthenticate},
-		{Method: get, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: h.PasskeyLoginOptions},
-		{Method: post, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: h.PasskeyLogin},
-		{Method: get, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupOptions},
-		{Method: post, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupStart},
-		{Method: put, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: h.PasskeySignupFinish},
+		{Method: get, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.WebAuthnCreationOptions},
+		{Method: post, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.AddWebAuthn},
+		{Method: put, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.RenameWebAuthn},
+		{Method: del, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.DeleteWebAuthn},
+		{Method: get, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: w.WebAuthnAuthenticateOptions},
+		{Method: post, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: w.WebAuthnAuthenticate},
+		{Method: get, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: w.WebAuthnReauthenticateOptions},
+		{Method: post, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: w.WebAuthnReauthenticate},
+		{Method: get, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: w.PasskeyLoginOptions},
+		{Method: post, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: w.PasskeyLogin},
+		{Method: get, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: w.PasskeySignupOptions},
+		{Method: post, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: w.PasskeySignupStart},
+		{Method: put, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: w.PasskeySignupFinish},
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // WebAuthnCreationOptions handles GET account/authenticators/webauthn
 // (?passwordless: a passkey, resident key and user verification required).
-func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
+func (h webAuthnHandlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if err := h.recent(c); err != nil {
 		return err
@@ -37,7 +37,7 @@ func (h *Handlers) WebAuthnCreationOptions(c *fiber.Ctx) error {
 }
 
 // AddWebAuthn handles POST account/authenticators/webauthn ({name, credential}).
-func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
+func (h webAuthnHandlers) AddWebAuthn(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if err := h.recent(c); err != nil {
 		return err
@@ -57,7 +57,7 @@ func (h *Handlers) AddWebAuthn(c *fiber.Ctx) error {
 }
 
 // RenameWebAuthn handles PUT account/authenticators/webauthn ({id, name}).
-func (h *Handlers) RenameWebAuthn(c *fiber.Ctx) error {
+func (h webAuthnHandlers) RenameWebAuthn(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
 		return err
@@ -75,7 +75,7 @@ func (h *Handlers) RenameWebAuthn(c *fiber.Ctx) error {
 
 // DeleteWebAuthn handles DELETE account/authenticators/webauthn
 // ({authenticators: [id, ...]}).
-func (h *Handlers) DeleteWebAuthn(c *fiber.Ctx) error {
+func (h webAuthnHandlers) DeleteWebAuthn(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if err := h.recent(c); err != nil {
 		return err
@@ -93,7 +93,7 @@ func (h *Handlers) DeleteWebAuthn(c *fiber.Ctx) error {
 // register finishes a registration ceremony kept for purpose: {name?,
 // credential} from the body, verified against the tenant's relying party.
 // The ceremony is spent either way.
-func (h *Handlers) register(c *fiber.Ctx, userID int64, purpose string) (*domain.Authenticator, error) {
+func (h webAuthnHandlers) register(c *fiber.Ctx, userID int64, purpose string) (*domain.Authenticator, error) {
 	t, sess := api.Tenant(c), api.Session(c)
 	in, err := parseRegistration(c)
 	if err != nil {
@@ -118,7 +118,7 @@ func (h *Handlers) register(c *fiber.Ctx, userID int64, purpose string) (*domain
 }
 
 // requestOptions begins an assertion ceremony for a user (0: discoverable).
-func (h *Handlers) requestOptions(c *fiber.Ctx, purpose string, userID int64) error {
+func (h webAuthnHandlers) requestOptions(c *fiber.Ctx, purpose string, userID int64) error {
 	sess := api.Session(c)
 	cfg, err := h.relyingParty(c)
 	if err != nil {
@@ -139,7 +139,7 @@ func (h *Handlers) requestOptions(c *fiber.Ctx, purpose string, userID int64) er
 }
 
 // finishAssertion verifies a credential against the session's ceremony.
-func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (*domain.Authenticator, error) {
+func (h webAuthnHandlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (*domain.Authenticator, error) {
 	t, sess := api.Tenant(c), api.Session(c)
 	cred, err := parseAssertion(c)
 	if err != nil {
@@ -177,7 +177,7 @@ func (h *Handlers) finishAssertion(c *fiber.Ctx, purpose string, userID int64) (
 }
 
 // WebAuthnAuthenticateOptions handles GET auth/webauthn/authenticate.
-func (h *Handlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
+func (h webAuthnHandlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
 	login := h.Accounts.Pipeline.PendingStage(api.Tenant(c), api.Session(c))
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
 		return base.RespondAuth(c, h.Headless, fiber.StatusUnauthorized)
@@ -186,7 +186,7 @@ func (h *Handlers) WebAuthnAuthenticateOptions(c *fiber.Ctx) error {
 }
 
 // WebAuthnAuthenticate handles POST auth/webauthn/authenticate ({credential}).
-func (h *Handlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
+func (h webAuthnHandlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFAAuthenticate {
@@ -201,7 +201,7 @@ func (h *Handlers) WebAuthnAuthenticate(c *fiber.Ctx) error {
 }
 
 // WebAuthnReauthenticateOptions handles GET auth/webauthn/reauthenticate.
-func (h *Handlers) WebAuthnReauthenticateOptions(c *fiber.Ctx) error {
+func (h webAuthnHandlers) WebAuthnReauthenticateOptions(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if !sess.Authenticated() {
 		return base.RespondAuth(c, h.Headless)
@@ -210,7 +210,7 @@ func (h *Handlers) WebAuthnReauthenticateOptions(c *fiber.Ctx) error {
 }
 
 // WebAuthnReauthenticate handles POST auth/webauthn/reauthenticate.
-func (h *Handlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
+func (h webAuthnHandlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
 	sess := api.Session(c)
 	if !sess.Authenticated() {
 		return base.RespondAuth(c, h.Headless)
@@ -227,7 +227,7 @@ func (h *Handlers) WebAuthnReauthenticate(c *fiber.Ctx) error {
 
 // PasskeyLoginOptions handles GET auth/webauthn/login: options for a
 // discoverable credential (no user named).
-func (h *Handlers) PasskeyLoginOptions(c *fiber.Ctx) error {
+func (h webAuthnHandlers) PasskeyLoginOptions(c *fiber.Ctx) error {
 	if api.Session(c).Authenticated() {
 		return api.ErrConflict
 	}
@@ -236,7 +236,7 @@ func (h *Handlers) PasskeyLoginOptions(c *fiber.Ctx) error {
 
 // PasskeyLogin handles POST auth/webauthn/login: the passkey names the
 // user; no MFA stage follows.
-func (h *Handlers) PasskeyLogin(c *fiber.Ctx) error {
+func (h webAuthnHandlers) PasskeyLogin(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if sess.Authenticated() {
 		return api.ErrConflict
@@ -259,7 +259,7 @@ func (h *Handlers) PasskeyLogin(c *fiber.Ctx) error {
 // PasskeySignupStart handles POST auth/webauthn/signup: signup fields, no
 // password; the signup continues with mfa_signup_webauthn (after
 // verify_email when that applies).
-func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
+func (h webAuthnHandlers) PasskeySignupStart(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	if sess.Authenticated() {
 		return api.ErrConflict
@@ -276,7 +276,7 @@ func (h *Handlers) PasskeySignupStart(c *fiber.Ctx) error {
 
 // PasskeySignupOptions handles GET auth/webauthn/signup: creation options
 // for the new user's passkey, once mfa_signup_webauthn is pending.
-func (h *Handlers) PasskeySignupOptions(c *fiber.Ctx) error {
+func (h webAuthnHandlers) PasskeySignupOptions(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {
@@ -299,7 +299,7 @@ func (h *Handlers) PasskeySignupOptions(c *fiber.Ctx) error {
 }
 
 // PasskeySignupFinish handles PUT auth/webauthn/signup ({name?, credential}).
-func (h *Handlers) PasskeySignupFinish(c *fiber.Ctx) error {
+func (h webAuthnHandlers) PasskeySignupFinish(c *fiber.Ctx) error {
 	t, sess := api.Tenant(c), api.Session(c)
 	login := h.Accounts.Pipeline.PendingStage(t, sess)
 	if login == nil || login.Stage != identity.StageMFASignupWebAuthn {

@@ -25,8 +25,8 @@ const (
 )
 
 // stageOrder is the login pipeline's stages, in the order the registered
-// login methods declare them.
-var stageOrder = methods.All.Stages()
+// login methods declare them, each with when it applies.
+var stageOrder = methods.All.Pipeline()
 
 // MFAState is what the login pipeline needs to know of a user's second
 // factors (the MFA store provides it).
@@ -53,46 +53,45 @@ func (a *Pipeline) RequiresMFA(ctx context.Context, t *tenants.Tenant, userID in
 
 // continueLogin runs the stages that follow `done` (the stage or step just
 // passed), in the order the registered login methods declare them
-// (methods.All.Stages): mfa_authenticate, then mfa_trust (browsers, MFA_TRUST_ENABLED,
-// after MFA), then the login completes. A stage that applies is left
+// (methods.All.Pipeline): mfa_authenticate, then mfa_trust (browsers,
+// MFA_TRUST_ENABLED, after MFA), then the login completes. Each stage says
+// itself whether it applies (login.Stage.Applies); one that applies is left
 // pending in the session.
 func (a *Pipeline) continueLogin(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, user *User, req Request, done string) error {
-	login := sess.State.Login
-	if login == nil {
-		login = &sessions.PendingLogin{UserID: user.ID, StartedAt: a.now()}
-		sess.State.Login = login
+	pl := sess.State.Login
+	if pl == nil {
+		pl = &sessions.PendingLogin{UserID: user.ID, StartedAt: a.now()}
+		sess.State.Login = pl
 	}
-	if done == StageVerifyEmail && login.Stage != "" {
+	if done == StageVerifyEmail && pl.Stage != "" {
 		return nil // verify_email (or another earlier stage) is pending
 	}
-	login.Stage = ""
+	pl.Stage = ""
 	sess.Changed()
 	order := stageOrder
-	from := slices.Index(order, done) + 1
-	for _, stage := range order[from:] {
-		switch stage {
-		case StageMFAAuthenticate:
-			if login.Passkey || login.Signup {
-				continue
-			}
+	from := slices.IndexFunc(order, func(s login.Stage) bool { return s.Key == done }) + 1
+	pending := login.Pending{
+		Settings: t.Settings, Client: req.Client,
+		Passkey: pl.Passkey, Signup: pl.Signup, MFADone: pl.MFADone, PasskeySignup: pl.PasskeySignup,
+		NeedsSecondFactor: func(ctx context.Context) (bool, error) {
 			need, _, err := a.RequiresMFA(ctx, t, user.ID)
-			if err != nil {
-				return err
+			if err != nil || !need {
+				return false, err
 			}
-			if need && !a.trustedBrowser(ctx, t, user.ID, req.TrustCookie) {
-				login.Stage = StageMFAAuthenticate
-				return nil
-			}
-		case StageMFATrust:
-			if login.MFADone && req.Client == "browser" && t.Settings.MFATrustEnabled {
-				login.Stage = StageMFATrust
-				return nil
-			}
-		case StageMFASignupWebAuthn:
-			if login.PasskeySignup {
-				login.Stage = StageMFASignupWebAuthn
-				return nil
-			}
+			return !a.trustedBrowser(ctx, t, user.ID, req.TrustCookie), nil
+		},
+	}
+	for _, stage := range order[from:] {
+		if stage.Applies == nil {
+			continue
+		}
+		applies, err := stage.Applies(ctx, pending)
+		if err != nil {
+			return err
+		}
+		if applies {
+			pl.Stage = stage.Key
+			return nil
 		}
 	}
 	if !user.IsActive {

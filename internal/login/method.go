@@ -21,8 +21,8 @@ type Method interface {
 	// logged-in user is shown when asked to reauthenticate.
 	ReauthenticationFlows(v ReauthView) []Flow
 	// Stages are the login stages the method takes part in, in pipeline
-	// order (StageVerifyEmail, StageMFAAuthenticate, ...).
-	Stages() []string
+	// order (VerifyEmail, MFAAuthenticate, ...), each with when it applies.
+	Stages() []Stage
 }
 
 // Flow is one entry of a flows array: its "id" and the entry's other

@@ -54,13 +54,24 @@ func (r Registry) ReauthenticationFlows(v ReauthView) []Flow {
 	return collect(r, reauthOrder, func(m Method) []Flow { return m.ReauthenticationFlows(v) })
 }
 
-// Stages lists the login stages of the registry's methods in pipeline
-// order: each method's stages in registration order, once.
+// Stages lists the keys of the login stages of the registry's methods in
+// pipeline order (Pipeline's).
 func (r Registry) Stages() []string {
 	var out []string
+	for _, s := range r.Pipeline() {
+		out = append(out, s.Key)
+	}
+	return out
+}
+
+// Pipeline lists the login stages of the registry's methods in pipeline
+// order: each method's stages in registration order, once (the first
+// method to declare a key gives its stage).
+func (r Registry) Pipeline() []Stage {
+	var out []Stage
 	for _, m := range r {
 		for _, s := range m.Stages() {
-			if !slices.Contains(out, s) {
+			if !slices.ContainsFunc(out, func(o Stage) bool { return o.Key == s.Key }) {
 				out = append(out, s)
 			}
 		}

@@ -84,7 +84,7 @@ return 1`)
 // cache puts a durable session, with its user's summary, into Redis; read
 // is when the Postgres read of both started. Failure only costs a Postgres
 // read later.
-func (s *Store) cache(ctx context.Context, sess *Session, read time.Time) {
+func (s *redisTier) cache(ctx context.Context, sess *Session, read time.Time) {
 	key := redisKey(sess.TenantID, sess.id)
 	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	defer cancel()
@@ -122,7 +122,7 @@ func (s *Store) UserChanged(ctx context.Context, tenantID uuid.UUID, userID int6
 // dropUserEntries sets the user's change marker, then deletes the Redis
 // entries of the sessions ids (all in the tenant's hash slot), in one round
 // trip.
-func (s *Store) dropUserEntries(ctx context.Context, tenantID uuid.UUID, userID int64, ids [][]byte) error {
+func (s *redisTier) dropUserEntries(ctx context.Context, tenantID uuid.UUID, userID int64, ids [][]byte) error {
 	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
 	defer cancel()
 	pipe := s.rdb.Pipeline()
@@ -146,7 +146,7 @@ func (s *Store) dropUserEntries(ctx context.Context, tenantID uuid.UUID, userID 
 // forgetEnded drops the Redis entries of durable sessions whose rows were
 // just deleted (ids), and keeps lookups that read the rows before the
 // delete from caching them again.
-func (s *Store) forgetEnded(ctx context.Context, tenantID uuid.UUID, ids [][]byte) {
+func (s *redisTier) forgetEnded(ctx context.Context, tenantID uuid.UUID, ids [][]byte) {
 	if len(ids) == 0 {
 		return
 	}

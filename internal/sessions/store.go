@@ -40,11 +40,18 @@ type Store struct {
 	// session is stored only within it (nil: unbounded).
 	Pending *quota.Pending
 
-	pool  *pgxpool.Pool
-	rdb   *redis.Client
-	reads *getBatcher
+	pool *pgxpool.Pool
 	// rotations batches concurrent refresh-token rotations (refresh_batch.go).
 	rotations *rotateBatcher
+	redisTier
+}
+
+// redisTier is the store's Redis tier (cache.go): the entries of durable
+// sessions, the markers that keep stale reads out of them, and the bus that
+// tells the processes keeping entries in memory of every change.
+type redisTier struct {
+	rdb   *redis.Client
+	reads *getBatcher
 	// bus publishes every change of a Redis entry to the processes that
 	// keep entries in memory (StartLocalCache, bus.go).
 	bus *sessionBus
@@ -52,7 +59,7 @@ type Store struct {
 
 // NewStore returns the session store.
 func NewStore(pool *pgxpool.Pool, rdb *redis.Client) *Store {
-	return &Store{pool: pool, rdb: rdb, reads: newGetBatcher(rdb), rotations: newRotateBatcher(pool), bus: newSessionBus(rdb)}
+	return &Store{pool: pool, rotations: newRotateBatcher(pool), redisTier: redisTier{rdb: rdb, reads: newGetBatcher(rdb), bus: newSessionBus(rdb)}}
 }
 
 // SetRedisTimeout changes how long each Redis call of the store may take
@@ -67,7 +74,7 @@ func (s *Store) SetRedisTimeout(d time.Duration) {
 }
 
 // redisTimeout bounds one Redis call of the store.
-func (s *Store) redisTimeout() time.Duration { return time.Duration(s.reads.timeout.Load()) }
+func (s *redisTier) redisTimeout() time.Duration { return time.Duration(s.reads.timeout.Load()) }
 
 // New returns an empty anonymous session for a client; it gets a token
 // when first saved with something in it.

@@ -23,4 +23,4 @@ func (Method) Flows(v login.View) []login.Flow {
 func (Method) ReauthenticationFlows(login.ReauthView) []login.Flow { return nil }
 
 // Stages implements login.Method.
-func (Method) Stages() []string { return []string{login.StageVerifyEmail} }
+func (Method) Stages() []login.Stage { return []login.Stage{login.VerifyEmail} }

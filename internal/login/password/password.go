@@ -43,4 +43,4 @@ func (Method) ReauthenticationFlows(v login.ReauthView) []login.Flow {
 }
 
 // Stages implements login.Method.
-func (Method) Stages() []string { return []string{login.StageVerifyEmail} }
+func (Method) Stages() []login.Stage { return []login.Stage{login.VerifyEmail} }

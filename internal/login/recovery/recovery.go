@@ -20,4 +20,4 @@ func (Method) Flows(login.View) []login.Flow { return nil }
 func (Method) ReauthenticationFlows(login.ReauthView) []login.Flow { return nil }
 
 // Stages implements login.Method.
-func (Method) Stages() []string { return []string{login.StageMFAAuthenticate} }
+func (Method) Stages() []login.Stage { return []login.Stage{login.MFAAuthenticate} }

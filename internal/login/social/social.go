@@ -57,4 +57,4 @@ func (Method) Flows(v login.View) []login.Flow {
 func (Method) ReauthenticationFlows(login.ReauthView) []login.Flow { return nil }
 
 // Stages implements login.Method.
-func (Method) Stages() []string { return nil }
+func (Method) Stages() []login.Stage { return nil }

@@ -20,4 +20,4 @@ func (Method) ReauthenticationFlows(v login.ReauthView) []login.Flow {
 }
 
 // Stages implements login.Method.
-func (Method) Stages() []string { return []string{login.StageMFAAuthenticate, login.StageMFATrust} }
+func (Method) Stages() []login.Stage { return []login.Stage{login.MFAAuthenticate, login.MFATrust} }

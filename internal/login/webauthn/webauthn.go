@@ -3,6 +3,7 @@
 package webauthn
 
 import (
+	"context"
 	"slices"
 
 	"github.com/hallpass/hallpass/internal/login"
@@ -31,6 +32,12 @@ func (Method) ReauthenticationFlows(v login.ReauthView) []login.Flow {
 }
 
 // Stages implements login.Method.
-func (Method) Stages() []string {
-	return []string{login.StageMFAAuthenticate, login.StageMFATrust, login.StageMFASignupWebAuthn}
+func (Method) Stages() []login.Stage {
+	return []login.Stage{login.MFAAuthenticate, login.MFATrust, SignupStage}
 }
+
+// SignupStage is mfa_signup_webauthn, the last stage of a passkey signup:
+// the new user registers the passkey that will be their only credential.
+var SignupStage = login.Stage{Key: login.StageMFASignupWebAuthn, Applies: func(_ context.Context, l login.Pending) (bool, error) {
+	return l.PasskeySignup, nil
+}}
