@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -45,7 +46,16 @@ type Config struct {
 	// CursorKey signs list cursors; every node needs the same (derive it
 	// from the master key).
 	CursorKey []byte
-	Log       *slog.Logger
+	// Audit receives one event per request whose key authenticated
+	// (actor "apikey:<id>", action "api.request"); nil records none. It
+	// must not wait for Postgres (audit.Writer).
+	Audit EventRecorder
+	Log   *slog.Logger
+}
+
+// EventRecorder queues audit events (audit.Writer).
+type EventRecorder interface {
+	Record(e audit.Event)
 }
 
 // API is the management API's handlers over Config.

@@ -18,7 +18,9 @@ import (
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/leasebus"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/passwords"
@@ -60,8 +62,12 @@ type Server struct {
 	Social *apisocial.Handlers
 	// Console is the management console, mounted on HTTP.Platform.
 	Console *console.Console
-	// APIKeys holds the management API's keys.
-	APIKeys *apikeys.Store
+	// APIKeys holds the management API's keys, with the node's cache of
+	// them (revocations reach every node's cache over Redis).
+	APIKeys *apikeys.Authenticator
+	// Audit writes the events of management API requests in batches, off
+	// the requests' path; Close flushes it.
+	Audit *audit.Writer
 	// Manage is the management API, mounted on HTTP.Platform at /api/v1.
 	Manage *manage.API
 	// Inbox keeps the mail when there is no MailSender (nil otherwise).
@@ -79,6 +85,7 @@ type Server struct {
 	stopBg    context.CancelFunc
 	wg        sync.WaitGroup
 	stopLocal func()
+	stopKeys  func()
 	startOnce sync.Once
 	closeOnce sync.Once
 }
@@ -185,9 +192,11 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.Console.Mount(s.HTTP.Platform)
-	s.APIKeys = apikeys.NewStore(pool)
+	s.APIKeys = apikeys.NewAuthenticator(apikeys.NewStore(pool), apikeys.AuthenticatorConfig{
+		Bus: leasebus.New(rdb, "apikeys", leasebus.Config{Namespace: cfg.SessionCacheNamespace}), Log: log})
+	s.Audit = audit.NewWriter(pool, log)
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
-		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log})
+		CursorKey: sealer.DeriveKey("manage-cursor"), Audit: s.Audit, Log: log})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.Finish()
 
@@ -208,6 +217,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		s.Close()
 		return nil, ctx.Err()
 	}
+	s.Audit.Start(s.bg)
+	s.stopKeys = s.APIKeys.Start(s.bg)
 	s.stopLocal = func() {}
 	if cfg.SessionLocalCache > 0 {
 		s.stopLocal = accounts.Sessions.StartLocalCache(s.bg, sessions.LocalCacheConfig{
@@ -265,6 +276,12 @@ func (s *Server) Close() {
 		if s.stopLocal != nil {
 			s.stopLocal()
 		}
+		if s.stopKeys != nil {
+			s.stopKeys()
+		}
 		s.wg.Wait()
+		// Uses and audit events still queued are written before the
+		// caller closes the pool.
+		s.Audit.Close()
 	})
 }
