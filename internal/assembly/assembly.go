@@ -166,6 +166,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	})
 	s.HTTP.Platform.Get("/static/*", web.Handler())
 
+	s.APIKeys = apikeys.NewAuthenticator(apikeys.NewStore(pool), apikeys.AuthenticatorConfig{
+		Bus: leasebus.New(rdb, "apikeys", leasebus.Config{Namespace: cfg.SessionCacheNamespace}), Log: log})
 	sender := cfg.MailSender
 	if sender == nil {
 		s.Inbox = mail.NewDevInbox(pool, log)
@@ -176,6 +178,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		Store:          s.Store,
 		Sealer:         sealer,
 		Keys:           s.Keys,
+		APIKeys:        s.APIKeys,
 		Inbox:          s.Inbox,
 		Accounts:       accounts,
 		MFA:            s.MFA,
@@ -192,8 +195,6 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.Console.Mount(s.HTTP.Platform)
-	s.APIKeys = apikeys.NewAuthenticator(apikeys.NewStore(pool), apikeys.AuthenticatorConfig{
-		Bus: leasebus.New(rdb, "apikeys", leasebus.Config{Namespace: cfg.SessionCacheNamespace}), Log: log})
 	s.Audit = audit.NewWriter(pool, log)
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
 		CursorKey: sealer.DeriveKey("manage-cursor"), Audit: s.Audit, Log: log})
