@@ -28,7 +28,7 @@ func TestTenantAPIKeys(t *testing.T) {
 	page := "/console/t/" + tn.Slug + "/api-keys"
 	b.get(page).status(200).contains("No API keys", "Create a key", `value="users:write"`).lacks(`value="tenants:read"`)
 	// The tenant's side navigation leads here.
-	b.get("/console/t/"+tn.Slug).status(200).contains(`href="` + page + `"`)
+	b.get("/console/t/" + tn.Slug).status(200).contains(`href="` + page + `"`)
 
 	res := b.post(page, url.Values{"name": {"backend"}, "scope": {"users:read", "users:write"}, "expires": {"90d"}}).status(200)
 	secret := regexpFind(t, res.Body, `id="new-api-key">(hp_[0-9A-Za-z]+)<`)
