@@ -34,8 +34,8 @@ import (
 
 // Server is one assembled node: everything a request reaches, and the
 // background work a node does. Build starts what serving needs (the tenant
-// bus, the local session cache); Start adds the workers; Close stops all of
-// it.
+// bus, the local session cache, the API key cache and its audit writer);
+// Start adds the workers; Close stops all of it.
 type Server struct {
 	// HTTP holds the Fiber apps: HTTP.Platform is the one that listens,
 	// with the console mounted; HTTP.Tenant serves each tenant's base.
@@ -269,7 +269,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 }
 
 // Close stops the background work Build and Start began (the tenant bus,
-// the local session cache, the workers) and waits for it. It leaves Deps
+// the local session cache, the API key cache, the workers) and waits for
+// it, then writes the key uses and audit events still queued. It leaves Deps
 // open and does not stop serving: Serve's context does that.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {

@@ -170,11 +170,14 @@ return wait`)
 
 // Invalidate makes a change of keys (already written to the system of
 // record) visible everywhere: it returns once no node can serve an older
-// copy from memory. Keys must not contain spaces.
+// copy from memory. Keys must not contain spaces. The caller's
+// cancellation does not cut the wait short (it is at most AckTimeout plus
+// one lease): an early return would break the promise.
 func (b *Bus) Invalidate(ctx context.Context, keys ...string) {
 	if len(keys) == 0 {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	b.apply(keys)
 	if b.rdb == nil {
 		return
