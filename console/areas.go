@@ -29,6 +29,9 @@ type (
 	// toolPages are a tenant's quickstart, audit trail, dev inbox and signing
 	// keys (pages.go).
 	toolPages struct{ *Console }
+	// apiKeyPages are the management API's keys, a tenant's and the
+	// platform's (apikeys.go).
+	apiKeyPages struct{ *Console }
 )
 
 // on adapts a group's handler to the route table's shape.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/clientip"
 	"github.com/hallpass/hallpass/internal/identity"
@@ -46,6 +47,9 @@ type Config struct {
 	Sealer *seal.Sealer
 	// Keys manages the tenants' JWT signing keys; nil hides the keys pages.
 	Keys *tenants.Keys
+	// APIKeys holds the management API's keys (its Revoke reaches every
+	// node's cache); nil hides the API keys pages.
+	APIKeys *apikeys.Authenticator
 	// Inbox shows the mail kept when no SMTP server is configured; nil
 	// hides the dev inbox pages.
 	Inbox *mail.DevInbox

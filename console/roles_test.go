@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/console"
+	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -30,6 +32,8 @@ type fixture struct {
 	extra *console.User
 	// invitation is a pending invitation to t.
 	invitation uuid.UUID
+	// apiKey is an API key of t; platformKey a platform key.
+	apiKey, platformKey uuid.UUID
 }
 
 // routeCase says how to call one route, and what success looks like.
@@ -154,9 +158,22 @@ var routeCases = map[string]routeCase{
 	"POST t/:slug/invitations/:iid/revoke": {path: func(f fixture) string {
 		return "/console/t/" + f.t.Slug + "/invitations/" + f.invitation.String() + "/revoke"
 	}, form: none, ok: 303, okLocation: tpath("members")},
+
+	"GET t/:slug/api-keys":  get(tpath("api-keys")),
+	"POST t/:slug/api-keys": {path: tpath("api-keys"), form: newAPIKeyForm, ok: 200},
+	"POST t/:slug/api-keys/:id/revoke": post(func(f fixture) string { return tpath("api-keys/" + f.apiKey.String() + "/revoke")(f) },
+		none, tpath("api-keys")),
+	"GET platform/api-keys":  get(fixed("/console/platform/api-keys")),
+	"POST platform/api-keys": {path: fixed("/console/platform/api-keys"), form: newAPIKeyForm, ok: 200},
+	"POST platform/api-keys/:id/revoke": post(func(f fixture) string { return "/console/platform/api-keys/" + f.platformKey.String() + "/revoke" },
+		none, fixed("/console/platform/api-keys")),
 }
 
 func none(fixture) url.Values { return url.Values{} }
+
+func newAPIKeyForm(fixture) url.Values {
+	return url.Values{"name": {"matrix"}, "scope": {"users:read"}, "expires": {"90d"}}
+}
 
 // Who asks.
 const (
@@ -180,6 +197,12 @@ const (
 func expect(need console.Need, who string) int {
 	if who == asAnonymous {
 		return toSignIn
+	}
+	if need == console.PlatformOnly {
+		if who == asPlatform {
+			return ok
+		}
+		return notFound
 	}
 	if need == console.SignedIn || who == asPlatform {
 		return ok
@@ -300,6 +323,17 @@ func newFixture(e *env, users map[string]*console.User) fixture {
 		e.t.Fatal(err)
 	}
 	f.invitation = inv.ID
+	for _, tenant := range []uuid.UUID{f.t.ID, uuid.Nil} {
+		k, _, err := e.srv.APIKeys.Create(ctx, audit.Actor{Name: "test"}, apikeys.NewKey{TenantID: tenant, Scopes: []string{"users:read"}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if tenant == uuid.Nil {
+			f.platformKey = k.ID
+		} else {
+			f.apiKey = k.ID
+		}
+	}
 	f.t = e.reload(f.t.Slug)
 	return f
 }
@@ -334,17 +368,20 @@ func snapshot(e *env, f fixture) string {
 	for _, m := range members {
 		ms = append(ms, m.Email+":"+string(m.Role))
 	}
-	var users, sessions, invitations, outbox int
+	var users, sessions, invitations, outbox, apiKeys, platformKeys int
 	var active bool
 	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users WHERE tenant_id = $1),
 		coalesce((SELECT is_active FROM users WHERE tenant_id = $1 AND id = $2), false),
 		(SELECT count(*) FROM sessions WHERE tenant_id = $1),
 		(SELECT count(*) FROM console_invitations WHERE tenant_id = $1 AND accepted_at IS NULL),
-		(SELECT count(*) FROM outbox WHERE tenant_id = $1)`, t.ID, f.user.ID).Scan(&users, &active, &sessions, &invitations, &outbox); err != nil {
+		(SELECT count(*) FROM outbox WHERE tenant_id = $1),
+		(SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL),
+		(SELECT count(*) FROM api_keys WHERE tenant_id IS NULL AND revoked_at IS NULL)`, t.ID, f.user.ID).Scan(&users, &active, &sessions, &invitations, &outbox,
+		&apiKeys, &platformKeys); err != nil {
 		e.t.Fatal(err)
 	}
-	return fmt.Sprintf("name=%q version=%d keys=%v domains=%v members=%v users=%d active=%v sessions=%d invitations=%d outbox=%d",
-		t.Name, t.SettingsVersion, ks, domains, ms, users, active, sessions, invitations, outbox)
+	return fmt.Sprintf("name=%q version=%d keys=%v domains=%v members=%v users=%d active=%v sessions=%d invitations=%d outbox=%d api keys=%d platform keys=%d",
+		t.Name, t.SettingsVersion, ks, domains, ms, users, active, sessions, invitations, outbox, apiKeys, platformKeys)
 }
 
 // A kid of another tenant, in a URL of a tenant the user administers, is

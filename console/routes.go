@@ -27,6 +27,9 @@ const (
 	Public Need = iota
 	// SignedIn routes need a live session (tenant list, account).
 	SignedIn
+	// PlatformOnly routes are the platform's own pages (its API keys): a
+	// platform admin's; anyone else finds nothing there.
+	PlatformOnly
 	// ViewTenant needs any role on the tenant (viewer and up).
 	ViewTenant
 	// EditTenant needs admin or owner.
@@ -36,7 +39,7 @@ const (
 )
 
 func (n Need) String() string {
-	return [...]string{"public", "signed in", "view tenant", "edit tenant", "own tenant"}[n]
+	return [...]string{"public", "signed in", "platform admin", "view tenant", "edit tenant", "own tenant"}[n]
 }
 
 // Route is one console endpoint, as the role tests enumerate them.
@@ -92,6 +95,10 @@ var routes = []route{
 	{Route{"POST", "logout", SignedIn}, on(signInPages.logout)},
 	{Route{"POST", "logout-everywhere", SignedIn}, on(signInPages.logoutEverywhere)},
 
+	{Route{"GET", "platform/api-keys", PlatformOnly}, on(apiKeyPages.apiKeysPage)},
+	{Route{"POST", "platform/api-keys", PlatformOnly}, on(apiKeyPages.createAPIKey)},
+	{Route{"POST", "platform/api-keys/:id/revoke", PlatformOnly}, on(apiKeyPages.revokeAPIKey)},
+
 	{Route{"GET", "t/:slug", ViewTenant}, on(tenantPages.overview)},
 	{Route{"GET", "t/:slug/settings", ViewTenant}, on(settingsPages.settingsIndex)},
 	{Route{"GET", "t/:slug/settings/json", ViewTenant}, on(settingsPages.settingsJSONPage)},
@@ -102,6 +109,7 @@ var routes = []route{
 	{Route{"GET", "t/:slug/domains", ViewTenant}, on(tenantPages.domainsPage)},
 	{Route{"GET", "t/:slug/quickstart", ViewTenant}, on(toolPages.quickstart)},
 	{Route{"GET", "t/:slug/keys", ViewTenant}, on(toolPages.keysPage)},
+	{Route{"GET", "t/:slug/api-keys", ViewTenant}, on(apiKeyPages.apiKeysPage)},
 	{Route{"GET", "t/:slug/members", ViewTenant}, on(memberPages.membersPage)},
 	{Route{"GET", "t/:slug/inbox", ViewTenant}, on(toolPages.inboxPage)},
 	{Route{"GET", "t/:slug/audit", ViewTenant}, on(toolPages.auditPage)},
@@ -114,6 +122,8 @@ var routes = []route{
 	{Route{"POST", "t/:slug/keys/import", EditTenant}, on(toolPages.importKey)},
 	{Route{"POST", "t/:slug/keys/import/clear", EditTenant}, on(toolPages.clearImportedKey)},
 	{Route{"POST", "t/:slug/keys/:kid/retire", EditTenant}, on(toolPages.retireKey)},
+	{Route{"POST", "t/:slug/api-keys", EditTenant}, on(apiKeyPages.createAPIKey)},
+	{Route{"POST", "t/:slug/api-keys/:id/revoke", EditTenant}, on(apiKeyPages.revokeAPIKey)},
 	{Route{"POST", "t/:slug/users/:id/disable", EditTenant}, on(userPages.disableUser)},
 	{Route{"POST", "t/:slug/users/:id/enable", EditTenant}, on(userPages.enableUser)},
 	{Route{"POST", "t/:slug/users/:id/end-sessions", EditTenant}, on(userPages.endUserSessions)},
@@ -211,6 +221,9 @@ func (h *Console) guard(rt route) fiber.Handler {
 		r.session, r.user, r.admin = sess, user, user.IsPlatformAdmin
 		if c.Method() == fiber.MethodPost && !h.validPost(c, sess.CSRF) {
 			return h.finish(r, errCSRF)
+		}
+		if rt.Need == PlatformOnly && !r.admin {
+			return h.finish(r, errNotFound)
 		}
 		if rt.Need >= ViewTenant {
 			t, role, err := h.authorize(r.ctx(), user, c.Params("slug"), rt.Need)
@@ -379,7 +392,11 @@ func (h *Console) frame(r *request, title string) web.Page {
 		return p
 	}
 	p.User, p.PlatformAdmin, p.CSRF = r.user.Email, r.user.IsPlatformAdmin, r.session.CSRF
-	p.Nav = []web.NavItem{{Key: "tenants", Label: "Tenants", Href: Root + "tenants"}, {Key: "account", Label: "Account", Href: Root + "account"}}
+	p.Nav = []web.NavItem{{Key: "tenants", Label: "Tenants", Href: Root + "tenants"}}
+	if r.user.IsPlatformAdmin && h.cfg.APIKeys != nil {
+		p.Nav = append(p.Nav, web.NavItem{Key: "api-keys", Label: "Platform API keys", Href: Root + "platform/api-keys"})
+	}
+	p.Nav = append(p.Nav, web.NavItem{Key: "account", Label: "Account", Href: Root + "account"})
 	if r.session.Flash != nil {
 		p.Flash = flashView(*r.session.Flash)
 	}
@@ -403,6 +420,9 @@ func (h *Console) tenantNav(slug string) []web.NavItem {
 	items = append(items, web.NavItem{Key: "settings", Label: "Settings", Href: tenantPath(slug, "settings")})
 	if h.keys != nil {
 		items = append(items, web.NavItem{Key: "keys", Label: "Signing keys", Href: tenantPath(slug, "keys")})
+	}
+	if h.cfg.APIKeys != nil {
+		items = append(items, web.NavItem{Key: "api-keys", Label: "API keys", Href: tenantPath(slug, "api-keys")})
 	}
 	items = append(items,
 		web.NavItem{Key: "domains", Label: "Custom domains", Href: tenantPath(slug, "domains")},

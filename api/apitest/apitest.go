@@ -71,6 +71,8 @@ type Env struct {
 	strategy *tokensdomain.Strategy
 	// host is the Host requests carry unless a test sets one: the public URL's.
 	host string
+	// cfg is what the server was built from (NewPeer builds another).
+	cfg serverConfig
 }
 
 // Strategy is the tenant server's JWT strategy (tests move its clock).
@@ -148,9 +150,23 @@ func testServer(log *slog.Logger) serverConfig {
 	}}
 }
 
-func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
+// NewPeer builds a second node of e's cluster: another server on the same
+// Postgres, Redis and cache namespace, serving e's tenant, sharing nothing
+// in memory with e's server (what a revocation on one node must reach).
+func NewPeer(t testing.TB, e *Env) *Env {
 	t.Helper()
-	smtp, sender := sharedMail(t)
+	srv := buildServer(t, e.cfg)
+	peer := *e
+	peer.T, peer.Server, peer.Assembly, peer.Accounts, peer.Keys = t, srv.HTTP, srv, srv.Accounts, srv.Keys
+	peer.Store, peer.Social, peer.strategy = srv.Store, srv.Social, srv.Tokens
+	return &peer
+}
+
+// buildServer assembles and starts a server from cfg, closed when the
+// test ends.
+func buildServer(t testing.TB, cfg serverConfig) *assembly.Server {
+	t.Helper()
+	_, sender := sharedMail(t)
 	// The Redis client is registered first, so its cleanup runs after the
 	// server's Close: the bus and the local cache stop before their
 	// connection closes.
@@ -167,6 +183,13 @@ func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
 		t.Fatal("tenant bus not subscribed within 10 s")
 	}
 	srv.Start()
+	return srv
+}
+
+func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
+	t.Helper()
+	smtp, _ := sharedMail(t)
+	srv := buildServer(t, cfg)
 	if settings == nil {
 		settings = Settings{}
 	}
@@ -181,7 +204,7 @@ func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
 	addr := tenants.MustAddressing(cfg.PublicURL, cfg.BaseDomain)
 	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
 	return &Env{T: t, Tenant: tn, Store: srv.Store, Server: srv.HTTP, Assembly: srv, Accounts: srv.Accounts, Keys: srv.Keys,
-		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host}
+		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host, cfg: cfg}
 }
 
 // Response is a received response with assertion helpers.

@@ -38,20 +38,39 @@ func bearer(c *fiber.Ctx) string {
 }
 
 // handle wraps op's handler: authenticate the key, check its scope, resolve
-// the tenant of the path, run the handler; every error is a problem.
+// the tenant of the path, run the handler; every error is a problem. Every
+// request whose key authenticated is audited, with its final status.
 func (a *API) handle(op Operation) fiber.Handler {
+	target := op.Method + " " + Prefix + op.Path
 	return func(c *fiber.Ctx) error {
 		r, err := a.authorize(c, op)
 		if err == nil {
 			err = a.run(c, op, r)
 		}
 		if err != nil {
-			return writeProblem(c, a.cfg.Log, err)
+			err = writeProblem(c, a.cfg.Log, err)
 		}
-		return nil
+		if r != nil && a.cfg.Audit != nil {
+			a.cfg.Audit.Record(r.event(c, target))
+		}
+		return err
 	}
 }
 
+// event is the audit event of a request made with r.Key: in the trail of
+// the tenant it acted on, else of the key's own tenant (or the platform).
+func (r *Request) event(c *fiber.Ctx, target string) audit.Event {
+	tenant := r.Key.TenantID
+	if r.Tenant != nil {
+		tenant = r.Tenant.ID
+	}
+	return audit.Event{TenantID: tenant, Actor: r.Key.Actor(), IP: api.ClientIP(c), Action: "api.request",
+		Target: target, Details: map[string]any{"status": c.Response().StatusCode()}}
+}
+
+// authorize returns the request once its key, scope and tenant pass; the
+// request is also returned with an error once the key authenticated (it is
+// audited either way).
 func (a *API) authorize(c *fiber.Ctx, op Operation) (*Request, error) {
 	secret := bearer(c)
 	if secret == "" {
@@ -71,15 +90,15 @@ func (a *API) authorize(c *fiber.Ctx, op Operation) (*Request, error) {
 		t, err := a.cfg.Tenants.BySlug(c.UserContext(), slug)
 		// Another tenant's slug answers as a slug that does not exist.
 		if errors.Is(err, tenants.ErrNotFound) || (err == nil && !key.Reaches(t.ID)) {
-			return nil, errTenantNotFound
+			return r, errTenantNotFound
 		}
 		if err != nil {
-			return nil, err
+			return r, err
 		}
 		r.Tenant = t
 	}
 	if !key.Can(op.Scope) {
-		return nil, errForbidden
+		return r, errForbidden
 	}
 	return r, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
@@ -78,6 +79,15 @@ type Config struct {
 	// PublicURL is the platform's public URL (HALLPASS_PUBLIC_URL, no
 	// trailing slash): mailed links reach the tenant's API under it.
 	PublicURL string
+	// Audit receives one event per request whose key authenticated
+	// (actor "apikey:<id>", action "api.request"); nil records none. It
+	// must not wait for Postgres (audit.Writer).
+	Audit EventRecorder
+}
+
+// EventRecorder queues audit events (audit.Writer).
+type EventRecorder interface {
+	Record(e audit.Event)
 }
 
 // API is the management API's handlers over Config.

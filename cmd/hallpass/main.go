@@ -1,5 +1,5 @@
 // Command hallpass runs the Hallpass server and manages it: serve, migrate,
-// tenants, platform admins. It reads its configuration from HALLPASS_*
+// tenants, platform admins, API keys. It reads its configuration from HALLPASS_*
 // environment variables.
 package main
 
@@ -26,6 +26,10 @@ Usage:
   hallpass keys list SLUG                         the tenant's JWT signing keys (no private material)
   hallpass keys rotate SLUG [--alg ALG] [--publish-delay 5m]  publish a new key; it signs after the delay
   hallpass keys retire SLUG KID                   stop signing with a key (it stays in the JWKS until its tokens expire)
+  hallpass apikey create (--tenant SLUG | --platform) --scopes S1,S2 [--name N] [--expires 90d|720h|2027-01-01] [--json]
+                                                  mint a management API key; the secret alone on stdout's first line
+  hallpass apikey list [--tenant SLUG | --platform]  API keys (never their secrets)
+  hallpass apikey revoke ID                       revoke an API key; every running node refuses it when this returns
   hallpass routes                                 the headless route catalog as JSON (each route and the settings that enable it)
   hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
   hallpass seed [--tenants N] [--users N] [--settings FILE|-]  bulk-load synthetic tenants and users (COPY), for load tests
@@ -65,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmdErr = cli.admin(ctx, args[1:])
 	case "keys":
 		cmdErr = cli.keys(ctx, args[1:])
+	case "apikey":
+		cmdErr = cli.apikey(ctx, args[1:])
 	case "routes":
 		cmdErr = cli.routes()
 	case "seed":

@@ -3,7 +3,9 @@ package apikeys
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Scope is one permission an API key carries, "<resource>:<read|write>".
@@ -74,4 +76,39 @@ func CheckScopes(names []string, platform bool) ([]Scope, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// ParseExpiry reads a key's expiry as a command line gives it: a number of
+// days ("90d"), a duration ("720h", "1h30m"), a date ("2027-01-01", at
+// midnight UTC) or an RFC 3339 time; "" or "never" is no expiry. The
+// result must lie after now.
+func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "never" {
+		return nil, nil
+	}
+	var at time.Time
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 36500 {
+			return nil, fmt.Errorf("%w: expiry %q: want a positive number of days (90d)", ErrInvalidKey, s)
+		}
+		at = now.AddDate(0, 0, n)
+	} else if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return nil, fmt.Errorf("%w: expiry %q is not in the future", ErrInvalidKey, s)
+		}
+		at = now.Add(d)
+	} else if t, err := time.Parse(time.DateOnly, s); err == nil {
+		at = t
+	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+		at = t
+	} else {
+		return nil, fmt.Errorf("%w: expiry %q: want 90d, 720h, 2027-01-01 or an RFC 3339 time", ErrInvalidKey, s)
+	}
+	if !at.After(now) {
+		return nil, fmt.Errorf("%w: expiry %q is not in the future", ErrInvalidKey, s)
+	}
+	at = at.UTC()
+	return &at, nil
 }

@@ -49,6 +49,15 @@ func newSecret() (string, error) {
 	return b.String(), nil
 }
 
+// isBase62 marks the bytes of base62 (a table: WellFormed runs on every
+// request).
+var isBase62 = func() (t [256]bool) {
+	for i := 0; i < len(base62); i++ {
+		t[base62[i]] = true
+	}
+	return t
+}()
+
 // checksum is the base62 CRC-32 (IEEE) of body, left-padded to checksumLen.
 func checksum(body string) string {
 	v := crc32.ChecksumIEEE([]byte(body))
@@ -68,7 +77,7 @@ func WellFormed(s string) bool {
 	}
 	body := s[len(SecretPrefix):]
 	for i := 0; i < len(body); i++ {
-		if strings.IndexByte(base62, body[i]) < 0 {
+		if !isBase62[body[i]] {
 			return false
 		}
 	}

@@ -282,7 +282,11 @@ func (s *Store) Lookup(ctx context.Context, secret string) (Key, error) {
 	if !WellFormed(secret) {
 		return Key{}, ErrUnknownKey
 	}
-	h := hashSecret(secret)
+	return s.lookupHash(ctx, hashSecret(secret))
+}
+
+// lookupHash finds the key whose secret hashes to h.
+func (s *Store) lookupHash(ctx context.Context, h [32]byte) (Key, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE secret_hash = $1`, h[:]))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, ErrUnknownKey
@@ -312,8 +316,8 @@ func (s *Store) Touch(ctx context.Context, at time.Time, ids ...uuid.UUID) error
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $1
-		WHERE id = ANY($2) AND (last_used_at IS NULL OR last_used_at < $1 - interval '1 minute')`, at, ids)
+	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $1::timestamptz
+		WHERE id = ANY($2) AND (last_used_at IS NULL OR last_used_at < $1::timestamptz - interval '1 minute')`, at, ids)
 	if err != nil {
 		return fmt.Errorf("apikeys: touch: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/hallpass/hallpass/tenants"
 )
 
-func newTenant(t *testing.T, store *tenants.Store) uuid.UUID {
+func newTenant(t testing.TB, store *tenants.Store) uuid.UUID {
 	t.Helper()
 	tn, err := store.Create(context.Background(), tenants.CreateInput{Slug: testenv.Slug("keys")}, "test")
 	if err != nil {

@@ -18,7 +18,9 @@ import (
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/leasebus"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/passwords"
@@ -32,8 +34,8 @@ import (
 
 // Server is one assembled node: everything a request reaches, and the
 // background work a node does. Build starts what serving needs (the tenant
-// bus, the local session cache); Start adds the workers; Close stops all of
-// it.
+// bus, the local session cache, the API key cache and its audit writer);
+// Start adds the workers; Close stops all of it.
 type Server struct {
 	// HTTP holds the Fiber apps: HTTP.Platform is the one that listens,
 	// with the console mounted; HTTP.Tenant serves each tenant's base.
@@ -64,8 +66,12 @@ type Server struct {
 	Social *apisocial.Handlers
 	// Console is the management console, mounted on HTTP.Platform.
 	Console *console.Console
-	// APIKeys holds the management API's keys.
-	APIKeys *apikeys.Store
+	// APIKeys holds the management API's keys, with the node's cache of
+	// them (revocations reach every node's cache over Redis).
+	APIKeys *apikeys.Authenticator
+	// Audit writes the events of management API requests in batches, off
+	// the requests' path; Close flushes it.
+	Audit *audit.Writer
 	// Manage is the management API, mounted on HTTP.Platform at /api/v1.
 	Manage *manage.API
 	// Inbox keeps the mail when there is no MailSender (nil otherwise).
@@ -83,6 +89,7 @@ type Server struct {
 	stopBg    context.CancelFunc
 	wg        sync.WaitGroup
 	stopLocal func()
+	stopKeys  func()
 	startOnce sync.Once
 	closeOnce sync.Once
 }
@@ -164,6 +171,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	})
 	s.HTTP.Platform.Get("/static/*", web.Handler())
 
+	s.APIKeys = apikeys.NewAuthenticator(apikeys.NewStore(pool), apikeys.AuthenticatorConfig{
+		Bus: leasebus.New(rdb, "apikeys", leasebus.Config{Namespace: cfg.SessionCacheNamespace}), Log: log})
 	sender := cfg.MailSender
 	if sender == nil {
 		s.Inbox = mail.NewDevInbox(pool, log)
@@ -174,6 +183,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		Store:          s.Store,
 		Sealer:         sealer,
 		Keys:           s.Keys,
+		APIKeys:        s.APIKeys,
 		Inbox:          s.Inbox,
 		Accounts:       accounts,
 		MFA:            s.MFA,
@@ -191,10 +201,10 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.Console.Mount(s.HTTP.Platform)
-	s.APIKeys = apikeys.NewStore(pool)
+	s.Audit = audit.NewWriter(pool, log)
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
 		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, Redis: rdb,
-		SigningKeys: s.Keys, Pool: pool, Addressing: addressing,
+		SigningKeys: s.Keys, Pool: pool, Addressing: addressing, Audit: s.Audit,
 		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.ErrorsUnder(manage.Prefix, s.Manage.ErrorHandler())
@@ -217,6 +227,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		s.Close()
 		return nil, ctx.Err()
 	}
+	s.Audit.Start(s.bg)
+	s.stopKeys = s.APIKeys.Start(s.bg)
 	s.stopLocal = func() {}
 	if cfg.SessionLocalCache > 0 {
 		s.stopLocal = accounts.Sessions.StartLocalCache(s.bg, sessions.LocalCacheConfig{
@@ -266,7 +278,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 }
 
 // Close stops the background work Build and Start began (the tenant bus,
-// the local session cache, the workers) and waits for it. It leaves Deps
+// the local session cache, the API key cache, the workers) and waits for
+// it, then writes the key uses and audit events still queued. It leaves Deps
 // open and does not stop serving: Serve's context does that.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
@@ -274,6 +287,12 @@ func (s *Server) Close() {
 		if s.stopLocal != nil {
 			s.stopLocal()
 		}
+		if s.stopKeys != nil {
+			s.stopKeys()
+		}
 		s.wg.Wait()
+		// Uses and audit events still queued are written before the
+		// caller closes the pool.
+		s.Audit.Close()
 	})
 }

@@ -132,3 +132,23 @@ func TestRecordCleansText(t *testing.T) {
 		t.Fatalf("stored %+v", got[0])
 	}
 }
+
+// The writer queues without touching Postgres, and Close writes the queue.
+func TestWriterFlushesOnClose(t *testing.T) {
+	pool := testenv.Pool(t)
+	tenant := uuid.New()
+	w := audit.NewWriter(pool, nil)
+	w.FlushEvery = time.Hour
+	w.Start(context.Background())
+	for i := range 3 {
+		w.Record(audit.Event{TenantID: tenant, Actor: "apikey:x", Action: "api.request", Target: fmt.Sprint("GET /", i)})
+	}
+	if events, _ := audit.List(context.Background(), pool, tenant, 10); len(events) != 0 {
+		t.Fatalf("written before any flush: %d", len(events))
+	}
+	w.Close()
+	events, err := audit.List(context.Background(), pool, tenant, 10)
+	if err != nil || len(events) != 3 {
+		t.Fatalf("after Close: %d events, %v", len(events), err)
+	}
+}
