@@ -447,8 +447,11 @@ type load struct {
 	flows   []flow
 
 	pauseSignups atomic.Bool
-	stop         chan struct{}
-	wg           sync.WaitGroup
+	// quietPasswords pauses the load's own password actors (logins,
+	// signups, flows), leaving the argon2 slots to a burst.
+	quietPasswords atomic.Bool
+	stop           chan struct{}
+	wg             sync.WaitGroup
 }
 
 func appPath(tn *tenants.Tenant, p string) string { return "/t/" + tn.Slug + "/_allauth/app/v1/" + p }
@@ -594,13 +597,16 @@ func (l *load) start() {
 	})
 	// Password logins (each makes a new durable session).
 	l.actor(hashThink, func(i int) {
+		if l.quietPasswords.Load() {
+			return
+		}
 		u := users[(i*7)%len(users)]
 		l.h.do("login", l.node(i), "POST", appPath(l.open, "auth/login"),
 			`{"email":"`+u.email+`","password":"`+password+`"}`, "X-Real-IP", randomIP())
 	})
 	// Signups that log in at once.
 	l.actor(hashThink, func(i int) {
-		if l.pauseSignups.Load() {
+		if l.pauseSignups.Load() || l.quietPasswords.Load() {
 			return
 		}
 		email := newEmail("signup")
@@ -610,7 +616,11 @@ func (l *load) start() {
 	})
 	// Signups with mandatory verification: a flow left in progress, and a
 	// look at it the way a frontend polls auth/session.
-	l.actor(hashThink, func(i int) { l.startFlow(i) })
+	l.actor(hashThink, func(i int) {
+		if !l.quietPasswords.Load() {
+			l.startFlow(i)
+		}
+	})
 	// Refresh-token chains (rotation: each refresh spends the token).
 	for w := range 2 {
 		l.actor(20*time.Millisecond, func(i int) {
