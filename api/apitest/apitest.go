@@ -28,6 +28,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
@@ -91,13 +92,21 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 
 // NewWithRequestTimeout is New on a server whose requests end after
 // timeout (assembly.Config.RequestTimeout), for tests of what a request
-// past its deadline leaves behind.
+// past its deadline leaves behind. Its passwords are hashed with a cheap
+// argon2id: a full one, race-instrumented on a machine whose cores other
+// jobs share, can take seconds and would spend the deadline before the
+// request reaches what the test makes slow.
 func NewWithRequestTimeout(t testing.TB, settings Settings, timeout time.Duration) *Env {
 	t.Helper()
 	cfg := testServer(slog.New(slog.DiscardHandler))
 	cfg.RequestTimeout = timeout
+	cfg.PasswordHasher = &cheapHasher
 	return newEnv(t, settings, cfg)
 }
+
+// cheapHasher is an argon2id of 64 KiB and one pass, for tests whose
+// timing a full hash would blur.
+var cheapHasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // NewAt is New on a server published at publicURL (HALLPASS_PUBLIC_URL),
 // its tenants' hosts under baseDomain (HALLPASS_BASE_DOMAIN); requests

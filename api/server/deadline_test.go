@@ -14,7 +14,8 @@ import (
 // backend does not go on waiting (holding a connection, queued for the
 // lock) after the request has ended.
 func TestRequestDeadlineCancelsItsQuery(t *testing.T) {
-	// Generous: the signup before the lock hashes a password under -race.
+	// Generous for a busy machine: before the lock the login verifies a
+	// (cheap, see NewWithRequestTimeout) password and reads the user.
 	const deadline = 3 * time.Second
 	env := apitest.NewWithRequestTimeout(t, apitest.Settings{
 		"ACCOUNT_LOGIN_METHODS":      []string{"email"},
