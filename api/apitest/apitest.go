@@ -72,6 +72,11 @@ type Env struct {
 	strategy *tokensdomain.Strategy
 	// host is the Host requests carry unless a test sets one: the public URL's.
 	host string
+	// answerWithin is how long Raw waits for an answer: past the server's
+	// own request deadline, so that a slow request on a busy machine ends
+	// in the server's answer (a 503 at worst), never in the harness's
+	// timeout.
+	answerWithin time.Duration
 }
 
 // Strategy is the tenant server's JWT strategy (tests move its clock).
@@ -189,8 +194,12 @@ func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
 	}
 	addr := tenants.MustAddressing(cfg.PublicURL, cfg.BaseDomain)
 	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
+	deadline := cfg.RequestTimeout
+	if deadline <= 0 {
+		deadline = server.DefaultRequestTimeout
+	}
 	return &Env{T: t, Tenant: tn, Store: srv.Store, Server: srv.HTTP, Assembly: srv, Accounts: srv.Accounts, Keys: srv.Keys,
-		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host}
+		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host, answerWithin: deadline + 5*time.Second}
 }
 
 // Response is a received response with assertion helpers.
@@ -229,7 +238,7 @@ func (e *Env) Raw(method, target, body string, headers ...string) *Response {
 		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := e.Server.Platform.Test(req, 10000)
+	res, err := e.Server.Platform.Test(req, int(e.answerWithin.Milliseconds()))
 	if err != nil {
 		e.T.Fatalf("%s %s: %v", method, target, err)
 	}

@@ -68,7 +68,7 @@ func TestRequestDeadlineCancelsItsQuery(t *testing.T) {
 	go func() {
 		var res *apitest.Response
 		// Do fails the test when the server does not answer within its
-		// 10 s; the answer is then nil.
+		// deadline and 5 s; the answer is then nil.
 		defer func() { done <- answer{res, time.Since(start)} }()
 		res = env.Client("app").Do("POST", "auth/login", creds)
 	}()
