@@ -28,6 +28,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mail/smtptest"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
@@ -73,6 +74,11 @@ type Env struct {
 	host string
 	// cfg is what the server was built from (NewPeer builds another).
 	cfg serverConfig
+	// answerWithin is how long Raw waits for an answer: past the server's
+	// own request deadline, so that a slow request on a busy machine ends
+	// in the server's answer (a 503 at worst), never in the harness's
+	// timeout.
+	answerWithin time.Duration
 }
 
 // Strategy is the tenant server's JWT strategy (tests move its clock).
@@ -93,13 +99,21 @@ func NewWithLog(t testing.TB, settings Settings, log *slog.Logger) *Env {
 
 // NewWithRequestTimeout is New on a server whose requests end after
 // timeout (assembly.Config.RequestTimeout), for tests of what a request
-// past its deadline leaves behind.
+// past its deadline leaves behind. Its passwords are hashed with a cheap
+// argon2id: a full one, race-instrumented on a machine whose cores other
+// jobs share, can take seconds and would spend the deadline before the
+// request reaches what the test makes slow.
 func NewWithRequestTimeout(t testing.TB, settings Settings, timeout time.Duration) *Env {
 	t.Helper()
 	cfg := testServer(slog.New(slog.DiscardHandler))
 	cfg.RequestTimeout = timeout
+	cfg.PasswordHasher = &cheapHasher
 	return newEnv(t, settings, cfg)
 }
+
+// cheapHasher is an argon2id of 64 KiB and one pass, for tests whose
+// timing a full hash would blur.
+var cheapHasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // NewAt is New on a server published at publicURL (HALLPASS_PUBLIC_URL),
 // its tenants' hosts under baseDomain (HALLPASS_BASE_DOMAIN); requests
@@ -203,8 +217,12 @@ func newEnv(t testing.TB, settings Settings, cfg serverConfig) *Env {
 	}
 	addr := tenants.MustAddressing(cfg.PublicURL, cfg.BaseDomain)
 	host := strings.TrimPrefix(strings.TrimPrefix(addr.PublicOrigin(), "http://"), "https://")
+	deadline := cfg.RequestTimeout
+	if deadline <= 0 {
+		deadline = server.DefaultRequestTimeout
+	}
 	return &Env{T: t, Tenant: tn, Store: srv.Store, Server: srv.HTTP, Assembly: srv, Accounts: srv.Accounts, Keys: srv.Keys,
-		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host, cfg: cfg}
+		Mail: smtp, Social: srv.Social, strategy: srv.Tokens, host: host, cfg: cfg, answerWithin: deadline + 5*time.Second}
 }
 
 // Response is a received response with assertion helpers.
@@ -243,7 +261,7 @@ func (e *Env) Raw(method, target, body string, headers ...string) *Response {
 		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := e.Server.Platform.Test(req, 10000)
+	res, err := e.Server.Platform.Test(req, int(e.answerWithin.Milliseconds()))
 	if err != nil {
 		e.T.Fatalf("%s %s: %v", method, target, err)
 	}

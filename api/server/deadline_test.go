@@ -14,7 +14,8 @@ import (
 // backend does not go on waiting (holding a connection, queued for the
 // lock) after the request has ended.
 func TestRequestDeadlineCancelsItsQuery(t *testing.T) {
-	// Generous: the signup before the lock hashes a password under -race.
+	// Generous for a busy machine: before the lock the login verifies a
+	// (cheap, see NewWithRequestTimeout) password and reads the user.
 	const deadline = 3 * time.Second
 	env := apitest.NewWithRequestTimeout(t, apitest.Settings{
 		"ACCOUNT_LOGIN_METHODS":      []string{"email"},
@@ -67,7 +68,7 @@ func TestRequestDeadlineCancelsItsQuery(t *testing.T) {
 	go func() {
 		var res *apitest.Response
 		// Do fails the test when the server does not answer within its
-		// 10 s; the answer is then nil.
+		// deadline and 5 s; the answer is then nil.
 		defer func() { done <- answer{res, time.Since(start)} }()
 		res = env.Client("app").Do("POST", "auth/login", creds)
 	}()

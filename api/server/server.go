@@ -65,6 +65,10 @@ type Config struct {
 // below the 30 s read and write timeouts.
 const DefaultRequestTimeout = 15 * time.Second
 
+// ConnTimeout is each connection's read and write timeout: a request
+// deadline must be shorter, or the connection closes before the 503.
+const ConnTimeout = 30 * time.Second
+
 // Server holds the two Fiber apps.
 type Server struct {
 	// Platform is the app that listens; mount the console on it.
@@ -150,8 +154,8 @@ func New(cfg Config) *Server {
 			JSONDecoder:           gojson.Unmarshal,
 			BodyLimit:             cfg.BodyLimit,
 			DisableStartupMessage: true,
-			ReadTimeout:           30 * time.Second,
-			WriteTimeout:          30 * time.Second,
+			ReadTimeout:           ConnTimeout,
+			WriteTimeout:          ConnTimeout,
 			IdleTimeout:           120 * time.Second,
 			ReadBufferSize:        16 << 10,
 			// Never take X-Forwarded-Host/Proto from just anyone: they end

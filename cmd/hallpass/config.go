@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
 	"github.com/hallpass/hallpass/internal/sessions"
@@ -56,6 +57,10 @@ type config struct {
 	// provider redirect states) one tenant may hold in Redis at once
 	// (HALLPASS_TENANT_PENDING_LIMIT, default quota.DefaultPendingCeiling).
 	TenantPendingLimit int
+	// RequestTimeout bounds each request, its Postgres and Redis calls
+	// included (HALLPASS_REQUEST_TIMEOUT, a Go duration, default
+	// server.DefaultRequestTimeout; below server.ConnTimeout).
+	RequestTimeout time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -109,6 +114,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("HALLPASS_TENANT_PENDING_LIMIT %q: must be a positive number of pending states per tenant", v)
 		}
 		c.TenantPendingLimit = n
+	}
+	c.RequestTimeout = server.DefaultRequestTimeout
+	if v := getenv("HALLPASS_REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d >= server.ConnTimeout {
+			return c, fmt.Errorf("HALLPASS_REQUEST_TIMEOUT %q: must be a Go duration above 0 and below %s (e.g. \"15s\")", v, server.ConnTimeout)
+		}
+		c.RequestTimeout = d
 	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {

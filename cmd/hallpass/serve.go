@@ -60,6 +60,7 @@ func (c *cli) assemblyConfig(d *deps) (assembly.Config, error) {
 		SentMailRetention:     c.cfg.SentMailRetention,
 		UnsentMailRetention:   c.cfg.UnsentMailRetention,
 		AuditRetention:        c.cfg.AuditRetention,
+		RequestTimeout:        c.cfg.RequestTimeout,
 		BenchCeiling:          benchCeilingEnabled(),
 	}
 	if cfg.SessionLocalCache == 0 {

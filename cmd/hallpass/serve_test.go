@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
@@ -113,6 +114,7 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 		"HALLPASS_OUTBOX_UNSENT_RETENTION":       "2d",
 		"HALLPASS_AUDIT_RETENTION":               "400d",
 		"HALLPASS_SMTP_URL":                      "smtp://127.0.0.1:2525",
+		"HALLPASS_REQUEST_TIMEOUT":               "7s",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -127,11 +129,11 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 		strings.Join(a.TrustedProxies, " ") != "10.0.0.1 10.1.0.0/16" || a.HIBPURL != "https://hibp.example" ||
 		a.TenantPendingLimit != 77 || a.SessionLocalCache != 500 || !a.SocialPrivateNetworks || a.TenantsPerUser != 3 ||
 		a.SentMailRetention != 72*time.Hour || a.UnsentMailRetention != 48*time.Hour || a.AuditRetention != 400*24*time.Hour ||
-		a.MailSender == nil || a.BenchCeiling {
+		a.RequestTimeout != 7*time.Second || a.MailSender == nil || a.BenchCeiling {
 		t.Fatalf("assembly config %+v", a)
 	}
 	if a.SessionCacheNamespace != "" || a.LimiterTimeout != 0 || a.PasswordHasher != nil || a.SocialEndpoints != nil ||
-		a.MailPollInterval != 0 || a.MailBackoffBase != 0 || a.RequestTimeout != 0 || a.TenantCacheTTL != 0 {
+		a.MailPollInterval != 0 || a.MailBackoffBase != 0 || a.TenantCacheTTL != 0 {
 		t.Fatalf("serve sets a test option: %+v", a)
 	}
 
@@ -147,5 +149,16 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 	cfg, _ = loadConfig(func(string) string { return "" })
 	if a, _ = (&cli{cfg: cfg}).assemblyConfig(d); a.SessionLocalCache != sessions.DefaultLocalCacheEntries {
 		t.Fatalf("default local cache %d", a.SessionLocalCache)
+	}
+	// Unset, the request timeout is today's default; a value that is not a
+	// positive duration below the connection's timeout stops the boot.
+	if a.RequestTimeout != server.DefaultRequestTimeout {
+		t.Fatalf("default request timeout %v", a.RequestTimeout)
+	}
+	for _, bad := range []string{"x", "15", "-1s", "0", "0s", "30s", "1h"} {
+		_, err := loadConfig(func(k string) string { return map[string]string{"HALLPASS_REQUEST_TIMEOUT": bad}[k] })
+		if err == nil || !strings.Contains(err.Error(), "HALLPASS_REQUEST_TIMEOUT") {
+			t.Errorf("HALLPASS_REQUEST_TIMEOUT=%q: %v", bad, err)
+		}
 	}
 }

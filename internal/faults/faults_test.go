@@ -64,7 +64,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		t.Fatalf("rate limit with Redis up: %v, want 5×400 then 429", st)
 	}
 	if d, ok := pubsubChange(t, h, a, b, pubsub); !ok {
-		t.Fatalf("pub/sub before the fault: B did not see the change within 1 s (%v)", d)
+		t.Fatalf("pub/sub before the fault: B did not see the change within %v", d.Round(time.Millisecond))
 	}
 
 	// Redis paused (a stall, not a crash: its data survives): a flow in
@@ -91,6 +91,14 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	outageProbe := rateLimitProbe(h, a, limits, 7)
 	degraded := a.limiter().Degraded()
 	t.Logf("rate-limit probe during the outage took %v", time.Since(probeStart).Round(time.Millisecond))
+	// A settings change made while Redis is down: A cannot publish it (it
+	// queues it), and B must not keep serving the old value once Redis is
+	// back.
+	outageFlag, st := loginByCode(t, h, b, pubsub)
+	if st != 200 {
+		t.Errorf("config on B during the outage: %d, want 200 (the tenant store is Postgres)", st)
+	}
+	setLoginByCode(t, a, pubsub, !outageFlag)
 	time.Sleep(time.Until(tKill.Add(tm.outage)))
 	rds.Start(t)
 	tBack := time.Now()
@@ -102,10 +110,12 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		t.Errorf("tenant bus: %d of 2 nodes resubscribed within 10 s of Redis returning", resub)
 	}
 	resubAfter := time.Since(tBack)
-	time.Sleep(300 * time.Millisecond) // let both buses handle the confirmation (a flush)
+	if d, ok := waitLoginByCode(t, h, b, pubsub, !outageFlag); !ok {
+		t.Errorf("a settings change made while Redis was down: B still serves the old value %v after Redis returned", (resubAfter + d).Round(time.Millisecond))
+	}
 	pubsubLatency, pubsubOK := pubsubChange(t, h, a, b, pubsub)
 	if !pubsubOK {
-		t.Errorf("pub/sub after Redis returned: B did not see a settings change within 1 s")
+		t.Errorf("pub/sub after Redis returned: B did not see a settings change within %v", pubsubLatency.Round(time.Millisecond))
 	}
 	limiterBack := waitFor(3*time.Second, func() bool { return !a.limiter().Degraded() })
 	if limiterBack < 0 {
@@ -122,8 +132,17 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	if len(pre) == 0 {
 		t.Fatal("no verification flow was in progress when Redis was killed")
 	}
+	// A 503 says "retry" (a Redis read slower than the session lookup's
+	// 250 ms on a busy machine cannot tell "gone" from "not answered"): the
+	// flow asks again, as a client honouring Retry-After does, for up to
+	// 10 s; what it ends with must be 401, 409 or 410.
+	retried := 0
 	for i, f := range pre[max(0, len(pre)-5):] {
 		res := h.do("flow_after", a, "GET", appPath(verif, "auth/session"), "", "X-Session-Token", f.token)
+		for until := time.Now().Add(10 * time.Second); res.status == 503 && time.Now().Before(until); retried++ {
+			time.Sleep(time.Second)
+			res = h.do("flow_after", a, "GET", appPath(verif, "auth/session"), "", "X-Session-Token", f.token)
+		}
 		ended[res.status]++
 		if i == 0 {
 			completeByLink(t, h, a, smtp.Messages, verif, f.email)
@@ -150,7 +169,8 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		case r.op == "probe":
 			return r.status == 400 || r.status == 429
 		case r.op == "flow_after":
-			return r.status == 401 || r.status == 409 || r.status == 410
+			// A 503 was asked again; the final answers are judged below.
+			return r.status == 401 || r.status == 409 || r.status == 410 || r.status == 503
 		case r.op == "pause_flow":
 			return r.status == 503 // judged by pauseCheck
 		case r.op == "flow_verify":
@@ -181,12 +201,12 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	}
 	t.Logf("per operation:\n%s", s.perOp())
 	t.Logf("SUMMARY redis-killed: %d requests in %v (Redis down %v): %s; 5xx window for session checks/logins/signups/refresh/config: %v (%d responses); "+
-		"503 for flows held in Redis while it was down: %d; flows in progress across the restart ended with %s; "+
+		"503 for flows held in Redis while it was down: %d; flows in progress across the restart ended with %s (after %d retries of a 503); "+
 		"rate limit during the outage %v (per-node fallback: %v), limiter back on Redis %v after it returned; "+
 		"buses resubscribed %v after, settings change seen on node B in %v; signups answered 503 but committed whole: %d; "+
 		"Redis paused %v: %s; goroutines peak %d; records lost: %d",
 		s.requests, tm.total, tm.outage, fmtStatuses(s.byStatus), coreSpan.Round(time.Millisecond), core5xx,
-		flow5xx, fmtStatuses(ended), outageProbe, degraded, limiterBack.Round(time.Millisecond),
+		flow5xx, fmtStatuses(ended), retried, outageProbe, degraded, limiterBack.Round(time.Millisecond),
 		resubAfter.Round(time.Millisecond), pubsubLatency.Round(time.Millisecond), c1+c2, pauseFor, paused, peak.Load(), lost)
 	if lost != 0 {
 		t.Errorf("records lost: %d, want 0", lost)
@@ -457,34 +477,67 @@ func outageSignups(tm timing) int { return max(8, int(tm.outage/(500*time.Millis
 
 // ---------------------------------------------------------------------------
 
-// pubsubChange flips ACCOUNT_LOGIN_BY_CODE_ENABLED of tn through node a's
-// store and reports how long node b (which has the tenant cached) took to
-// serve the new value; ok if within 1 s.
-func pubsubChange(t *testing.T, h *hclient, a, b *node, tn *tenants.Tenant) (time.Duration, bool) {
+// pubsubWait bounds how long node B may take to serve a settings change
+// made through node A. It is far below the tenant cache's TTL, so a change
+// B serves in time reached it through the bus (a message, or the flush a
+// (re)subscription makes), never through an expiring entry; and far above
+// what a message takes even when other jobs share the machine's cores. The
+// verdict is "B keeps stale settings or not"; how long it took is reported
+// (docs/RELIABILITY.md promises well under a second on an idle machine).
+const pubsubWait = tenantCacheTTL / 3
+
+// loginByCode reads tn's ACCOUNT_LOGIN_BY_CODE_ENABLED as node n serves it
+// (n caches the tenant if it did not hold it).
+func loginByCode(t *testing.T, h *hclient, n *node, tn *tenants.Tenant) (bool, int) {
 	t.Helper()
-	read := func() (bool, int) {
-		res := h.do("pubsub_config", b, "GET", appPath(tn, "config"), "")
-		on, _ := res.path("data.account.login_by_code_enabled").(bool)
-		return on, res.status
-	}
-	current, st := read() // now cached on b
-	if st != 200 {
-		t.Fatalf("config on B: %d", st)
-	}
-	patch := fmt.Sprintf(`{"ACCOUNT_LOGIN_BY_CODE_ENABLED": %v}`, !current)
+	res := h.do("pubsub_config", n, "GET", appPath(tn, "config"), "")
+	on, _ := res.path("data.account.login_by_code_enabled").(bool)
+	return on, res.status
+}
+
+// setLoginByCode changes tn's ACCOUNT_LOGIN_BY_CODE_ENABLED through node
+// a's store (which publishes the change, or queues it while Redis is away).
+func setLoginByCode(t *testing.T, a *node, tn *tenants.Tenant, on bool) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"ACCOUNT_LOGIN_BY_CODE_ENABLED": %v}`, on)
 	if _, err := a.store.UpdateSettings(context.Background(), tn.Slug, []byte(patch), "faults"); err != nil {
 		t.Fatalf("update settings: %v", err)
 	}
+}
+
+// waitLoginByCode polls node n until it serves want, for at most
+// pubsubWait; it returns how long that took and whether it happened.
+func waitLoginByCode(t *testing.T, h *hclient, n *node, tn *tenants.Tenant, want bool) (time.Duration, bool) {
+	t.Helper()
 	start := time.Now()
 	for {
-		if on, st := read(); st == 200 && on != current {
+		if on, st := loginByCode(t, h, n, tn); st == 200 && on == want {
 			return time.Since(start), true
 		}
-		if time.Since(start) > time.Second {
+		if time.Since(start) > pubsubWait {
 			return time.Since(start), false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// pubsubChange flips ACCOUNT_LOGIN_BY_CODE_ENABLED of tn through node a's
+// store and reports how long node b, which holds a fresh copy of the tenant
+// (its cache is emptied first, so no copy can expire meanwhile), took to
+// serve the new value; ok if within pubsubWait.
+func pubsubChange(t *testing.T, h *hclient, a, b *node, tn *tenants.Tenant) (time.Duration, bool) {
+	t.Helper()
+	b.cache.Flush()
+	current, st := loginByCode(t, h, b, tn) // now cached on b
+	if st != 200 {
+		t.Fatalf("config on B: %d", st)
+	}
+	setLoginByCode(t, a, tn, !current)
+	d, ok := waitLoginByCode(t, h, b, tn, !current)
+	if ok && d > time.Second {
+		t.Logf("pub/sub: B served the change after %v (slow, not stale: the machine is busy)", d.Round(time.Millisecond))
+	}
+	return d, ok
 }
 
 // waitNumSub waits until want clients subscribe to channel.
