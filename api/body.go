@@ -11,9 +11,16 @@ import (
 // Body is a request's JSON object; an empty body is {} as in allauth.
 type Body map[string]json.RawMessage
 
+// RawBody is the request body as it came: never decompressed. Fiber's
+// c.Body() inflates a body sent with Content-Encoding (gzip, deflate, br)
+// with no bound — a 1 MiB upload can become gigabytes — and Django, whose
+// behaviour the API reproduces, does not decode request bodies either: a
+// compressed body is bytes that are not JSON.
+func RawBody(c *fiber.Ctx) []byte { return c.Request().Body() }
+
 // ParseBody decodes the request body, which must be a JSON object.
 func ParseBody(c *fiber.Ctx) (Body, error) {
-	raw := bytes.TrimSpace(c.Body())
+	raw := bytes.TrimSpace(RawBody(c))
 	if len(raw) == 0 {
 		return Body{}, nil
 	}

@@ -143,7 +143,7 @@ func (h *Headless) LoadSession() fiber.Handler {
 		if c.Method() == fiber.MethodOptions {
 			return c.SendStatus(fiber.StatusNoContent)
 		}
-		if len(c.Body()) > maxBody {
+		if len(RawBody(c)) > maxBody {
 			return RespondStatus(c, fiber.StatusRequestEntityTooLarge)
 		}
 		ip, ua := ClientIP(c), c.Get(fiber.HeaderUserAgent)

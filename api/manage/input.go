@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
 )
 
 // Page sizes: a list answers DefaultPageSize items unless ?limit= asks for
@@ -32,7 +34,7 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
 		return &Error{Status: fiber.StatusUnsupportedMediaType, Code: "unsupported_media_type", Detail: "The body must be JSON (Content-Type: application/json)."}
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(api.RawBody(c)))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mfa"
@@ -504,7 +505,7 @@ func (a *API) sendUserVerificationMail(c *fiber.Ctx, r *Request) error {
 		return err
 	}
 	var in VerificationMailIn
-	if len(c.Body()) > 0 {
+	if len(api.RawBody(c)) > 0 {
 		if err := decodeBody(c, &in); err != nil {
 			return err
 		}

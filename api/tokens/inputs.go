@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/hallpass/hallpass/api"
 )
 
 // parseRefresh reads POST tokens/refresh's {refresh_token}; "" when the
@@ -13,7 +15,7 @@ func parseRefresh(c *fiber.Ctx) string {
 		RefreshToken json.RawMessage `json:"refresh_token"`
 	}
 	var raw string
-	if err := json.Unmarshal(c.Body(), &in); err == nil {
+	if err := json.Unmarshal(api.RawBody(c), &in); err == nil {
 		_ = json.Unmarshal(in.RefreshToken, &raw)
 	}
 	return raw
