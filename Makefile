@@ -72,7 +72,7 @@ test: generate ## start the test services, then go vet + go test -race ./...
 # make bench: a real `hallpass serve` on a free loopback port against its own database
 # (hallpass_bench on the test cluster, dropped and migrated anew; the test databases are
 # never touched) and Redis db 15, with the raw /bench/ceiling route and the admin listener
-# on; cmd/hpbench drives scenarios (a)-(f), measures the argon2 and signing limits,
+# on; cmd/hpbench drives scenarios (a)-(g), measures the argon2 and signing limits,
 # profiles each scenario and soaks for 60 s. Table on stdout; JSON, profiles and the
 # server log under .data/bench/. BENCH_FLAGS adds hpbench flags (e.g. BENCH_FLAGS='-d 5s
 # -soak 0'); BENCH_LOG_LEVEL sets the server's log level (warn: no access log lines).
@@ -89,7 +89,7 @@ BENCH_BIN       ?= $(BIN)
 BENCH_SEED_USERS   ?= 0
 BENCH_SEED_TENANTS ?= 10000
 BENCH_NODES        ?= 1
-bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; JSON in .data/bench/
+bench: build ## load-test a local server: scenarios (a)-(g), limits, profiles; JSON in .data/bench/
 	@$(SERVICES) up test
 	@go build -o .data/bin/hpbench ./cmd/hpbench
 	@$(call load_env,$(TEST_ENV)); \
@@ -106,7 +106,8 @@ bench: build ## load-test a local server: scenarios (a)-(f), limits, profiles; J
 	fi; \
 	set -- $$(.data/bin/hpbench free-port 3); port=$$1; admin=$$2; port2=$$3; \
 	export HALLPASS_LISTEN=127.0.0.1:$$port HALLPASS_PUBLIC_URL=http://127.0.0.1:$$port \
-		HALLPASS_ADMIN_LISTEN=127.0.0.1:$$admin HALLPASS_BENCH_CEILING=1 HALLPASS_LOG_LEVEL=$(BENCH_LOG_LEVEL); \
+		HALLPASS_ADMIN_LISTEN=127.0.0.1:$$admin HALLPASS_BENCH_CEILING=1 HALLPASS_LOG_LEVEL=$(BENCH_LOG_LEVEL) \
+		HALLPASS_MANAGE_RATE_LIMIT=100000000/1m; \
 	$(BENCH_BIN) serve 2>"$$out/server.log" & pid=$$!; pid2=; target2=; \
 	trap 'kill $$pid $$pid2 2>/dev/null; wait $$pid $$pid2 2>/dev/null || true' EXIT; \
 	echo ">> hallpass serve on 127.0.0.1:$$port (admin 127.0.0.1:$$admin), log $$out/server.log"; \

@@ -1,8 +1,10 @@
 package manage
 
 import (
+	"errors"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,21 @@ const MaxBody = 1 << 20
 type RateLimit struct {
 	Requests int
 	Period   time.Duration
+}
+
+// ParseRateLimit reads a budget written "REQUESTS/PERIOD" ("1000/1m",
+// "50/1s"): a positive count, a positive Go duration.
+func ParseRateLimit(s string) (RateLimit, error) {
+	n, p, ok := strings.Cut(strings.TrimSpace(s), "/")
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || count < 1 {
+		return RateLimit{}, errors.New(`want REQUESTS/PERIOD with a positive count, e.g. "1000/1m"`)
+	}
+	period, err := time.ParseDuration(strings.TrimSpace(p))
+	if err != nil || period <= 0 {
+		return RateLimit{}, errors.New(`want REQUESTS/PERIOD with a positive Go duration, e.g. "1000/1m"`)
+	}
+	return RateLimit{Requests: count, Period: period}, nil
 }
 
 // DefaultRateLimit is Config.RateLimit's default: 1000 requests a minute

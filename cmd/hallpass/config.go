@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallpass/hallpass/api/manage"
 	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
@@ -61,6 +62,10 @@ type config struct {
 	// included (HALLPASS_REQUEST_TIMEOUT, a Go duration, default
 	// server.DefaultRequestTimeout; below server.ConnTimeout).
 	RequestTimeout time.Duration
+	// ManageRateLimit is each API key's budget on the management API
+	// (HALLPASS_MANAGE_RATE_LIMIT, "REQUESTS/PERIOD", e.g. "1000/1m";
+	// default manage.DefaultRateLimit).
+	ManageRateLimit manage.RateLimit
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -122,6 +127,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("HALLPASS_REQUEST_TIMEOUT %q: must be a Go duration above 0 and below %s (e.g. \"15s\")", v, server.ConnTimeout)
 		}
 		c.RequestTimeout = d
+	}
+	c.ManageRateLimit = manage.DefaultRateLimit
+	if v := getenv("HALLPASS_MANAGE_RATE_LIMIT"); v != "" {
+		l, err := manage.ParseRateLimit(v)
+		if err != nil {
+			return c, fmt.Errorf("HALLPASS_MANAGE_RATE_LIMIT %q: %w", v, err)
+		}
+		c.ManageRateLimit = l
 	}
 	if tp := getenv("HALLPASS_TRUSTED_PROXIES"); tp != "" {
 		for _, p := range strings.Split(tp, ",") {

@@ -61,6 +61,7 @@ func (c *cli) assemblyConfig(d *deps) (assembly.Config, error) {
 		UnsentMailRetention:   c.cfg.UnsentMailRetention,
 		AuditRetention:        c.cfg.AuditRetention,
 		RequestTimeout:        c.cfg.RequestTimeout,
+		ManageRateLimit:       c.cfg.ManageRateLimit,
 		BenchCeiling:          benchCeilingEnabled(),
 	}
 	if cfg.SessionLocalCache == 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallpass/hallpass/api/manage"
 	"github.com/hallpass/hallpass/api/server"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/testenv"
@@ -115,6 +116,7 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 		"HALLPASS_AUDIT_RETENTION":               "400d",
 		"HALLPASS_SMTP_URL":                      "smtp://127.0.0.1:2525",
 		"HALLPASS_REQUEST_TIMEOUT":               "7s",
+		"HALLPASS_MANAGE_RATE_LIMIT":             "50/1s",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -129,7 +131,8 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 		strings.Join(a.TrustedProxies, " ") != "10.0.0.1 10.1.0.0/16" || a.HIBPURL != "https://hibp.example" ||
 		a.TenantPendingLimit != 77 || a.SessionLocalCache != 500 || !a.SocialPrivateNetworks || a.TenantsPerUser != 3 ||
 		a.SentMailRetention != 72*time.Hour || a.UnsentMailRetention != 48*time.Hour || a.AuditRetention != 400*24*time.Hour ||
-		a.RequestTimeout != 7*time.Second || a.MailSender == nil || a.BenchCeiling {
+		a.RequestTimeout != 7*time.Second || a.MailSender == nil || a.BenchCeiling ||
+		a.ManageRateLimit != (manage.RateLimit{Requests: 50, Period: time.Second}) {
 		t.Fatalf("assembly config %+v", a)
 	}
 	if a.SessionCacheNamespace != "" || a.LimiterTimeout != 0 || a.PasswordHasher != nil || a.SocialEndpoints != nil ||
@@ -154,6 +157,15 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 	// positive duration below the connection's timeout stops the boot.
 	if a.RequestTimeout != server.DefaultRequestTimeout {
 		t.Fatalf("default request timeout %v", a.RequestTimeout)
+	}
+	if a.ManageRateLimit != manage.DefaultRateLimit {
+		t.Fatalf("default management API rate limit %+v", a.ManageRateLimit)
+	}
+	for _, bad := range []string{"x", "10", "0/1m", "-5/1m", "10/0s", "10/-1m", "10/x", "/1m"} {
+		_, err := loadConfig(func(k string) string { return map[string]string{"HALLPASS_MANAGE_RATE_LIMIT": bad}[k] })
+		if err == nil || !strings.Contains(err.Error(), "HALLPASS_MANAGE_RATE_LIMIT") {
+			t.Errorf("HALLPASS_MANAGE_RATE_LIMIT=%q: %v", bad, err)
+		}
 	}
 	for _, bad := range []string{"x", "15", "-1s", "0", "0s", "30s", "1h"} {
 		_, err := loadConfig(func(k string) string { return map[string]string{"HALLPASS_REQUEST_TIMEOUT": bad}[k] })

@@ -86,6 +86,7 @@ func bench(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		{"login", b.login},
 		{"refresh", b.refresh},
 		{"config", b.config},
+		{"manage", b.manage},
 	}
 	for _, s := range steps {
 		if !cfg.has(s.name) {

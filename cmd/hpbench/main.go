@@ -46,7 +46,7 @@ const (
 	defaultDuration = 10 * time.Second
 )
 
-var allScenarios = []string{"ceiling", "session", "jwt", "login", "refresh", "config"}
+var allScenarios = []string{"ceiling", "session", "jwt", "login", "refresh", "config", "manage"}
 
 // Config is the run's settings (in the JSON too).
 type Config struct {
@@ -198,7 +198,7 @@ func (c Config) validate() error {
 		}
 	}
 	needsDB := slices.Contains(c.Scenarios, "config") || slices.ContainsFunc(c.Scenarios, func(s string) bool {
-		return s == "session" || s == "jwt" || s == "login" || s == "refresh"
+		return s == "session" || s == "jwt" || s == "login" || s == "refresh" || s == "manage"
 	})
 	if needsDB && (c.DatabaseURL == "" || c.MasterKey == "") {
 		return errors.New("creating the bench tenants needs HALLPASS_DATABASE_URL and HALLPASS_MASTER_KEY (the server's)")

@@ -173,6 +173,11 @@ func (b *bencher) ratios() {
 		add("(a) p99 at 50% of peak (ms)", p99, "< 5", p99 < 5 && o.Dropped == 0 && o.Errors == 0,
 			fmt.Sprintf("open loop %.0f/s, p50 %s, %d errors, %d dropped", o.Rate, us(o.Latency.P50), o.Errors, o.Dropped))
 	}
+	if o := find("g", "management API: get user at", "open"); o != nil {
+		p99 := o.Latency.P99 / 1000
+		add("(g) management get-user p99 at 50% of peak (ms)", p99, "< 5", p99 < 5 && o.Dropped == 0 && o.Errors == 0,
+			fmt.Sprintf("open loop %.0f/s, p50 %s, %d errors, %d dropped", o.Rate, us(o.Latency.P50), o.Errors, o.Dropped))
+	}
 	if c := find("c", "auth/login", "closed"); c != nil && r.Argon2 != nil {
 		v := c.OKRPS / r.Argon2.Limit
 		add("(c)/argon2 limit login", v, ">= 0.85", v >= 0.85, fmt.Sprintf("%.1f / %.1f logins/s", c.OKRPS, r.Argon2.Limit))

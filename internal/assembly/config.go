@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/api/manage"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/quota"
@@ -41,6 +42,9 @@ type Config struct {
 	// RequestTimeout bounds each request, its Postgres and Redis calls
 	// included (server.DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
+	// ManageRateLimit is each API key's budget on the management API
+	// (HALLPASS_MANAGE_RATE_LIMIT; manage.DefaultRateLimit when zero).
+	ManageRateLimit manage.RateLimit
 	// HIBPURL is the base of the Pwned Passwords API asked for tenants with
 	// HALLPASS_PASSWORD_BREACH_CHECK (HALLPASS_HIBP_URL;
 	// passwords.DefaultBreachURL when empty).
