@@ -236,6 +236,9 @@ func walk(t *testing.T, w *World, doc *document, op manage.Operation, build Buil
 	}
 	for _, owner := range owners {
 		call := build(t, w, w.A)
+		if err := doc.checkRequest(op, call); err != nil {
+			t.Errorf("%s: the fixture's request departs from the document: %v", op.ID, err)
+		}
 		r := send("allowed "+ownerName(owner), call, w.key(t, owner, []apikeys.Scope{op.Scope}))
 		if r.Code != op.SuccessStatus() {
 			t.Errorf("%s key with %s: want %d, got %d: %s", ownerName(owner), op.Scope, op.SuccessStatus(), r.Code, r.Body)
@@ -512,6 +515,34 @@ func (d *document) check(op manage.Operation, r *apitest.Response) error {
 	}
 	if err := s.Validate(inst); err != nil {
 		return fmt.Errorf("%v\n%s", err, r.Body)
+	}
+	return nil
+}
+
+// checkRequest says how a request the fixture sends departs from what the
+// document declares of op: a query parameter it does not name, or no body
+// where it requires one. (An operation that reads what it does not declare
+// is undocumented input.)
+func (d *document) checkRequest(op manage.Operation, call Call) error {
+	o := d.lookup("paths", op.Path, strings.ToLower(op.Method))
+	declared := map[string]bool{}
+	params, _ := o["parameters"].([]any)
+	for _, p := range params {
+		if p, ok := p.(map[string]any); ok && p["in"] == "query" {
+			declared[p["name"].(string)] = true
+		}
+	}
+	for name := range call.Query {
+		if !declared[name] {
+			return fmt.Errorf("query parameter %q is not declared", name)
+		}
+	}
+	body, _ := o["requestBody"].(map[string]any)
+	if call.Body == nil && body["required"] == true {
+		return errors.New("no body, but the document requires one")
+	}
+	if call.Body != nil && body == nil {
+		return errors.New("a body, but the document declares none")
 	}
 	return nil
 }

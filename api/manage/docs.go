@@ -46,7 +46,8 @@ type opView struct {
 		Schema                Schema
 	}
 	RequestBody *struct {
-		Content map[string]struct{ Schema Schema }
+		Required bool
+		Content  map[string]struct{ Schema Schema }
 	}
 	Responses map[string]struct {
 		Ref         string `json:"$ref"`
@@ -103,6 +104,9 @@ func renderDocs(doc []byte) ([]byte, error) {
 			if op.RequestBody != nil {
 				for _, c := range op.RequestBody.Content {
 					p.Request = typeHTML(c.Schema)
+				}
+				if !op.RequestBody.Required {
+					p.Request += " (optional)"
 				}
 			}
 			for st, r := range op.Responses {

@@ -206,7 +206,7 @@ func OpenAPI(ops []Operation) ([]byte, error) {
 			o["parameters"] = params
 		}
 		if op.Request != nil {
-			o["requestBody"] = map[string]any{"required": true,
+			o["requestBody"] = map[string]any{"required": !op.OptionalBody,
 				"content": map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": r.of(op.Request)}}}
 		}
 		if paths[op.Path] == nil {

@@ -138,13 +138,15 @@ func TestOperationDocumentation(t *testing.T) {
 	del := Operation{ID: "deleteThing", Method: http.MethodDelete, Path: "/tenants/{slug}/things/{id}", Scope: apikeys.UsersWrite, Summary: "Delete a thing"}
 	create := Operation{ID: "createTenantThing", Method: http.MethodPost, Path: "/tenants", Scope: apikeys.TenantsWrite,
 		Summary: "Create", Request: reflInner{}, Status: http.StatusCreated, Response: reflInner{}}
+	poke := Operation{ID: "pokeThing", Method: http.MethodPost, Path: "/tenants/{slug}/things/{id}/poke", Scope: apikeys.UsersWrite,
+		Summary: "Poke", Request: reflInner{}, OptionalBody: true, Status: http.StatusAccepted, Response: reflInner{}}
 	if !list.IsList() || del.IsList() || list.SuccessStatus() != 200 || del.SuccessStatus() != 204 || create.SuccessStatus() != 201 {
 		t.Fatal("IsList or SuccessStatus")
 	}
 	if list.Tag() != "things" || del.Tag() != "things" || create.Tag() != "tenants" {
 		t.Errorf("tags %s %s %s", list.Tag(), del.Tag(), create.Tag())
 	}
-	raw, err := OpenAPI([]Operation{list, del, create})
+	raw, err := OpenAPI([]Operation{list, del, create, poke})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +191,9 @@ func TestOperationDocumentation(t *testing.T) {
 	c := doc.Paths["/tenants"]["post"]
 	if c.Responses["201"] == nil || c.Responses["415"] == nil || c.Responses["404"] != nil || c.RequestBody["required"] != true {
 		t.Errorf("create: %v %v", c.Responses, c.RequestBody)
+	}
+	if p := doc.Paths["/tenants/{slug}/things/{id}/poke"]["post"]; p.RequestBody["required"] != false || p.RequestBody["content"] == nil {
+		t.Errorf("an optional body: %v", p.RequestBody)
 	}
 	if _, err := OpenAPI([]Operation{del, del}); err == nil {
 		t.Error("two operations on one method and path accepted")

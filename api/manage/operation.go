@@ -27,6 +27,10 @@ type Operation struct {
 	Query []Param
 	// Request is a zero value of the JSON body's type (nil: no body).
 	Request any
+	// OptionalBody says the body may be left out (the document's
+	// requestBody is then not required): Request is what it reads when
+	// one is sent.
+	OptionalBody bool
 	// Status is the success status; Response a zero value of its body's
 	// type (nil: no body, 204).
 	Status   int

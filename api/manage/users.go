@@ -117,7 +117,15 @@ func (a *API) userOperations() []Operation {
 	return []Operation{
 		{ID: "listUsers", Method: http.MethodGet, Path: users, Scope: apikeys.UsersRead,
 			Summary: "List users (newest first; filters email, username, query, active, created_after, created_before)",
-			Status:  http.StatusOK, Response: Page[UserOut]{}, Handle: a.listUsers},
+			Status:  http.StatusOK, Response: Page[UserOut]{}, Handle: a.listUsers,
+			Query: []Param{
+				{Name: "email", Description: "Only users holding this address, compared as sign-in compares addresses."},
+				{Name: "username", Description: "Only the user with this username, compared as sign-in compares usernames."},
+				{Name: "query", Description: "Only users whose username or one of whose addresses contains this text (case-insensitive)."},
+				{Name: "active", Type: false, Description: "Only active (true) or disabled (false) users."},
+				{Name: "created_after", Type: time.Time{}, Description: "Only users created at or after this time (RFC 3339)."},
+				{Name: "created_before", Type: time.Time{}, Description: "Only users created strictly before this time (RFC 3339)."},
+			}},
 		{ID: "createUser", Method: http.MethodPost, Path: users, Scope: apikeys.UsersWrite,
 			Summary: "Create a user (with a password, an existing password hash, or none)", Request: UserIn{},
 			Status: http.StatusCreated, Response: UserOut{}, Handle: a.createUser},
@@ -146,7 +154,7 @@ func (a *API) userOperations() []Operation {
 			Summary: "Remove all of a user's second factors (reset MFA); their sessions end",
 			Status:  http.StatusOK, Response: AuthenticatorsRemoved{}, Handle: a.resetUserAuthenticators},
 		{ID: "sendUserVerificationMail", Method: http.MethodPost, Path: user + "/verification-mail", Scope: apikeys.UsersWrite,
-			Summary: "Mail a verification link for one of a user's unverified addresses", Request: VerificationMailIn{},
+			Summary: "Mail a verification link for one of a user's unverified addresses", Request: VerificationMailIn{}, OptionalBody: true,
 			Status: http.StatusAccepted, Response: VerificationMailOut{}, Handle: a.sendUserVerificationMail},
 	}
 }
