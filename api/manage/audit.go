@@ -25,11 +25,11 @@ type AuditEventOut struct {
 	Details map[string]any `json:"details"`
 }
 
-func (a *API) auditOperations() []Operation {
+func (h auditHandlers) auditOperations() []Operation {
 	return []Operation{
 		{ID: "listAuditEvents", Method: http.MethodGet, Path: "/tenants/{slug}/audit-events", Scope: apikeys.AuditRead,
 			Summary: "List a tenant's audit events, newest first (filters: action, actor, target, since, until)",
-			Status:  http.StatusOK, Response: Page[AuditEventOut]{}, Handle: a.listAuditEvents,
+			Status:  http.StatusOK, Response: Page[AuditEventOut]{}, Handle: h.listAuditEvents,
 			Query: []Param{
 				{Name: "action", Description: "Only events of this action (\"user.create\")."},
 				{Name: "actor", Description: "Only events by this actor (\"apikey:<id>\", an admin's email)."},
@@ -46,7 +46,7 @@ type auditPosition struct {
 	ID int64 `json:"id"`
 }
 
-func (a *API) listAuditEvents(c *fiber.Ctx, r *Request) error {
+func (h auditHandlers) listAuditEvents(c *fiber.Ctx, r *Request) error {
 	limit, err := pageSize(c)
 	if err != nil {
 		return err
@@ -78,12 +78,12 @@ func (a *API) listAuditEvents(c *fiber.Ctx, r *Request) error {
 	var before audit.Cursor
 	if cur := c.Query("cursor"); cur != "" {
 		var pos auditPosition
-		if err := a.cursors.decode(scope, cur, &pos); err != nil {
+		if err := h.cursors.decode(scope, cur, &pos); err != nil {
 			return err
 		}
 		before = audit.Cursor{At: time.UnixMicro(pos.At).UTC(), ID: pos.ID}
 	}
-	list, err := audit.ListFiltered(c.UserContext(), a.cfg.Pool, r.Tenant.ID, f, before, limit+1)
+	list, err := audit.ListFiltered(c.UserContext(), h.cfg.Pool, r.Tenant.ID, f, before, limit+1)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (a *API) listAuditEvents(c *fiber.Ctx, r *Request) error {
 	for i, e := range list {
 		if i == limit {
 			last := list[i-1]
-			if page.NextCursor, err = a.cursors.encode(scope, auditPosition{At: last.At.UnixMicro(), ID: last.ID}); err != nil {
+			if page.NextCursor, err = h.cursors.encode(scope, auditPosition{At: last.At.UnixMicro(), ID: last.ID}); err != nil {
 				return err
 			}
 			break

@@ -39,17 +39,17 @@ type DomainAdd struct {
 // before serving (tests answer from a map).
 func (a *API) SetTXTResolver(r tenants.TXTResolver) { a.cfg.TXT = r }
 
-func (a *API) domainOperations() []Operation {
+func (h domainHandlers) domainOperations() []Operation {
 	return []Operation{
 		{ID: "listDomains", Method: http.MethodGet, Path: "/tenants/{slug}/domains", Scope: apikeys.DomainsRead,
-			Summary: "List a tenant's custom domains", Status: http.StatusOK, Response: DomainList{}, Handle: a.listDomains},
+			Summary: "List a tenant's custom domains", Status: http.StatusOK, Response: DomainList{}, Handle: h.listDomains},
 		{ID: "addDomain", Method: http.MethodPost, Path: "/tenants/{slug}/domains", Scope: apikeys.DomainsWrite,
 			Summary: "Claim a custom domain (unverified)", Request: DomainAdd{}, Status: http.StatusCreated, Response: DomainOut{},
-			Handle: a.addDomain},
+			Handle: h.addDomain},
 		{ID: "verifyDomain", Method: http.MethodPost, Path: "/tenants/{slug}/domains/{domain}/verify", Scope: apikeys.DomainsWrite,
-			Summary: "Verify a custom domain by its DNS TXT record", Status: http.StatusOK, Response: DomainOut{}, Handle: a.verifyDomain},
+			Summary: "Verify a custom domain by its DNS TXT record", Status: http.StatusOK, Response: DomainOut{}, Handle: h.verifyDomain},
 		{ID: "removeDomain", Method: http.MethodDelete, Path: "/tenants/{slug}/domains/{domain}", Scope: apikeys.DomainsWrite,
-			Summary: "Remove a custom domain", Status: http.StatusNoContent, Handle: a.removeDomain},
+			Summary: "Remove a custom domain", Status: http.StatusNoContent, Handle: h.removeDomain},
 	}
 }
 
@@ -68,16 +68,16 @@ func domainOut(d tenants.Domain) DomainOut {
 
 // freshTenant reads the request's tenant from the store, not the cache: a
 // domain added a moment ago on another node is listed.
-func (a *API) freshTenant(c *fiber.Ctx, r *Request) (*tenants.Tenant, error) {
-	t, err := a.cfg.Store.Get(c.UserContext(), r.Tenant.Slug)
+func (h domainHandlers) freshTenant(c *fiber.Ctx, r *Request) (*tenants.Tenant, error) {
+	t, err := h.cfg.Store.Get(c.UserContext(), r.Tenant.Slug)
 	if err != nil {
 		return nil, tenantError(err, "")
 	}
 	return t, nil
 }
 
-func (a *API) listDomains(c *fiber.Ctx, r *Request) error {
-	t, err := a.freshTenant(c, r)
+func (h domainHandlers) listDomains(c *fiber.Ctx, r *Request) error {
+	t, err := h.freshTenant(c, r)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (a *API) listDomains(c *fiber.Ctx, r *Request) error {
 	return c.JSON(out)
 }
 
-func (a *API) addDomain(c *fiber.Ctx, r *Request) error {
+func (h domainHandlers) addDomain(c *fiber.Ctx, r *Request) error {
 	var in DomainAdd
 	if err := decodeBody(c, &in); err != nil {
 		return err
@@ -98,11 +98,11 @@ func (a *API) addDomain(c *fiber.Ctx, r *Request) error {
 		return Invalid("The domain is not a valid host name.", FieldError{Field: "/domain", Code: "invalid_domain",
 			Message: "a host name such as auth.example.com: letters, digits and hyphens, at least two labels, no scheme or path"})
 	}
-	if a.cfg.Addressing != nil && a.cfg.Addressing.Owns(d) {
+	if h.cfg.Addressing != nil && h.cfg.Addressing.Owns(d) {
 		return Invalid("The domain belongs to the platform.", FieldError{Field: "/domain", Code: "platform_domain",
 			Message: d + " belongs to the platform: the tenant is reached there already"})
 	}
-	dom, err := a.cfg.Store.AddDomain(c.UserContext(), r.Tenant.Slug, d, r.Key.Actor())
+	dom, err := h.cfg.Store.AddDomain(c.UserContext(), r.Tenant.Slug, d, r.Key.Actor())
 	if errors.Is(err, tenants.ErrDomainTaken) {
 		// This tenant's claim, or another tenant's verified domain: the
 		// answer does not say which tenant holds it.
@@ -115,12 +115,12 @@ func (a *API) addDomain(c *fiber.Ctx, r *Request) error {
 	return c.Status(http.StatusCreated).JSON(domainOut(dom))
 }
 
-func (a *API) verifyDomain(c *fiber.Ctx, r *Request) error {
-	t, err := a.freshTenant(c, r)
+func (h domainHandlers) verifyDomain(c *fiber.Ctx, r *Request) error {
+	t, err := h.freshTenant(c, r)
 	if err != nil {
 		return err
 	}
-	dom, err := a.cfg.Store.VerifyDomain(c.UserContext(), t, c.Params("domain"), a.cfg.TXT, r.Key.Actor())
+	dom, err := h.cfg.Store.VerifyDomain(c.UserContext(), t, c.Params("domain"), h.cfg.TXT, r.Key.Actor())
 	switch {
 	case errors.Is(err, tenants.ErrNotFound):
 		return NotFound("domain")
@@ -135,12 +135,12 @@ func (a *API) verifyDomain(c *fiber.Ctx, r *Request) error {
 	return c.JSON(domainOut(dom))
 }
 
-func (a *API) removeDomain(c *fiber.Ctx, r *Request) error {
+func (h domainHandlers) removeDomain(c *fiber.Ctx, r *Request) error {
 	d, err := tenants.NormalizeDomain(c.Params("domain"))
 	if err != nil {
 		return NotFound("domain")
 	}
-	err = a.cfg.Store.RemoveDomain(c.UserContext(), r.Tenant.ID, d, r.Actor(c))
+	err = h.cfg.Store.RemoveDomain(c.UserContext(), r.Tenant.ID, d, r.Actor(c))
 	if errors.Is(err, tenants.ErrNotFound) {
 		return NotFound("domain")
 	}

@@ -114,16 +114,16 @@ func New(cfg Config) *API {
 // Operations lists the API's operations in document order.
 func (a *API) Operations() []Operation { return a.ops }
 
-// operations is every operation, in document order; each resource's file
-// contributes its own list.
+// operations is every operation, in document order; each resource's
+// handlers (handlers.go) contribute their own list.
 func (a *API) operations() []Operation {
 	var ops []Operation
-	ops = append(ops, a.tenantOperations()...)
-	ops = append(ops, a.settingsOperations()...)
-	ops = append(ops, a.signingKeyOperations()...)
-	ops = append(ops, a.domainOperations()...)
-	ops = append(ops, a.auditOperations()...)
-	ops = append(ops, a.userOperations()...)
+	ops = append(ops, tenantHandlers{a}.tenantOperations()...)
+	ops = append(ops, settingsHandlers{a}.settingsOperations()...)
+	ops = append(ops, signingKeyHandlers{a}.signingKeyOperations()...)
+	ops = append(ops, domainHandlers{a}.domainOperations()...)
+	ops = append(ops, auditHandlers{a}.auditOperations()...)
+	ops = append(ops, userHandlers{a}.userOperations()...)
 	return ops
 }
 

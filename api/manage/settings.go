@@ -47,18 +47,18 @@ var (
 		Detail: "The settings changed since that version; nothing was written. GET them again and retry."}
 )
 
-func (a *API) settingsOperations() []Operation {
+func (h settingsHandlers) settingsOperations() []Operation {
 	return []Operation{
 		{ID: "getSettings", Method: http.MethodGet, Path: "/tenants/{slug}/settings", Scope: apikeys.SettingsRead,
-			Summary: "Get a tenant's settings", Status: http.StatusOK, Response: SettingsOut{}, Handle: a.getSettings},
+			Summary: "Get a tenant's settings", Status: http.StatusOK, Response: SettingsOut{}, Handle: h.getSettings},
 		{ID: "patchSettings", Method: http.MethodPatch, Path: "/tenants/{slug}/settings", Scope: apikeys.SettingsWrite,
 			Summary: "Change a tenant's settings (merge; If-Match required)", Request: SettingsPatch{}, Status: http.StatusOK,
-			Response: SettingsOut{}, Handle: a.patchSettings,
+			Response: SettingsOut{}, Handle: h.patchSettings,
 			Query: []Param{{Name: "If-Match", In: "header", Required: true,
 				Description: `The settings' current ETag (their version, "3"); a stale one answers 412 and writes nothing.`}}},
 		{ID: "listSettingsHistory", Method: http.MethodGet, Path: "/tenants/{slug}/settings/history", Scope: apikeys.SettingsRead,
 			Summary: "List a tenant's settings versions, newest first", Status: http.StatusOK, Response: Page[SettingsVersionOut]{},
-			Handle: a.settingsHistory},
+			Handle: h.settingsHistory},
 	}
 }
 
@@ -75,8 +75,8 @@ func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
 // getSettings reads the tenant afresh (not the cache): the ETag must be the
 // version a PATCH will be checked against.
-func (a *API) getSettings(c *fiber.Ctx, r *Request) error {
-	t, err := a.cfg.Store.Get(c.UserContext(), r.Tenant.Slug)
+func (h settingsHandlers) getSettings(c *fiber.Ctx, r *Request) error {
+	t, err := h.cfg.Store.Get(c.UserContext(), r.Tenant.Slug)
 	if err != nil {
 		return tenantError(err, "")
 	}
@@ -100,7 +100,7 @@ func ifMatch(c *fiber.Ctx) (int, error) {
 	return 0, errPreconditionFailed
 }
 
-func (a *API) patchSettings(c *fiber.Ctx, r *Request) error {
+func (h settingsHandlers) patchSettings(c *fiber.Ctx, r *Request) error {
 	version, err := ifMatch(c)
 	if err != nil {
 		return err
@@ -109,7 +109,7 @@ func (a *API) patchSettings(c *fiber.Ctx, r *Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.cfg.Store.UpdateSettingsAt(c.UserContext(), r.Tenant.Slug, version, body, r.Key.Actor())
+	t, err := h.cfg.Store.UpdateSettingsAt(c.UserContext(), r.Tenant.Slug, version, body, r.Key.Actor())
 	if errors.Is(err, tenants.ErrStaleSettings) {
 		return errPreconditionFailed
 	}
@@ -139,7 +139,7 @@ func jsonObjectBody(c *fiber.Ctx) ([]byte, error) {
 }
 
 // settingsHistory pages through the tenant's settings versions.
-func (a *API) settingsHistory(c *fiber.Ctx, r *Request) error {
+func (h settingsHandlers) settingsHistory(c *fiber.Ctx, r *Request) error {
 	limit, err := pageSize(c)
 	if err != nil {
 		return err
@@ -147,18 +147,18 @@ func (a *API) settingsHistory(c *fiber.Ctx, r *Request) error {
 	scope := "settings-history:" + r.Tenant.ID.String()
 	before := 0
 	if cur := c.Query("cursor"); cur != "" {
-		if err := a.cursors.decode(scope, cur, &before); err != nil {
+		if err := h.cursors.decode(scope, cur, &before); err != nil {
 			return err
 		}
 	}
-	list, err := a.cfg.Store.SettingsHistoryBefore(c.UserContext(), r.Tenant.ID, before, limit+1)
+	list, err := h.cfg.Store.SettingsHistoryBefore(c.UserContext(), r.Tenant.ID, before, limit+1)
 	if err != nil {
 		return err
 	}
 	page := Page[SettingsVersionOut]{Items: []SettingsVersionOut{}}
 	for i, v := range list {
 		if i == limit {
-			if page.NextCursor, err = a.cursors.encode(scope, list[i-1].Version); err != nil {
+			if page.NextCursor, err = h.cursors.encode(scope, list[i-1].Version); err != nil {
 				return err
 			}
 			break

@@ -42,15 +42,15 @@ type SigningKeyRotate struct {
 	PublishDelaySeconds int `json:"publish_delay_seconds,omitempty"`
 }
 
-func (a *API) signingKeyOperations() []Operation {
+func (h signingKeyHandlers) signingKeyOperations() []Operation {
 	return []Operation{
 		{ID: "listSigningKeys", Method: http.MethodGet, Path: "/tenants/{slug}/signing-keys", Scope: apikeys.KeysRead,
-			Summary: "List a tenant's JWT signing keys", Status: http.StatusOK, Response: SigningKeyList{}, Handle: a.listSigningKeys},
+			Summary: "List a tenant's JWT signing keys", Status: http.StatusOK, Response: SigningKeyList{}, Handle: h.listSigningKeys},
 		{ID: "rotateSigningKey", Method: http.MethodPost, Path: "/tenants/{slug}/signing-keys", Scope: apikeys.KeysWrite,
 			Summary: "Rotate a tenant's JWT signing key", Request: SigningKeyRotate{}, Status: http.StatusCreated,
-			Response: SigningKeyOut{}, Handle: a.rotateSigningKey},
+			Response: SigningKeyOut{}, Handle: h.rotateSigningKey},
 		{ID: "retireSigningKey", Method: http.MethodPost, Path: "/tenants/{slug}/signing-keys/{kid}/retire", Scope: apikeys.KeysWrite,
-			Summary: "Retire a signing key", Status: http.StatusNoContent, Handle: a.retireSigningKey},
+			Summary: "Retire a signing key", Status: http.StatusNoContent, Handle: h.retireSigningKey},
 	}
 }
 
@@ -67,8 +67,8 @@ func signingKeyOut(k *tenants.SigningKey) SigningKeyOut {
 		PublicJWK: k.PublicJWK}
 }
 
-func (a *API) listSigningKeys(c *fiber.Ctx, r *Request) error {
-	list, err := a.cfg.SigningKeys.List(c.UserContext(), r.Tenant)
+func (h signingKeyHandlers) listSigningKeys(c *fiber.Ctx, r *Request) error {
+	list, err := h.cfg.SigningKeys.List(c.UserContext(), r.Tenant)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (a *API) listSigningKeys(c *fiber.Ctx, r *Request) error {
 // maxPublishDelay bounds a rotation's publish delay (30 days).
 const maxPublishDelay = 30 * 24 * 3600
 
-func (a *API) rotateSigningKey(c *fiber.Ctx, r *Request) error {
+func (h signingKeyHandlers) rotateSigningKey(c *fiber.Ctx, r *Request) error {
 	var in SigningKeyRotate
 	// An empty body rotates with the defaults.
 	if len(c.Request().Body()) > 0 {
@@ -94,7 +94,7 @@ func (a *API) rotateSigningKey(c *fiber.Ctx, r *Request) error {
 		return Invalid("The publish delay is out of range.", FieldError{Field: "/publish_delay_seconds", Code: "out_of_range",
 			Message: "publish_delay_seconds must be from 0 to 2592000"})
 	}
-	k, err := a.cfg.SigningKeys.Rotate(c.UserContext(), r.Tenant, in.Alg, time.Duration(in.PublishDelaySeconds)*time.Second, r.Key.Actor())
+	k, err := h.cfg.SigningKeys.Rotate(c.UserContext(), r.Tenant, in.Alg, time.Duration(in.PublishDelaySeconds)*time.Second, r.Key.Actor())
 	switch {
 	case errors.Is(err, tenants.ErrUnsupportedAlgorithm):
 		return Invalid("The algorithm is not supported.", FieldError{Field: "/alg", Code: "unsupported_algorithm", Message: err.Error()})
@@ -106,8 +106,8 @@ func (a *API) rotateSigningKey(c *fiber.Ctx, r *Request) error {
 	return c.Status(http.StatusCreated).JSON(signingKeyOut(k))
 }
 
-func (a *API) retireSigningKey(c *fiber.Ctx, r *Request) error {
-	err := a.cfg.SigningKeys.Retire(c.UserContext(), r.Tenant, c.Params("kid"), r.Key.Actor())
+func (h signingKeyHandlers) retireSigningKey(c *fiber.Ctx, r *Request) error {
+	err := h.cfg.SigningKeys.Retire(c.UserContext(), r.Tenant, c.Params("kid"), r.Key.Actor())
 	switch {
 	case errors.Is(err, tenants.ErrKeyNotFound):
 		return NotFound("signing key")

@@ -44,45 +44,45 @@ func tenantOut(t *tenants.Tenant) TenantOut {
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
 }
 
-func (a *API) tenantOperations() []Operation {
+func (h tenantHandlers) tenantOperations() []Operation {
 	return []Operation{
 		{ID: "listTenants", Method: http.MethodGet, Path: "/tenants", Scope: apikeys.TenantsRead,
-			Summary: "List tenants", Status: http.StatusOK, Response: Page[TenantOut]{}, Handle: a.listTenants},
+			Summary: "List tenants", Status: http.StatusOK, Response: Page[TenantOut]{}, Handle: h.listTenants},
 		{ID: "createTenant", Method: http.MethodPost, Path: "/tenants", Scope: apikeys.TenantsWrite,
-			Summary: "Create a tenant", Request: TenantCreate{}, Status: http.StatusCreated, Response: TenantOut{}, Handle: a.createTenant},
+			Summary: "Create a tenant", Request: TenantCreate{}, Status: http.StatusCreated, Response: TenantOut{}, Handle: h.createTenant},
 		{ID: "getTenant", Method: http.MethodGet, Path: "/tenants/{slug}", Scope: apikeys.TenantsRead,
-			Summary: "Get a tenant", Status: http.StatusOK, Response: TenantOut{}, Handle: a.getTenant},
+			Summary: "Get a tenant", Status: http.StatusOK, Response: TenantOut{}, Handle: h.getTenant},
 		{ID: "renameTenant", Method: http.MethodPatch, Path: "/tenants/{slug}", Scope: apikeys.TenantsWrite,
-			Summary: "Rename a tenant", Request: TenantPatch{}, Status: http.StatusOK, Response: TenantOut{}, Handle: a.renameTenant},
+			Summary: "Rename a tenant", Request: TenantPatch{}, Status: http.StatusOK, Response: TenantOut{}, Handle: h.renameTenant},
 		{ID: "deleteTenant", Method: http.MethodDelete, Path: "/tenants/{slug}", Scope: apikeys.TenantsWrite,
-			Summary: "Delete a tenant and everything it holds", Status: http.StatusNoContent, Handle: a.deleteTenant},
+			Summary: "Delete a tenant and everything it holds", Status: http.StatusNoContent, Handle: h.deleteTenant},
 	}
 }
 
-func (a *API) getTenant(c *fiber.Ctx, r *Request) error {
+func (h tenantHandlers) getTenant(c *fiber.Ctx, r *Request) error {
 	return c.JSON(tenantOut(r.Tenant))
 }
 
 // listTenants pages through every tenant by slug.
-func (a *API) listTenants(c *fiber.Ctx, r *Request) error {
+func (h tenantHandlers) listTenants(c *fiber.Ctx, r *Request) error {
 	limit, err := pageSize(c)
 	if err != nil {
 		return err
 	}
 	var after string
 	if cur := c.Query("cursor"); cur != "" {
-		if err := a.cursors.decode("tenants", cur, &after); err != nil {
+		if err := h.cursors.decode("tenants", cur, &after); err != nil {
 			return err
 		}
 	}
-	list, err := a.cfg.Store.List(c.UserContext(), tenants.ListOptions{After: after, Limit: limit + 1})
+	list, err := h.cfg.Store.List(c.UserContext(), tenants.ListOptions{After: after, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
 	page := Page[TenantOut]{Items: []TenantOut{}}
 	for i, t := range list {
 		if i == limit {
-			if page.NextCursor, err = a.cursors.encode("tenants", list[i-1].Slug); err != nil {
+			if page.NextCursor, err = h.cursors.encode("tenants", list[i-1].Slug); err != nil {
 				return err
 			}
 			break
@@ -92,7 +92,7 @@ func (a *API) listTenants(c *fiber.Ctx, r *Request) error {
 	return c.JSON(page)
 }
 
-func (a *API) createTenant(c *fiber.Ctx, r *Request) error {
+func (h tenantHandlers) createTenant(c *fiber.Ctx, r *Request) error {
 	var in TenantCreate
 	if err := decodeBody(c, &in); err != nil {
 		return err
@@ -104,7 +104,7 @@ func (a *API) createTenant(c *fiber.Ctx, r *Request) error {
 			return err
 		}
 	}
-	t, err := a.cfg.Store.Create(c.UserContext(), tenants.CreateInput{Slug: in.Slug, Name: in.Name, Settings: doc}, r.Key.Actor())
+	t, err := h.cfg.Store.Create(c.UserContext(), tenants.CreateInput{Slug: in.Slug, Name: in.Name, Settings: doc}, r.Key.Actor())
 	if err != nil {
 		return tenantError(err, "/settings")
 	}
@@ -112,20 +112,20 @@ func (a *API) createTenant(c *fiber.Ctx, r *Request) error {
 	return c.Status(http.StatusCreated).JSON(tenantOut(t))
 }
 
-func (a *API) renameTenant(c *fiber.Ctx, r *Request) error {
+func (h tenantHandlers) renameTenant(c *fiber.Ctx, r *Request) error {
 	var in TenantPatch
 	if err := decodeBody(c, &in); err != nil {
 		return err
 	}
-	t, err := a.cfg.Store.Rename(c.UserContext(), r.Tenant.Slug, in.Name, r.Key.Actor())
+	t, err := h.cfg.Store.Rename(c.UserContext(), r.Tenant.Slug, in.Name, r.Key.Actor())
 	if err != nil {
 		return tenantError(err, "")
 	}
 	return c.JSON(tenantOut(t))
 }
 
-func (a *API) deleteTenant(c *fiber.Ctx, r *Request) error {
-	if err := a.cfg.Store.Delete(c.UserContext(), r.Tenant.Slug, r.Key.Actor()); err != nil {
+func (h tenantHandlers) deleteTenant(c *fiber.Ctx, r *Request) error {
+	if err := h.cfg.Store.Delete(c.UserContext(), r.Tenant.Slug, r.Key.Actor()); err != nil {
 		return tenantError(err, "")
 	}
 	return c.SendStatus(http.StatusNoContent)

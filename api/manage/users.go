@@ -8,116 +8,24 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/identity"
-	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/sessions"
 )
 
 // A tenant's users: /tenants/{slug}/users. A user's {id} is the number the
 // headless API shows as user.id; an id that is not a positive number, or is
-// another tenant's user's, answers 404 exactly as a missing user does.
+// another tenant's user's, answers 404 exactly as a missing user does. The
+// bodies are in users_types.go; sessions and second factors in
+// users_sessions.go; verification mail in users_mail.go.
 
-// UserOut is a user as the API shows it.
-type UserOut struct {
-	// ID is the user's id in its tenant: the headless API's user.id.
-	ID int64 `json:"id"`
-	// Username is null when the tenant's users have none.
-	Username          *string        `json:"username"`
-	Active            bool           `json:"active"`
-	Emails            []UserEmailOut `json:"emails"`
-	CreatedAt         time.Time      `json:"created_at"`
-	LastLoginAt       *time.Time     `json:"last_login_at"`
-	HasUsablePassword bool           `json:"has_usable_password"`
-	// MFA lists the user's authenticator types (recovery_codes, totp,
-	// webauthn).
-	MFA []string `json:"mfa"`
-}
-
-// UserEmailOut is one address of a user.
-type UserEmailOut struct {
-	Email    string `json:"email"`
-	Verified bool   `json:"verified"`
-	Primary  bool   `json:"primary"`
-}
-
-// UserIn creates a user. Give password (checked by the tenant's password
-// rules and hashed) or password_hash (any format Hallpass verifies: argon2id
-// and argon2i PHC, bcrypt, Django's pbkdf2_sha256, pbkdf2_sha1, argon2,
-// bcrypt_sha256 and bcrypt; "!"… is an unusable password), or neither (an
-// unusable password).
-type UserIn struct {
-	Username *string       `json:"username,omitempty"`
-	Emails   []UserEmailIn `json:"emails"`
-	Password *string       `json:"password,omitempty"`
-	// PasswordHash is an existing hash, stored as given.
-	PasswordHash *string `json:"password_hash,omitempty"`
-	// Active defaults to true.
-	Active *bool `json:"active,omitempty"`
-}
-
-// UserEmailIn is one address of a created user; at most one is primary
-// (none: the first is).
-type UserEmailIn struct {
-	Email    string `json:"email"`
-	Verified bool   `json:"verified,omitempty"`
-	Primary  bool   `json:"primary,omitempty"`
-}
-
-// UserPatch changes a user; absent fields stay. active false is a disable
-// (the user's sessions end everywhere), true an enable.
-type UserPatch struct {
-	Username *string `json:"username,omitempty"`
-	Active   *bool   `json:"active,omitempty"`
-}
-
-// SessionOut is one of a user's live sessions.
-type SessionOut struct {
-	ID         int64     `json:"id"`
-	Client     string    `json:"client"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-}
-
-// AuthenticatorOut is one of a user's second factors (its secrets are
-// never shown).
-type AuthenticatorOut struct {
-	Type       string     `json:"type"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-}
-
-// SessionsEnded says how many live sessions an operation ended.
-type SessionsEnded struct {
-	Ended int `json:"ended"`
-}
-
-// AuthenticatorsRemoved says how many authenticators an MFA reset removed.
-type AuthenticatorsRemoved struct {
-	Removed int `json:"removed"`
-}
-
-// VerificationMailIn names the address to verify; without it (or with no
-// body), the primary address if unverified, else the first unverified one.
-type VerificationMailIn struct {
-	Email string `json:"email,omitempty"`
-}
-
-// VerificationMailOut names the address the verification mail went to.
-type VerificationMailOut struct {
-	Email string `json:"email"`
-}
-
-func (a *API) userOperations() []Operation {
+// userOperations lists the users operations.
+func (h userHandlers) userOperations() []Operation {
 	const users, user = "/tenants/{slug}/users", "/tenants/{slug}/users/{id}"
 	return []Operation{
 		{ID: "listUsers", Method: http.MethodGet, Path: users, Scope: apikeys.UsersRead,
 			Summary: "List users (newest first; filters email, username, query, active, created_after, created_before)",
-			Status:  http.StatusOK, Response: Page[UserOut]{}, Handle: a.listUsers,
+			Status:  http.StatusOK, Response: Page[UserOut]{}, Handle: h.listUsers,
 			Query: []Param{
 				{Name: "email", Description: "Only users holding this address, compared as sign-in compares addresses."},
 				{Name: "username", Description: "Only the user with this username, compared as sign-in compares usernames."},
@@ -128,34 +36,34 @@ func (a *API) userOperations() []Operation {
 			}},
 		{ID: "createUser", Method: http.MethodPost, Path: users, Scope: apikeys.UsersWrite,
 			Summary: "Create a user (with a password, an existing password hash, or none)", Request: UserIn{},
-			Status: http.StatusCreated, Response: UserOut{}, Handle: a.createUser},
+			Status: http.StatusCreated, Response: UserOut{}, Handle: h.createUser},
 		{ID: "getUser", Method: http.MethodGet, Path: user, Scope: apikeys.UsersRead,
-			Summary: "Get a user", Status: http.StatusOK, Response: UserOut{}, Handle: a.getUser},
+			Summary: "Get a user", Status: http.StatusOK, Response: UserOut{}, Handle: h.getUser},
 		{ID: "updateUser", Method: http.MethodPatch, Path: user, Scope: apikeys.UsersWrite,
 			Summary: "Change a user's username or active state", Request: UserPatch{},
-			Status: http.StatusOK, Response: UserOut{}, Handle: a.updateUser},
+			Status: http.StatusOK, Response: UserOut{}, Handle: h.updateUser},
 		{ID: "deleteUser", Method: http.MethodDelete, Path: user, Scope: apikeys.UsersWrite,
-			Summary: "Delete a user with everything of theirs", Status: http.StatusNoContent, Handle: a.deleteUser},
+			Summary: "Delete a user with everything of theirs", Status: http.StatusNoContent, Handle: h.deleteUser},
 		{ID: "disableUser", Method: http.MethodPost, Path: user + "/disable", Scope: apikeys.UsersWrite,
 			Summary: "Disable a user: they cannot sign in, and their sessions end everywhere",
-			Status:  http.StatusOK, Response: UserOut{}, Handle: a.disableUser},
+			Status:  http.StatusOK, Response: UserOut{}, Handle: h.disableUser},
 		{ID: "enableUser", Method: http.MethodPost, Path: user + "/enable", Scope: apikeys.UsersWrite,
-			Summary: "Enable a disabled user", Status: http.StatusOK, Response: UserOut{}, Handle: a.enableUser},
+			Summary: "Enable a disabled user", Status: http.StatusOK, Response: UserOut{}, Handle: h.enableUser},
 		{ID: "listUserSessions", Method: http.MethodGet, Path: user + "/sessions", Scope: apikeys.UsersRead,
-			Summary: "List a user's live sessions", Status: http.StatusOK, Response: Page[SessionOut]{}, Handle: a.listUserSessions},
+			Summary: "List a user's live sessions", Status: http.StatusOK, Response: Page[SessionOut]{}, Handle: h.listUserSessions},
 		{ID: "endUserSessions", Method: http.MethodDelete, Path: user + "/sessions", Scope: apikeys.SessionsWrite,
-			Summary: "End all of a user's sessions", Status: http.StatusOK, Response: SessionsEnded{}, Handle: a.endUserSessions},
+			Summary: "End all of a user's sessions", Status: http.StatusOK, Response: SessionsEnded{}, Handle: h.endUserSessions},
 		{ID: "endUserSession", Method: http.MethodDelete, Path: user + "/sessions/{session_id}", Scope: apikeys.SessionsWrite,
-			Summary: "End one of a user's sessions", Status: http.StatusNoContent, Handle: a.endUserSession},
+			Summary: "End one of a user's sessions", Status: http.StatusNoContent, Handle: h.endUserSession},
 		{ID: "listUserAuthenticators", Method: http.MethodGet, Path: user + "/authenticators", Scope: apikeys.UsersRead,
 			Summary: "List a user's second factors", Status: http.StatusOK, Response: Page[AuthenticatorOut]{},
-			Handle: a.listUserAuthenticators},
+			Handle: h.listUserAuthenticators},
 		{ID: "resetUserAuthenticators", Method: http.MethodDelete, Path: user + "/authenticators", Scope: apikeys.UsersWrite,
 			Summary: "Remove all of a user's second factors (reset MFA); their sessions end",
-			Status:  http.StatusOK, Response: AuthenticatorsRemoved{}, Handle: a.resetUserAuthenticators},
+			Status:  http.StatusOK, Response: AuthenticatorsRemoved{}, Handle: h.resetUserAuthenticators},
 		{ID: "sendUserVerificationMail", Method: http.MethodPost, Path: user + "/verification-mail", Scope: apikeys.UsersWrite,
 			Summary: "Mail a verification link for one of a user's unverified addresses", Request: VerificationMailIn{}, OptionalBody: true,
-			Status: http.StatusAccepted, Response: VerificationMailOut{}, Handle: a.sendUserVerificationMail},
+			Status: http.StatusAccepted, Response: VerificationMailOut{}, Handle: h.sendUserVerificationMail},
 	}
 }
 
@@ -211,33 +119,13 @@ func userProblem(err error) error {
 	return out
 }
 
-func userOut(acc *identity.Account, types []string) UserOut {
-	out := UserOut{ID: acc.ID, Active: acc.IsActive, Emails: make([]UserEmailOut, 0, len(acc.Emails)),
-		CreatedAt: acc.DateJoined.UTC(), HasUsablePassword: acc.HasUsablePassword(), MFA: types}
-	if acc.Username != "" {
-		name := acc.Username
-		out.Username = &name
-	}
-	if acc.LastLogin != nil {
-		at := acc.LastLogin.UTC()
-		out.LastLoginAt = &at
-	}
-	for _, e := range acc.Emails {
-		out.Emails = append(out.Emails, UserEmailOut{Email: e.Email, Verified: e.Verified, Primary: e.Primary})
-	}
-	if out.MFA == nil {
-		out.MFA = []string{}
-	}
-	return out
-}
-
 // answerUser answers with one user as it is now.
-func (a *API) answerUser(c *fiber.Ctx, r *Request, status int, userID int64) error {
-	acc, err := a.cfg.Users.Account(c.UserContext(), r.Tenant.ID, userID)
+func (h userHandlers) answerUser(c *fiber.Ctx, r *Request, status int, userID int64) error {
+	acc, err := h.cfg.Users.Account(c.UserContext(), r.Tenant.ID, userID)
 	if err != nil {
 		return userProblem(err)
 	}
-	types, err := a.cfg.MFA.Types(c.UserContext(), r.Tenant.ID, userID)
+	types, err := h.cfg.MFA.Types(c.UserContext(), r.Tenant.ID, userID)
 	if err != nil {
 		return err
 	}
@@ -249,7 +137,7 @@ type userCursor struct {
 	Before int64 `json:"b"`
 }
 
-func (a *API) listUsers(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) listUsers(c *fiber.Ctx, r *Request) error {
 	limit, err := pageSize(c)
 	if err != nil {
 		return err
@@ -283,19 +171,19 @@ func (a *API) listUsers(c *fiber.Ctx, r *Request) error {
 	scope := "listUsers:" + r.Tenant.ID.String()
 	var pos userCursor
 	if cur := c.Query("cursor"); cur != "" {
-		if err := a.cursors.decode(scope, cur, &pos); err != nil {
+		if err := h.cursors.decode(scope, cur, &pos); err != nil {
 			return err
 		}
 	}
 	ctx := c.UserContext()
-	found, err := a.cfg.Users.Find(ctx, r.Tenant.ID, f, pos.Before, limit+1)
+	found, err := h.cfg.Users.Find(ctx, r.Tenant.ID, f, pos.Before, limit+1)
 	if err != nil {
 		return err
 	}
 	page := Page[UserOut]{Items: make([]UserOut, 0, min(len(found), limit))}
 	if len(found) > limit {
 		found = found[:limit]
-		if page.NextCursor, err = a.cursors.encode(scope, userCursor{Before: found[len(found)-1].ID}); err != nil {
+		if page.NextCursor, err = h.cursors.encode(scope, userCursor{Before: found[len(found)-1].ID}); err != nil {
 			return err
 		}
 	}
@@ -303,7 +191,7 @@ func (a *API) listUsers(c *fiber.Ctx, r *Request) error {
 	for i := range found {
 		ids[i] = found[i].ID
 	}
-	types, err := a.cfg.MFA.TypesOf(ctx, r.Tenant.ID, ids)
+	types, err := h.cfg.MFA.TypesOf(ctx, r.Tenant.ID, ids)
 	if err != nil {
 		return err
 	}
@@ -313,7 +201,7 @@ func (a *API) listUsers(c *fiber.Ctx, r *Request) error {
 	return c.JSON(page)
 }
 
-func (a *API) createUser(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) createUser(c *fiber.Ctx, r *Request) error {
 	var in UserIn
 	if err := decodeBody(c, &in); err != nil {
 		return err
@@ -332,7 +220,7 @@ func (a *API) createUser(c *fiber.Ctx, r *Request) error {
 		n.PasswordHash, n.HasPasswordHash = *in.PasswordHash, true
 	}
 	n.Inactive = in.Active != nil && !*in.Active
-	acc, err := a.cfg.Users.Create(c.UserContext(), r.Actor(c), r.Tenant, n)
+	acc, err := h.cfg.Users.Create(c.UserContext(), r.Actor(c), r.Tenant, n)
 	if err != nil {
 		return userProblem(err)
 	}
@@ -340,15 +228,15 @@ func (a *API) createUser(c *fiber.Ctx, r *Request) error {
 	return c.Status(http.StatusCreated).JSON(userOut(acc, nil))
 }
 
-func (a *API) getUser(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) getUser(c *fiber.Ctx, r *Request) error {
 	id, err := pathID(c, "id", errNoSuchUser)
 	if err != nil {
 		return err
 	}
-	return a.answerUser(c, r, http.StatusOK, id)
+	return h.answerUser(c, r, http.StatusOK, id)
 }
 
-func (a *API) updateUser(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) updateUser(c *fiber.Ctx, r *Request) error {
 	id, err := pathID(c, "id", errNoSuchUser)
 	if err != nil {
 		return err
@@ -359,199 +247,55 @@ func (a *API) updateUser(c *fiber.Ctx, r *Request) error {
 	}
 	ctx, by := c.UserContext(), r.Actor(c)
 	// A missing user is 404 before the body's values are judged.
-	if _, err := a.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
+	if _, err := h.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
 		return userProblem(err)
 	}
 	if in.Username != nil {
-		if _, err := a.cfg.Users.SetUsername(ctx, by, r.Tenant, id, *in.Username); err != nil {
+		if _, err := h.cfg.Users.SetUsername(ctx, by, r.Tenant, id, *in.Username); err != nil {
 			return userProblem(err)
 		}
 	}
 	if in.Active != nil {
-		change := a.cfg.Users.Disable
+		change := h.cfg.Users.Disable
 		if *in.Active {
-			change = a.cfg.Users.Enable
+			change = h.cfg.Users.Enable
 		}
 		if _, err := change(ctx, by, r.Tenant.ID, id); err != nil {
 			return userProblem(err)
 		}
 	}
-	return a.answerUser(c, r, http.StatusOK, id)
+	return h.answerUser(c, r, http.StatusOK, id)
 }
 
-func (a *API) deleteUser(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) deleteUser(c *fiber.Ctx, r *Request) error {
 	id, err := pathID(c, "id", errNoSuchUser)
 	if err != nil {
 		return err
 	}
-	if err := a.cfg.Users.Delete(c.UserContext(), r.Actor(c), r.Tenant.ID, id); err != nil {
+	if err := h.cfg.Users.Delete(c.UserContext(), r.Actor(c), r.Tenant.ID, id); err != nil {
 		return userProblem(err)
 	}
 	return c.SendStatus(http.StatusNoContent)
 }
 
-func (a *API) disableUser(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) disableUser(c *fiber.Ctx, r *Request) error {
 	id, err := pathID(c, "id", errNoSuchUser)
 	if err != nil {
 		return err
 	}
-	if _, err := a.cfg.Users.Disable(c.UserContext(), r.Actor(c), r.Tenant.ID, id); err != nil {
+	if _, err := h.cfg.Users.Disable(c.UserContext(), r.Actor(c), r.Tenant.ID, id); err != nil {
 		return userProblem(err)
 	}
-	return a.answerUser(c, r, http.StatusOK, id)
+	return h.answerUser(c, r, http.StatusOK, id)
 }
 
-func (a *API) enableUser(c *fiber.Ctx, r *Request) error {
+func (h userHandlers) enableUser(c *fiber.Ctx, r *Request) error {
 	id, err := pathID(c, "id", errNoSuchUser)
 	if err != nil {
 		return err
 	}
-	if _, err := a.cfg.Users.Enable(c.UserContext(), r.Actor(c), r.Tenant.ID, id); err != nil {
+	if _, err := h.cfg.Users.Enable(c.UserContext(), r.Actor(c), r.Tenant.ID, id); err != nil {
 		return userProblem(err)
 	}
-	return a.answerUser(c, r, http.StatusOK, id)
-}
-
-func (a *API) listUserSessions(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	if _, err := a.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
-		return userProblem(err)
-	}
-	live, err := a.cfg.Users.Sessions(ctx, r.Tenant.ID, id)
-	if err != nil {
-		return err
-	}
-	page := Page[SessionOut]{Items: make([]SessionOut, 0, len(live))}
-	for _, s := range live {
-		page.Items = append(page.Items, SessionOut{ID: s.ID, Client: s.Client, IP: s.IP, UserAgent: s.UserAgent,
-			CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeen.UTC(), ExpiresAt: s.Expires.UTC()})
-	}
-	return c.JSON(page)
-}
-
-func (a *API) endUserSessions(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
-	if err != nil {
-		return err
-	}
-	n, err := a.cfg.Users.EndSessions(c.UserContext(), r.Actor(c), r.Tenant.ID, id)
-	if err != nil {
-		return userProblem(err)
-	}
-	return c.JSON(SessionsEnded{Ended: n})
-}
-
-func (a *API) endUserSession(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	// The user first: another tenant's user is a missing user, whatever
-	// the session id.
-	if _, err := a.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
-		return userProblem(err)
-	}
-	sid, err := pathID(c, "session_id", NotFound("session"))
-	if err != nil {
-		return err
-	}
-	if err := a.cfg.Users.EndSession(ctx, r.Actor(c), r.Tenant.ID, id, sid); err != nil {
-		return userProblem(err)
-	}
-	return c.SendStatus(http.StatusNoContent)
-}
-
-func (a *API) listUserAuthenticators(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	if _, err := a.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
-		return userProblem(err)
-	}
-	list, err := a.cfg.MFA.Summaries(ctx, r.Tenant.ID, id)
-	if err != nil {
-		return err
-	}
-	page := Page[AuthenticatorOut]{Items: make([]AuthenticatorOut, 0, len(list))}
-	for _, au := range list {
-		page.Items = append(page.Items, authenticatorOut(au))
-	}
-	return c.JSON(page)
-}
-
-func authenticatorOut(au *mfa.Authenticator) AuthenticatorOut {
-	out := AuthenticatorOut{Type: au.Type, CreatedAt: au.CreatedAt.UTC()}
-	if au.LastUsedAt != nil {
-		at := au.LastUsedAt.UTC()
-		out.LastUsedAt = &at
-	}
-	return out
-}
-
-func (a *API) resetUserAuthenticators(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
-	if err != nil {
-		return err
-	}
-	n, err := a.cfg.Users.ResetMFA(c.UserContext(), r.Actor(c), r.Tenant.ID, id)
-	if err != nil {
-		return userProblem(err)
-	}
-	return c.JSON(AuthenticatorsRemoved{Removed: n})
-}
-
-func (a *API) sendUserVerificationMail(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
-	if err != nil {
-		return err
-	}
-	var in VerificationMailIn
-	if len(api.RawBody(c)) > 0 {
-		if err := decodeBody(c, &in); err != nil {
-			return err
-		}
-	}
-	ctx := c.UserContext()
-	acc, err := a.cfg.Users.Account(ctx, r.Tenant.ID, id)
-	if err != nil {
-		return userProblem(err)
-	}
-	var target *identity.EmailAddress
-	for i := range acc.Emails {
-		e := &acc.Emails[i]
-		if in.Email != "" {
-			if identity.SameEmail(e.Email, in.Email) {
-				target = e
-				break
-			}
-			continue
-		}
-		// Primary first: the first unverified one is the primary if that is.
-		if !e.Verified {
-			target = e
-			break
-		}
-	}
-	switch {
-	case target == nil && in.Email != "":
-		return Invalid("The user has no such address.", FieldError{Field: "/email", Code: "unknown_email",
-			Message: "not one of the user's addresses"})
-	case target == nil || target.Verified:
-		return &Error{Status: http.StatusConflict, Code: "already_verified", Detail: "The address is verified already (or the user has no unverified address)."}
-	}
-	base := a.cfg.PublicURL + "/t/" + r.Tenant.Slug
-	if err := a.cfg.Users.SendVerification(ctx, r.Actor(c), r.Tenant, id, target.ID, base); err != nil {
-		if errors.Is(err, identity.ErrConflict) {
-			return &Error{Status: http.StatusConflict, Code: "already_verified", Detail: "The address is verified already."}
-		}
-		return userProblem(err)
-	}
-	return c.Status(http.StatusAccepted).JSON(VerificationMailOut{Email: target.Email})
+	return h.answerUser(c, r, http.StatusOK, id)
 }
