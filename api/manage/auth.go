@@ -3,6 +3,7 @@ package manage
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -64,7 +65,7 @@ func (r *Request) event(c *fiber.Ctx, target string) audit.Event {
 	if r.Tenant != nil {
 		tenant = r.Tenant.ID
 	}
-	return audit.Event{TenantID: tenant, Actor: r.Key.Actor(), IP: api.ClientIP(c), Action: "api.request",
+	return audit.Event{TenantID: tenant, At: time.Now(), Actor: r.Key.Actor(), IP: api.ClientIP(c), Action: "api.request",
 		Target: target, Details: map[string]any{"status": c.Response().StatusCode()}}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -16,18 +17,36 @@ type Batcher interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// RecordBatch writes events in one round trip and one implicit
-// transaction: all of them or none.
+// RecordBatch writes events in one round trip and one statement: all of
+// them or none. One INSERT over arrays costs Postgres a fraction of one
+// INSERT per event (a busy management API queues thousands a second). An
+// event's At, when set, is its time (the request's, not the flush's).
 func RecordBatch(ctx context.Context, db Batcher, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	for _, e := range events {
-		if err := Queue(b, e); err != nil {
+	n := len(events)
+	tenants := make([]uuid.UUID, n)
+	actors, actions, targets, ips, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at := make([]*time.Time, n)
+	for i, e := range events {
+		_, args, err := insert(e)
+		if err != nil {
 			return err
 		}
+		tenants[i] = args[0].(uuid.UUID)
+		actors[i], actions[i], targets[i], ips[i] = args[1].(string), args[2].(string), args[3].(string), args[4].(string)
+		details[i] = string(args[5].([]byte))
+		if !e.At.IsZero() {
+			t := e.At
+			at[i] = &t
+		}
 	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO audit_events (tenant_id, actor, action, target, ip, details, at)
+		SELECT t, a, ac, tg, ip, d::jsonb, coalesce(at, clock_timestamp())
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+			AS u(t, a, ac, tg, ip, d, at)`, tenants, actors, actions, targets, ips, details, at)
 	if err := db.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("audit: record %d events: %w", len(events), err)
 	}
