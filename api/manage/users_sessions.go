@@ -41,15 +41,25 @@ type AuthenticatorsRemoved struct {
 	Removed int `json:"removed"`
 }
 
-func (h userHandlers) listUserSessions(c *fiber.Ctx, r *Request) error {
+// existingUser reads the path's user id and checks that the user exists
+// in the request's tenant (another tenant's user is a missing one).
+func (h userHandlers) existingUser(c *fiber.Ctx, r *Request) (int64, error) {
 	id, err := pathID(c, "id", errNoSuchUser)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := h.cfg.Users.User(c.UserContext(), r.Tenant.ID, id); err != nil {
+		return 0, userProblem(err)
+	}
+	return id, nil
+}
+
+func (h userHandlers) listUserSessions(c *fiber.Ctx, r *Request) error {
+	id, err := h.existingUser(c, r)
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	if _, err := h.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
-		return userProblem(err)
-	}
 	live, err := h.cfg.Users.Sessions(ctx, r.Tenant.ID, id)
 	if err != nil {
 		return err
@@ -75,16 +85,13 @@ func (h userHandlers) endUserSessions(c *fiber.Ctx, r *Request) error {
 }
 
 func (h userHandlers) endUserSession(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
+	// The user first: another tenant's user is a missing user, whatever
+	// the session id.
+	id, err := h.existingUser(c, r)
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	// The user first: another tenant's user is a missing user, whatever
-	// the session id.
-	if _, err := h.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
-		return userProblem(err)
-	}
 	sid, err := pathID(c, "session_id", NotFound("session"))
 	if err != nil {
 		return err
@@ -96,14 +103,11 @@ func (h userHandlers) endUserSession(c *fiber.Ctx, r *Request) error {
 }
 
 func (h userHandlers) listUserAuthenticators(c *fiber.Ctx, r *Request) error {
-	id, err := pathID(c, "id", errNoSuchUser)
+	id, err := h.existingUser(c, r)
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	if _, err := h.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
-		return userProblem(err)
-	}
 	list, err := h.cfg.MFA.Summaries(ctx, r.Tenant.ID, id)
 	if err != nil {
 		return err
