@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/userdata"
 )
 
 // Settings are a tenant's effective settings: allauth 65.16.1's defaults with
@@ -352,6 +353,13 @@ type Settings struct {
 	// JWTAudience is put in and required of access tokens' aud; "" = none
 	// (HALLPASS_JWT_AUDIENCE).
 	JWTAudience string
+	// UserFields are the tenant's declared profile fields (HALLPASS_USER_FIELDS).
+	UserFields userdata.Fields
+	// UserSerializer adds keys to allauth's user object
+	// (HALLPASS_USER_SERIALIZER); compiled, never nil after parsing.
+	UserSerializer *userdata.Exprs
+	// JWTClaims adds claims to access tokens (HALLPASS_JWT_CLAIMS).
+	JWTClaims *userdata.Exprs
 	// WebAuthnRPID is the WebAuthn relying-party id; "" = derived from the
 	// tenant's host (HALLPASS_WEBAUTHN_RP_ID).
 	WebAuthnRPID string

@@ -50,6 +50,7 @@ const (
 // keys come before the settings they feed.
 var settingSpecs = slices.Concat(
 	hallpassSpecs,
+	userDataSpecs,
 	globalSpecs,
 	headlessSpecs,
 	legacyAccountSpecs,
@@ -248,7 +249,7 @@ var userSessionsSpecs = []settingSpec{
 // nothing Hallpass does not already do.
 var unsupportedSettings = map[string]struct{ dflt, why string }{
 	"ACCOUNT_ADAPTER":                                       {`"allauth.account.adapter.DefaultAccountAdapter"`, "custom adapters are Python code"},
-	"HEADLESS_ADAPTER":                                      {`"allauth.headless.adapter.DefaultHeadlessAdapter"`, "custom adapters are Python code"},
+	"HEADLESS_ADAPTER":                                      {`"allauth.headless.adapter.DefaultHeadlessAdapter"`, "custom adapters are Python code; declare fields in HALLPASS_USER_FIELDS and add keys to the user object with HALLPASS_USER_SERIALIZER (CEL expressions)"},
 	"MFA_ADAPTER":                                           {`"allauth.mfa.adapter.DefaultMFAAdapter"`, "custom adapters are Python code"},
 	"SOCIALACCOUNT_ADAPTER":                                 {`"allauth.socialaccount.adapter.DefaultSocialAccountAdapter"`, "custom adapters are Python code"},
 	"USERSESSIONS_ADAPTER":                                  {`"allauth.usersessions.adapter.DefaultUserSessionsAdapter"`, "custom adapters are Python code"},

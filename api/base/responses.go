@@ -10,6 +10,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -79,16 +80,9 @@ func legacyAuthenticationMethod(methods []string) string {
 	return ""
 }
 
-// UserView is allauth's serialised user, empty fields dropped. The fields
-// are in the order a map's keys are encoded (sorted), which is what this
-// was before it became a struct (a session check built the map each time).
-type UserView struct {
-	Display           string `json:"display"`
-	Email             string `json:"email,omitempty"`
-	HasUsablePassword bool   `json:"has_usable_password"`
-	ID                int64  `json:"id"`
-	Username          string `json:"username,omitempty"`
-}
+// UserView is allauth's serialised user with the tenant's serializer keys
+// (userdata.View).
+type UserView = userdata.View
 
 // UserData is allauth's serialised user.
 func UserData(u *identity.User, s *tenants.Settings) UserView {

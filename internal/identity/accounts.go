@@ -20,6 +20,7 @@ import (
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -88,6 +89,9 @@ type Deps struct {
 	Social *social.Accounts
 	Now    func() time.Time
 
+	// exprFailures logs the tenants' expressions that fail at run time.
+	exprFailures userdata.FailureLog
+
 	// The services, for the flows that cross from one to another.
 	pipeline     *Pipeline
 	sessionOps   *SessionOps
@@ -119,6 +123,9 @@ type Accounts struct {
 	Addresses *Addresses
 	// SocialLogins is login, signup and connecting with providers.
 	SocialLogins *SocialLogins
+	// Profiles reads and changes the tenant-defined user data (profile,
+	// public and private metadata) and builds what expressions see.
+	Profiles *Profiles
 }
 
 // Pipeline runs the login pipeline: starting a login, its stages
@@ -151,7 +158,7 @@ func newAccounts(d *Deps) *Accounts {
 	d.pipeline, d.sessionOps, d.pw = &Pipeline{d}, &SessionOps{d}, &Passwords{d}
 	d.signups, d.loginCodes, d.addresses, d.socialLogins = &Signups{d}, &LoginCodes{d}, &Addresses{d}, &SocialLogins{d}
 	return &Accounts{Deps: d, Pipeline: d.pipeline, SessionOps: d.sessionOps, Passwords: d.pw, Signups: d.signups,
-		LoginCodes: d.loginCodes, Addresses: d.addresses, SocialLogins: d.socialLogins}
+		LoginCodes: d.loginCodes, Addresses: d.addresses, SocialLogins: d.socialLogins, Profiles: &Profiles{d}}
 }
 
 func (a *Deps) now() time.Time {

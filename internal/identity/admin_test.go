@@ -30,6 +30,8 @@ type adminFixture struct {
 	tenant *tenants.Tenant
 	node   *identity.Accounts
 	admin  *identity.UserAdmin
+	// writer is the operator's process's account services (admin's).
+	writer *identity.Accounts
 	by     audit.Actor
 }
 
@@ -48,7 +50,7 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	t.Cleanup(node.Sessions.StartLocalCache(runCtx, sessions.LocalCacheConfig{Namespace: ns}))
 	writer := identity.NewAccounts(pool, rdb, testenv.Sealer(t), "no-reply@hallpass.test")
 	writer.Sessions.SetLocalNamespace(ns)
-	return &adminFixture{t: t, ctx: ctx, pool: pool, rdb: rdb, tenant: tn, node: node,
+	return &adminFixture{t: t, ctx: ctx, pool: pool, rdb: rdb, tenant: tn, node: node, writer: writer,
 		admin: identity.NewUserAdmin(writer, mfa.RemoveAll), by: audit.Actor{Name: "console:test-operator", IP: "192.0.2.9"}}
 }
 
