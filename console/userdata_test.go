@@ -319,6 +319,15 @@ func TestUserDataSettingsPreview(t *testing.T) {
 	if e.reload(tn.Slug).SettingsVersion != version {
 		t.Fatal("a refused expression was saved")
 	}
+	// So does the JSON document page, on preview and on save.
+	for _, action := range []string{"preview", "save"} {
+		b.post("/console/t/"+tn.Slug+"/settings/json", url.Values{"version": {fmt.Sprint(version)}, "action": {action},
+			"doc": {`{"HALLPASS_USER_FIELDS": ` + userFields + `, "HALLPASS_JWT_CLAIMS": {"ok": "user.id", "exp": "0"}}`}}).status(422).
+			contains(`data-testid="json-errors"`, "<code>HALLPASS_JWT_CLAIMS</code>", html.EscapeString(`"exp"`))
+	}
+	if e.reload(tn.Slug).SettingsVersion != version {
+		t.Fatal("a refused document was saved")
+	}
 	b.post("/console/t/"+tn.Slug+"/settings/user-data", form(serializer)).status(303)
 	saved := e.reload(tn.Slug)
 	if saved.SettingsVersion != version+1 || !slices.Equal(slices.Sorted(maps.Keys(saved.Settings.UserSerializer.Source())), []string{"full_name", "profile_image"}) ||
