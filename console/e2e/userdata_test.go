@@ -169,7 +169,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // would; the typing that follows fires the input events).
 func clearField(css string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(el => { el.value = ""; return true })(document.querySelector(` + strconv.Quote(css) + `))`)(ctx, tg)
+		_, err := chromedp.Evaluate[bool](`(el => { el.value = ""; return true })(document.querySelector(`+strconv.Quote(css)+`))`)(ctx, tg)
 		return err
 	})
 }
