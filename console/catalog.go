@@ -43,6 +43,8 @@ var groupDefs = []groupDef{
 	{"sessions", "Sessions", "Session lifetime, remember-me, reauthentication and user-session tracking.",
 		[]string{"HALLPASS_SESSION_COOKIE_AGE", "ACCOUNT_SESSION_REMEMBER", "USERSESSIONS_", "ACCOUNT_REAUTHENTICATION_",
 			"ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE", "ACCOUNT_LOGIN_TIMEOUT"}},
+	{"user-data", "User data", "The hosted HEADLESS_ADAPTER: the profile fields users have (HALLPASS_USER_FIELDS), and CEL expressions that add keys to allauth's user object (HALLPASS_USER_SERIALIZER) and claims to access tokens (HALLPASS_JWT_CLAIMS). The preview evaluates your draft for a user of this tenant before you save.",
+		[]string{"HALLPASS_USER_", "HALLPASS_JWT_CLAIMS"}},
 	{"other", "Other", "Settings that fit no group above.", nil},
 }
 

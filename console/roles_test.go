@@ -144,7 +144,14 @@ var routeCases = map[string]routeCase{
 	"POST t/:slug/users/:id/end-sessions":                  post(upath("end-sessions"), none, upath("")),
 	"POST t/:slug/users/:id/reset-mfa":                     post(upath("reset-mfa"), none, upath("")),
 	"POST t/:slug/users/:id/emails/:eid/send-verification": {path: func(f fixture) string { return upath(fmt.Sprintf("emails/%d/send-verification", f.user.EmailID))(f) }, form: none, ok: 303, okLocation: upath("")},
-	"POST t/:slug/users/:id/delete":                        post(upath("delete"), func(f fixture) url.Values { return url.Values{"confirm": {f.user.Email}} }, tpath("users")),
+	"POST t/:slug/users/:id/data": post(upath("data"), func(fixture) url.Values {
+		return url.Values{"doc": {"public_metadata"}, "value": {`{"plan": "pro"}`}}
+	}, upath("")),
+	"GET t/:slug/settings/preview/users": get(tpath("settings/preview/users?q=matrix")),
+	"POST t/:slug/settings/preview": {path: tpath("settings/preview"), ok: 200, form: func(f fixture) url.Values {
+		return url.Values{"user": {fmt.Sprint(f.user.ID)}, "s:HALLPASS_USER_SERIALIZER": {`{"n": "user.id"}`}}
+	}},
+	"POST t/:slug/users/:id/delete": post(upath("delete"), func(f fixture) url.Values { return url.Values{"confirm": {f.user.Email}} }, tpath("users")),
 	"POST t/:slug/domains": post(tpath("domains"), func(fixture) url.Values {
 		return url.Values{"domain": {testenv.Slug("new") + ".example.org"}}
 	}, tpath("domains")),

@@ -103,6 +103,7 @@ var routes = []route{
 	{Route{"GET", "t/:slug/settings", ViewTenant}, on(settingsPages.settingsIndex)},
 	{Route{"GET", "t/:slug/settings/json", ViewTenant}, on(settingsPages.settingsJSONPage)},
 	{Route{"GET", "t/:slug/settings/history", ViewTenant}, on(settingsPages.settingsHistory)},
+	{Route{"GET", "t/:slug/settings/preview/users", ViewTenant}, on(settingsPages.previewUsers)},
 	{Route{"GET", "t/:slug/settings/:group", ViewTenant}, on(settingsPages.settingsGroupPage)},
 	{Route{"GET", "t/:slug/users", ViewTenant}, on(userPages.usersPage)},
 	{Route{"GET", "t/:slug/users/:id", ViewTenant}, on(userPages.userPage)},
@@ -115,6 +116,9 @@ var routes = []route{
 	{Route{"GET", "t/:slug/audit", ViewTenant}, on(toolPages.auditPage)},
 	{Route{"GET", "t/:slug/audit/export", ViewTenant}, on(toolPages.auditExport)},
 
+	// The user data preview changes nothing: anyone who may read the
+	// tenant's users may compute it (its POST carries the form token).
+	{Route{"POST", "t/:slug/settings/preview", ViewTenant}, on(settingsPages.settingsPreview)},
 	{Route{"POST", "t/:slug/rename", EditTenant}, on(tenantPages.rename)},
 	{Route{"POST", "t/:slug/settings/json", EditTenant}, on(settingsPages.settingsJSONPost)},
 	{Route{"POST", "t/:slug/settings/:group", EditTenant}, on(settingsPages.settingsGroupPost)},
@@ -130,6 +134,7 @@ var routes = []route{
 	{Route{"POST", "t/:slug/users/:id/reset-mfa", EditTenant}, on(userPages.resetMFA)},
 	{Route{"POST", "t/:slug/users/:id/emails/:eid/send-verification", EditTenant}, on(userPages.sendVerification)},
 	{Route{"POST", "t/:slug/users/:id/delete", EditTenant}, on(userPages.deleteUser)},
+	{Route{"POST", "t/:slug/users/:id/data", EditTenant}, on(userPages.saveUserData)},
 	{Route{"POST", "t/:slug/domains", EditTenant}, on(tenantPages.addDomain)},
 	{Route{"POST", "t/:slug/domains/verify", EditTenant}, on(tenantPages.verifyDomain)},
 	{Route{"POST", "t/:slug/domains/remove", EditTenant}, on(tenantPages.removeDomain)},

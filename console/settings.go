@@ -59,6 +59,10 @@ type groupView struct {
 	Version int
 	// Problems are errors that belong to no field of this form.
 	Problems []string
+	// Preview shows the live preview (the user data form); PreviewUser is
+	// the user it starts with (the newest; nil when there is none).
+	Preview     bool
+	PreviewUser *previewUser
 }
 
 func (h settingsPages) settingsIndex(r *request) error {
@@ -80,6 +84,16 @@ func (h settingsPages) renderGroup(r *request, status int, g *group, posted map[
 	doc := tenants.RedactSecrets(t.Settings.Document())
 	v := groupView{Slug: t.Slug, Groups: h.catalog.groups, Group: g, CanEdit: r.canEdit(), CSRF: r.session.CSRF,
 		Version: t.SettingsVersion, Problems: problems}
+	if g.Slug == userDataGroup && h.accounts != nil {
+		v.Preview = true
+		newest, err := h.admin.List(r.ctx(), t.ID, "", 0, 1)
+		if err != nil {
+			return err
+		}
+		for _, u := range newest {
+			v.PreviewUser = &previewUser{ID: u.ID, Label: u.Label()}
+		}
+	}
 	for _, f := range g.Fields {
 		if fv, ok := posted[f.Key]; ok {
 			fv.Error = errs[f.Key]

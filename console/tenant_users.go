@@ -128,6 +128,10 @@ type userView struct {
 	// Locked: password logins are refused from addresses the user never
 	// signed in from (identity.MaxConsecutiveFailures).
 	Locked bool
+	// Data are the editors of the user's profile and metadata; stored is
+	// what they hold in the database.
+	Data   []userDoc
+	stored *identity.UserData
 }
 
 // tenantUser loads the user named by the route's :id in the route's tenant.
@@ -162,6 +166,13 @@ func (h userPages) userViewOf(r *request, u *identity.User) (userView, error) {
 	if v.Sessions, err = h.admin.Sessions(ctx, t.ID, u.ID); err != nil {
 		return v, err
 	}
+	if v.stored, err = h.accounts.Profiles.Data(ctx, t.ID, u.ID); err != nil {
+		if isUserGone(err) {
+			err = errNotFound
+		}
+		return v, err
+	}
+	v.Data = userDocs(v.stored, t.Settings.UserFields)
 	v.HasMFA, v.HasSocial = h.tenantMFA != nil, h.accounts.Social != nil
 	if v.HasMFA {
 		list, err := h.tenantMFA.Summaries(ctx, t.ID, u.ID)
