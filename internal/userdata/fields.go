@@ -324,6 +324,10 @@ func (fs Fields) Apply(mode Mode, profile map[string]any, input map[string]any) 
 		for k, raw := range input {
 			f, ok := fs.Lookup(k)
 			switch {
+			case !ok && raw == nil && mode == ModeBackend:
+				// A field no longer declared can still be removed.
+				delete(out, k)
+				continue
 			case !ok:
 				errs = append(errs, &FieldError{k, "unknown", "Unknown field."})
 				continue

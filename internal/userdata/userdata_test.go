@@ -86,6 +86,8 @@ func TestApplyValidatesPerMode(t *testing.T) {
 		{"bad choice", userdata.ModeBackend, `{"plan": "gold"}`, []string{"plan"}, []string{"invalid_choice"}},
 		{"required cleared", userdata.ModeBackend, `{"plan": null}`, []string{"plan"}, []string{"required"}},
 		{"fraction", userdata.ModeBackend, `{"age": 4.5}`, []string{"age"}, []string{"invalid"}},
+		{"backend removes an undeclared field", userdata.ModeBackend, `{"legacy": null}`, nil, nil},
+		{"user may not remove one", userdata.ModeUser, `{"legacy": null}`, []string{"legacy"}, []string{"unknown"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
