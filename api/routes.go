@@ -37,8 +37,9 @@ type Binder interface {
 // binds, in registration order. A method's route no slice binds is
 // listed last, without a handler (Catalog.Bound leaves it out; a server
 // serves only bound routes). The error lists what no server may be built
-// from: a binding for an operation no method declares, two routes with
-// the same method and path, and an operation declared twice.
+// from: a binding for an operation no method declares, an operation bound
+// by two slices, two routes with the same method and path, and an
+// operation declared twice.
 func Compose(methods login.Registry, parts []Slice) (Catalog, error) {
 	var cat Catalog
 	var problems []string
@@ -68,7 +69,12 @@ func Compose(methods login.Registry, parts []Slice) (Catalog, error) {
 		}
 		bindings := b.Bind()
 		for _, d := range declared {
-			if h := bindings[d.Operation]; h != nil && !bound[d.Operation] {
+			h := bindings[d.Operation]
+			switch {
+			case h == nil:
+			case bound[d.Operation]:
+				problems = append(problems, fmt.Sprintf("%T binds %q, which another slice binds", part, d.Operation))
+			default:
 				bound[d.Operation] = true
 				add(methodRoute(d, h))
 			}

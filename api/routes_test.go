@@ -116,8 +116,9 @@ func TestAddingAMethod(t *testing.T) {
 }
 
 // Compose reports what no server may be built from: a binding for an
-// operation no method declares, a route declared twice (by a slice and a
-// method) and an operation two methods declare; a declared route no slice
+// operation no method declares, an operation two slices bind, a route
+// declared twice (by a slice and a method) and an operation two methods
+// declare; a declared route no slice
 // binds is listed without a handler, which Bound leaves out.
 func TestComposeReportsMismatches(t *testing.T) {
 	registry := login.Registry{phone{}}
@@ -144,6 +145,11 @@ func TestComposeReportsMismatches(t *testing.T) {
 	}
 	if got := paths(catalog.Bound()); !slices.Equal(got, []string{"POST /auth/phone/check"}) {
 		t.Errorf("bound = %v", got)
+	}
+
+	_, err = api.Compose(registry, []api.Slice{phoneSlice{api.Bindings{opPhoneCheck: ok}}, phoneSlice{api.Bindings{opPhoneCheck: ok}}})
+	if err == nil || !strings.Contains(err.Error(), `binds "phone.check", which another slice binds`) {
+		t.Errorf("an operation bound twice: %v", err)
 	}
 
 	if _, err := api.Compose(login.Registry{phone{}, phone{}}, nil); err == nil || !strings.Contains(err.Error(), `operation "phone.send" is declared twice`) {
