@@ -5,37 +5,37 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/login"
 	"github.com/hallpass/hallpass/tenants"
 )
 
 // Rule says when a route exists for a tenant: Text for people (the
-// `hallpass routes` listing), When decides it.
-type Rule struct {
-	Text string
-	When func(s *tenants.Settings) bool
-}
+// `hallpass routes` listing), When decides it. It is login.Rule, so the
+// routes a login method declares (internal/login) and a slice's own
+// routes share it.
+type Rule = login.Rule
 
 // Rules the slices share.
 var (
 	// Always: the route exists for every tenant.
-	Always = Rule{Text: "always", When: func(*tenants.Settings) bool { return true }}
+	Always = login.Always
 	// LocalAccounts: the route exists unless the tenant signs users in
 	// through providers only.
-	LocalAccounts = Rule{Text: "not SOCIALACCOUNT_ONLY", When: func(s *tenants.Settings) bool { return !s.SocialAccountOnly }}
+	LocalAccounts = login.LocalAccounts
 )
 
 // AppEnabled is the rule of an optional allauth app's routes: the app is in
 // HALLPASS_APPS.
-func AppEnabled(app string) Rule {
-	return Rule{Text: app + " in HALLPASS_APPS", When: func(s *tenants.Settings) bool { return slices.Contains(s.Apps, app) }}
-}
+func AppEnabled(app string) Rule { return login.AppEnabled(app) }
 
 // Route is one headless endpoint, relative to /_allauth/{client}/v1, with
-// the rule under which it exists and the handler that answers it. A slice
-// declares its routes together with their handlers (api.Slice); the
-// server's Catalog, composed of every slice's routes, is the one list the
-// router (404 when a route is off), the 405 answer and the served OpenAPI
-// document (a path is described only where it is routed) read.
+// the rule under which it exists and the handler that answers it. A login
+// method declares its routes as data (login.Route) and the slice that
+// serves it binds their handlers (Binder); a slice declares its other
+// routes together with their handlers (Slice). The server's Catalog,
+// composed of both (Compose), is the one list the router (404 when a route
+// is off), the 405 answer and the served OpenAPI document (a path is
+// described only where it is routed) read.
 type Route struct {
 	Method string
 	Path   string
@@ -43,8 +43,11 @@ type Route struct {
 	Client string
 	Rule   Rule
 	// Handler answers the route once its rule holds and the request's
-	// session is loaded.
+	// session is loaded (nil: a login method's route no slice binds).
 	Handler fiber.Handler
+	// Operation is the login method's operation the route is ("" for a
+	// slice's own route).
+	Operation string
 }
 
 // Routed reports whether the route exists for a tenant's client.
@@ -60,8 +63,19 @@ func (r Route) Routed(s *tenants.Settings, client string) bool {
 
 // Catalog is a list of headless routes in a fixed order: every route
 // Hallpass knows (server.Catalog), or those a server serves (its slices'
-// routes, server.Server.Catalog).
+// routes and the login methods' routes they bind, server.Server.Catalog).
 type Catalog []Route
+
+// Bound lists the routes that have a handler.
+func (cat Catalog) Bound() Catalog {
+	var out Catalog
+	for _, r := range cat {
+		if r.Handler != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // Lookup finds a route.
 func (cat Catalog) Lookup(method, path string) (Route, bool) {

@@ -14,7 +14,8 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/internal/identity"
-	"github.com/hallpass/hallpass/tenants"
+	"github.com/hallpass/hallpass/internal/login/code"
+	"github.com/hallpass/hallpass/internal/login/password"
 )
 
 // Handlers serve the account slice.
@@ -26,35 +27,40 @@ type Handlers struct {
 // (manage.go): the Handlers seen from /account/email.
 type emailHandlers struct{ *Handlers }
 
-// loginByCode is the rule of the login-by-code request endpoints.
-var loginByCode = api.Rule{Text: "ACCOUNT_LOGIN_BY_CODE_ENABLED", When: func(s *tenants.Settings) bool { return s.LoginByCodeEnabled }}
-
-// Routes are the account slice's endpoints, in catalog order.
+// Routes are the account slice's own endpoints, in catalog order: the
+// session, email verification and the account's addresses. The password
+// and login-by-code methods declare theirs (internal/login/password,
+// internal/login/code); Bind answers them.
 func (h *Handlers) Routes() []api.Route {
 	local := api.LocalAccounts
 	emails := emailHandlers{h}
 	return []api.Route{
 		{Method: fiber.MethodGet, Path: "/auth/session", Rule: api.Always, Handler: h.GetSession},
 		{Method: fiber.MethodDelete, Path: "/auth/session", Rule: api.Always, Handler: h.Logout},
-		{Method: fiber.MethodPost, Path: "/auth/reauthenticate", Rule: api.Always, Handler: h.Reauthenticate},
-		{Method: fiber.MethodPost, Path: "/auth/login", Rule: local, Handler: h.Login},
-		{Method: fiber.MethodPost, Path: "/auth/signup", Rule: local, Handler: h.Signup},
 		{Method: fiber.MethodGet, Path: "/auth/email/verify", Rule: local, Handler: h.InspectVerification},
 		{Method: fiber.MethodPost, Path: "/auth/email/verify", Rule: local, Handler: h.Verify},
 		{Method: fiber.MethodPost, Path: "/auth/email/verify/resend", Rule: local, Handler: h.ResendVerification},
-		{Method: fiber.MethodPost, Path: "/auth/password/request", Rule: local, Handler: h.RequestPasswordReset},
-		{Method: fiber.MethodGet, Path: "/auth/password/reset", Rule: local, Handler: h.InspectPasswordReset},
-		{Method: fiber.MethodPost, Path: "/auth/password/reset", Rule: local, Handler: h.ResetPassword},
-		{Method: fiber.MethodPost, Path: "/account/password/change", Rule: local, Handler: h.ChangePassword},
 		{Method: fiber.MethodGet, Path: "/account/email", Rule: local, Handler: emails.ListEmails},
 		{Method: fiber.MethodPost, Path: "/account/email", Rule: local, Handler: emails.AddEmail},
 		{Method: fiber.MethodPut, Path: "/account/email", Rule: local, Handler: emails.ResendEmailVerification},
 		{Method: fiber.MethodPatch, Path: "/account/email", Rule: local, Handler: emails.MarkPrimaryEmail},
 		{Method: fiber.MethodDelete, Path: "/account/email", Rule: local, Handler: emails.DeleteEmail},
-		{Method: fiber.MethodPost, Path: "/auth/code/request", Rule: loginByCode, Handler: h.RequestLoginCode},
-		{Method: fiber.MethodPost, Path: "/auth/code/resend", Rule: loginByCode, Handler: h.ResendLoginCode},
-		{Method: fiber.MethodPost, Path: "/auth/code/confirm", Handler: h.ConfirmLoginCode,
-			Rule: api.Rule{Text: "always (it also serves ACCOUNT_LOGIN_BY_CODE_REQUIRED)", When: api.Always.When}},
+	}
+}
+
+// Bind answers the routes of the password and login-by-code methods.
+func (h *Handlers) Bind() api.Bindings {
+	return api.Bindings{
+		password.OpReauthenticate: h.Reauthenticate,
+		password.OpLogin:          h.Login,
+		password.OpSignup:         h.Signup,
+		password.OpRequestReset:   h.RequestPasswordReset,
+		password.OpInspectReset:   h.InspectPasswordReset,
+		password.OpReset:          h.ResetPassword,
+		password.OpChange:         h.ChangePassword,
+		code.OpRequest:            h.RequestLoginCode,
+		code.OpResend:             h.ResendLoginCode,
+		code.OpConfirm:            h.ConfirmLoginCode,
 	}
 }
 

@@ -9,7 +9,6 @@ package mfa
 
 import (
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -18,6 +17,9 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/base"
 	"github.com/hallpass/hallpass/internal/identity"
+	loginrecovery "github.com/hallpass/hallpass/internal/login/recovery"
+	logintotp "github.com/hallpass/hallpass/internal/login/totp"
+	loginwebauthn "github.com/hallpass/hallpass/internal/login/webauthn"
 	domain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
@@ -43,84 +45,51 @@ type Handlers struct {
 // security keys, passkey login and passkey signup.
 type webAuthnHandlers struct{ *Handlers }
 
-// Rules of the MFA routes.
+// Rules of the MFA slice's own routes.
 var (
 	mfaApp = api.AppEnabled(tenants.AppMFA)
-	// passkeyLogin: passkeys may log users in.
-	passkeyLogin = api.Rule{Text: "webauthn and MFA_PASSKEY_LOGIN_ENABLED",
-		When: func(s *tenants.Settings) bool { return mfaType("webauthn").When(s) && s.MFAPasskeyLoginEnabled }}
-	// passkeySignup: users may sign up with a passkey.
-	passkeySignup = api.Rule{Text: "webauthn and MFA_PASSKEY_SIGNUP_ENABLED",
-		When: func(s *tenants.Settings) bool { return mfaType("webauthn").When(s) && s.MFAPasskeySignupEnabled }}
 	// trustRule: a browser may be trusted to skip MFA.
 	trustRule = api.Rule{Text: "MFA_TRUST_ENABLED, browser client",
 		When: func(s *tenants.Settings) bool { return mfaApp.When(s) && s.MFATrustEnabled }}
 )
 
-// mfaType is the rule of one authenticator type's routes: mfa is enabled
-// and typ is in MFA_SUPPORTED_TYPES.
-func mfaType(typ string) api.Rule {
-	return api.Rule{Text: typ + " in MFA_SUPPORTED_TYPES", When: func(s *tenants.Settings) bool {
-		return slices.Contains(s.Apps, tenants.AppMFA) && slices.Contains(s.MFASupportedTypes, typ)
-	}}
-}
-
-// Routes are the MFA slice's endpoints, in catalog order: the stages and
-// the authenticator list, then each login method's own routes (TOTP,
-// recovery codes, WebAuthn), then browser trust.
+// Routes are the MFA slice's own endpoints, in catalog order: the stages,
+// the authenticator list and browser trust. The TOTP, recovery codes and
+// WebAuthn methods declare theirs (internal/login/<method>); Bind answers
+// them.
 func (h *Handlers) Routes() []api.Route {
 	const get, post = fiber.MethodGet, fiber.MethodPost
-	routes := []api.Route{
+	return []api.Route{
 		{Method: post, Path: "/auth/2fa/authenticate", Rule: mfaApp, Handler: h.Authenticate},
 		{Method: post, Path: "/auth/2fa/reauthenticate", Rule: mfaApp, Handler: h.Reauthenticate},
 		{Method: get, Path: "/account/authenticators", Rule: mfaApp, Handler: h.List},
-	}
-	routes = append(routes, h.totpRoutes()...)
-	routes = append(routes, h.recoveryCodeRoutes()...)
-	routes = append(routes, h.webAuthnRoutes()...)
-	return append(routes, api.Route{Method: post, Path: "/auth/2fa/trust", Client: api.ClientBrowser, Rule: trustRule, Handler: h.Trust})
-}
-
-// totpRoutes are the routes of the TOTP login method (login.MethodTOTP).
-func (h *Handlers) totpRoutes() []api.Route {
-	totp := mfaType(domain.TypeTOTP)
-	return []api.Route{
-		{Method: fiber.MethodGet, Path: "/account/authenticators/totp", Rule: totp, Handler: h.TOTPStatus},
-		{Method: fiber.MethodPost, Path: "/account/authenticators/totp", Rule: totp, Handler: h.ActivateTOTP},
-		{Method: fiber.MethodDelete, Path: "/account/authenticators/totp", Rule: totp, Handler: h.DeactivateTOTP},
+		{Method: post, Path: "/auth/2fa/trust", Client: api.ClientBrowser, Rule: trustRule, Handler: h.Trust},
 	}
 }
 
-// recoveryCodeRoutes are the routes of the recovery codes login method
-// (login.MethodRecoveryCodes).
-func (h *Handlers) recoveryCodeRoutes() []api.Route {
-	codes := mfaType(domain.TypeRecoveryCodes)
-	return []api.Route{
-		{Method: fiber.MethodGet, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RecoveryCodes},
-		{Method: fiber.MethodPost, Path: "/account/authenticators/recovery-codes", Rule: codes, Handler: h.RegenerateRecoveryCodes},
-	}
-}
-
-// webAuthnRoutes are the routes of the WebAuthn login method
-// (login.MethodWebAuthn): security keys, passkey login and passkey signup.
-func (h *Handlers) webAuthnRoutes() []api.Route {
-	keys := mfaType(domain.TypeWebAuthn)
+// Bind answers the routes of the TOTP, recovery codes and WebAuthn
+// methods: security keys, passkey login and passkey signup.
+func (h *Handlers) Bind() api.Bindings {
 	w := webAuthnHandlers{h}
-	const get, post, put, del = fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodDelete
-	return []api.Route{
-		{Method: get, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.WebAuthnCreationOptions},
-		{Method: post, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.AddWebAuthn},
-		{Method: put, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.RenameWebAuthn},
-		{Method: del, Path: "/account/authenticators/webauthn", Rule: keys, Handler: w.DeleteWebAuthn},
-		{Method: get, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: w.WebAuthnAuthenticateOptions},
-		{Method: post, Path: "/auth/webauthn/authenticate", Rule: keys, Handler: w.WebAuthnAuthenticate},
-		{Method: get, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: w.WebAuthnReauthenticateOptions},
-		{Method: post, Path: "/auth/webauthn/reauthenticate", Rule: keys, Handler: w.WebAuthnReauthenticate},
-		{Method: get, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: w.PasskeyLoginOptions},
-		{Method: post, Path: "/auth/webauthn/login", Rule: passkeyLogin, Handler: w.PasskeyLogin},
-		{Method: get, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: w.PasskeySignupOptions},
-		{Method: post, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: w.PasskeySignupStart},
-		{Method: put, Path: "/auth/webauthn/signup", Rule: passkeySignup, Handler: w.PasskeySignupFinish},
+	return api.Bindings{
+		logintotp.OpStatus:                    h.TOTPStatus,
+		logintotp.OpActivate:                  h.ActivateTOTP,
+		logintotp.OpDeactivate:                h.DeactivateTOTP,
+		loginrecovery.OpList:                  h.RecoveryCodes,
+		loginrecovery.OpRegenerate:            h.RegenerateRecoveryCodes,
+		loginwebauthn.OpCreationOptions:       w.WebAuthnCreationOptions,
+		loginwebauthn.OpAdd:                   w.AddWebAuthn,
+		loginwebauthn.OpRename:                w.RenameWebAuthn,
+		loginwebauthn.OpDelete:                w.DeleteWebAuthn,
+		loginwebauthn.OpAuthenticateOptions:   w.WebAuthnAuthenticateOptions,
+		loginwebauthn.OpAuthenticate:          w.WebAuthnAuthenticate,
+		loginwebauthn.OpReauthenticateOptions: w.WebAuthnReauthenticateOptions,
+		loginwebauthn.OpReauthenticate:        w.WebAuthnReauthenticate,
+		loginwebauthn.OpLoginOptions:          w.PasskeyLoginOptions,
+		loginwebauthn.OpLogin:                 w.PasskeyLogin,
+		loginwebauthn.OpSignupOptions:         w.PasskeySignupOptions,
+		loginwebauthn.OpSignupStart:           w.PasskeySignupStart,
+		loginwebauthn.OpSignupFinish:          w.PasskeySignupFinish,
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/api/server"
+	"github.com/hallpass/hallpass/internal/login"
+	loginmethods "github.com/hallpass/hallpass/internal/login/methods"
 )
 
 // headlessPrefix is where the server mounts the catalog's routes.
@@ -82,6 +84,14 @@ func TestRoutesMatchCatalog(t *testing.T) {
 			t.Errorf("%s %s is not in the server's catalog", r.Method, r.Path)
 		}
 	}
+	// The login methods' routes come from their registry: each is in the
+	// catalog as its method declares it, and the server answers it.
+	for _, d := range loginmethods.All.Routes() {
+		r, ok := env.Server.Catalog.Lookup(d.Method, d.Path)
+		if !ok || r.Operation != d.Operation || r.Handler == nil || r.Client != d.Client || r.Rule.Text != d.Rule.Text {
+			t.Errorf("%s %s (%s), declared by a login method, is served as %+v (found: %v)", d.Method, d.Path, d.Operation, r, ok)
+		}
+	}
 	if len(env.Server.Catalog) != len(all) {
 		t.Errorf("the server serves %d catalog routes, Hallpass has %d", len(env.Server.Catalog), len(all))
 	}
@@ -89,7 +99,10 @@ func TestRoutesMatchCatalog(t *testing.T) {
 
 // routeProblems, which TestRoutesMatchCatalog relies on, finds both kinds
 // of mismatch: a catalog route no handler serves, and a headless handler
-// the catalog does not know.
+// the catalog does not know. For a login method's routes (declared in
+// internal/login, bound by a slice through api.Compose): a declared route
+// no slice binds is in the catalog with no handler, and a binding for an
+// operation no method declares stops the composition.
 func TestRouteProblemsCatchMismatches(t *testing.T) {
 	app := fiber.New()
 	ok := func(*fiber.Ctx) error { return nil }
@@ -97,19 +110,53 @@ func TestRouteProblemsCatchMismatches(t *testing.T) {
 	group.Get("/config", ok)
 	group.Post("/auth/unlisted", ok) // registered around the catalog
 	app.Get("/.well-known/jwks.json", ok)
-	catalog := api.Catalog{
+	composed, err := api.Compose(login.Registry{pinMethod{}}, []api.Slice{pinSlice{opPinCheck: ok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range composed.Bound() {
+		group.Add(r.Method, r.Path, r.Handler)
+	}
+	catalog := append(api.Catalog{
 		{Method: "GET", Path: "/config", Rule: api.Always, Handler: ok},
 		{Method: "GET", Path: "/auth/session", Rule: api.Always, Handler: ok}, // never registered
-	}
+	}, composed...)
 	got := routeProblems(app.GetRoutes(true), catalog)
 	want := []string{
 		"POST /_allauth/:client/v1/auth/unlisted has a handler but is not in the catalog",
 		"GET /auth/session is in the catalog but has no handler",
+		"POST /auth/pin/send is in the catalog but has no handler", // declared, never bound
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	_, err = api.Compose(login.Registry{pinMethod{}}, []api.Slice{pinSlice{opPinCheck: ok, opPinSend: ok, "pin.reset": ok}})
+	if err == nil || !strings.Contains(err.Error(), `"pin.reset", which no login method declares`) {
+		t.Errorf("a handler bound to an undeclared operation: %v", err)
+	}
 }
+
+// pinMethod is a login method only the route tests register.
+type pinMethod struct{}
+
+const opPinSend, opPinCheck = "pin.send", "pin.check"
+
+func (pinMethod) ID() string                                          { return "pin" }
+func (pinMethod) Flows(login.View) []login.Flow                       { return nil }
+func (pinMethod) ReauthenticationFlows(login.ReauthView) []login.Flow { return nil }
+func (pinMethod) Stages() []login.Stage                               { return nil }
+func (pinMethod) Routes() []login.Route {
+	return []login.Route{
+		{Method: "POST", Path: "/auth/pin/send", Rule: api.Always, Operation: opPinSend},
+		{Method: "POST", Path: "/auth/pin/check", Rule: api.Always, Operation: opPinCheck},
+	}
+}
+
+// pinSlice binds pinMethod's operations, with no route of its own.
+type pinSlice api.Bindings
+
+func (pinSlice) Routes() []api.Route  { return nil }
+func (s pinSlice) Bind() api.Bindings { return api.Bindings(s) }
 
 // Every route of the catalog, under several tenant configurations and both
 // clients: it answers exactly when its rule holds, otherwise a bare 404,

@@ -6,7 +6,7 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
+
 	"log/slog"
 	"net"
 	"strings"
@@ -23,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/api/spec"
 	"github.com/hallpass/hallpass/api/tokens"
 	"github.com/hallpass/hallpass/api/usersessions"
+	loginmethods "github.com/hallpass/hallpass/internal/login/methods"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -76,7 +77,8 @@ type Server struct {
 	// Tenant serves everything under a tenant's base.
 	Tenant *fiber.App
 	// Catalog is the headless routes this server serves: its slices'
-	// routes, composed in catalog order. The router's gates, the 405
+	// routes and the login methods' routes they bind, composed in catalog
+	// order (api.Compose). The router's gates, the 405
 	// answer and the served specification read it.
 	Catalog  api.Catalog
 	log      *slog.Logger
@@ -190,7 +192,7 @@ func (s *Server) registerTenantRoutes(cfg Config) {
 	t := s.Tenant
 	t.Use(recordTenantRoute, api.Recover(s.log))
 	parts := headlessSlices(cfg)
-	s.Catalog = compose(parts)
+	s.Catalog = compose(parts).Bound()
 	headless := api.Mount{Router: t.Group("/_allauth/:client/v1"), Client: api.HeadlessClient(),
 		Middleware: []fiber.Handler{base.Answers(s.headless), s.headless.LoadSession()}}
 	for _, r := range s.Catalog {
@@ -224,25 +226,22 @@ func headlessSlices(cfg Config) []api.Slice {
 	return parts
 }
 
-// compose concatenates the slices' routes; two routes with the same method
-// and path are a programming error.
+// compose builds the catalog from the slices and the registered login
+// methods' routes (api.Compose); a binding no method declares, or a route
+// declared twice, is a programming error.
 func compose(parts []api.Slice) api.Catalog {
-	var cat api.Catalog
-	for _, part := range parts {
-		for _, r := range part.Routes() {
-			if _, dup := cat.Lookup(r.Method, r.Path); dup {
-				panic(fmt.Sprintf("server: %s %s is declared twice", r.Method, r.Path))
-			}
-			cat = append(cat, r)
-		}
+	cat, err := api.Compose(loginmethods.All, parts)
+	if err != nil {
+		panic("server: " + err.Error())
 	}
 	return cat
 }
 
 // Catalog lists every headless route Hallpass has, in catalog order: the
-// routes of a server with every slice. Its handlers have no dependencies:
-// it is for listing and checking (`hallpass routes`, the route tests),
-// never for serving.
+// routes of a server with every slice, and any login method's route no
+// slice binds (without a handler, which the route tests report). Its
+// handlers have no dependencies: it is for listing and checking
+// (`hallpass routes`, the route tests), never for serving.
 func Catalog() api.Catalog {
 	return compose(headlessSlices(Config{Tokens: &tokens.Handlers{}, Social: &social.Handlers{}, MFA: &mfa.Handlers{}}))
 }

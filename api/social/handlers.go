@@ -13,6 +13,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/base"
+	loginsocial "github.com/hallpass/hallpass/internal/login/social"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
 	domain "github.com/hallpass/hallpass/internal/social"
@@ -35,16 +36,20 @@ type Handlers struct {
 	Cache *domain.Cache
 }
 
-// Routes are the provider slice's headless endpoints, in catalog order.
-func (h *Handlers) Routes() []api.Route {
-	app := api.AppEnabled(tenants.AppSocialAccount)
-	return []api.Route{
-		{Method: fiber.MethodPost, Path: "/auth/provider/redirect", Rule: app, Handler: h.Redirect},
-		{Method: fiber.MethodPost, Path: "/auth/provider/token", Rule: app, Handler: h.Token},
-		{Method: fiber.MethodGet, Path: "/auth/provider/signup", Rule: app, Handler: h.SignupInfo},
-		{Method: fiber.MethodPost, Path: "/auth/provider/signup", Rule: app, Handler: h.Signup},
-		{Method: fiber.MethodGet, Path: "/account/providers", Rule: app, Handler: h.ListAccounts},
-		{Method: fiber.MethodDelete, Path: "/account/providers", Rule: app, Handler: h.Disconnect},
+// Routes are the provider slice's own headless endpoints: none, as the
+// social method declares its routes (internal/login/social); Bind answers
+// them.
+func (h *Handlers) Routes() []api.Route { return nil }
+
+// Bind answers the social method's routes.
+func (h *Handlers) Bind() api.Bindings {
+	return api.Bindings{
+		loginsocial.OpRedirect:     h.Redirect,
+		loginsocial.OpToken:        h.Token,
+		loginsocial.OpSignupInfo:   h.SignupInfo,
+		loginsocial.OpSignup:       h.Signup,
+		loginsocial.OpListAccounts: h.ListAccounts,
+		loginsocial.OpDisconnect:   h.Disconnect,
 	}
 }
 

@@ -2,13 +2,16 @@
 // password, login by email code, TOTP, recovery codes, WebAuthn and the
 // social providers, each in its own folder below. Each method declares the
 // entries it adds to allauth's flows arrays and the login stages it takes
-// part in; the registry (internal/login/methods) is the one place a method
-// is added. The HTTP side of a
-// method (its catalog routes) lives in its api slice, as Fiber stays out of
-// the domain.
+// part in, and its catalog routes as plain data (Route: HTTP method, path,
+// clients, rule, operation id); the registry (internal/login/methods) is
+// the one place a method is added. The handlers stay in the api slices,
+// which bind one to each declared route by its operation id, as Fiber
+// stays out of the domain.
 package login
 
-import "github.com/hallpass/hallpass/tenants"
+import (
+	"github.com/hallpass/hallpass/tenants"
+)
 
 // Method is one way of authenticating.
 type Method interface {
@@ -23,6 +26,10 @@ type Method interface {
 	// Stages are the login stages the method takes part in, in pipeline
 	// order (VerifyEmail, MFAAuthenticate, ...), each with when it applies.
 	Stages() []Stage
+	// Routes are the method's headless endpoints, in catalog order; the
+	// catalog takes them from the registry (api.Compose), and an api
+	// slice binds a handler to each by its Operation.
+	Routes() []Route
 }
 
 // Flow is one entry of a flows array: its "id" and the entry's other

@@ -105,3 +105,15 @@ func rank(order []string, id any) int {
 	}
 	return len(order)
 }
+
+// Routes lists the registry's routes: each method's, in registration
+// order. api.Compose puts them in the catalog, each bound to the handler
+// an api slice gives its Operation; two routes with the same method and
+// path, or the same operation, are a programming error it reports.
+func (r Registry) Routes() []Route {
+	var out []Route
+	for _, m := range r {
+		out = append(out, m.Routes()...)
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package methods
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hallpass/hallpass/internal/login"
@@ -67,5 +68,27 @@ func TestReauthenticationFlows(t *testing.T) {
 		if len(got) != tc.want {
 			t.Fatalf("types %v: %d flows, want %d: %v", tc.types, len(got), tc.want, got)
 		}
+	}
+}
+
+// TestRoutesDeclaredOnce: every registered route has its own method and
+// path and its own operation, named after the method that declares it, a
+// path below /_allauth/{client}/v1 and a rule.
+func TestRoutesDeclaredOnce(t *testing.T) {
+	paths, ops := map[string]bool{}, map[string]bool{}
+	for _, m := range All {
+		for _, r := range m.Routes() {
+			key := r.Method + " " + r.Path
+			if paths[key] || ops[r.Operation] {
+				t.Errorf("%s (%s) declared twice", key, r.Operation)
+			}
+			paths[key], ops[r.Operation] = true, true
+			if !strings.HasPrefix(r.Operation, m.ID()+".") || !strings.HasPrefix(r.Path, "/") || r.Rule.When == nil || r.Rule.Text == "" {
+				t.Errorf("%s: %s %s (%s) is not well declared", m.ID(), r.Method, r.Path, r.Operation)
+			}
+		}
+	}
+	if got := len(All.Routes()); got != len(paths) || got == 0 {
+		t.Errorf("Routes lists %d routes, the methods %d", got, len(paths))
 	}
 }

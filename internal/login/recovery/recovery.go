@@ -3,7 +3,15 @@
 package recovery
 
 import (
+	"net/http"
+
 	"github.com/hallpass/hallpass/internal/login"
+)
+
+// Operations of the recovery codes method's routes.
+const (
+	OpList       = "recovery_codes.list"
+	OpRegenerate = "recovery_codes.regenerate"
 )
 
 // Method is recovery codes: single-use codes that stand in for the other second
@@ -21,3 +29,14 @@ func (Method) ReauthenticationFlows(login.ReauthView) []login.Flow { return nil 
 
 // Stages implements login.Method.
 func (Method) Stages() []login.Stage { return []login.Stage{login.MFAAuthenticate} }
+
+// Routes implements login.Method: the user's recovery codes, when
+// recovery_codes is in MFA_SUPPORTED_TYPES.
+func (Method) Routes() []login.Route {
+	rule := login.MFAType(login.MethodRecoveryCodes)
+	const path = "/account/authenticators/recovery-codes"
+	return []login.Route{
+		{Method: http.MethodGet, Path: path, Rule: rule, Operation: OpList},
+		{Method: http.MethodPost, Path: path, Rule: rule, Operation: OpRegenerate},
+	}
+}

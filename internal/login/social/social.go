@@ -2,11 +2,22 @@
 package social
 
 import (
+	"net/http"
 	"slices"
 
 	"github.com/hallpass/hallpass/internal/login"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/tenants"
+)
+
+// Operations of the social method's routes.
+const (
+	OpRedirect     = "social.redirect"
+	OpToken        = "social.token"
+	OpSignupInfo   = "social.signup_info"
+	OpSignup       = "social.signup"
+	OpListAccounts = "social.list_accounts"
+	OpDisconnect   = "social.disconnect"
 )
 
 // Method is login with the tenant's provider apps (one per configured
@@ -58,3 +69,19 @@ func (Method) ReauthenticationFlows(login.ReauthView) []login.Flow { return nil 
 
 // Stages implements login.Method.
 func (Method) Stages() []login.Stage { return nil }
+
+// Routes implements login.Method: the provider flows and the connected
+// accounts, with socialaccount in HALLPASS_APPS. The provider callbacks
+// are allauth's own paths outside the headless tree, and so outside the
+// catalog (api/social serves them).
+func (Method) Routes() []login.Route {
+	app := login.AppEnabled(tenants.AppSocialAccount)
+	return []login.Route{
+		{Method: http.MethodPost, Path: "/auth/provider/redirect", Rule: app, Operation: OpRedirect},
+		{Method: http.MethodPost, Path: "/auth/provider/token", Rule: app, Operation: OpToken},
+		{Method: http.MethodGet, Path: "/auth/provider/signup", Rule: app, Operation: OpSignupInfo},
+		{Method: http.MethodPost, Path: "/auth/provider/signup", Rule: app, Operation: OpSignup},
+		{Method: http.MethodGet, Path: "/account/providers", Rule: app, Operation: OpListAccounts},
+		{Method: http.MethodDelete, Path: "/account/providers", Rule: app, Operation: OpDisconnect},
+	}
+}
