@@ -121,13 +121,10 @@ func userProblem(err error) error {
 
 // answerUser answers with one user as it is now.
 func (h userHandlers) answerUser(c *fiber.Ctx, r *Request, status int, userID int64) error {
-	acc, err := h.cfg.Users.Account(c.UserContext(), r.Tenant.ID, userID)
+	// The user, their addresses and second factors in one round trip.
+	acc, types, err := h.cfg.Users.AccountView(c.UserContext(), r.Tenant.ID, userID)
 	if err != nil {
 		return userProblem(err)
-	}
-	types, err := h.cfg.MFA.Types(c.UserContext(), r.Tenant.ID, userID)
-	if err != nil {
-		return err
 	}
 	return c.Status(status).JSON(userOut(acc, types))
 }
