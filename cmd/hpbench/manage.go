@@ -35,8 +35,9 @@ func (d *db) manageKey(ctx context.Context, slug string) (string, error) {
 
 // (g) GET /api/v1/tenants/{slug}/users/{id} with an API key: the
 // management API's read path (key from the node's cache, tenant from the
-// tenant cache, the user and their addresses in one Postgres round trip),
-// closed loop to its peak, then open loop at OpenFraction of it.
+// tenant cache, the user, their addresses and second-factor types in one
+// Postgres round trip, overlapping the rate limit's Redis one), closed
+// loop to its peak, then open loop at OpenFraction of it.
 func (b *bencher) manage(ctx context.Context) error {
 	if err := b.db.ensureTenant(ctx, manageSlug, baseSettings()); err != nil {
 		return err
