@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 )
 
@@ -70,7 +72,8 @@ func (l RateLimit) orDefault() RateLimit {
 
 // run applies the conventions every operation shares, once the request is
 // authorized, and then runs op's handler: the body limit, the key's rate
-// limit, and Idempotency-Key on POST and PATCH.
+// limit, and Idempotency-Key on POST and PATCH. A GET with a Load reads
+// while the rate limit is counted, and answers only once it passed.
 func (a *API) run(c *fiber.Ctx, op Operation, r *Request) error {
 	// A compressed body could expand far past MaxBody: refuse it rather
 	// than decompress it.
@@ -79,6 +82,14 @@ func (a *API) run(c *fiber.Ctx, op Operation, r *Request) error {
 	}
 	if len(c.Request().Body()) > MaxBody {
 		return errBodyTooLarge
+	}
+	if op.Load != nil && op.Method == http.MethodGet && a.cfg.Limiter != nil {
+		admitted := a.limitAsync(c, r)
+		answer := op.Load(c, r)
+		if err := admitted(); err != nil {
+			return err
+		}
+		return answer()
 	}
 	if err := a.limit(c, r); err != nil {
 		return err
@@ -95,10 +106,24 @@ func (a *API) limit(c *fiber.Ctx, r *Request) error {
 	if a.cfg.Limiter == nil {
 		return nil
 	}
-	l := a.cfg.RateLimit
+	return a.admit(c.UserContext(), r.Key, a.cfg.RateLimit)
+}
+
+// limitAsync counts the request against its key's budget on a goroutine of
+// its own (which never touches c) and returns what waits for the verdict,
+// limit's.
+func (a *API) limitAsync(c *fiber.Ctx, r *Request) (wait func() error) {
+	ctx, key, budget := c.UserContext(), r.Key, a.cfg.RateLimit
+	done := make(chan error, 1)
+	go func() { done <- a.admit(ctx, key, budget) }()
+	return func() error { return <-done }
+}
+
+// admit counts one request of key against budget l.
+func (a *API) admit(ctx context.Context, key apikeys.Key, l RateLimit) error {
 	rule := ratelimit.Rule{Amount: l.Requests, Period: l.Period, Per: ratelimit.PerKey}
-	ok, err := a.cfg.Limiter.Allow(c.UserContext(), r.Key.TenantID, rateAction, []ratelimit.Rule{rule},
-		ratelimit.Subject{Key: r.Key.ID.String()})
+	ok, err := a.cfg.Limiter.Allow(ctx, key.TenantID, rateAction, []ratelimit.Rule{rule},
+		ratelimit.Subject{Key: key.ID.String()})
 	if err != nil {
 		return err
 	}

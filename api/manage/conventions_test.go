@@ -148,6 +148,33 @@ func TestRateLimitPerKey(t *testing.T) {
 	}
 }
 
+// A read whose Postgres round trip overlaps the rate limit's (getUser's
+// Load) answers as any other operation past the budget: 429, with no user
+// in it, and a missing user past the budget is 429 too, not 404. Only GET
+// operations have a Load.
+func TestRateLimitOverlappedRead(t *testing.T) {
+	env := apitest.New(t, emailLogin)
+	env.Assembly.Manage.SetRateLimit(manage.RateLimit{Requests: 3, Period: time.Minute})
+	t.Cleanup(func() { env.Assembly.Manage.SetRateLimit(manage.DefaultRateLimit) })
+	for _, op := range env.Assembly.Manage.Operations() {
+		if op.Load != nil && op.Method != http.MethodGet {
+			t.Errorf("%s: a Load on %s", op.ID, op.Method)
+		}
+	}
+	_, secret := newKey(t, env, env.Tenant.ID, nil, "users:read", "users:write")
+	u := createUser(t, env, secret, `{"emails":[{"email":"limited@example.com","verified":true}]}`)
+	if r := call(env, "GET", userPath(env, idOf(u)), secret, ""); r.Code != 200 || r.JSON["id"] != u["id"] {
+		t.Fatalf("get: %d %s", r.Code, r.Body)
+	}
+	wantProblem(t, call(env, "GET", userPath(env, "999999"), secret, ""), 404, "not_found")
+	r := call(env, "GET", userPath(env, idOf(u)), secret, "")
+	wantProblem(t, r, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") != "60" || strings.Contains(string(r.Body), "limited@example.com") {
+		t.Errorf("Retry-After %q, body %s", r.Header.Get("Retry-After"), r.Body)
+	}
+	wantProblem(t, call(env, "GET", userPath(env, "999999"), secret, ""), http.StatusTooManyRequests, "rate_limited")
+}
+
 // Page sizes and cursors are checked on every list.
 func TestPageLimitsAndCursors(t *testing.T) {
 	env := apitest.New(t, nil)

@@ -38,6 +38,11 @@ type Operation struct {
 	// Handle does the work; the request is authenticated, authorized and
 	// (for a path with {slug}) resolved to a tenant the key reaches.
 	Handle func(c *fiber.Ctx, r *Request) error
+	// Load, when set, replaces Handle for a read that changes nothing: it
+	// runs while the key's rate limit is counted (its Redis round trip
+	// overlaps the read's Postgres one) and returns what writes the
+	// answer, which runs only once the limit let the request through.
+	Load func(c *fiber.Ctx, r *Request) (answer func() error)
 }
 
 // fiberPath is Path in Fiber's syntax (":name").

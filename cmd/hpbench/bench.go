@@ -221,8 +221,8 @@ func (b *bencher) measure(ctx context.Context, id, name, route, routeLabel strin
 		res.Server["redis_pool_misses"] = delta(before, after, "hallpass_redis_pool_misses_total")
 		res.Server["gc_cycles"] = delta(before, after, "go_gc_cycles_total")
 		res.Server["alloc_bytes_per_req"] = 0
-		if res.Requests > 0 {
-			res.Server["alloc_bytes_per_req"] = delta(before, after, "go_memstats_alloc_bytes_total") / float64(res.Requests)
+		if n := res.served(); n > 0 {
+			res.Server["alloc_bytes_per_req"] = delta(before, after, "go_memstats_alloc_bytes_total") / float64(n)
 		}
 		hits := delta(before, after, "hallpass_tenant_cache_requests_total", `result="hit"`)
 		misses := delta(before, after, "hallpass_tenant_cache_requests_total", `result="miss"`)

@@ -23,6 +23,7 @@ type Run struct {
 	Rate        float64 `json:"target_rate,omitempty"` // open loop: requests per second asked for
 	Seconds     float64 `json:"seconds"`               // measured window
 	Requests    int64   `json:"requests"`              // completed in the window
+	Completed   int64   `json:"completed"`             // completed in all, warmup included (what the server's counters saw)
 	Errors      int64   `json:"errors"`                // of those, failed or unexpected
 	Dropped     int64   `json:"dropped,omitempty"`     // open loop: never sent: every worker busy and the queue full (not in Requests)
 	RPS         float64 `json:"rps"`                   // Requests / Seconds
@@ -54,7 +55,7 @@ func closedLoop(ctx context.Context, ops []op, lim limits) Run {
 	start := time.Now()
 	measureFrom := start.Add(lim.warmup)
 	end := measureFrom.Add(lim.duration)
-	var issued atomic.Int64
+	var issued, completed atomic.Int64
 	var stopReason atomic.Value
 	stopReason.Store("duration")
 	recs := make([]recorder, len(ops))
@@ -78,6 +79,7 @@ func closedLoop(ctx context.Context, ops []op, lim limits) Run {
 				}
 				err := o()
 				t1 := time.Now()
+				completed.Add(1)
 				if t0.Before(measureFrom) {
 					continue
 				}
@@ -94,7 +96,7 @@ func closedLoop(ctx context.Context, ops []op, lim limits) Run {
 	wg.Wait()
 	stop := time.Now()
 	r := merge(recs)
-	r.Mode, r.Concurrency = "closed", len(ops)
+	r.Mode, r.Concurrency, r.Completed = "closed", len(ops), completed.Load()
 	if stop.Before(end) {
 		end = stop
 	}
@@ -183,7 +185,7 @@ schedule:
 	close(queue)
 	wg.Wait()
 	r := merge(recs)
-	r.Mode, r.Concurrency, r.Rate = "open", len(ops), rate
+	r.Mode, r.Concurrency, r.Rate, r.Completed = "open", len(ops), rate, sent
 	r.Seconds = lim.duration.Seconds()
 	r.Dropped = dropped.Load()
 	if r.Dropped > 0 && r.FirstError == "" {

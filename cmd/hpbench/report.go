@@ -51,6 +51,17 @@ type Result struct {
 	Profile []string           `json:"profiles,omitempty"`
 }
 
+// served is how many requests the server answered between the metric
+// scrapes around a run: warmup included, for per-request ratios of the
+// server's counters (pg/req, bytes/req). Reports without the count fall
+// back to the measured requests.
+func (r *Result) served() int64 {
+	if r.Completed > 0 {
+		return r.Completed
+	}
+	return r.Requests
+}
+
 // TenantCache is (e)'s resolution and memory figures.
 type TenantCache struct {
 	Tenants int `json:"tenants"`
@@ -156,14 +167,14 @@ func (r *Report) print(w io.Writer) {
 			mean = us(v)
 		}
 		pg := "-"
-		if v, ok := res.Server["pg_acquires"]; ok && res.Requests > 0 {
-			pg = fmt.Sprintf("%.2f", v/float64(res.Requests))
+		if v, ok := res.Server["pg_acquires"]; ok && res.served() > 0 {
+			pg = fmt.Sprintf("%.2f", v/float64(res.served()))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", res.ID, res.Name, mode, res.Concurrency,
 			res.OKRPS, us(res.Latency.P50), us(res.Latency.P95), us(res.Latency.P99), us(res.Latency.Max), errs, cpu, mean, pg)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "req/s counts answers with the expected status; CPU srv/gen/all = cores busy in the server, in hpbench, on the whole machine (the rest: Postgres, Redis, anything else running); srv mean = the server's own mean latency for the route; pg/req = Postgres pool acquires per request (both from /metrics).")
+	fmt.Fprintln(w, "req/s counts answers with the expected status; CPU srv/gen/all = cores busy in the server, in hpbench, on the whole machine (the rest: Postgres, Redis, anything else running); srv mean = the server's own mean latency for the route; pg/req = Postgres pool acquires per request the server answered, warmup included (both from /metrics).")
 	if r.Argon2 != nil {
 		a := r.Argon2
 		fmt.Fprintf(w, "\nargon2 limit: %s verify %s (median of %d) → %d cores ÷ that = %.1f/s (measured %.1f/s with %d goroutines)\n",

@@ -55,6 +55,10 @@ var reads = map[string][]string{
 	// one round trip on every authenticated request that misses the
 	// caches (sessions.sqlLookupSession, sqlSaveSession, sqlUpdateSession).
 	"internal/sessions": {"users", "email_addresses"},
+	// The management API's get-user reads the user, their addresses and
+	// the types of their second factors in one statement: one round trip
+	// on every such request (identity.UserAdmin.AccountView).
+	"internal/identity": {"authenticators"},
 }
 
 // root is the repository's root, from this package's directory.
