@@ -102,7 +102,7 @@ func (c accessClaims) MarshalJSON() ([]byte, error) {
 		return base, nil
 	}
 	sort.Strings(keys)
-	out := bytes.NewBuffer(base[:len(base)-1:len(base)-1])
+	out := bytes.NewBuffer(base[: len(base)-1 : len(base)-1])
 	for _, k := range keys {
 		v, err := json.Marshal(c.Extra[k])
 		if err != nil {
