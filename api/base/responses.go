@@ -113,7 +113,11 @@ func summaryData(u *sessions.User, s *tenants.Settings) UserView {
 // the tenant's settings version: a warm GET auth/session evaluates nothing
 // and reads nothing from Postgres, and every change to what expressions
 // read drops the entry (sessions.Store.UserChanged). Expressions that read
-// `now` are evaluated on every request.
+// `now` are evaluated on every request. One input is left out on purpose:
+// a login sets user.last_login without dropping the user's other sessions'
+// entries (that would cost every login a round of invalidations), so there
+// a memoized last_login may lag by at most the local entry's life (a
+// minute); the session that logged in sees the new value.
 func sessionView(c *fiber.Ctx, h *api.Headless, t *tenants.Tenant, u *sessions.User) (UserView, error) {
 	d := summaryData(u, t.Settings)
 	ex := t.Settings.UserSerializer
