@@ -14,6 +14,7 @@ import (
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
+	mfadomain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/internal/userdata"
 )
@@ -394,5 +395,43 @@ func TestSerializerMemoizedOnSessionCache(t *testing.T) {
 		if got := fe.Do("GET", "auth/session", "").Status(200).Path("data.user.full_name"); got != "Grace Hopper" {
 			t.Fatalf("usesNow=%v: full_name after an update = %v", usesNow, got)
 		}
+	}
+}
+
+// Activating and removing an authenticator (user.mfa) shows on the next
+// GET auth/session, though the output was memoized.
+func TestSerializerSeesMFAChanges(t *testing.T) {
+	env := apitest.New(t, userDataSettings(apitest.Settings{
+		"MFA_ALLOW_UNVERIFIED_EMAIL": true,
+		"MFA_SUPPORTED_TYPES":        []string{"totp", "recovery_codes"},
+		"MFA_TOTP_TOLERANCE":         1,
+		"HALLPASS_USER_SERIALIZER":   map[string]string{"mfa": "user.mfa"},
+	}))
+	fe := env.Client("app")
+	signupUser(t, fe, "mfa@example.com")
+	lapseHold(t, env)
+	mfa := func() string {
+		t.Helper()
+		b, _ := json.Marshal(fe.Do("GET", "auth/session", "").Status(200).Path("data.user.mfa"))
+		return string(b)
+	}
+	for range 3 {
+		if got := mfa(); got != `[]` {
+			t.Fatalf("mfa = %s", got)
+		}
+	}
+	secret, _ := fe.Do("GET", "account/authenticators/totp", "").Status(404).Path("meta.secret").(string)
+	code := mfadomain.TOTPCode(secret, time.Now().Add(-30*time.Second), env.Tenant.Settings)
+	fe.Do("POST", "account/authenticators/totp", `{"code":"`+code+`"}`).Status(200)
+	if got := mfa(); got != `["recovery_codes","totp"]` {
+		t.Fatalf("mfa after activating TOTP = %s", got)
+	}
+	lapseHold(t, env)
+	for range 2 {
+		mfa()
+	}
+	fe.Do("DELETE", "account/authenticators/totp", "").Status(200)
+	if got := mfa(); got != `[]` {
+		t.Fatalf("mfa after removing TOTP = %s", got)
 	}
 }
