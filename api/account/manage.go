@@ -51,7 +51,11 @@ func (h *Handlers) InspectPasswordReset(c *fiber.Ctx) error {
 	if err != nil {
 		return h.failed(c, err)
 	}
-	return h.Respond(c, fiber.StatusOK, map[string]any{"user": base.UserData(user, t.Settings)}, nil)
+	view, err := base.UserData(c, h.Headless, user)
+	if err != nil {
+		return err
+	}
+	return h.Respond(c, fiber.StatusOK, map[string]any{"user": view}, nil)
 }
 
 // ResetPassword handles POST auth/password/reset.

@@ -11,8 +11,11 @@ import (
 // respondVerification answers GET auth/email/verify: the address, its
 // user, and whether confirming it completes a login.
 func respondVerification(c *fiber.Ctx, h *api.Headless, v *identity.Verification) error {
-	t := api.Tenant(c)
-	return h.Respond(c, fiber.StatusOK, map[string]any{"email": v.Address.Email, "user": base.UserData(v.User, t.Settings)},
+	user, err := base.UserData(c, h, v.User)
+	if err != nil {
+		return err
+	}
+	return h.Respond(c, fiber.StatusOK, map[string]any{"email": v.Address.Email, "user": user},
 		map[string]any{"is_authenticating": v.Authenticating})
 }
 

@@ -84,18 +84,60 @@ func legacyAuthenticationMethod(methods []string) string {
 // (userdata.View).
 type UserView = userdata.View
 
-// UserData is allauth's serialised user.
-func UserData(u *identity.User, s *tenants.Settings) UserView {
-	return summaryData(u.Summary(), s)
+// UserData is allauth's serialised user, with the keys of the tenant's
+// HALLPASS_USER_SERIALIZER (read from Postgres; none, and no read, when the
+// tenant has no serializer).
+func UserData(c *fiber.Ctx, h *api.Headless, u *identity.User) (UserView, error) {
+	t := api.Tenant(c)
+	d := summaryData(u.Summary(), t.Settings)
+	if t.Settings.UserSerializer.Empty() {
+		return d, nil
+	}
+	extra, err := h.Accounts.Profiles.Serialize(c.UserContext(), t, u.ID)
+	d.Extra = extra
+	return d, err
 }
 
-// summaryData is UserData from the summary cached with a session.
+// summaryData is UserData from the summary cached with a session, without
+// the serializer's keys (sessionView adds them).
 func summaryData(u *sessions.User, s *tenants.Settings) UserView {
 	d := UserView{ID: u.ID, Display: u.Display(), HasUsablePassword: u.UsablePassword, Email: u.PrimaryEmail}
 	if s.UserModelUsernameField != "" {
 		d.Username = u.Username
 	}
 	return d
+}
+
+// sessionView is UserData for a session's user summary. The serializer's
+// keys are memoized on the summary's cache entry (sessions.User.Memo) for
+// the tenant's settings version: a warm GET auth/session evaluates nothing
+// and reads nothing from Postgres, and every change to what expressions
+// read drops the entry (sessions.Store.UserChanged). Expressions that read
+// `now` are evaluated on every request. One input is left out on purpose:
+// a login sets user.last_login without dropping the user's other sessions'
+// entries (that would cost every login a round of invalidations), so there
+// a memoized last_login may lag by at most the local entry's life (a
+// minute); the session that logged in sees the new value.
+func sessionView(c *fiber.Ctx, h *api.Headless, t *tenants.Tenant, u *sessions.User) (UserView, error) {
+	d := summaryData(u, t.Settings)
+	ex := t.Settings.UserSerializer
+	if ex.Empty() {
+		return d, nil
+	}
+	key := sessions.MemoKey{Version: t.SettingsVersion, Slug: t.Slug, Name: t.Name}
+	if extra, ok := u.Memo(key); ok {
+		d.Extra = extra
+		return d, nil
+	}
+	extra, err := h.Accounts.Profiles.Serialize(c.UserContext(), t, u.ID)
+	if err != nil {
+		return d, err
+	}
+	if !ex.UsesNow() {
+		u.SetMemo(key, extra)
+	}
+	d.Extra = extra
+	return d, nil
 }
 
 // authData is the data of an authenticated session's response (keys in
@@ -153,7 +195,11 @@ func RespondAuth(c *fiber.Ctx, h *api.Headless, status ...int) error {
 			}
 			meta["access_token"], meta["refresh_token"] = access, refresh
 		}
-		return h.Respond(c, fiber.StatusOK, authData{User: summaryData(user, t.Settings), Methods: methods(sess)}, meta)
+		view, err := sessionView(c, h, t, user)
+		if err != nil {
+			return err
+		}
+		return h.Respond(c, fiber.StatusOK, authData{User: view, Methods: methods(sess)}, meta)
 	}
 	code := fiber.StatusUnauthorized
 	if len(status) > 0 {
@@ -174,7 +220,11 @@ func RespondReauth(c *fiber.Ctx, h *api.Headless) error {
 	if err != nil {
 		return err
 	}
-	return h.Respond(c, fiber.StatusUnauthorized, map[string]any{"user": UserData(user, t.Settings), "methods": methods(sess),
+	view, err := UserData(c, h, user)
+	if err != nil {
+		return err
+	}
+	return h.Respond(c, fiber.StatusUnauthorized, map[string]any{"user": view, "methods": methods(sess),
 		"flows": reauthenticationFlows(c, h, t, sess, user)}, map[string]any{"is_authenticated": true})
 }
 

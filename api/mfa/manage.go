@@ -109,6 +109,7 @@ func (h *Handlers) ActivateTOTP(c *fiber.Ctx) error {
 	if _, err := h.ensureRecoveryCodes(c); err != nil {
 		return err
 	}
+	h.userChanged(c)
 	return h.Respond(c, fiber.StatusOK, a.Data(false), nil)
 }
 
@@ -141,6 +142,7 @@ func (h *Handlers) DeactivateTOTP(c *fiber.Ctx) error {
 	if _, err := h.Store.DeactivateTOTP(c.UserContext(), t.ID, sess.State.UserID); err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return err
 	}
+	h.userChanged(c)
 	return h.Respond(c, fiber.StatusOK, nil, nil)
 }
 
@@ -170,5 +172,14 @@ func (h *Handlers) RegenerateRecoveryCodes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	h.userChanged(c)
 	return h.Respond(c, fiber.StatusOK, a.Data(true), nil)
+}
+
+// userChanged drops the cached summaries of the session user's sessions
+// after a change to their authenticators: the tenant's expressions read
+// the MFA types in use (user.mfa). Best effort: the change has committed.
+func (h *Handlers) userChanged(c *fiber.Ctx) {
+	t, sess := api.Tenant(c), api.Session(c)
+	_ = h.Accounts.Sessions.UserChanged(c.UserContext(), t.ID, sess.State.UserID)
 }

@@ -53,6 +53,7 @@ func (h webAuthnHandlers) AddWebAuthn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	h.userChanged(c)
 	return h.Respond(c, fiber.StatusOK, a.Data(false), map[string]any{"recovery_codes_generated": generated})
 }
 
@@ -87,6 +88,7 @@ func (h webAuthnHandlers) DeleteWebAuthn(c *fiber.Ctx) error {
 	if _, err := h.Store.DeleteWebAuthn(c.UserContext(), t.ID, sess.State.UserID, list); err != nil {
 		return err
 	}
+	h.userChanged(c)
 	return h.Respond(c, fiber.StatusOK, nil, nil)
 }
 

@@ -1,10 +1,14 @@
 package social
 
 import (
+	"encoding/json"
+
+	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
 	domain "github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -37,20 +41,38 @@ func accountsData(s *tenants.Settings, accounts []domain.Account) []map[string]a
 }
 
 // signupData is GET auth/provider/signup's data: the user the signup would
-// create, the provider account, and the provider's addresses.
-func signupData(s *tenants.Settings, p *sessions.PendingSocialSignup) map[string]any {
+// create (with the tenant's serializer keys, evaluated over what the
+// provider gave: no id, no profile, no metadata yet), the provider
+// account, and the provider's addresses.
+func signupData(h *api.Headless, t *tenants.Tenant, p *sessions.PendingSocialSignup) map[string]any {
+	s := t.Settings
 	user := map[string]any{"display": "user", "has_usable_password": false}
+	pending := userdata.User{Display: "user"}
 	if len(p.Emails) > 0 {
 		user["email"] = p.Emails[0].Address
+		pending.Email = p.Emails[0].Address
 	}
 	if s.UserModelUsernameField != "" && p.Username != "" {
 		user["username"], user["display"] = p.Username, p.Username
+		pending.Username, pending.Display = p.Username, p.Username
 	}
 	emails := make([]map[string]any, 0, len(p.Emails))
 	for i, e := range p.Emails {
 		emails = append(emails, map[string]any{"email": e.Address, "verified": e.Verified, "primary": i == 0})
+		pending.Emails = append(pending.Emails, userdata.Email{Email: e.Address, Verified: e.Verified, Primary: i == 0})
 	}
-	return map[string]any{"user": user, "account": accountData(s, p.Provider, p.UID, p.Extra), "email": emails}
+	var out any = user
+	if extra := h.Accounts.Profiles.Render(t, pending); len(extra) > 2 {
+		out = withExtra(user, extra)
+	}
+	return map[string]any{"user": out, "account": accountData(s, p.Provider, p.UID, p.Extra), "email": emails}
+}
+
+// withExtra encodes allauth's user object with the serializer's keys
+// (a JSON object) after allauth's own, as userdata.View does.
+func withExtra(user map[string]any, extra json.RawMessage) json.RawMessage {
+	b, _ := json.Marshal(user) // strings and booleans always encode
+	return append(append(append(b[:len(b)-1:len(b)-1], ','), extra[1:len(extra)-1]...), '}')
 }
 
 // callbackError is the `error` a failed redirect flow puts on the frontend

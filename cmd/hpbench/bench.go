@@ -82,6 +82,7 @@ func bench(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}{
 		{"ceiling", b.ceiling},
 		{"session", b.session},
+		{"serializer", b.serializer},
 		{"jwt", b.jwt},
 		{"login", b.login},
 		{"refresh", b.refresh},

@@ -1,7 +1,8 @@
 // Command hpbench is Hallpass's load generator and benchmark harness
 // (`make bench`). Against a running `hallpass serve` on loopback it measures
 // (f) a raw Fiber JSON route as the ceiling, (a) GET auth/session with an app
-// session token, (b) the same with a JWT access token, (c) POST auth/login,
+// session token, (h) the same on a tenant whose HALLPASS_USER_SERIALIZER has
+// three expressions, (b) the same with a JWT access token, (c) POST auth/login,
 // (d) POST tokens/refresh per signing algorithm and (e) GET config spread over
 // 10,000 tenants; it measures the argon2 and JWT-signing limits in the same
 // run, checks the targets, optionally profiles each scenario and watches heap
@@ -46,7 +47,7 @@ const (
 	defaultDuration = 10 * time.Second
 )
 
-var allScenarios = []string{"ceiling", "session", "jwt", "login", "refresh", "config", "manage"}
+var allScenarios = []string{"ceiling", "session", "serializer", "jwt", "login", "refresh", "config", "manage"}
 
 // Config is the run's settings (in the JSON too).
 type Config struct {
@@ -198,7 +199,7 @@ func (c Config) validate() error {
 		}
 	}
 	needsDB := slices.Contains(c.Scenarios, "config") || slices.ContainsFunc(c.Scenarios, func(s string) bool {
-		return s == "session" || s == "jwt" || s == "login" || s == "refresh" || s == "manage"
+		return s == "session" || s == "serializer" || s == "jwt" || s == "login" || s == "refresh" || s == "manage"
 	})
 	if needsDB && (c.DatabaseURL == "" || c.MasterKey == "") {
 		return errors.New("creating the bench tenants needs HALLPASS_DATABASE_URL and HALLPASS_MASTER_KEY (the server's)")

@@ -168,6 +168,7 @@ func (b *bencher) ratios() {
 		v := a.OKRPS / f.OKRPS
 		add("(a)/(f) session vs ceiling", v, ">= 0.40", v >= 0.40, fmt.Sprintf("%.0f / %.0f req/s", a.OKRPS, f.OKRPS))
 	}
+	b.serializerRatio(find)
 	if o := find("a", "auth/session at", "open"); o != nil {
 		p99 := o.Latency.P99 / 1000
 		add("(a) p99 at 50% of peak (ms)", p99, "< 5", p99 < 5 && o.Dropped == 0 && o.Errors == 0,

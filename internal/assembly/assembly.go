@@ -145,7 +145,14 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	accounts.MFA = s.MFA
 	s.Accounts = accounts
 	s.Users = identity.NewUserAdmin(accounts, mfa.RemoveAll)
-	s.Tokens = &tokensdomain.Strategy{Keys: s.Keys, Sealer: sealer, Sessions: accounts.Sessions, BaseDomain: cfg.BaseDomain}
+	s.Tokens = &tokensdomain.Strategy{Keys: s.Keys, Sealer: sealer, Sessions: accounts.Sessions, BaseDomain: cfg.BaseDomain,
+		Claims: func(ctx context.Context, t *tenants.Tenant, userID int64) (map[string]any, error) {
+			claims, err := accounts.Profiles.Claims(ctx, t, userID)
+			if errors.Is(err, identity.ErrUserNotFound) {
+				return nil, nil // the session goes with the user: the token is refused
+			}
+			return claims, err
+		}}
 
 	// The HTTP apps: the headless API on the tenant app, the console and
 	// the static assets on the platform app.

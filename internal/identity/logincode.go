@@ -164,12 +164,17 @@ func (a *LoginCodes) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, se
 	sess.State.LoginCode = nil
 	sess.State.Methods = append(sess.State.Methods, sessions.AuthRecord{Method: "code", At: epoch(a.now()), Email: p.Email})
 	sess.Changed()
+	var verified bool
 	if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`,
+		tag, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3 AND NOT verified`,
 			t.ID, user.ID, emailKey(p.Email))
+		verified = tag.RowsAffected() > 0
 		return err
 	}); err != nil {
 		return err
+	}
+	if verified { // what the tenant's expressions read (user.emails) changed
+		a.Store.userChanged(ctx, t.ID, user.ID)
 	}
 	// The code reached the address: verify_email does not apply.
 	sess.State.Login = &sessions.PendingLogin{UserID: user.ID, Email: p.Email, StartedAt: a.now()}

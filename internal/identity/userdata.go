@@ -286,3 +286,16 @@ func (p *Profiles) EvalInput(ctx context.Context, t *tenants.Tenant, userID int6
 	}
 	return &userdata.Input{User: u, Tenant: userdata.Tenant{Slug: t.Slug, Name: t.Name}, Now: p.now()}, nil
 }
+
+// Render renders the tenant's HALLPASS_USER_SERIALIZER for a user not
+// stored yet (a pending provider signup: no id, no profile, no metadata),
+// failures logged as Serialize's; nil when the tenant has no serializer.
+func (p *Profiles) Render(t *tenants.Tenant, u userdata.User) json.RawMessage {
+	ex := t.Settings.UserSerializer
+	if ex.Empty() {
+		return nil
+	}
+	out, failed := ex.Render(&userdata.Input{User: userdata.NewUser(u), Tenant: userdata.Tenant{Slug: t.Slug, Name: t.Name}, Now: p.now()})
+	p.exprFailures.Report(t.Slug, "HALLPASS_USER_SERIALIZER", failed)
+	return out
+}

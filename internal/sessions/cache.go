@@ -46,6 +46,13 @@ type cached struct {
 	User      *User     `json:"u,omitempty"`
 }
 
+// withMemo gives the entry's user summary its memo slot (User.SetMemo)
+// before the entry is copied or shared; it returns c.
+func (c *cached) withMemo() *cached {
+	c.User.memoizable()
+	return c
+}
+
 // userChangeHold is how long Store.UserChanged's marker refuses cache
 // writes for a user, and maxCacheLag how old a Postgres read may be when its
 // result is cached. maxCacheLag < userChangeHold: a read that started before

@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +53,58 @@ type User struct {
 	PrimaryEmail   string `json:"e,omitempty"`
 	UsablePassword bool   `json:"p,omitempty"`
 	Active         bool   `json:"a,omitempty"`
+
+	// memo holds a rendering derived from the user (the tenant's
+	// serializer keys), shared by every copy of a summary decoded from one
+	// cache entry and dropped with it; never encoded. nil: nothing may be
+	// memoized (a summary not read from the session cache).
+	memo *userMemo
+}
+
+// MemoKey names what a memoized rendering was computed from besides the
+// user: the tenant's settings version, and the tenant's slug and name
+// (which expressions may read and which a settings version does not count).
+type MemoKey struct {
+	Version    int
+	Slug, Name string
+}
+
+type userMemo struct{ v atomic.Pointer[memoValue] }
+
+type memoValue struct {
+	key MemoKey
+	raw json.RawMessage
+}
+
+// Memo returns what SetMemo kept for key on this summary's cache entry.
+// The entry is dropped by every change to the user (Store.UserChanged), so
+// a memo is as fresh as the summary itself.
+func (u *User) Memo(key MemoKey) (json.RawMessage, bool) {
+	if u == nil || u.memo == nil {
+		return nil, false
+	}
+	if v := u.memo.v.Load(); v != nil && v.key == key {
+		return v.raw, true
+	}
+	return nil, false
+}
+
+// SetMemo keeps raw (which the caller must not change afterwards) for key
+// on the summary's cache entry, for the requests the entry answers next; it
+// does nothing for a summary that was not read from the session cache.
+func (u *User) SetMemo(key MemoKey, raw json.RawMessage) {
+	if u == nil || u.memo == nil {
+		return
+	}
+	u.memo.v.Store(&memoValue{key: key, raw: raw})
+}
+
+// memoizable gives a summary decoded from a cache entry its memo slot,
+// before the entry is shared.
+func (u *User) memoizable() {
+	if u != nil && u.memo == nil {
+		u.memo = &userMemo{}
+	}
 }
 
 // Display is how allauth shows the user (as User.Display).

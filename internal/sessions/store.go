@@ -124,7 +124,7 @@ func (s *Store) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, ip,
 	cancel()
 	if rerr == nil {
 		var c cached
-		if json.Unmarshal(raw, &c) == nil && sess.fromEntry(&c) {
+		if json.Unmarshal(raw, &c) == nil && sess.fromEntry(c.withMemo()) {
 			metrics.SessionCacheHit()
 			if local != nil {
 				local.fill(key, &c, ticket)

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/internal/sessions"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -52,6 +55,67 @@ type Strategy struct {
 	// {slug}.{BaseDomain} (or a verified domain of the tenant).
 	BaseDomain string
 	Now        func() time.Time
+	// Claims, when set, returns the tenant's extra claims for a user's
+	// access tokens (HALLPASS_JWT_CLAIMS, identity.Profiles.Claims); nil
+	// when there are none. It is asked only for tenants that have some.
+	Claims func(ctx context.Context, t *tenants.Tenant, userID int64) (map[string]any, error)
+}
+
+// extraClaims returns the tenant's claims for a user's access token.
+func (s *Strategy) extraClaims(ctx context.Context, t *tenants.Tenant, userID int64) (map[string]any, error) {
+	if s.Claims == nil || t.Settings.JWTClaims.Empty() {
+		return nil, nil
+	}
+	extra, err := s.Claims(ctx, t, userID)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: claims: %w", err)
+	}
+	return extra, nil
+}
+
+// accessClaims are an access token's claims: the registered ones, then the
+// tenant's (HALLPASS_JWT_CLAIMS). A tenant's claim never replaces one of
+// ours: the reserved names are refused when the setting is saved, and
+// skipped here too.
+type accessClaims struct {
+	Claims
+	Extra map[string]any
+}
+
+// MarshalJSON writes Claims, then the extra claims it does not hold.
+func (c accessClaims) MarshalJSON() ([]byte, error) {
+	base, err := json.Marshal(c.Claims)
+	if err != nil || len(c.Extra) == 0 {
+		return base, err
+	}
+	var own map[string]json.RawMessage
+	if err := json.Unmarshal(base, &own); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(c.Extra))
+	for k := range c.Extra {
+		if _, taken := own[k]; !taken && !slices.Contains(userdata.ReservedClaims, k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return base, nil
+	}
+	sort.Strings(keys)
+	out := bytes.NewBuffer(base[: len(base)-1 : len(base)-1])
+	for _, k := range keys {
+		v, err := json.Marshal(c.Extra[k])
+		if err != nil {
+			continue // Exprs.Eval yields JSON values only
+		}
+		kb, _ := json.Marshal(k)
+		out.WriteByte(',')
+		out.Write(kb)
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 func (s *Strategy) now() time.Time {
@@ -111,7 +175,7 @@ func (s *Strategy) sessionID(t *tenants.Tenant, sid string) ([]byte, bool) {
 	return id, err == nil
 }
 
-func (s *Strategy) sign(ctx context.Context, t *tenants.Tenant, c Claims) (string, error) {
+func (s *Strategy) sign(ctx context.Context, t *tenants.Tenant, c jwt.Claims) (string, error) {
 	key, err := s.Keys.Signing(ctx, t)
 	if err != nil {
 		return "", err
@@ -143,7 +207,11 @@ func (s *Strategy) Issue(ctx context.Context, t *tenants.Tenant, issuer string, 
 	if err != nil {
 		return "", "", err
 	}
-	access, err = s.sign(ctx, t, s.claims(t, issuer, sess.State.UserID, sid, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn))
+	extra, err := s.extraClaims(ctx, t, sess.State.UserID)
+	if err != nil {
+		return "", "", err
+	}
+	access, err = s.sign(ctx, t, accessClaims{s.claims(t, issuer, sess.State.UserID, sid, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn), extra})
 	if err != nil {
 		return "", "", err
 	}
@@ -291,6 +359,16 @@ func (s *Strategy) Refresh(ctx context.Context, t *tenants.Tenant, issuer, raw s
 	if !ok {
 		return "", "", errInvalid
 	}
+	userID, err := strconv.ParseInt(c.Subject, 10, 64)
+	if err != nil || strconv.FormatInt(userID, 10) != c.Subject {
+		return "", "", errInvalid
+	}
+	// The claims are read before the refresh token is spent: a failure to
+	// read them leaves the client its token to try again.
+	extra, err := s.extraClaims(ctx, t, userID)
+	if err != nil {
+		return "", "", err
+	}
 	rotate := t.Settings.JWTRotateRefreshToken
 	lifetime := t.Settings.JWTRefreshTokenExpiresIn
 	grant, next, err := s.Sessions.UseRefresh(ctx, t.ID, jti, rotate, time.Duration(lifetime)*time.Second)
@@ -302,12 +380,11 @@ func (s *Strategy) Refresh(ctx context.Context, t *tenants.Tenant, issuer, raw s
 	}
 	// The session and its user were read under the token's row lock, so a
 	// concurrent revocation cannot make the winning refresh fail midway.
-	if string(grant.SessionID) != string(id) || strconv.FormatInt(grant.UserID, 10) != c.Subject {
+	if string(grant.SessionID) != string(id) || grant.UserID != userID {
 		// allauth crashes when the session holds another user; we refuse.
 		return "", "", errInvalid
 	}
-	userID := grant.UserID
-	access, err = s.sign(ctx, t, s.claims(t, issuer, userID, c.SID, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn))
+	access, err = s.sign(ctx, t, accessClaims{s.claims(t, issuer, userID, c.SID, UseAccess, uuid.NewString(), t.Settings.JWTAccessTokenExpiresIn), extra})
 	if err != nil {
 		return "", "", err
 	}
