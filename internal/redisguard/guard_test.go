@@ -249,19 +249,20 @@ func TestForSharesPerClient(t *testing.T) {
 	b := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer a.Close()
 	defer b.Close()
-	if For(a) != For(a) {
+	ga1, ga2, gb := For(a), For(a), For(b)
+	if ga1 != ga2 {
 		t.Fatal("one client, two guards")
 	}
-	if For(a) == For(b) {
+	if ga1 == gb {
 		t.Fatal("two clients, one guard")
 	}
 	var fake struct{ redis.Cmdable }
-	if For(fake) == For(fake) {
+	if f1, f2 := For(fake), For(fake); f1 == f2 {
 		t.Fatal("an unknown client kind got a shared guard")
 	}
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
 	defer c.Close()
-	if For(c) != For(c) {
+	if c1, c2 := For(c), For(c); c1 != c2 {
 		t.Fatal("one cluster client, two guards")
 	}
 }
