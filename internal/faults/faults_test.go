@@ -209,6 +209,8 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		s.requests, tm.total, tm.outage, fmtStatuses(s.byStatus), coreSpan.Round(time.Millisecond), core5xx,
 		flow5xx, fmtStatuses(ended), retried, outageProbe, degraded, limiterBack.Round(time.Millisecond),
 		resubAfter.Round(time.Millisecond), pubsubLatency.Round(time.Millisecond), c1+c2, pauseFor, paused, peak.Load(), lost)
+	t.Logf("Redis guards (answers after 250 ms: each a failure under the old fixed budget): A %+v, B %+v",
+		redisguard.For(a.rdb).Stats(), redisguard.For(b.rdb).Stats())
 	if lost != 0 {
 		t.Errorf("records lost: %d, want 0", lost)
 	}
@@ -341,6 +343,7 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 		"records lost: %d; known bugs: [%s] [%s], refresh chains refused (clients logged out): %d",
 		s.requests, tm.total, tUp.Sub(tStop).Round(time.Millisecond), fmtStatuses(s.byStatus), during, lastAfter.Round(time.Millisecond),
 		s.byStatus[500], cachedThroughout && s.byOp["config"][503] == 0, c1+c2, mails, mailDup, lost, keyBug, lockBug, refusedChains(l))
+	t.Logf("Redis guard (answers after 250 ms: each a failure under the old fixed budget): A %+v", redisguard.For(a.rdb).Stats())
 	// A message the SMTP server took just before the database connection
 	// dropped is sent again, with the same Message-ID (mail.Worker's
 	// documented at-least-once window): receivers drop it. Lost is what counts.
@@ -462,13 +465,12 @@ func pauseCheck(t *testing.T, h *hclient, l *load, r *Redis) string {
 	// waited for it gives up: allow it a moment.
 	guard := redisguard.For(a.rdb)
 	noticed := waitFor(2*time.Second, guard.Failing) >= 0
-	_, recoveries := guard.Counts()
+	recoveries := guard.Stats().Recoveries
 	time.Sleep(time.Until(start.Add(pauseFor)))
 	r.Resume(t)
 	resumed = true
 	after := h.do("flow_session", a, "GET", appPath(l.verif, "auth/session"), "", "X-Session-Token", tok)
-	_, recoveriesAfter := guard.Counts()
-	recovered := recoveriesAfter > recoveries
+	recovered := guard.Stats().Recoveries > recoveries
 	if !noticed {
 		t.Errorf("Redis paused: node A's Redis guard did not notice after two session checks: every call would keep waiting the patient budget")
 	}

@@ -51,7 +51,7 @@ type Guard struct {
 	nextProbe atomic.Int64 // unix nanoseconds: no probe starts before
 
 	// counts of what the guard saw, for tests and diagnostics.
-	failures, recoveries atomic.Uint64
+	failures, recoveries, late atomic.Uint64
 }
 
 // New returns a healthy guard with the default budgets.
@@ -89,10 +89,19 @@ func (g *Guard) SetProbeEvery(d time.Duration) {
 // no answer came since).
 func (g *Guard) Failing() bool { return g.failing.Load() }
 
-// Counts returns how many times the guard went from healthy to failing,
-// and back.
-func (g *Guard) Counts() (failures, recoveries uint64) {
-	return g.failures.Load(), g.recoveries.Load()
+// Stats is what a guard has seen since it was made.
+type Stats struct {
+	// Failures counts the changes from healthy to failing, Recoveries
+	// those back.
+	Failures, Recoveries uint64
+	// LateAnswers counts the calls answered after the brief budget had
+	// passed: each would have failed under a fixed brief budget.
+	LateAnswers uint64
+}
+
+// Stats returns what the guard has seen.
+func (g *Guard) Stats() Stats {
+	return Stats{Failures: g.failures.Load(), Recoveries: g.recoveries.Load(), LateAnswers: g.late.Load()}
 }
 
 // Budget is the budget of a call that is not a probe, started now: patient
@@ -111,10 +120,15 @@ func (g *Guard) Budget() time.Duration {
 // answered when err is nil, redis.Nil, or an error reply of Redis's own.
 func (g *Guard) Bound(ctx context.Context) (context.Context, func(error)) {
 	budget, probe := g.begin()
+	start := g.now()
 	rctx, cancel := context.WithTimeout(ctx, budget)
 	return rctx, func(err error) {
 		cancel()
-		g.end(probe, classify(ctx, err))
+		o := classify(ctx, err)
+		if o == answered && g.now().Sub(start) > time.Duration(g.brief.Load()) {
+			g.late.Add(1)
+		}
+		g.end(probe, o)
 	}
 }
 

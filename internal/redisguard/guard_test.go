@@ -68,8 +68,8 @@ func TestHealthyCallsArePatient(t *testing.T) {
 	if g.Failing() || g.Budget() != DefaultPatient {
 		t.Fatalf("after answers: failing %v, budget %v", g.Failing(), g.Budget())
 	}
-	if f, r := g.Counts(); f != 0 || r != 0 {
-		t.Fatalf("counts %d/%d, want 0/0", f, r)
+	if st := g.Stats(); st != (Stats{}) {
+		t.Fatalf("stats %+v, want none", st)
 	}
 }
 
@@ -95,8 +95,8 @@ func TestFailureIsBriefUntilAnAnswer(t *testing.T) {
 			}
 			b, p = call(g, nil)
 			wantBudget(t, g, b, p, DefaultPatient, false)
-			if f, r := g.Counts(); f != 1 || r != 1 {
-				t.Fatalf("counts %d/%d, want 1/1", f, r)
+			if st := g.Stats(); st.Failures != 1 || st.Recoveries != 1 {
+				t.Fatalf("stats %+v, want 1 failure, 1 recovery", st)
 			}
 		})
 	}
@@ -216,6 +216,24 @@ func TestBound(t *testing.T) {
 	done(ctx.Err())
 	if g2.Failing() {
 		t.Fatal("the caller's own deadline made the guard fail")
+	}
+}
+
+// An answer after the brief budget (what a fixed brief budget would have
+// failed) is counted, on the guard's clock.
+func TestLateAnswersCounted(t *testing.T) {
+	g, clk := newTestGuard()
+	_, done := g.Bound(context.Background())
+	clk.add(DefaultBrief)
+	done(nil)
+	_, done = g.Bound(context.Background())
+	clk.add(DefaultBrief + time.Millisecond)
+	done(redis.Nil)
+	_, done = g.Bound(context.Background())
+	clk.add(DefaultPatient)
+	done(context.DeadlineExceeded)
+	if st := g.Stats(); st.LateAnswers != 1 || st.Failures != 1 {
+		t.Fatalf("stats %+v, want 1 late answer and 1 failure", st)
 	}
 }
 
