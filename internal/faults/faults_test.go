@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/redisguard"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -133,9 +134,9 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		t.Fatal("no verification flow was in progress when Redis was killed")
 	}
 	// A 503 says "retry" (a Redis read slower than the session lookup's
-	// 250 ms on a busy machine cannot tell "gone" from "not answered"): the
-	// flow asks again, as a client honouring Retry-After does, for up to
-	// 10 s; what it ends with must be 401, 409 or 410.
+	// budget, 250 ms right after failures, cannot tell "gone" from "not
+	// answered"): the flow asks again, as a client honouring Retry-After
+	// does, for up to 10 s; what it ends with must be 401, 409 or 410.
 	retried := 0
 	for i, f := range pre[max(0, len(pre)-5):] {
 		res := h.do("flow_after", a, "GET", appPath(verif, "auth/session"), "", "X-Session-Token", f.token)
@@ -208,6 +209,8 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		s.requests, tm.total, tm.outage, fmtStatuses(s.byStatus), coreSpan.Round(time.Millisecond), core5xx,
 		flow5xx, fmtStatuses(ended), retried, outageProbe, degraded, limiterBack.Round(time.Millisecond),
 		resubAfter.Round(time.Millisecond), pubsubLatency.Round(time.Millisecond), c1+c2, pauseFor, paused, peak.Load(), lost)
+	t.Logf("Redis guards (answers after 250 ms: each a failure under the old fixed budget): A %+v, B %+v",
+		redisguard.For(a.rdb).Stats(), redisguard.For(b.rdb).Stats())
 	if lost != 0 {
 		t.Errorf("records lost: %d, want 0", lost)
 	}
@@ -340,6 +343,7 @@ func TestPostgresRestartedUnderLoad(t *testing.T) {
 		"records lost: %d; known bugs: [%s] [%s], refresh chains refused (clients logged out): %d",
 		s.requests, tm.total, tUp.Sub(tStop).Round(time.Millisecond), fmtStatuses(s.byStatus), during, lastAfter.Round(time.Millisecond),
 		s.byStatus[500], cachedThroughout && s.byOp["config"][503] == 0, c1+c2, mails, mailDup, lost, keyBug, lockBug, refusedChains(l))
+	t.Logf("Redis guard (answers after 250 ms: each a failure under the old fixed budget): A %+v", redisguard.For(a.rdb).Stats())
 	// A message the SMTP server took just before the database connection
 	// dropped is sent again, with the same Message-ID (mail.Worker's
 	// documented at-least-once window): receivers drop it. Lost is what counts.
@@ -428,10 +432,13 @@ const pauseFor = time.Second
 
 // pauseCheck pauses Redis with a verification flow in progress and a user
 // logged in. While paused, the user's session check answers 200 from
-// Postgres within a bound (each Redis call of the session store gives up
-// after 250 ms), and the flow's is 503: its state may still be in Redis, so
-// it must not be declared gone (410, which makes a frontend drop its
-// session). After SIGCONT the flow continues: 401 with verify_email pending.
+// Postgres within a bound (the first Redis call to find Redis silent gives
+// up after the patient budget, 1 s; the node's Redis guard then gives the
+// calls after it 250 ms), and the flow's is 503: its state may still be in
+// Redis, so it must not be declared gone (410, which makes a frontend drop
+// its session). The guard must have noticed the silence by then (fail fast
+// from there on). After SIGCONT the flow continues: 401 with verify_email
+// pending, and the guard is back to the patient budget.
 func pauseCheck(t *testing.T, h *hclient, l *load, r *Redis) string {
 	t.Helper()
 	a := l.nodes[0]
@@ -454,10 +461,22 @@ func pauseCheck(t *testing.T, h *hclient, l *load, r *Redis) string {
 	user := h.do("session", a, "GET", appPath(l.open, "auth/session"), "", "X-Session-Token", l.users[0].token)
 	userTook := user.end.Sub(user.start)
 	during := h.do("pause_flow", a, "GET", appPath(l.verif, "auth/session"), "", "X-Session-Token", tok)
+	// The round trip that failed reports to the guard as the request that
+	// waited for it gives up: allow it a moment.
+	guard := redisguard.For(a.rdb)
+	noticed := waitFor(2*time.Second, guard.Failing) >= 0
+	recoveries := guard.Stats().Recoveries
 	time.Sleep(time.Until(start.Add(pauseFor)))
 	r.Resume(t)
 	resumed = true
 	after := h.do("flow_session", a, "GET", appPath(l.verif, "auth/session"), "", "X-Session-Token", tok)
+	recovered := guard.Stats().Recoveries > recoveries
+	if !noticed {
+		t.Errorf("Redis paused: node A's Redis guard did not notice after two session checks: every call would keep waiting the patient budget")
+	}
+	if noticed && after.status == 401 && !recovered {
+		t.Errorf("Redis resumed: the flow was answered from Redis, but node A's Redis guard never went back to the patient budget")
+	}
 	if user.status != 200 || userTook > 2*time.Second {
 		t.Errorf("Redis paused: a logged-in user's session check answered %d in %v, want 200 from Postgres within 2 s", user.status, userTook)
 	}
@@ -467,8 +486,8 @@ func pauseCheck(t *testing.T, h *hclient, l *load, r *Redis) string {
 	if after.status != 401 || after.pending() != "verify_email" {
 		t.Errorf("Redis resumed: the flow answered %d (pending %q), want 401 with verify_email pending: %s", after.status, after.pending(), after.snippet)
 	}
-	return fmt.Sprintf("user session %d in %v, flow %d, then %d %s", user.status, userTook.Round(time.Millisecond),
-		during.status, after.status, after.pending())
+	return fmt.Sprintf("user session %d in %v, flow %d in %v (guard failing: %v), then %d %s (guard recovered: %v)", user.status, userTook.Round(time.Millisecond),
+		during.status, during.end.Sub(during.start).Round(time.Millisecond), noticed, after.status, after.pending(), recovered)
 }
 
 // outageSignups is N, the signups needing a verification mail made while

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/metrics"
+	"github.com/hallpass/hallpass/internal/redisguard"
 )
 
 // DefaultPendingCeiling is how many pieces of anonymous state a tenant may
@@ -42,6 +43,10 @@ var ErrExhausted = failure.NewSentinel(http.StatusTooManyRequests, "rate_limited
 type Pending struct {
 	rdb     redis.Cmdable
 	ceiling atomic.Int64
+	// guard bounds each Redis call (redisguard.For: shared with the other
+	// stores on the same client): a slow Redis must not hold requests, nor
+	// a busy machine's late answer be taken for an outage.
+	guard *redisguard.Guard
 
 	// Per-tenant figures this process saw, for the metrics.
 	mu      sync.Mutex
@@ -57,14 +62,11 @@ type usage struct {
 // new tenants are summed under tenant="other".
 const maxTracked = 10_000
 
-// redisTimeout bounds each Redis call: a slow Redis must not hold requests.
-const redisTimeout = 250 * time.Millisecond
-
 // NewPending returns a budget of ceiling pieces of state per tenant
 // (DefaultPendingCeiling when ceiling < 1), counted in rdb, and registers
 // its per-tenant figures with the default metrics registry.
 func NewPending(rdb redis.Cmdable, ceiling int) *Pending {
-	p := &Pending{rdb: rdb, tenants: map[uuid.UUID]*usage{}}
+	p := &Pending{rdb: rdb, guard: redisguard.For(rdb), tenants: map[uuid.UUID]*usage{}}
 	p.SetCeiling(ceiling)
 	metrics.Default.Collect("tenant_pending_state", p.collect)
 	return p
@@ -114,9 +116,9 @@ func (p *Pending) Reserve(ctx context.Context, tenantID uuid.UUID, id string, tt
 		return nil
 	}
 	ms := max(ttl.Milliseconds(), 1)
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
+	rctx, done := p.guard.Bound(ctx)
 	n, err := reserve.Run(rctx, p.rdb, []string{key(tenantID)}, p.ceiling.Load(), id, ms).Int64()
+	done(err)
 	if err != nil {
 		return fmt.Errorf("quota: reserve: %w", err)
 	}
@@ -134,18 +136,17 @@ func (p *Pending) Release(ctx context.Context, tenantID uuid.UUID, id string) {
 	if p == nil {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
-	_ = p.rdb.ZRem(rctx, key(tenantID), id).Err()
+	rctx, done := p.guard.Bound(ctx)
+	done(p.rdb.ZRem(rctx, key(tenantID), id).Err())
 }
 
 // Usage returns how much live pending state the tenant holds (0 when Redis
 // does not answer).
 func (p *Pending) Usage(ctx context.Context, tenantID uuid.UUID) int {
-	rctx, cancel := context.WithTimeout(ctx, redisTimeout)
-	defer cancel()
+	rctx, done := p.guard.Bound(ctx)
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	n, err := p.rdb.ZCount(rctx, key(tenantID), "("+now, "+inf").Result()
+	done(err)
 	if err != nil {
 		return 0
 	}
@@ -192,15 +193,15 @@ func (p *Pending) collect(e *metrics.Emitter) {
 	p.mu.Unlock()
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 	if len(ids) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*redisTimeout)
+		ctx, done := p.guard.Bound(context.Background())
 		now := "(" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 		pipe := p.rdb.Pipeline()
 		cmds := make([]*redis.IntCmd, len(ids))
 		for i, id := range ids {
 			cmds[i] = pipe.ZCount(ctx, key(id), now, "+inf")
 		}
-		_, _ = pipe.Exec(ctx)
-		cancel()
+		_, err := pipe.Exec(ctx)
+		done(err)
 		for i, id := range ids {
 			if n, err := cmds[i].Result(); err == nil {
 				p.note(id, n, false)

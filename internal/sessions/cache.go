@@ -93,18 +93,18 @@ return 1`)
 // read later.
 func (s *redisTier) cache(ctx context.Context, sess *Session, read time.Time) {
 	key := redisKey(sess.TenantID, sess.id)
-	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
-	defer cancel()
 	ttl := min(time.Until(sess.ExpiresAt), cacheTTL)
 	if ttl < time.Millisecond || time.Since(read) > maxCacheLag {
 		// Too old to be trusted against a concurrent UserChanged: make sure
 		// no older entry outlives this save.
-		_ = s.rdb.Del(rctx, key).Err()
+		rctx, done := s.guard.Bound(ctx)
+		done(s.rdb.Del(rctx, key).Err())
 		return
 	}
 	raw, _ := json.Marshal(cached{State: sess.State, Client: sess.Client, PublicID: sess.PublicID, CreatedAt: sess.CreatedAt,
 		ExpiresAt: sess.ExpiresAt, Durable: true, User: sess.User()})
-	_ = cacheScript.Run(rctx, s.rdb, []string{key, userChangedKey(sess.TenantID, sess.State.UserID), endedKey(sess.TenantID, sess.id)}, raw, ttl.Milliseconds()).Err()
+	rctx, done := s.guard.Bound(ctx)
+	done(cacheScript.Run(rctx, s.rdb, []string{key, userChangedKey(sess.TenantID, sess.State.UserID), endedKey(sess.TenantID, sess.id)}, raw, ttl.Milliseconds()).Err())
 }
 
 // UserChanged makes a change to a user's username, password, active flag,
@@ -130,8 +130,7 @@ func (s *Store) UserChanged(ctx context.Context, tenantID uuid.UUID, userID int6
 // entries of the sessions ids (all in the tenant's hash slot), in one round
 // trip.
 func (s *redisTier) dropUserEntries(ctx context.Context, tenantID uuid.UUID, userID int64, ids [][]byte) error {
-	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
-	defer cancel()
+	rctx, done := s.guard.Bound(ctx)
 	pipe := s.rdb.Pipeline()
 	pipe.Set(rctx, userChangedKey(tenantID, userID), "1", userChangeHold)
 	keys := make([]string, len(ids))
@@ -142,6 +141,7 @@ func (s *redisTier) dropUserEntries(ctx context.Context, tenantID uuid.UUID, use
 		pipe.Del(rctx, keys...)
 	}
 	_, err := pipe.Exec(rctx)
+	done(err)
 	// Told even when Redis failed: then the wait for the leases to run out.
 	s.bus.invalidate(ctx, keys...)
 	if err != nil {
@@ -157,8 +157,7 @@ func (s *redisTier) forgetEnded(ctx context.Context, tenantID uuid.UUID, ids [][
 	if len(ids) == 0 {
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
-	defer cancel()
+	rctx, done := s.guard.Bound(ctx)
 	pipe := s.rdb.Pipeline()
 	keys := make([]string, len(ids))
 	for i, id := range ids {
@@ -166,6 +165,7 @@ func (s *redisTier) forgetEnded(ctx context.Context, tenantID uuid.UUID, ids [][
 		pipe.Set(rctx, endedKey(tenantID, id), "1", userChangeHold)
 	}
 	pipe.Del(rctx, keys...)
-	_, _ = pipe.Exec(rctx)
+	_, err := pipe.Exec(rctx)
+	done(err)
 	s.bus.invalidate(ctx, keys...)
 }

@@ -3,10 +3,10 @@ package sessions
 import (
 	"context"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hallpass/hallpass/internal/redisguard"
 )
 
 // getBatcher gathers the session GETs of concurrent requests into pipelines
@@ -18,13 +18,12 @@ import (
 type getBatcher struct {
 	rdb *redis.Client
 	q   batchQueue[*getReq]
-	// timeout bounds each round trip (Store.SetRedisTimeout).
-	timeout atomic.Int64
+	// guard bounds each round trip and hears how it went.
+	guard *redisguard.Guard
 }
 
-func newGetBatcher(rdb *redis.Client) *getBatcher {
-	b := &getBatcher{rdb: rdb}
-	b.timeout.Store(int64(redisTimeout))
+func newGetBatcher(rdb *redis.Client, guard *redisguard.Guard) *getBatcher {
+	b := &getBatcher{rdb: rdb, guard: guard}
 	// At most 4 round trips in flight, each carrying at most 64 GETs.
 	b.q = batchQueue[*getReq]{workers: 4, maxBatch: 64, serve: b.run}
 	return b
@@ -62,18 +61,20 @@ func (b *getBatcher) get(ctx context.Context, key string) ([]byte, error) {
 
 // run sends one batch's GETs in one round trip and answers each request.
 func (b *getBatcher) run(batch []*getReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(b.timeout.Load()))
-	defer cancel()
+	ctx, done := b.guard.Bound(context.Background())
 	if len(batch) == 1 {
 		r := batch[0]
 		r.val, r.err = b.rdb.Get(ctx, r.key).Bytes()
+		done(r.err)
 	} else {
 		pipe := b.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(batch))
 		for i, r := range batch {
 			cmds[i] = pipe.Get(ctx, r.key)
 		}
-		_, _ = pipe.Exec(ctx)
+		// The first command's error (redis.Nil for a miss is an answer).
+		_, err := pipe.Exec(ctx)
+		done(err)
 		for i, r := range batch {
 			r.val, r.err = cmds[i].Bytes()
 		}

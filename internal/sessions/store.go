@@ -23,15 +23,11 @@ import (
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/internal/quota"
+	"github.com/hallpass/hallpass/internal/redisguard"
 )
 
 // ErrNotFound is returned for a token that names no live session.
 var ErrNotFound = errors.New("session not found")
-
-// redisTimeout bounds each Redis call of the session store. A healthy Redis
-// answers in well under a millisecond; a dead one would otherwise hold the
-// request for go-redis's dial retries (seconds) before Postgres is asked.
-const redisTimeout = 250 * time.Millisecond
 
 // Store keeps sessions: anonymous ones in Redis only (they expire with
 // ACCOUNT_LOGIN_TIMEOUT), authenticated ones in Postgres with a Redis cache.
@@ -50,7 +46,12 @@ type Store struct {
 // sessions, the markers that keep stale reads out of them, and the bus that
 // tells the processes keeping entries in memory of every change.
 type redisTier struct {
-	rdb   *redis.Client
+	rdb *redis.Client
+	// guard bounds each Redis call: patiently while Redis answers (a busy
+	// machine's late answer is still one), briefly once calls fail (a dead
+	// Redis must not hold requests that can do without it); shared with
+	// everything else calling Redis through rdb (redisguard.For).
+	guard *redisguard.Guard
 	reads *getBatcher
 	// bus publishes every change of a Redis entry to the processes that
 	// keep entries in memory (StartLocalCache, bus.go).
@@ -59,22 +60,21 @@ type redisTier struct {
 
 // NewStore returns the session store.
 func NewStore(pool *pgxpool.Pool, rdb *redis.Client) *Store {
-	return &Store{pool: pool, rotations: newRotateBatcher(pool), redisTier: redisTier{rdb: rdb, reads: newGetBatcher(rdb), bus: newSessionBus(rdb)}}
+	guard := redisguard.For(rdb)
+	return &Store{pool: pool, rotations: newRotateBatcher(pool),
+		redisTier: redisTier{rdb: rdb, guard: guard, reads: newGetBatcher(rdb, guard), bus: newSessionBus(rdb)}}
 }
 
-// SetRedisTimeout changes how long each Redis call of the store may take
-// (250 ms by default) before the store treats Redis as unavailable. Tests
-// that drive hundreds of parallel lookups under the race detector on a
-// loaded machine raise it, so that they test what they mean to, not the
-// machine's speed.
+// SetRedisTimeout fixes how long each Redis call through the store's Redis
+// client may take before it is treated as unavailable, whatever Redis's
+// observed health (by default redisguard's budgets: 1 s while Redis
+// answers, 250 ms once calls fail). Tests that drive hundreds of parallel
+// lookups under the race detector on a loaded machine raise it, so that
+// they test what they mean to, not the machine's speed. The guard is
+// shared by everything using the same client.
 func (s *Store) SetRedisTimeout(d time.Duration) {
-	if d > 0 {
-		s.reads.timeout.Store(int64(d))
-	}
+	s.guard.SetBudgets(d, d)
 }
-
-// redisTimeout bounds one Redis call of the store.
-func (s *redisTier) redisTimeout() time.Duration { return time.Duration(s.reads.timeout.Load()) }
 
 // New returns an empty anonymous session for a client; it gets a token
 // when first saved with something in it.
@@ -119,7 +119,9 @@ func (s *Store) LookupID(ctx context.Context, tenantID uuid.UUID, id []byte, ip,
 		metrics.SessionLocalCache(false)
 		ticket = local.ticket(key)
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
+	// The wait for the batch this lookup joins (the batch's own round trip
+	// reports to the guard).
+	rctx, cancel := context.WithTimeout(ctx, s.guard.Budget())
 	raw, rerr := s.reads.get(rctx, key)
 	cancel()
 	if rerr == nil {
@@ -241,9 +243,10 @@ func (s *Store) Save(ctx context.Context, sess *Session, loginTimeout time.Durat
 				return fmt.Errorf("sessions: save pending flow: %w", err)
 			}
 		}
-		rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
-		defer cancel()
-		if err := s.rdb.Set(rctx, redisKey(sess.TenantID, id), raw, ttl).Err(); err != nil {
+		rctx, done := s.guard.Bound(ctx)
+		err := s.rdb.Set(rctx, redisKey(sess.TenantID, id), raw, ttl).Err()
+		done(err)
+		if err != nil {
 			return fmt.Errorf("sessions: save pending flow: %w", err)
 		}
 		if known {
@@ -266,8 +269,7 @@ func (s *Store) Delete(ctx context.Context, sess *Session) error {
 			return fmt.Errorf("sessions: delete: %w", err)
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.redisTimeout())
-	defer cancel()
+	rctx, done := s.guard.Bound(ctx)
 	pipe := s.rdb.Pipeline()
 	if sess.stored == storedPostgres {
 		// A lookup on another node may have read the row before the
@@ -276,6 +278,7 @@ func (s *Store) Delete(ctx context.Context, sess *Session) error {
 	}
 	pipe.Del(rctx, redisKey(sess.TenantID, id))
 	_, err := pipe.Exec(rctx)
+	done(err)
 	s.bus.invalidate(ctx, redisKey(sess.TenantID, id))
 	if err != nil && sess.stored != storedPostgres {
 		return fmt.Errorf("sessions: delete: %w", err)
