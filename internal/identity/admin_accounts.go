@@ -15,14 +15,17 @@ import (
 
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/passwords"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// Account is a user as an operator reads it: the user and its addresses
-// (primary first).
+// Account is a user as an operator reads it: the user, its addresses
+// (primary first) and the tenant-defined data (profile and both metadata
+// documents, never nil).
 type Account struct {
 	User
 	Emails []EmailAddress
+	Data   UserData
 }
 
 // NewAccount is a user an operator creates (an import, a backend's own
@@ -46,6 +49,13 @@ type NewAccount struct {
 	HasPasswordHash bool
 	// Inactive creates the user disabled.
 	Inactive bool
+	// Profile holds the user's declared fields (HALLPASS_USER_FIELDS), as
+	// the tenant's backend may set them (userdata.ModeBackend); every
+	// required field must be there. PublicMetadata and PrivateMetadata are
+	// the metadata documents (userdata.CheckDocument). nil: empty.
+	Profile         map[string]any
+	PublicMetadata  map[string]any
+	PrivateMetadata map[string]any
 }
 
 // NewAccountEmail is one address of a NewAccount.
@@ -64,7 +74,9 @@ func emailParam(i int) string { return "emails/" + strconv.Itoa(i) + "/email" }
 // tenant's username rules (username_taken, username_blacklisted, …), a
 // password by the tenant's password rules. A refusal is Errors, each
 // naming its input ("emails/1/email", "username", "password",
-// "password_hash", "emails") and nothing is written. The creation is
+// "password_hash", "emails", "profile/<field>", "profile",
+// "public_metadata", "private_metadata") and nothing is written. The
+// profile and metadata are written in the creation's transaction. The creation is
 // audited (user.create) in its transaction. The user's id is the one the
 // headless API shows as user.id.
 func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenant, in NewAccount) (*Account, error) {
@@ -127,6 +139,8 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			hash, kind = in.PasswordHash, "hash"
 		}
 	}
+	data, dataErrs := newAccountData(s.UserFields, in)
+	errs = append(errs, dataErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -152,6 +166,7 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 	}
 	var out *Account
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		details := map[string]any{"emails": len(emails), "password": kind, "active": !in.Inactive}
 		// Lock the addresses in one order, so two creations sharing
 		// addresses cannot wait for each other.
 		order := make([]string, 0, len(emails))
@@ -199,6 +214,13 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			return err
 		}
 		u.PrimaryEmail = primary
+		if set := changedParts(&UserData{}, data); len(set) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE users SET profile = $3, public_metadata = $4, private_metadata = $5 WHERE tenant_id = $1 AND id = $2`,
+				t.ID, u.ID, data.Profile, data.PublicMetadata, data.PrivateMetadata); err != nil {
+				return fmt.Errorf("identity: insert user data: %w", err)
+			}
+			details["data"] = set
+		}
 		for i := range emails {
 			e := &emails[i]
 			e.UserID = u.ID
@@ -217,9 +239,8 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			}
 			return 1
 		})
-		out = &Account{User: *u, Emails: emails}
-		return audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.create",
-			map[string]any{"emails": len(emails), "password": kind, "active": !in.Inactive}))
+		out = &Account{User: *u, Emails: emails, Data: *data}
+		return audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.create", details))
 	})
 	if err != nil {
 		return nil, err
@@ -309,15 +330,37 @@ func (a *UserAdmin) Find(ctx context.Context, tenantID uuid.UUID, f UserFilter, 
 		i := at[e.UserID]
 		out[i].Emails = append(out[i].Emails, e)
 	}
+	rows, err = a.pool.Query(ctx, `SELECT id, profile, public_metadata, private_metadata FROM users
+		WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("identity: find users' data: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var d UserData
+		if err := rows.Scan(&id, &d.Profile, &d.PublicMetadata, &d.PrivateMetadata); err != nil {
+			return nil, fmt.Errorf("identity: find users' data: %w", err)
+		}
+		d.fill()
+		out[at[id]].Data = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identity: find users' data: %w", err)
+	}
+	for i := range out {
+		out[i].Data.fill()
+	}
 	return out, nil
 }
 
-// Account returns one of a tenant's users with its addresses;
-// ErrUserNotFound if none. Both reads go in one round trip.
+// Account returns one of a tenant's users with its addresses and data;
+// ErrUserNotFound if none. The reads go in one round trip.
 func (a *UserAdmin) Account(ctx context.Context, tenantID uuid.UUID, userID int64) (*Account, error) {
 	b := &pgx.Batch{}
 	b.Queue(sqlUserByID, tenantID, userID)
 	b.Queue(sqlUserAddresses, tenantID, userID)
+	b.Queue(`SELECT profile, public_metadata, private_metadata FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
 	res := a.pool.SendBatch(ctx, b)
 	defer res.Close()
 	u, err := scanUser(res.QueryRow())
@@ -339,7 +382,16 @@ func (a *UserAdmin) Account(ctx context.Context, tenantID uuid.UUID, userID int6
 	if emails == nil {
 		emails = []EmailAddress{}
 	}
-	return &Account{User: *u, Emails: emails}, nil
+	acc := &Account{User: *u, Emails: emails}
+	d := &acc.Data
+	if err := res.QueryRow().Scan(&d.Profile, &d.PublicMetadata, &d.PrivateMetadata); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrUserNotFound // deleted between the reads
+		}
+		return nil, fmt.Errorf("identity: user data: %w", err)
+	}
+	d.fill()
+	return acc, nil
 }
 
 // SetUsername changes a user's username under the tenant's username rules
@@ -380,4 +432,111 @@ func (a *UserAdmin) SetUsername(ctx context.Context, by audit.Actor, t *tenants.
 	}
 	_ = a.accounts.Sessions.UserChanged(ctx, t.ID, userID)
 	return true, nil
+}
+
+// newAccountData checks a NewAccount's profile and metadata: the profile
+// as the tenant's backend may set it, with every required field; each
+// document bounded. The refusals name "profile/<field>", "profile",
+// "public_metadata" or "private_metadata".
+func newAccountData(fields userdata.Fields, in NewAccount) (*UserData, Errors) {
+	d := &UserData{PublicMetadata: in.PublicMetadata, PrivateMetadata: in.PrivateMetadata}
+	var bad userdata.FieldErrors
+	profile, err := fields.Apply(userdata.ModeBackend, nil, in.Profile)
+	if err == nil {
+		d.Profile = profile
+		err = fields.MissingRequired(profile)
+	}
+	var fe userdata.FieldErrors
+	if errors.As(err, &fe) {
+		bad = append(bad, fe...)
+	} else if err != nil {
+		return nil, Errors{&Error{Param: userdata.Profile, Code: "invalid", Message: err.Error()}}
+	}
+	for _, doc := range []struct {
+		name string
+		m    map[string]any
+	}{{userdata.PublicMetadata, in.PublicMetadata}, {userdata.PrivateMetadata, in.PrivateMetadata}} {
+		if doc.m == nil {
+			continue
+		}
+		if err := userdata.CheckDocument(doc.name, doc.m); err != nil {
+			bad = append(bad, err.(*userdata.FieldError))
+		}
+	}
+	d.fill()
+	return d, DataErrors(bad)
+}
+
+// DataErrors turns the refusals of a user's data (userdata.FieldErrors,
+// whose Param is a profile field's name or a document's) into Errors
+// naming the input: "profile/<field>" for a field, the document's name
+// ("profile", "public_metadata", "private_metadata") for a whole
+// document. Declared fields never take a document's name
+// (userdata.ReservedNames), so the two cannot be confused.
+func DataErrors(errs userdata.FieldErrors) Errors {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make(Errors, 0, len(errs))
+	for _, e := range errs {
+		param := e.Param
+		switch param {
+		case userdata.Profile, userdata.PublicMetadata, userdata.PrivateMetadata:
+		default:
+			param = userdata.Profile + "/" + param
+		}
+		out = append(out, &Error{Param: param, Code: e.Code, Message: e.Message})
+	}
+	return out
+}
+
+// UpdateData changes a user's profile and metadata as the tenant's backend
+// or an operator (Profiles.Update in userdata.ModeBackend: audited as
+// user.data.change, cached summaries dropped). A refusal is Errors naming
+// each input as DataErrors does, and nothing is written; ErrUserNotFound
+// if there is no such user.
+func (a *UserAdmin) UpdateData(ctx context.Context, by audit.Actor, t *tenants.Tenant, userID int64, ch UserDataChange) (*UserData, error) {
+	d, err := a.accounts.Profiles.Update(ctx, by, t, userID, userdata.ModeBackend, ch)
+	var fe userdata.FieldErrors
+	if errors.As(err, &fe) {
+		return nil, DataErrors(fe)
+	}
+	return d, err
+}
+
+// CheckDataChange judges ch as UpdateData would, without a user: the
+// documents' bounds and each profile value against the tenant's fields
+// (not the profile's total size, which depends on what the user holds).
+// An operation that changes more than the data calls it first, so that a
+// refused value leaves everything as it was.
+func CheckDataChange(t *tenants.Tenant, ch UserDataChange) error {
+	var bad userdata.FieldErrors
+	if ch.Profile != nil {
+		_, err := t.Settings.UserFields.Apply(userdata.ModeBackend, nil, ch.Profile)
+		var fe userdata.FieldErrors
+		if errors.As(err, &fe) {
+			for _, e := range fe {
+				if e.Param != userdata.Profile {
+					bad = append(bad, e)
+				}
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	for _, doc := range []struct {
+		name string
+		m    map[string]any
+	}{{userdata.PublicMetadata, ch.PublicMetadata}, {userdata.PrivateMetadata, ch.PrivateMetadata}} {
+		if doc.m == nil {
+			continue
+		}
+		if err := userdata.CheckDocument(doc.name, doc.m); err != nil {
+			bad = append(bad, err.(*userdata.FieldError))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return DataErrors(bad)
 }
