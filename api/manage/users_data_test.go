@@ -124,7 +124,8 @@ func TestUsersData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(created) != 2 || jsonOf(t, created[1].Details["data"]) != `["profile.age","profile.first_name","profile.last_name","public_metadata","private_metadata"]` ||
+	// (Newest first: Bob set only his profile.)
+	if len(created) != 2 || jsonOf(t, created[0].Details["data"]) != `["profile.first_name"]` || jsonOf(t, created[1].Details["data"]) != `["profile.age","profile.first_name","profile.last_name","public_metadata","private_metadata"]` ||
 		strings.Contains(jsonOf(t, created[1].Details), "cus_123") {
 		t.Errorf("user.create events: %+v", created)
 	}

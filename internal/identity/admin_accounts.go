@@ -214,7 +214,9 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			return err
 		}
 		u.PrimaryEmail = primary
-		if set := changedParts(&UserData{}, data); len(set) > 0 {
+		none := &UserData{}
+		none.fill()
+		if set := changedParts(none, data); len(set) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE users SET profile = $3, public_metadata = $4, private_metadata = $5 WHERE tenant_id = $1 AND id = $2`,
 				t.ID, u.ID, data.Profile, data.PublicMetadata, data.PrivateMetadata); err != nil {
 				return fmt.Errorf("identity: insert user data: %w", err)
