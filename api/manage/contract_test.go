@@ -174,8 +174,11 @@ var coverage struct {
 }
 
 func TestContract(t *testing.T) {
-	env := apitest.New(t, nil)
-	b, err := env.Store.Create(context.Background(), tenants.CreateInput{Slug: testenv.Slug("contract-b"), Settings: []byte(`{}`)}, "contract")
+	// Both tenants declare user fields, so the users fixtures walk
+	// profiles with values (contract_users_test.go).
+	env := apitest.New(t, apitest.Settings{"HALLPASS_USER_FIELDS": contractUserFields})
+	b, err := env.Store.Create(context.Background(), tenants.CreateInput{Slug: testenv.Slug("contract-b"),
+		Settings: fmt.Appendf(nil, `{"HALLPASS_USER_FIELDS": %s}`, mustJSON(contractUserFields))}, "contract")
 	if err != nil {
 		t.Fatal(err)
 	}

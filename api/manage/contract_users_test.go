@@ -2,6 +2,7 @@ package manage_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,6 +23,44 @@ import (
 // id A does not have, so B's are kept far above any A reaches here.
 const contractBUserIDs = 1_000_000
 
+// contractUserFields are the fields both contract tenants declare.
+var contractUserFields = []any{
+	map[string]any{"name": "first_name", "type": "string", "max_length": 50},
+	map[string]any{"name": "age", "type": "integer"},
+	map[string]any{"name": "newsletter", "type": "boolean"},
+	map[string]any{"name": "birthday", "type": "date"},
+	map[string]any{"name": "plan", "type": "choice", "choices": []string{"free", "pro"}},
+}
+
+// contractProfile is a profile of every declared field's type, and the
+// metadata the fixtures give their users.
+var (
+	contractProfile = map[string]any{"first_name": "Ada", "age": 36, "newsletter": true, "birthday": "1815-12-10", "plan": "pro"}
+	contractPublic  = map[string]any{"role": "admin", "avatar": "https://cdn.example/a.png", "tags": []any{"a", 1, nil, 2.5}}
+	contractPrivate = map[string]any{"stripe": map[string]any{"customer": "cus_1", "vip": false}}
+)
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// wantUserData fails unless the user answer holds the contract data.
+func wantUserData(t *testing.T, r *apitest.Response) {
+	t.Helper()
+	for _, d := range []struct {
+		key  string
+		want any
+	}{{"profile", contractProfile}, {"public_metadata", contractPublic}, {"private_metadata", contractPrivate}} {
+		if got := mustJSON(r.JSON[d.key]); got != mustJSON(d.want) {
+			t.Errorf("%s = %s, want %s", d.key, got, mustJSON(d.want))
+		}
+	}
+}
+
 // contractUser creates a user of on with one address (verified or not)
 // and a usable password, and returns its id.
 func contractUser(t *testing.T, w *World, on *tenants.Tenant, verified, inactive bool) (int64, string) {
@@ -38,6 +77,7 @@ func contractUser(t *testing.T, w *World, on *tenants.Tenant, verified, inactive
 	acc, err := w.Env.Assembly.Users.Create(ctx, audit.Actor{Name: "contract"}, on, identity.NewAccount{
 		Username: name, Emails: []identity.NewAccountEmail{{Email: email, Verified: verified, Primary: true}},
 		PasswordHash: bcryptHash, HasPasswordHash: true, Inactive: inactive,
+		Profile: contractProfile, PublicMetadata: contractPublic, PrivateMetadata: contractPrivate,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -109,14 +149,22 @@ func init() {
 	fixture("listUsers", func(t *testing.T, w *World, on *tenants.Tenant) Call {
 		_, email := contractUser(t, w, on, true, false)
 		return Call{Params: map[string]string{"slug": on.Slug}, Query: url.Values{"limit": {"2"}, "email": {email},
-			"active": {"true"}, "created_after": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}}, Check: wantItems(1)}
+			"active": {"true"}, "created_after": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}},
+			Check: func(t *testing.T, r *apitest.Response) {
+				wantItems(1)(t, r)
+				if items, _ := r.JSON["items"].([]any); len(items) == 1 {
+					wantUserData(t, &apitest.Response{JSON: items[0].(map[string]any)})
+				}
+			}}
 	})
 	fixture("createUser", func(t *testing.T, w *World, on *tenants.Tenant) Call {
 		name := contractName("new")
 		email := name + "@contract.example"
 		return Call{Params: map[string]string{"slug": on.Slug},
-			Body: map[string]any{"username": name, "emails": []any{map[string]any{"email": email, "verified": true, "primary": true}}, "password_hash": djangoPBKDF2},
+			Body: map[string]any{"username": name, "emails": []any{map[string]any{"email": email, "verified": true, "primary": true}}, "password_hash": djangoPBKDF2,
+				"profile": contractProfile, "public_metadata": contractPublic, "private_metadata": contractPrivate},
 			Check: func(t *testing.T, r *apitest.Response) {
+				wantUserData(t, r)
 				emails, _ := r.JSON["emails"].([]any)
 				if len(emails) != 1 || emails[0].(map[string]any)["email"] != email || r.JSON["username"] != name || r.JSON["has_usable_password"] != true ||
 					r.Header.Get("Location") == "" {
@@ -126,11 +174,25 @@ func init() {
 	})
 	fixture("getUser", func(t *testing.T, w *World, on *tenants.Tenant) Call {
 		id, _ := contractUser(t, w, on, true, false)
-		return Call{Params: userParams(on, id), Check: wantField("id", float64(id))}
+		return Call{Params: userParams(on, id), Check: func(t *testing.T, r *apitest.Response) {
+			wantField("id", float64(id))(t, r)
+			wantUserData(t, r)
+		}}
 	})
 	fixture("updateUser", func(t *testing.T, w *World, on *tenants.Tenant) Call {
 		id, _ := contractUser(t, w, on, true, false)
-		return Call{Params: userParams(on, id), Body: map[string]any{"active": false}, Check: wantField("active", false)}
+		return Call{Params: userParams(on, id), Body: map[string]any{"active": false,
+			"profile":         map[string]any{"age": nil, "plan": "free", "newsletter": false},
+			"public_metadata": map[string]any{"role": "viewer"}, "private_metadata": map[string]any{}},
+			Check: func(t *testing.T, r *apitest.Response) {
+				wantField("active", false)(t, r)
+				if got, want := mustJSON(r.JSON["profile"]), `{"birthday":"1815-12-10","first_name":"Ada","newsletter":false,"plan":"free"}`; got != want {
+					t.Errorf("profile %s, want %s", got, want)
+				}
+				if got := mustJSON(r.JSON["public_metadata"]) + mustJSON(r.JSON["private_metadata"]); got != `{"role":"viewer"}{}` {
+					t.Errorf("metadata %s", got)
+				}
+			}}
 	})
 	// Deleting, disabling and enabling change their user: a new one each
 	// time.

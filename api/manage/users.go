@@ -35,12 +35,12 @@ func (h userHandlers) userOperations() []Operation {
 				{Name: "created_before", Type: time.Time{}, Description: "Only users created strictly before this time (RFC 3339)."},
 			}},
 		{ID: "createUser", Method: http.MethodPost, Path: users, Scope: apikeys.UsersWrite,
-			Summary: "Create a user (with a password, an existing password hash, or none)", Request: UserIn{},
+			Summary: "Create a user (with a password, an existing password hash, or none; profile and metadata)", Request: UserIn{},
 			Status: http.StatusCreated, Response: UserOut{}, Handle: h.createUser},
 		{ID: "getUser", Method: http.MethodGet, Path: user, Scope: apikeys.UsersRead,
 			Summary: "Get a user", Status: http.StatusOK, Response: UserOut{}, Handle: h.getUser, Load: h.loadGetUser},
 		{ID: "updateUser", Method: http.MethodPatch, Path: user, Scope: apikeys.UsersWrite,
-			Summary: "Change a user's username or active state", Request: UserPatch{},
+			Summary: "Change a user's username, active state, profile or metadata", Request: UserPatch{},
 			Status: http.StatusOK, Response: UserOut{}, Handle: h.updateUser},
 		{ID: "deleteUser", Method: http.MethodDelete, Path: user, Scope: apikeys.UsersWrite,
 			Summary: "Delete a user with everything of theirs", Status: http.StatusNoContent, Handle: h.deleteUser},
@@ -211,6 +211,9 @@ func (h userHandlers) createUser(c *fiber.Ctx, r *Request) error {
 	if err := decodeBody(c, &in); err != nil {
 		return err
 	}
+	if err := refuseNullData(c); err != nil {
+		return err
+	}
 	n := identity.NewAccount{Emails: make([]identity.NewAccountEmail, 0, len(in.Emails))}
 	if in.Username != nil {
 		n.Username = *in.Username
@@ -225,6 +228,7 @@ func (h userHandlers) createUser(c *fiber.Ctx, r *Request) error {
 		n.PasswordHash, n.HasPasswordHash = *in.PasswordHash, true
 	}
 	n.Inactive = in.Active != nil && !*in.Active
+	n.Profile, n.PublicMetadata, n.PrivateMetadata = in.Profile, in.PublicMetadata, in.PrivateMetadata
 	acc, err := h.cfg.Users.Create(c.UserContext(), r.Actor(c), r.Tenant, n)
 	if err != nil {
 		return userProblem(err)
@@ -254,13 +258,29 @@ func (h userHandlers) updateUser(c *fiber.Ctx, r *Request) error {
 	if err := decodeBody(c, &in); err != nil {
 		return err
 	}
+	if err := refuseNullData(c); err != nil {
+		return err
+	}
 	ctx, by := c.UserContext(), r.Actor(c)
 	// A missing user is 404 before the body's values are judged.
 	if _, err := h.cfg.Users.User(ctx, r.Tenant.ID, id); err != nil {
 		return userProblem(err)
 	}
+	// The data's values are judged before anything is written, so that a
+	// refused one leaves the username and active state as they were too.
+	data := dataChange(in.Profile, in.PublicMetadata, in.PrivateMetadata)
+	if !data.Empty() {
+		if err := identity.CheckDataChange(r.Tenant, data); err != nil {
+			return userProblem(err)
+		}
+	}
 	if in.Username != nil {
 		if _, err := h.cfg.Users.SetUsername(ctx, by, r.Tenant, id, *in.Username); err != nil {
+			return userProblem(err)
+		}
+	}
+	if !data.Empty() {
+		if _, err := h.cfg.Users.UpdateData(ctx, by, r.Tenant, id, data); err != nil {
 			return userProblem(err)
 		}
 	}

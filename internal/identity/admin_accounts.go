@@ -18,11 +18,13 @@ import (
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// Account is a user as an operator reads it: the user and its addresses
-// (primary first).
+// Account is a user as an operator reads it: the user, its addresses
+// (primary first) and the tenant-defined data (profile and both metadata
+// documents, never nil).
 type Account struct {
 	User
 	Emails []EmailAddress
+	Data   UserData
 }
 
 // NewAccount is a user an operator creates (an import, a backend's own
@@ -46,6 +48,13 @@ type NewAccount struct {
 	HasPasswordHash bool
 	// Inactive creates the user disabled.
 	Inactive bool
+	// Profile holds the user's declared fields (HALLPASS_USER_FIELDS), as
+	// the tenant's backend may set them (userdata.ModeBackend); every
+	// required field must be there. PublicMetadata and PrivateMetadata are
+	// the metadata documents (userdata.CheckDocument). nil: empty.
+	Profile         map[string]any
+	PublicMetadata  map[string]any
+	PrivateMetadata map[string]any
 }
 
 // NewAccountEmail is one address of a NewAccount.
@@ -64,7 +73,9 @@ func emailParam(i int) string { return "emails/" + strconv.Itoa(i) + "/email" }
 // tenant's username rules (username_taken, username_blacklisted, …), a
 // password by the tenant's password rules. A refusal is Errors, each
 // naming its input ("emails/1/email", "username", "password",
-// "password_hash", "emails") and nothing is written. The creation is
+// "password_hash", "emails", "profile/<field>", "profile",
+// "public_metadata", "private_metadata") and nothing is written. The
+// profile and metadata are written in the creation's transaction. The creation is
 // audited (user.create) in its transaction. The user's id is the one the
 // headless API shows as user.id.
 func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenant, in NewAccount) (*Account, error) {
@@ -127,6 +138,8 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			hash, kind = in.PasswordHash, "hash"
 		}
 	}
+	data, dataErrs := newAccountData(s.UserFields, in)
+	errs = append(errs, dataErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -152,6 +165,7 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 	}
 	var out *Account
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		details := map[string]any{"emails": len(emails), "password": kind, "active": !in.Inactive}
 		// Lock the addresses in one order, so two creations sharing
 		// addresses cannot wait for each other.
 		order := make([]string, 0, len(emails))
@@ -199,6 +213,15 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			return err
 		}
 		u.PrimaryEmail = primary
+		none := &UserData{}
+		none.fill()
+		if set := changedParts(none, data); len(set) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE users SET profile = $3, public_metadata = $4, private_metadata = $5 WHERE tenant_id = $1 AND id = $2`,
+				t.ID, u.ID, data.Profile, data.PublicMetadata, data.PrivateMetadata); err != nil {
+				return fmt.Errorf("identity: insert user data: %w", err)
+			}
+			details["data"] = set
+		}
 		for i := range emails {
 			e := &emails[i]
 			e.UserID = u.ID
@@ -217,9 +240,8 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			}
 			return 1
 		})
-		out = &Account{User: *u, Emails: emails}
-		return audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.create",
-			map[string]any{"emails": len(emails), "password": kind, "active": !in.Inactive}))
+		out = &Account{User: *u, Emails: emails, Data: *data}
+		return audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.create", details))
 	})
 	if err != nil {
 		return nil, err
@@ -309,15 +331,37 @@ func (a *UserAdmin) Find(ctx context.Context, tenantID uuid.UUID, f UserFilter, 
 		i := at[e.UserID]
 		out[i].Emails = append(out[i].Emails, e)
 	}
+	rows, err = a.pool.Query(ctx, `SELECT id, profile, public_metadata, private_metadata FROM users
+		WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("identity: find users' data: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var d UserData
+		if err := rows.Scan(&id, &d.Profile, &d.PublicMetadata, &d.PrivateMetadata); err != nil {
+			return nil, fmt.Errorf("identity: find users' data: %w", err)
+		}
+		d.fill()
+		out[at[id]].Data = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identity: find users' data: %w", err)
+	}
+	for i := range out {
+		out[i].Data.fill()
+	}
 	return out, nil
 }
 
-// Account returns one of a tenant's users with its addresses;
-// ErrUserNotFound if none. Both reads go in one round trip.
+// Account returns one of a tenant's users with its addresses and data;
+// ErrUserNotFound if none. The reads go in one round trip.
 func (a *UserAdmin) Account(ctx context.Context, tenantID uuid.UUID, userID int64) (*Account, error) {
 	b := &pgx.Batch{}
 	b.Queue(sqlUserByID, tenantID, userID)
 	b.Queue(sqlUserAddresses, tenantID, userID)
+	b.Queue(`SELECT profile, public_metadata, private_metadata FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
 	res := a.pool.SendBatch(ctx, b)
 	defer res.Close()
 	u, err := scanUser(res.QueryRow())
@@ -339,7 +383,16 @@ func (a *UserAdmin) Account(ctx context.Context, tenantID uuid.UUID, userID int6
 	if emails == nil {
 		emails = []EmailAddress{}
 	}
-	return &Account{User: *u, Emails: emails}, nil
+	acc := &Account{User: *u, Emails: emails}
+	d := &acc.Data
+	if err := res.QueryRow().Scan(&d.Profile, &d.PublicMetadata, &d.PrivateMetadata); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrUserNotFound // deleted between the reads
+		}
+		return nil, fmt.Errorf("identity: user data: %w", err)
+	}
+	d.fill()
+	return acc, nil
 }
 
 // SetUsername changes a user's username under the tenant's username rules
