@@ -9,14 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// sqlAccountView reads a user ($1 tenant, $2 id), their addresses (as
+// sqlAccountView reads a user ($1 tenant, $2 id) with their documents
+// (profile, public and private metadata), their addresses (as
 // parallel arrays, in sqlUserAddresses' order) and the distinct types of
 // their second factors (sorted: allauth's order, recovery_codes, totp,
 // webauthn, is alphabetical) in one statement. The authenticators table is
 // internal/mfa's; this is a read it grants (internal/archtest).
 const sqlAccountView = `SELECT ` + userColumns + `,
 	coalesce(ea.ids, '{}'), coalesce(ea.emails, '{}'), coalesce(ea.verified, '{}'), coalesce(ea.is_primary, '{}'),
-	ARRAY(SELECT DISTINCT a.type FROM authenticators a WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id ORDER BY a.type)
+	ARRAY(SELECT DISTINCT a.type FROM authenticators a WHERE a.tenant_id = u.tenant_id AND a.user_id = u.id ORDER BY a.type),
+	u.profile, u.public_metadata, u.private_metadata
 	FROM users u
 	LEFT JOIN LATERAL (SELECT array_agg(e.id ORDER BY e.is_primary DESC, e.created_at, e.id) AS ids,
 		array_agg(e.email ORDER BY e.is_primary DESC, e.created_at, e.id) AS emails,
@@ -35,8 +37,10 @@ func (a *UserAdmin) AccountView(ctx context.Context, tenantID uuid.UUID, userID 
 	var emails []string
 	var verified, primary []bool
 	var types []string
+	var d UserData
 	err := a.pool.QueryRow(ctx, sqlAccountView, tenantID, userID).Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsActive,
-		&u.DateJoined, &u.LastLogin, &u.FailedLogins, &u.PrimaryEmail, &ids, &emails, &verified, &primary, &types)
+		&u.DateJoined, &u.LastLogin, &u.FailedLogins, &u.PrimaryEmail, &ids, &emails, &verified, &primary, &types,
+		&d.Profile, &d.PublicMetadata, &d.PrivateMetadata)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, ErrUserNotFound
 	}
@@ -46,7 +50,8 @@ func (a *UserAdmin) AccountView(ctx context.Context, tenantID uuid.UUID, userID 
 	if len(emails) != len(ids) || len(verified) != len(ids) || len(primary) != len(ids) {
 		return nil, nil, errors.New("identity: account view: address columns of different lengths")
 	}
-	acc := &Account{User: u, Emails: make([]EmailAddress, len(ids))}
+	d.fill()
+	acc := &Account{User: u, Emails: make([]EmailAddress, len(ids)), Data: d}
 	for i := range ids {
 		acc.Emails[i] = EmailAddress{ID: ids[i], UserID: u.ID, Email: emails[i], Verified: verified[i], Primary: primary[i]}
 	}
