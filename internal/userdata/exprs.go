@@ -158,6 +158,9 @@ type Exprs struct {
 	keys    []string
 	progs   []cel.Program
 	usesNow bool
+	// jsonTypes are the keys' JSON Schema types, from the checked output
+	// types ("" where the type is dynamic).
+	jsonTypes []string
 }
 
 // Source returns the setting's value as written.
@@ -170,6 +173,51 @@ func (e *Exprs) Source() map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Keys lists the output keys, sorted.
+func (e *Exprs) Keys() []string {
+	if e == nil {
+		return nil
+	}
+	return slices.Clone(e.keys)
+}
+
+// JSONType is the JSON Schema type ("string", "boolean", "integer",
+// "number", "array", "object") of a key's results, as type-checking
+// determined it; "" when it is dynamic (read from metadata, or null in one
+// branch) or the key is not there.
+func (e *Exprs) JSONType(key string) string {
+	if e == nil {
+		return ""
+	}
+	if i, ok := slices.BinarySearch(e.keys, key); ok && i < len(e.jsonTypes) {
+		return e.jsonTypes[i]
+	}
+	return ""
+}
+
+// jsonSchemaType maps a checked CEL type to the JSON Schema type of its
+// results as toJSON renders them.
+func jsonSchemaType(t *cel.Type) string {
+	if t == nil {
+		return ""
+	}
+	switch t.Kind() {
+	case types.BoolKind:
+		return "boolean"
+	case types.IntKind, types.UintKind:
+		return "integer"
+	case types.DoubleKind:
+		return "number"
+	case types.StringKind, types.BytesKind, types.TimestampKind, types.DurationKind:
+		return "string"
+	case types.ListKind:
+		return "array"
+	case types.MapKind:
+		return "object"
+	}
+	return ""
 }
 
 // Empty reports whether there is nothing to evaluate.
@@ -245,48 +293,49 @@ func compile(src map[string]string, opts CompileOptions) (*Exprs, error) {
 	}
 	sort.Strings(out.keys)
 	out.progs = make([]cel.Program, len(out.keys))
+	out.jsonTypes = make([]string, len(out.keys))
 	for i, k := range out.keys {
-		prog, usesNow, err := compileOne(env, k, src[k], opts)
+		prog, usesNow, jsonType, err := compileOne(env, k, src[k], opts)
 		if err != nil {
 			return nil, err
 		}
-		out.progs[i] = prog
+		out.progs[i], out.jsonTypes[i] = prog, jsonType
 		out.usesNow = out.usesNow || usesNow
 	}
 	return out, nil
 }
 
-func compileOne(env *cel.Env, key, src string, opts CompileOptions) (cel.Program, bool, error) {
+func compileOne(env *cel.Env, key, src string, opts CompileOptions) (cel.Program, bool, string, error) {
 	switch {
 	case !fieldNamePattern.MatchString(key) && !claimNameOK(key):
-		return nil, false, &ExprError{Key: key, Message: "keys must be 1..64 characters of letters, digits, _ - . :"}
+		return nil, false, "", &ExprError{Key: key, Message: "keys must be 1..64 characters of letters, digits, _ - . :"}
 	case slices.Contains(opts.Reserved, key):
-		return nil, false, &ExprError{Key: key, Message: "reserved: Hallpass sets it"}
+		return nil, false, "", &ExprError{Key: key, Message: "reserved: Hallpass sets it"}
 	case strings.TrimSpace(src) == "":
-		return nil, false, &ExprError{Key: key, Message: "empty expression"}
+		return nil, false, "", &ExprError{Key: key, Message: "empty expression"}
 	case len(src) > MaxExpressionLength:
-		return nil, false, &ExprError{Key: key, Message: fmt.Sprintf("longer than %d bytes", MaxExpressionLength)}
+		return nil, false, "", &ExprError{Key: key, Message: fmt.Sprintf("longer than %d bytes", MaxExpressionLength)}
 	}
 	checked, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		first := iss.Errors()[0]
-		return nil, false, &ExprError{Key: key, Line: first.Location.Line(), Column: first.Location.Column() + 1, Message: first.Message}
+		return nil, false, "", &ExprError{Key: key, Line: first.Location.Line(), Column: first.Location.Column() + 1, Message: first.Message}
 	}
 	if err := checkProfileFields(key, src, checked, opts.Fields); err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
 	est, err := env.EstimateCost(checked, boundedSizes{})
 	if err != nil {
-		return nil, false, &ExprError{Key: key, Message: "cost cannot be bounded: " + err.Error()}
+		return nil, false, "", &ExprError{Key: key, Message: "cost cannot be bounded: " + err.Error()}
 	}
 	if est.Max > MaxEstimatedCost {
-		return nil, false, &ExprError{Key: key, Message: fmt.Sprintf("too costly: worst case %d, limit %d (avoid nested loops over metadata)", est.Max, MaxEstimatedCost)}
+		return nil, false, "", &ExprError{Key: key, Message: fmt.Sprintf("too costly: worst case %d, limit %d (avoid nested loops over metadata)", est.Max, MaxEstimatedCost)}
 	}
 	prog, err := env.Program(checked, cel.CostLimit(RuntimeCostLimit), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, false, &ExprError{Key: key, Message: err.Error()}
+		return nil, false, "", &ExprError{Key: key, Message: err.Error()}
 	}
-	return prog, readsNow(checked), nil
+	return prog, readsNow(checked), jsonSchemaType(checked.OutputType()), nil
 }
 
 // claimNameOK allows claim names beyond field names: namespaced claims such
