@@ -57,20 +57,19 @@ func addUserData(doc *openapi3.T, s *tenants.Settings) error {
 			base.Value.Required = append(base.Value.Required, f.Name)
 		}
 	}
-	if len(s.UserFields) > 0 {
-		profile := *schemas[openapi.SchemaProfile].Value
-		change := *schemas[openapi.SchemaProfileChange].Value
-		profile.Properties, change.Properties = openapi3.Schemas{}, openapi3.Schemas{}
-		for _, f := range s.UserFields {
-			profile.Properties[f.Name] = fieldSchema(f, false)
-			if f.UserEditable {
-				change.Properties[f.Name] = fieldSchema(f, true)
-			}
+	profile := *schemas[openapi.SchemaProfile].Value
+	change := *schemas[openapi.SchemaProfileChange].Value
+	profile.Properties, change.Properties = openapi3.Schemas{}, openapi3.Schemas{}
+	for _, f := range s.UserFields {
+		profile.Properties[f.Name] = fieldSchema(f, false)
+		if f.UserEditable {
+			change.Properties[f.Name] = fieldSchema(f, true)
 		}
-		change.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
-		schemas[openapi.SchemaProfile] = openapi3.NewSchemaRef("", &profile)
-		schemas[openapi.SchemaProfileChange] = openapi3.NewSchemaRef("", &change)
 	}
+	// Any key that is not an editable field is refused (400).
+	change.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
+	schemas[openapi.SchemaProfile] = openapi3.NewSchemaRef("", &profile)
+	schemas[openapi.SchemaProfileChange] = openapi3.NewSchemaRef("", &change)
 	if ex := s.UserSerializer; !ex.Empty() {
 		user := schemas["User"]
 		if user == nil || user.Value == nil {
