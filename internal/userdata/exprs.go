@@ -154,13 +154,11 @@ type CompileOptions struct {
 // Exprs is one expression setting, compiled: evaluated once per user and
 // settings version, never compiled per request.
 type Exprs struct {
-	source  map[string]string
-	keys    []string
-	progs   []cel.Program
-	usesNow bool
-	// jsonTypes are the keys' JSON Schema types, from the checked output
-	// types ("" where the type is dynamic).
-	jsonTypes []string
+	source    map[string]string
+	keys      []string
+	progs     []cel.Program
+	usesNow   bool
+	jsonTypes []string // the keys' JSON Schema types, from the checked output types ("" when dynamic)
 }
 
 // Source returns the setting's value as written.
@@ -173,51 +171,6 @@ func (e *Exprs) Source() map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// Keys lists the output keys, sorted.
-func (e *Exprs) Keys() []string {
-	if e == nil {
-		return nil
-	}
-	return slices.Clone(e.keys)
-}
-
-// JSONType is the JSON Schema type ("string", "boolean", "integer",
-// "number", "array", "object") of a key's results, as type-checking
-// determined it; "" when it is dynamic (read from metadata, or null in one
-// branch) or the key is not there.
-func (e *Exprs) JSONType(key string) string {
-	if e == nil {
-		return ""
-	}
-	if i, ok := slices.BinarySearch(e.keys, key); ok && i < len(e.jsonTypes) {
-		return e.jsonTypes[i]
-	}
-	return ""
-}
-
-// jsonSchemaType maps a checked CEL type to the JSON Schema type of its
-// results as toJSON renders them.
-func jsonSchemaType(t *cel.Type) string {
-	if t == nil {
-		return ""
-	}
-	switch t.Kind() {
-	case types.BoolKind:
-		return "boolean"
-	case types.IntKind, types.UintKind:
-		return "integer"
-	case types.DoubleKind:
-		return "number"
-	case types.StringKind, types.BytesKind, types.TimestampKind, types.DurationKind:
-		return "string"
-	case types.ListKind:
-		return "array"
-	case types.MapKind:
-		return "object"
-	}
-	return ""
 }
 
 // Empty reports whether there is nothing to evaluate.
@@ -292,8 +245,7 @@ func compile(src map[string]string, opts CompileOptions) (*Exprs, error) {
 		out.keys = append(out.keys, k)
 	}
 	sort.Strings(out.keys)
-	out.progs = make([]cel.Program, len(out.keys))
-	out.jsonTypes = make([]string, len(out.keys))
+	out.progs, out.jsonTypes = make([]cel.Program, len(out.keys)), make([]string, len(out.keys))
 	for i, k := range out.keys {
 		prog, usesNow, jsonType, err := compileOne(env, k, src[k], opts)
 		if err != nil {
