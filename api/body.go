@@ -31,6 +31,30 @@ func ParseBody(c *fiber.Ctx) (Body, error) {
 	return b, nil
 }
 
+// Values decodes the named fields as they were sent (numbers as
+// json.Number), for the checks of internal/userdata; an absent field is
+// absent from the result, which is nil when none is there.
+func (b Body) Values(names []string) map[string]any {
+	var out map[string]any
+	for _, name := range names {
+		raw, ok := b[name]
+		if !ok {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if dec.Decode(&v) != nil {
+			continue // cannot happen: the body decoded
+		}
+		if out == nil {
+			out = map[string]any{}
+		}
+		out[name] = v
+	}
+	return out
+}
+
 // Str reads a string field: absent (or JSON null) → present=false; another
 // type, or a string with a NUL character (Django's
 // ProhibitNullCharactersValidator; Postgres refuses them too), is an error

@@ -45,6 +45,9 @@ func (h *Handlers) Routes() []api.Route {
 		{Method: fiber.MethodPut, Path: "/account/email", Rule: local, Handler: emails.ResendEmailVerification},
 		{Method: fiber.MethodPatch, Path: "/account/email", Rule: local, Handler: emails.MarkPrimaryEmail},
 		{Method: fiber.MethodDelete, Path: "/account/email", Rule: local, Handler: emails.DeleteEmail},
+		// Hallpass extension: the user's own declared fields (HALLPASS_USER_FIELDS).
+		{Method: fiber.MethodGet, Path: "/account/profile", Rule: api.Always, Handler: h.GetProfile},
+		{Method: fiber.MethodPost, Path: "/account/profile", Rule: api.Always, Handler: h.ChangeProfile},
 	}
 }
 
@@ -89,7 +92,7 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 	if !t.Settings.SignupOpen {
 		return api.ErrForbidden
 	}
-	in, err := parseSignup(c)
+	in, err := parseSignup(c, t.Settings)
 	if err != nil {
 		return err
 	}

@@ -72,14 +72,17 @@ func parseLogin(c *fiber.Ctx, s *tenants.Settings) (*loginInput, error) {
 	return in, nil
 }
 
-// parseSignup reads the signup fields; validation against
-// ACCOUNT_SIGNUP_FIELDS and the account rules happens in identity.
-func parseSignup(c *fiber.Ctx) (identity.SignupInput, error) {
+// parseSignup reads the signup fields, allauth's and the tenant's declared
+// ones (HALLPASS_USER_FIELDS with "signup": true, flat in the body as a
+// custom signup form's); validation against ACCOUNT_SIGNUP_FIELDS, the
+// declared fields and the account rules happens in identity.
+func parseSignup(c *fiber.Ctx, s *tenants.Settings) (identity.SignupInput, error) {
 	var in identity.SignupInput
 	b, err := parseBody(c)
 	if err != nil {
 		return in, err
 	}
+	in.Profile = b.Values(s.UserFields.Signup().Names())
 	var errs []api.ErrorItem
 	for _, f := range []struct {
 		name    string

@@ -30,7 +30,7 @@ func (h *Handlers) Routes() []api.Route {
 // frontend, shaped as allauth's ConfigResponse.
 func (h *Handlers) Config(c *fiber.Ctx) error {
 	t := api.Tenant(c)
-	return api.Respond(c, fiber.StatusOK, configData(t.Settings, api.Client(c)), nil)
+	return api.Respond(c, fiber.StatusOK, frontendConfig(t.Settings, api.Client(c)), nil)
 }
 
 // Answers is the headless middleware that answers, for every route after

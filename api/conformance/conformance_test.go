@@ -260,6 +260,22 @@ var configurations = map[string]apitest.Settings{
 		// Replaced by a Google app served by an OpenID provider in the test.
 		"SOCIALACCOUNT_PROVIDERS": providerStandIn,
 	},
+	"declared user fields": {
+		"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"},
+		"ACCOUNT_EMAIL_VERIFICATION": "none",
+		// Signup and profile with fields of every type (Hallpass extension).
+		"HALLPASS_USER_FIELDS": []map[string]any{
+			{"name": "first_name", "type": "string", "required": true, "max_length": 40, "signup": true, "user_editable": true},
+			{"name": "plan", "type": "choice", "choices": []string{"free", "pro"}, "signup": true},
+			{"name": "age", "type": "integer", "signup": true, "user_editable": true},
+			{"name": "newsletter", "type": "boolean", "user_editable": true},
+			{"name": "birthday", "type": "date", "user_editable": true},
+		},
+		"HALLPASS_USER_SERIALIZER": map[string]string{
+			"greeting": "'Hello ' + user.display", "addresses": "size(user.emails)",
+			"tier": "has(user.profile.plan) ? user.profile.plan : null",
+		},
+	},
 	"every mfa type": {
 		"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION": "none", "MFA_SUPPORTED_TYPES": []string{"totp", "recovery_codes", "webauthn"},

@@ -126,7 +126,8 @@ func (b *inbox) next(re *regexp.Regexp) string {
 	}
 }
 
-// signupBody is a local signup of the tenant's signup fields.
+// signupBody is a local signup of the tenant's signup fields, allauth's
+// and the declared ones.
 func (w *walker) signupBody(user, email, password string) string {
 	var parts []string
 	for _, f := range w.settings().SignupFields {
@@ -139,6 +140,7 @@ func (w *walker) signupBody(user, email, password string) string {
 			parts = append(parts, `"password":"`+password+`"`)
 		}
 	}
+	parts = append(parts, w.declaredSignupValues()...)
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
@@ -164,6 +166,7 @@ func (w *walker) walk() {
 	f.do("GET", "auth/session", "")
 	f.want(400, "POST", "auth/login", `{}`)
 	f.want(400, "POST", "auth/login", w.loginBody(w.user, w.email, w.password)) // no such user yet
+	w.walkDeclaredSignupErrors(f)
 	authenticated := f.do("POST", "auth/signup", w.signupBody(w.user, w.email, w.password))
 	switch authenticated.Code {
 	case 200:
@@ -177,6 +180,7 @@ func (w *walker) walk() {
 	// The same address again: taken, or (mandatory verification) a decoy.
 	w.frontend().do("POST", "auth/signup", w.signupBody(w.user, w.email, w.password))
 	w.walkEmails(f)
+	w.walkProfile(f)
 	f.want(400, "POST", "auth/reauthenticate", `{"password":"wrong"}`)
 	f.want(200, "POST", "auth/reauthenticate", `{"password":"`+w.password+`"}`)
 	w.walkPasswordChange(f)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // body is the request's JSON object.
@@ -132,14 +133,15 @@ func parseAssertion(c *fiber.Ctx) ([]byte, error) {
 	return b.credential()
 }
 
-// parsePasskeySignup reads POST auth/webauthn/signup: the signup fields,
-// without a password.
-func parsePasskeySignup(c *fiber.Ctx) (identity.SignupInput, error) {
+// parsePasskeySignup reads POST auth/webauthn/signup: the signup fields
+// (the tenant's declared ones too), without a password.
+func parsePasskeySignup(c *fiber.Ctx, s *tenants.Settings) (identity.SignupInput, error) {
 	in := identity.SignupInput{Passkey: true}
 	b, err := parse(c)
 	if err != nil {
 		return in, err
 	}
+	in.Profile = b.Body.Values(s.UserFields.Signup().Names())
 	if in.Email, err = b.str("email"); err != nil {
 		return in, err
 	}

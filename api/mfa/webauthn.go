@@ -266,7 +266,7 @@ func (h webAuthnHandlers) PasskeySignupStart(c *fiber.Ctx) error {
 	if sess.Authenticated() {
 		return api.ErrConflict
 	}
-	in, err := parsePasskeySignup(c)
+	in, err := parsePasskeySignup(c, t.Settings)
 	if err != nil {
 		return err
 	}

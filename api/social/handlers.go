@@ -151,7 +151,7 @@ func (h *Handlers) Signup(c *fiber.Ctx) error {
 	if !t.Settings.SignupOpen {
 		return api.ErrForbidden
 	}
-	in, err := parseSignup(c)
+	in, err := parseSignup(c, t.Settings)
 	if err != nil {
 		return err
 	}

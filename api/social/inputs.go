@@ -8,6 +8,7 @@ import (
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
 	domain "github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // redirectInput is the provider redirect form (allauth's
@@ -86,13 +87,14 @@ func parseToken(c *fiber.Ctx) (tokenInput, error) {
 }
 
 // parseSignup reads the provider signup form: email and username (a
-// password is not part of it).
-func parseSignup(c *fiber.Ctx) (identity.SocialSignupInput, error) {
+// password is not part of it), and the tenant's declared signup fields.
+func parseSignup(c *fiber.Ctx, s *tenants.Settings) (identity.SocialSignupInput, error) {
 	var in identity.SocialSignupInput
 	b, err := api.ParseBody(c)
 	if err != nil {
 		return in, err
 	}
+	in.Profile = b.Values(s.UserFields.Signup().Names())
 	var errs []api.ErrorItem
 	var e *api.ErrorItem
 	if in.Email, in.HasEmail, e = b.Str("email"); e != nil {

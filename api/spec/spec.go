@@ -203,12 +203,18 @@ func clearStyle(n *yaml.Node) {
 }
 
 // ForTenant builds a tenant's specification: the conformant allauth
-// document, reduced to the routes of catalog that exist for the tenant's
-// settings and clients, with {client} pinned when only one client is
-// enabled, signup narrowed to ACCOUNT_SIGNUP_FIELDS, and servers set to base.
+// document with Hallpass's extensions (openapi.AddExtensions), reduced to
+// the routes of catalog that exist for the tenant's settings and clients,
+// with {client} pinned when only one client is enabled, signup narrowed to
+// ACCOUNT_SIGNUP_FIELDS and widened by the declared signup fields, the
+// profile and user objects described as the tenant's settings shape them
+// (addUserData), and servers set to base.
 func ForTenant(s *tenants.Settings, name, base string, catalog api.Catalog) (*openapi3.T, error) {
 	doc, err := openapi.LoadConformant()
 	if err != nil {
+		return nil, err
+	}
+	if err := openapi.AddExtensions(doc); err != nil {
 		return nil, err
 	}
 	const prefix = "/_allauth/{client}/v1"
@@ -259,6 +265,9 @@ func ForTenant(s *tenants.Settings, name, base string, catalog api.Catalog) (*op
 	doc.Paths = paths
 	doc.Tags = slices.DeleteFunc(doc.Tags, func(t *openapi3.Tag) bool { return !usedTags[t.Name] })
 	if err := narrowSignup(doc, s); err != nil {
+		return nil, err
+	}
+	if err := addUserData(doc, s); err != nil {
 		return nil, err
 	}
 	doc.Servers = openapi3.Servers{{URL: base, Description: name}}

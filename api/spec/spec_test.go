@@ -102,3 +102,94 @@ func TestServedSpecification(t *testing.T) {
 		}
 	})
 }
+
+// The tenant's document describes Hallpass's extensions as such: the
+// profile endpoint (tagged, marked), the declared signup fields in the
+// signup bodies, the fields in the profile schemas, config's hallpass
+// object, and the serializer's keys on the user object, typed where
+// type-checking knows the type.
+func TestServedSpecificationDescribesUserData(t *testing.T) {
+	env := apitest.New(t, apitest.Settings{
+		"HEADLESS_SERVE_SPECIFICATION": true,
+		"HEADLESS_CLIENTS":             []string{"browser"},
+		"HALLPASS_USER_FIELDS": []map[string]any{
+			{"name": "first_name", "type": "string", "required": true, "max_length": 30, "signup": true, "user_editable": true},
+			{"name": "plan", "type": "choice", "choices": []string{"free", "pro"}, "signup": true},
+			{"name": "birthday", "type": "date", "user_editable": true},
+		},
+		"HALLPASS_USER_SERIALIZER": map[string]string{
+			"greeting":   "'Hello ' + user.email",
+			"mails":      "size(user.emails)",
+			"avatar":     "has(user.public_metadata.avatar) ? user.public_metadata.avatar : null",
+			"first_name": "user.profile.first_name",
+		},
+	})
+	res := fetch(t, env, "json")
+	if res.Code != 200 {
+		t.Fatalf("%d %s", res.Code, res.Body)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(openapi3.NewLoader().Context, openapi3.DisableExamplesValidation()); err != nil {
+		t.Fatalf("served document is not valid OpenAPI: %v", err)
+	}
+	item := doc.Paths.Value("/_allauth/browser/v1/account/profile")
+	if item == nil || item.Get == nil || item.Post == nil {
+		t.Fatal("account/profile not described")
+	}
+	for _, op := range []*openapi3.Operation{item.Get, item.Post} {
+		if len(op.Tags) != 1 || op.Tags[0] != "Hallpass extensions" || op.Extensions["x-hallpass-extension"] != true {
+			t.Fatalf("not marked as an extension: %v %v", op.Tags, op.Extensions)
+		}
+	}
+	if item.Post.Responses.Status(400) == nil || item.Get.Responses.Status(401) == nil {
+		t.Fatal("profile statuses missing")
+	}
+	schemas := doc.Components.Schemas
+	base := schemas["BaseSignup"].Value
+	first, plan := base.Properties["first_name"], base.Properties["plan"]
+	if first == nil || first.Value.MaxLength == nil || *first.Value.MaxLength != 30 || plan == nil || len(plan.Value.Enum) != 3 ||
+		base.Properties["birthday"] != nil || !contains(base.Required, "first_name") || contains(base.Required, "plan") {
+		t.Fatalf("signup fields: %+v required %v", base.Properties, base.Required)
+	}
+	change := schemas["ProfileChange"].Value
+	if change.Properties["plan"] != nil || change.Properties["birthday"].Value.Format != "date" || change.AdditionalProperties.Has == nil || *change.AdditionalProperties.Has {
+		t.Fatalf("ProfileChange: %+v", change.Properties)
+	}
+	if len(schemas["Profile"].Value.Properties) != 3 {
+		t.Fatalf("Profile: %+v", schemas["Profile"].Value.Properties)
+	}
+	if cfg := schemas["ConfigurationResponse"].Value.Properties["data"].Value.Properties["hallpass"]; cfg == nil {
+		t.Fatal("config's hallpass object not described")
+	}
+	user := schemas["User"].Value.Properties
+	want := map[string]string{"greeting": "string", "mails": "integer", "avatar": "", "first_name": ""}
+	for k, typ := range want {
+		p := user[k]
+		if p == nil || p.Value.Extensions["x-hallpass-extension"] != true {
+			t.Fatalf("user key %s not described", k)
+		}
+		if got := ""; p.Value.Type != nil && len(*p.Value.Type) == 1 {
+			got = (*p.Value.Type)[0]
+			if got != typ {
+				t.Errorf("user key %s: type %q, want %q", k, got, typ)
+			}
+		} else if typ != "" {
+			t.Errorf("user key %s: untyped, want %q", k, typ)
+		}
+	}
+	if user["id"] == nil || user["display"] == nil {
+		t.Fatal("allauth's user keys lost")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

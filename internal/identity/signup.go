@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/sessions"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -20,6 +21,10 @@ type SignupInput struct {
 	// Passkey is a passkey signup (MFA_PASSKEY_SIGNUP_ENABLED): no password;
 	// the signup ends by registering a passkey.
 	Passkey bool
+	// Profile holds the values sent for the tenant's signup fields
+	// (HALLPASS_USER_FIELDS with "signup": true), JSON-decoded, keyed by
+	// field name; an absent field is absent here.
+	Profile map[string]any
 }
 
 // Signup creates an account and starts its login, as allauth's SignupView:
@@ -49,6 +54,8 @@ func (a *Signups) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions.
 			errs = append(errs, NewError("password", "required"))
 		}
 	}
+	profile, perrs := signupProfile(s, in.Profile)
+	errs = append(errs, perrs...)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -111,7 +118,7 @@ func (a *Signups) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions.
 			}
 		}
 		var err error
-		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: hash, Email: email})
+		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: hash, Email: email, Profile: profile})
 		if err != nil {
 			return err
 		}
@@ -129,6 +136,34 @@ func (a *Signups) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions.
 		return err
 	}
 	return a.pipeline.continueLogin(ctx, t, sess, user, req, StageVerifyEmail)
+}
+
+// signupProfile checks the values a signup sent for the tenant's signup
+// fields (userdata.ModeSignup): the profile to create the user with (nil
+// when the tenant declares no signup fields), or an error per refused
+// field, named by the field, with Django's code.
+func signupProfile(s *tenants.Settings, values map[string]any) (map[string]any, Errors) {
+	if len(s.UserFields.Signup()) == 0 {
+		return nil, nil
+	}
+	profile, err := s.UserFields.Apply(userdata.ModeSignup, nil, values)
+	if err == nil {
+		return profile, nil
+	}
+	var errs Errors
+	var fes userdata.FieldErrors
+	var fe *userdata.FieldError
+	switch {
+	case errors.As(err, &fes):
+		for _, e := range fes {
+			errs = append(errs, &Error{Code: e.Code, Param: e.Param, Message: e.Message})
+		}
+	case errors.As(err, &fe):
+		errs = Errors{{Code: fe.Code, Param: fe.Param, Message: fe.Message}}
+	default:
+		errs = Errors{{Code: "invalid", Param: userdata.Profile, Message: err.Error()}}
+	}
+	return nil, errs
 }
 
 // uniqueUsername derives a free username from an address, as allauth's

@@ -12,6 +12,7 @@ import (
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -130,7 +131,7 @@ func (a *SocialLogins) acceptEmailAuthentication(ctx context.Context, tx pgx.Tx,
 
 // socialSignup signs a new provider account up (allauth's process_signup):
 // refused when signup is closed; automatic when SOCIALACCOUNT_AUTO_SIGNUP is
-// on and the provider's address is usable; otherwise the signup form is left
+// on, the provider's address is usable and no signup field is required; otherwise the signup form is left
 // pending. A taken address under enumeration prevention with mandatory
 // verification is answered as a real signup would be.
 func (a *SocialLogins) socialSignup(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, req Request) error {
@@ -138,7 +139,9 @@ func (a *SocialLogins) socialSignup(ctx context.Context, t *tenants.Tenant, sess
 	if !s.SignupOpen {
 		return ErrSignupClosed
 	}
-	auto := s.SocialAccountAutoSignup
+	// A required signup field (HALLPASS_USER_FIELDS) has no value a
+	// provider could give: the user completes the signup form.
+	auto := s.SocialAccountAutoSignup && !requiresSignupField(s)
 	email := ""
 	if len(in.Emails) > 0 {
 		email = in.Emails[0].Address
@@ -178,14 +181,20 @@ func (a *SocialLogins) socialSignup(ctx context.Context, t *tenants.Tenant, sess
 			}
 		}
 	}
-	return a.createSocialUser(ctx, t, sess, in, email, username, req)
+	return a.createSocialUser(ctx, t, sess, in, email, username, nil, req)
+}
+
+// requiresSignupField reports whether the tenant declares a required signup field.
+func requiresSignupField(s *tenants.Settings) bool {
+	return slices.ContainsFunc(s.UserFields.Signup(), func(f userdata.Field) bool { return f.Required })
 }
 
 // createSocialUser creates the account of a provider signup (no usable
 // password), with the provider's addresses (verified as the provider says,
 // unless another account verified them first), connects the provider
 // account, and starts the login as a signup.
-func (a *SocialLogins) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, email, username string, req Request) error {
+func (a *SocialLogins) createSocialUser(ctx context.Context, t *tenants.Tenant, sess *sessions.Session, in sessions.SocialLogin, email, username string,
+	profile map[string]any, req Request) error {
 	s := t.Settings
 	userID, err := a.Store.NextUserID(ctx, t.ID)
 	if err != nil {
@@ -217,7 +226,7 @@ func (a *SocialLogins) createSocialUser(ctx context.Context, t *tenants.Tenant, 
 		}
 		var addr *EmailAddress
 		var err error
-		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: "!", Email: email})
+		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: "!", Email: email, Profile: profile})
 		if err != nil {
 			return err
 		}
@@ -327,6 +336,9 @@ func (a *SocialLogins) PendingSocialSignup(t *tenants.Tenant, sess *sessions.Ses
 type SocialSignupInput struct {
 	Email, Username       string
 	HasEmail, HasUsername bool
+	// Profile holds the values sent for the tenant's signup fields, as
+	// SignupInput.Profile.
+	Profile map[string]any
 }
 
 // CompleteSocialSignup answers POST auth/provider/signup: the form's email
@@ -347,6 +359,8 @@ func (a *SocialLogins) CompleteSocialSignup(ctx context.Context, t *tenants.Tena
 	}
 	f, hasEmailField := field(s, "email")
 	email, username, errs := signupIdentity(s, in, true, s.SocialAccountEmailRequired || (hasEmailField && f.Required))
+	profile, perrs := signupProfile(s, in.Profile)
+	errs = append(errs, perrs...)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -376,7 +390,7 @@ func (a *SocialLogins) CompleteSocialSignup(ctx context.Context, t *tenants.Tena
 		first := login.Emails[i]
 		login.Emails = append([]sessions.SocialEmail{first}, slices.Delete(slices.Clone(login.Emails), i, i+1)...)
 	}
-	return a.createSocialUser(ctx, t, sess, login, email, username, req)
+	return a.createSocialUser(ctx, t, sess, login, email, username, profile, req)
 }
 
 // providerName is the display name of an app sub-id, for messages.

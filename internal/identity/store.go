@@ -174,6 +174,9 @@ type NewUser struct {
 	Email        string // "" for none
 	// Inactive creates the user disabled (an operator's import).
 	Inactive bool
+	// Profile is the user's declared fields (HALLPASS_USER_FIELDS), already
+	// validated; nil for none.
+	Profile map[string]any
 }
 
 // NextUserID takes the next user id of a tenant: each tenant numbers its
@@ -201,9 +204,13 @@ func insertUser(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, n NewUser) (
 	if n.ID != 0 {
 		id = n.ID
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash, is_active)
-		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4, $6)
-		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id, !n.Inactive).Scan(&u.ID, &u.DateJoined)
+	var profile any // NULL: the column's default, {}
+	if len(n.Profile) > 0 {
+		profile = n.Profile
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO users (tenant_id, id, username, username_folded, password_hash, is_active, profile)
+		VALUES ($1, coalesce($5::bigint, next_user_id($1)), $2, $3, $4, $6, coalesce($7::jsonb, '{}'::jsonb))
+		RETURNING id, date_joined`, tenantID, username, folded, n.PasswordHash, id, !n.Inactive, profile).Scan(&u.ID, &u.DateJoined)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {

@@ -154,10 +154,11 @@ type CompileOptions struct {
 // Exprs is one expression setting, compiled: evaluated once per user and
 // settings version, never compiled per request.
 type Exprs struct {
-	source  map[string]string
-	keys    []string
-	progs   []cel.Program
-	usesNow bool
+	source    map[string]string
+	keys      []string
+	progs     []cel.Program
+	usesNow   bool
+	jsonTypes []string // the keys' JSON Schema types, from the checked output types ("" when dynamic)
 }
 
 // Source returns the setting's value as written.
@@ -244,49 +245,49 @@ func compile(src map[string]string, opts CompileOptions) (*Exprs, error) {
 		out.keys = append(out.keys, k)
 	}
 	sort.Strings(out.keys)
-	out.progs = make([]cel.Program, len(out.keys))
+	out.progs, out.jsonTypes = make([]cel.Program, len(out.keys)), make([]string, len(out.keys))
 	for i, k := range out.keys {
-		prog, usesNow, err := compileOne(env, k, src[k], opts)
+		prog, usesNow, jsonType, err := compileOne(env, k, src[k], opts)
 		if err != nil {
 			return nil, err
 		}
-		out.progs[i] = prog
+		out.progs[i], out.jsonTypes[i] = prog, jsonType
 		out.usesNow = out.usesNow || usesNow
 	}
 	return out, nil
 }
 
-func compileOne(env *cel.Env, key, src string, opts CompileOptions) (cel.Program, bool, error) {
+func compileOne(env *cel.Env, key, src string, opts CompileOptions) (cel.Program, bool, string, error) {
 	switch {
 	case !fieldNamePattern.MatchString(key) && !claimNameOK(key):
-		return nil, false, &ExprError{Key: key, Message: "keys must be 1..64 characters of letters, digits, _ - . :"}
+		return nil, false, "", &ExprError{Key: key, Message: "keys must be 1..64 characters of letters, digits, _ - . :"}
 	case slices.Contains(opts.Reserved, key):
-		return nil, false, &ExprError{Key: key, Message: "reserved: Hallpass sets it"}
+		return nil, false, "", &ExprError{Key: key, Message: "reserved: Hallpass sets it"}
 	case strings.TrimSpace(src) == "":
-		return nil, false, &ExprError{Key: key, Message: "empty expression"}
+		return nil, false, "", &ExprError{Key: key, Message: "empty expression"}
 	case len(src) > MaxExpressionLength:
-		return nil, false, &ExprError{Key: key, Message: fmt.Sprintf("longer than %d bytes", MaxExpressionLength)}
+		return nil, false, "", &ExprError{Key: key, Message: fmt.Sprintf("longer than %d bytes", MaxExpressionLength)}
 	}
 	checked, iss := env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		first := iss.Errors()[0]
-		return nil, false, &ExprError{Key: key, Line: first.Location.Line(), Column: first.Location.Column() + 1, Message: first.Message}
+		return nil, false, "", &ExprError{Key: key, Line: first.Location.Line(), Column: first.Location.Column() + 1, Message: first.Message}
 	}
 	if err := checkProfileFields(key, src, checked, opts.Fields); err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
 	est, err := env.EstimateCost(checked, boundedSizes{})
 	if err != nil {
-		return nil, false, &ExprError{Key: key, Message: "cost cannot be bounded: " + err.Error()}
+		return nil, false, "", &ExprError{Key: key, Message: "cost cannot be bounded: " + err.Error()}
 	}
 	if est.Max > MaxEstimatedCost {
-		return nil, false, &ExprError{Key: key, Message: fmt.Sprintf("too costly: worst case %d, limit %d (avoid nested loops over metadata)", est.Max, MaxEstimatedCost)}
+		return nil, false, "", &ExprError{Key: key, Message: fmt.Sprintf("too costly: worst case %d, limit %d (avoid nested loops over metadata)", est.Max, MaxEstimatedCost)}
 	}
 	prog, err := env.Program(checked, cel.CostLimit(RuntimeCostLimit), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, false, &ExprError{Key: key, Message: err.Error()}
+		return nil, false, "", &ExprError{Key: key, Message: err.Error()}
 	}
-	return prog, readsNow(checked), nil
+	return prog, readsNow(checked), jsonSchemaType(checked.OutputType()), nil
 }
 
 // claimNameOK allows claim names beyond field names: namespaced claims such

@@ -90,6 +90,15 @@ func (fs Fields) Signup() Fields {
 	return out
 }
 
+// Names lists the fields' names, in declaration order.
+func (fs Fields) Names() []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Name
+	}
+	return out
+}
+
 // ParseFields reads HALLPASS_USER_FIELDS from its JSON-decoded form (a list
 // of objects; numbers as json.Number or float64). The error names the entry.
 func ParseFields(v any) (Fields, error) {
@@ -251,6 +260,10 @@ func (f Field) Value(v any) (any, *FieldError) {
 		s, ok := v.(string)
 		if !ok || !utf8.ValidString(s) {
 			return nil, bad
+		}
+		if strings.ContainsRune(s, 0) {
+			// Django's ProhibitNullCharactersValidator; jsonb cannot hold one.
+			return nil, &FieldError{f.Name, "null_characters_not_allowed", "Null characters are not allowed."}
 		}
 		if utf8.RuneCountInString(s) > f.MaxLength {
 			return nil, &FieldError{f.Name, "max_length", fmt.Sprintf("Ensure this value has at most %d characters.", f.MaxLength)}
