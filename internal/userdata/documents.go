@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Document names, as they appear in inputs and errors.
@@ -32,6 +33,10 @@ func ParseDocument(name string, raw []byte) (map[string]any, error) {
 func CheckDocument(name string, m map[string]any) error {
 	if depth(m, 0) > maxDepth {
 		return &FieldError{name, "invalid", fmt.Sprintf("Must nest at most %d levels.", maxDepth)}
+	}
+	if hasNUL(m) {
+		// Postgres's jsonb cannot store U+0000, in a key or a value.
+		return &FieldError{name, "null_characters_not_allowed", "Null characters are not allowed."}
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -63,6 +68,26 @@ func depth(v any, d int) int {
 		}
 	}
 	return max
+}
+
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.ContainsRune(x, 0)
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) || hasNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // celValue converts a decoded JSON value for CEL: a whole number within

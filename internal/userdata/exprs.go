@@ -361,7 +361,7 @@ func (boundedSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate {
 func (boundedSizes) EstimateCallCost(function, _ string, _ *cost.AstNode, _ []cost.AstNode) *cost.CallEstimate {
 	switch function {
 	case "orValue", "value", "or":
-		return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: 1, Max: 1},
+		return &cost.CallEstimate{CostEstimate: cost.CallCostEstimate,
 			ResultSize: &cost.SizeEstimate{Min: 0, Max: MaxDocumentBytes}}
 	}
 	return nil

@@ -127,12 +127,14 @@ func TestApplyValidatesPerMode(t *testing.T) {
 
 func TestParseDocumentBounds(t *testing.T) {
 	cases := map[string]string{
-		"not an object": `[1]`,
-		"malformed":     `{"a": `,
-		"two values":    `{} {}`,
-		"null":          `null`,
-		"too big":       `{"a": "` + strings.Repeat("x", userdata.MaxDocumentBytes) + `"}`,
-		"too deep":      strings.Repeat(`{"a":`, 12) + `1` + strings.Repeat(`}`, 12),
+		"not an object":  `[1]`,
+		"malformed":      `{"a": `,
+		"two values":     `{} {}`,
+		"null":           `null`,
+		"NUL in a value": `{"a": ["x\u0000"]}`,
+		"NUL in a key":   `{"a\u0000": 1}`,
+		"too big":        `{"a": "` + strings.Repeat("x", userdata.MaxDocumentBytes) + `"}`,
+		"too deep":       strings.Repeat(`{"a":`, 12) + `1` + strings.Repeat(`}`, 12),
 	}
 	for name, doc := range cases {
 		_, err := userdata.ParseDocument(userdata.PublicMetadata, []byte(doc))
