@@ -139,7 +139,7 @@ func (h *Handlers) SignupInfo(c *fiber.Ctx) error {
 	if !t.Settings.SignupOpen {
 		return api.ErrForbidden
 	}
-	return h.Respond(c, fiber.StatusOK, signupData(h.Headless, t, p), nil)
+	return h.Respond(c, fiber.StatusOK, signupData(h.Accounts.Profiles, t, p), nil)
 }
 
 // Signup handles POST auth/provider/signup.

@@ -3,8 +3,8 @@ package social
 import (
 	"encoding/json"
 
-	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/failure"
+	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
 	domain "github.com/hallpass/hallpass/internal/social"
@@ -44,7 +44,7 @@ func accountsData(s *tenants.Settings, accounts []domain.Account) []map[string]a
 // create (with the tenant's serializer keys, evaluated over what the
 // provider gave: no id, no profile, no metadata yet), the provider
 // account, and the provider's addresses.
-func signupData(h *api.Headless, t *tenants.Tenant, p *sessions.PendingSocialSignup) map[string]any {
+func signupData(profiles *identity.Profiles, t *tenants.Tenant, p *sessions.PendingSocialSignup) map[string]any {
 	s := t.Settings
 	user := map[string]any{"display": "user", "has_usable_password": false}
 	pending := userdata.User{Display: "user"}
@@ -62,7 +62,7 @@ func signupData(h *api.Headless, t *tenants.Tenant, p *sessions.PendingSocialSig
 		pending.Emails = append(pending.Emails, userdata.Email{Email: e.Address, Verified: e.Verified, Primary: i == 0})
 	}
 	var out any = user
-	if extra := h.Accounts.Profiles.Render(t, pending); len(extra) > 2 {
+	if extra := profiles.Render(t, pending); len(extra) > 2 {
 		out = withExtra(user, extra)
 	}
 	return map[string]any{"user": out, "account": accountData(s, p.Provider, p.UID, p.Extra), "email": emails}

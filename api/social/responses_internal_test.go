@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
@@ -16,7 +15,7 @@ import (
 func TestSignupDataSerializerKeys(t *testing.T) {
 	p := &sessions.PendingSocialSignup{SocialLogin: sessions.SocialLogin{Provider: "acme", UID: "1",
 		Emails: []sessions.SocialEmail{{Address: "ada@example.com", Verified: true}}, Username: "ada"}}
-	h := &api.Headless{Accounts: &identity.Accounts{Profiles: &identity.Profiles{Deps: &identity.Deps{}}}}
+	profiles := &identity.Profiles{Deps: &identity.Deps{}}
 	for _, tc := range []struct{ settings, want string }{
 		{`{}`, `{"display":"ada","email":"ada@example.com","has_usable_password":false,"username":"ada"}`},
 		{`{"HALLPASS_USER_SERIALIZER": {"handle": "'@' + user.username", "verified": "user.emails.exists(e, e.primary && e.verified)",
@@ -28,7 +27,7 @@ func TestSignupDataSerializerKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := json.Marshal(signupData(h, &tenants.Tenant{Slug: "acme", Settings: s}, p)["user"])
+		out, err := json.Marshal(signupData(profiles, &tenants.Tenant{Slug: "acme", Settings: s}, p)["user"])
 		if err != nil || string(out) != tc.want {
 			t.Errorf("user = %s (%v)\nwant   %s", out, err, tc.want)
 		}

@@ -16,10 +16,11 @@ func serializerSettings() map[string]any {
 	s["HALLPASS_USER_FIELDS"] = []map[string]any{
 		{"name": "first_name", "type": "string", "max_length": 150, "user_editable": true},
 		{"name": "last_name", "type": "string", "max_length": 150, "user_editable": true},
+		{"name": "image_url", "type": "string", "max_length": 500, "user_editable": true},
 	}
 	s["HALLPASS_USER_SERIALIZER"] = map[string]string{
 		"full_name":     "(user.profile.?first_name.orValue('') + ' ' + user.profile.?last_name.orValue('')).trim()",
-		"profile_image": "has(user.public_metadata.avatar) ? user.public_metadata.avatar : null",
+		"profile_image": "has(user.profile.image_url) ? user.profile.image_url : null",
 		"verified":      "user.emails.exists(e, e.primary && e.verified)",
 	}
 	return s
@@ -36,14 +37,14 @@ func (b *bencher) serializer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := b.db.store.Get(ctx, serializerSlug)
-	if err != nil {
-		return err
-	}
-	// Every user has a name and an avatar, as the seed's users do.
-	if _, err := b.db.pool.Exec(ctx, `UPDATE users SET profile = '{"first_name": "Ada", "last_name": "Lovelace"}',
-		public_metadata = '{"avatar": "https://cdn.example/ada.png"}' WHERE tenant_id = $1`, t.ID); err != nil {
-		return fmt.Errorf("user data: %w", err)
+	// Every user gives a name and an avatar, as the seed's users have, the
+	// way a frontend does (account/profile).
+	profile := []byte(`{"first_name": "Ada", "last_name": "Lovelace", "image_url": "https://cdn.example/ada.png"}`)
+	for i := range creds {
+		set := b.c.expect(b.c.request("POST", apiPath(serializerSlug, "account/profile"), profile, "X-Session-Token", creds[i].session), 200)
+		if err := set(); err != nil {
+			return fmt.Errorf("user data: %w", err)
+		}
 	}
 	path := apiPath(serializerSlug, "auth/session")
 	ops := make([]op, b.cfg.Concurrency)
