@@ -208,7 +208,7 @@ func TestPageLimitsAndCursors(t *testing.T) {
 // first runs is 409, a malformed key is 400; keys are per API key.
 func TestIdempotencyKey(t *testing.T) {
 	env := apitest.New(t, nil)
-	_, secret := newKey(t, env, uuid.Nil, nil, "tenants:write", "tenants:read", "audit:read")
+	k, secret := newKey(t, env, uuid.Nil, nil, "tenants:write", "tenants:read", "audit:read")
 	_, other := newKey(t, env, uuid.Nil, nil, "tenants:write")
 	slug := "idem-" + uuid.NewString()[:8]
 	body := `{"slug":"` + slug + `","name":"Idem"}`
@@ -216,6 +216,15 @@ func TestIdempotencyKey(t *testing.T) {
 	first := call(env, "POST", "/tenants", secret, body, "Idempotency-Key", key)
 	if first.Code != 201 {
 		t.Fatalf("create: %d %s", first.Code, first.Body)
+	}
+	// The kept answer is sealed: Redis holds the fingerprint and ciphertext,
+	// nothing of the answer (its slug, its headers) in clear.
+	sum := sha256.Sum256([]byte(key))
+	redisKey := "hp:{" + uuid.Nil.String() + "}:idem:" + k.ID.String() + ":" + hex.EncodeToString(sum[:])
+	rdb := testenv.Redis(t)
+	raw, err := rdb.Get(t.Context(), redisKey).Result()
+	if err != nil || !strings.Contains(raw, `"answer":"`) || strings.Contains(raw, slug) || strings.Contains(raw, "Location") {
+		t.Fatalf("stored record: %q, %v", raw, err)
 	}
 	again := call(env, "POST", "/tenants", secret, body, "Idempotency-Key", key)
 	if again.Code != 201 || string(again.Body) != string(first.Body) || again.Header.Get("Idempotent-Replayed") != "true" ||
@@ -284,6 +293,26 @@ func TestIdempotencyKey(t *testing.T) {
 // While a request with an Idempotency-Key runs (its record is pending in
 // Redis), the same key answers 409 and does nothing; once the record
 // lapses (its node died), the key can be used again.
+// An answer that cannot be opened (sealed under a master key this node no
+// longer has, or damaged) is never taken as leave to run the request again.
+func TestIdempotencyUnreadableAnswer(t *testing.T) {
+	env := apitest.New(t, nil)
+	k, secret := newKey(t, env, uuid.Nil, nil, "tenants:write")
+	slug := "unread-" + uuid.NewString()[:8]
+	body := `{"slug":"` + slug + `"}`
+	sum := sha256.Sum256([]byte("unread-key"))
+	redisKey := "hp:{" + uuid.Nil.String() + "}:idem:" + k.ID.String() + ":" + hex.EncodeToString(sum[:])
+	fp := sha256.Sum256([]byte("POST\x00" + manage.Prefix + "/tenants\x00\x00application/json\x00" + body + "\x00"))
+	done := `tok` + "\n" + `{"fp":"` + hex.EncodeToString(fp[:]) + `","done":true,"answer":"hps1:unknownkey:bm90LWEtc2VhbGVkLWFuc3dlcg"}`
+	if err := testenv.Redis(t).Set(t.Context(), redisKey, done, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, call(env, "POST", "/tenants", secret, body, "Idempotency-Key", "unread-key"), http.StatusServiceUnavailable, "unavailable")
+	if _, err := env.Store.Get(t.Context(), slug); err == nil {
+		t.Fatal("the request ran although its key's answer exists")
+	}
+}
+
 func TestIdempotencyInFlight(t *testing.T) {
 	env := apitest.New(t, nil)
 	k, secret := newKey(t, env, uuid.Nil, nil, "tenants:write")

@@ -53,13 +53,19 @@ var (
 var errLapsed = errors.New("manage: idempotency record lapsed")
 
 // idemRecord is what Redis holds under an idempotency key: the request's
-// fingerprint and, once it finished, its answer.
+// fingerprint and, once it finished, its answer, sealed under the master
+// key (bound to the Redis key), since an answer may hold a user's data.
 type idemRecord struct {
-	Fingerprint string            `json:"fp"`
-	Done        bool              `json:"done"`
-	Status      int               `json:"status,omitempty"`
-	Headers     map[string]string `json:"headers,omitempty"`
-	Body        []byte            `json:"body,omitempty"`
+	Fingerprint string `json:"fp"`
+	Done        bool   `json:"done"`
+	Answer      string `json:"answer,omitempty"`
+}
+
+// idemAnswer is a finished request's answer, as sealed in idemRecord.
+type idemAnswer struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    []byte            `json:"body,omitempty"`
 }
 
 // Redis holds "<owner token>\n<record JSON>": only the request that wrote
@@ -123,7 +129,7 @@ func (a *API) idempotent(c *fiber.Ctx, op Operation, r *Request) error {
 	if !validIdempotencyKey(idemKey) {
 		return errIdempotencyKey
 	}
-	if a.cfg.Redis == nil {
+	if a.cfg.Redis == nil || a.cfg.Sealer == nil {
 		return errIdempotencyUnavailable
 	}
 	ctx := c.UserContext()
@@ -163,13 +169,19 @@ func (a *API) idempotent(c *fiber.Ctx, op Operation, r *Request) error {
 		}
 		return nil
 	}
-	rec := idemRecord{Fingerprint: fp, Done: true, Status: status, Body: append([]byte(nil), res.Body()...), Headers: map[string]string{}}
+	ans := idemAnswer{Status: status, Body: append([]byte(nil), res.Body()...), Headers: map[string]string{}}
 	for _, h := range replayedHeaders {
 		if v := res.Header.Peek(h); len(v) > 0 {
-			rec.Headers[h] = string(v)
+			ans.Headers[h] = string(v)
 		}
 	}
-	raw, err := json.Marshal(rec)
+	raw, err := json.Marshal(ans)
+	if err == nil {
+		var sealed string
+		if sealed, err = a.cfg.Sealer.Seal(raw, key); err == nil {
+			raw, err = json.Marshal(idemRecord{Fingerprint: fp, Done: true, Answer: sealed})
+		}
+	}
 	if err == nil {
 		err = completeScript.Run(store, a.cfg.Redis, []string{key}, token, token+"\n"+string(raw), IdempotencyTTL.Milliseconds()).Err()
 	}
@@ -221,12 +233,23 @@ func (a *API) replay(ctx context.Context, c *fiber.Ctx, key, fp string) error {
 	case !rec.Done:
 		return errIdempotencyInProgress
 	}
-	for h, v := range rec.Headers {
+	plain, err := a.cfg.Sealer.Open(rec.Answer, key)
+	var ans idemAnswer
+	if err == nil {
+		err = json.Unmarshal(plain, &ans)
+	}
+	if err != nil {
+		// Sealed under a master key this node no longer has, or damaged:
+		// the answer cannot be replayed, and the request must not run twice.
+		a.cfg.Log.Warn("management api: idempotency answer unreadable", "err", err)
+		return errIdempotencyUnavailable
+	}
+	for h, v := range ans.Headers {
 		c.Set(h, v)
 	}
 	c.Set(HeaderIdempotentReplayed, "true")
-	c.Status(rec.Status)
-	return c.Send(rec.Body)
+	c.Status(ans.Status)
+	return c.Send(ans.Body)
 }
 
 // redisError is a failure of the idempotency store: 503, never a request

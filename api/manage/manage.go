@@ -26,6 +26,7 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
+	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -59,8 +60,10 @@ type Config struct {
 	Limiter   *ratelimit.Limiter
 	RateLimit RateLimit
 	// Redis keeps the answers to Idempotency-Key requests (nil: the header
-	// is refused with 503, never silently ignored).
-	Redis *redis.Client
+	// is refused with 503, never silently ignored), sealed with Sealer (an
+	// answer may hold a user's data; nil: the header is refused too).
+	Redis  *redis.Client
+	Sealer *seal.Sealer
 	// TXT looks up the DNS records that prove a custom domain's ownership
 	// (default net.DefaultResolver).
 	TXT tenants.TXTResolver

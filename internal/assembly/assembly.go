@@ -210,7 +210,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.Console.Mount(s.HTTP.Platform)
 	s.Audit = audit.NewWriter(pool, log)
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
-		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, RateLimit: cfg.ManageRateLimit, Redis: rdb,
+		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, RateLimit: cfg.ManageRateLimit, Redis: rdb, Sealer: sealer,
 		SigningKeys: s.Keys, Pool: pool, Addressing: addressing, Audit: s.Audit,
 		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")})
 	s.Manage.Mount(s.HTTP.Platform)
