@@ -294,7 +294,7 @@ func staleMessage(t *tenants.Tenant) string {
 // settingsErrors splits a store error into per-key messages and problems
 // with the document as a whole; ok is false for other errors.
 func settingsErrors(err error) (byKey map[string]string, problems []string, ok bool) {
-	list := settingsErrorList(err)
+	list := tenants.SettingsErrorList(err)
 	if list == nil {
 		return nil, nil, false
 	}
@@ -311,16 +311,4 @@ func settingsErrors(err error) (byKey map[string]string, problems []string, ok b
 		}
 	}
 	return byKey, problems, true
-}
-
-func settingsErrorList(err error) []*tenants.SettingsError {
-	var many tenants.SettingsErrors
-	if errors.As(err, &many) {
-		return many
-	}
-	var one *tenants.SettingsError
-	if errors.As(err, &one) {
-		return []*tenants.SettingsError{one}
-	}
-	return nil
 }

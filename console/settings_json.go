@@ -59,7 +59,7 @@ func (h settingsPages) settingsJSONPost(r *request) error {
 	doc := []byte(v.Doc)
 	next, err := tenants.ParseSettings(restoreRedacted(doc, t.Overrides))
 	if err != nil {
-		v.Errors = settingsErrorList(err)
+		v.Errors = tenants.SettingsErrorList(err)
 		return h.renderJSON(r, fiber.StatusUnprocessableEntity, v)
 	}
 	if r.c.FormValue("action") != "save" {
@@ -78,7 +78,7 @@ func (h settingsPages) settingsJSONPost(r *request) error {
 		if _, _, ok := settingsErrors(err); !ok {
 			return err
 		}
-		v.Errors = settingsErrorList(err)
+		v.Errors = tenants.SettingsErrorList(err)
 		return h.renderJSON(r, fiber.StatusUnprocessableEntity, v)
 	}
 	diff := diffDocs(t.Settings.Document(), after.Settings.Document())

@@ -187,7 +187,7 @@ func (h settingsPages) draftSettings(r *request, g *group) (*tenants.Settings, [
 	}
 	next, err := tenants.ParseSettings(doc)
 	if err != nil {
-		list := settingsErrorList(err)
+		list := tenants.SettingsErrorList(err)
 		if list == nil {
 			return nil, []previewProblem{{Message: err.Error()}}
 		}

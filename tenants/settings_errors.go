@@ -1,6 +1,7 @@
 package tenants
 
 import (
+	"errors"
 	"sort"
 	"strings"
 )
@@ -43,4 +44,18 @@ func (es SettingsErrors) Unwrap() []error {
 
 func (es SettingsErrors) sort() {
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Key < es[j].Key })
+}
+
+// SettingsErrorList is the settings errors err holds, one or several (nil:
+// none), for a caller that shows each next to its key.
+func SettingsErrorList(err error) []*SettingsError {
+	var many SettingsErrors
+	if errors.As(err, &many) {
+		return many
+	}
+	var one *SettingsError
+	if errors.As(err, &one) {
+		return []*SettingsError{one}
+	}
+	return nil
 }

@@ -148,7 +148,7 @@ func (p *parser) unknownKey(key string, v any, known map[string]bool) {
 func (p *parser) checkLegacy() {
 	s := p.s
 	if m, ok := p.legacy["ACCOUNT_AUTHENTICATION_METHOD"].(string); ok && p.explicit("ACCOUNT_LOGIN_METHODS") {
-		if legacyAuthenticationMethod(s.LoginMethods) != m {
+		if LegacyAuthenticationMethod(s.LoginMethods) != m {
 			p.fail("ACCOUNT_AUTHENTICATION_METHOD", "%q contradicts ACCOUNT_LOGIN_METHODS %s, which replaces it; remove the legacy key",
 				m, jsonText(s.LoginMethods))
 		}

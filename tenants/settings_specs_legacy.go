@@ -21,9 +21,10 @@ func legacyLoginMethods(p *parser) []string {
 	return []string{"username"}
 }
 
-// legacyAuthenticationMethod is allauth's deprecated AUTHENTICATION_METHOD
+// LegacyAuthenticationMethod is allauth's deprecated AUTHENTICATION_METHOD
 // getter: the legacy value that login methods correspond to ("" if none).
-func legacyAuthenticationMethod(methods []string) string {
+// The headless config shows it as authentication_method.
+func LegacyAuthenticationMethod(methods []string) string {
 	email, username := slices.Contains(methods, "email"), slices.Contains(methods, "username")
 	switch {
 	case email && username:

@@ -52,7 +52,7 @@ func configData(s *tenants.Settings, client string) configResponse {
 		EmailVerificationByCodeEnabled: s.EmailVerificationByCodeEnabled,
 		LoginByCodeEnabled:             s.LoginByCodeEnabled,
 		PasswordResetByCodeEnabled:     s.PasswordResetByCodeEnabled,
-		AuthenticationMethod:           legacyAuthenticationMethod(s.LoginMethods),
+		AuthenticationMethod:           tenants.LegacyAuthenticationMethod(s.LoginMethods),
 	}}
 	if slices.Contains(s.Apps, "socialaccount") {
 		out.SocialAccount = &socialConfig{Providers: providers.ForClient(s.ProviderApps(), client)}
@@ -64,20 +64,6 @@ func configData(s *tenants.Settings, client string) configResponse {
 		out.UserSessions = &usersessionsConfig{TrackActivity: s.UserSessionsTrackActivity}
 	}
 	return out
-}
-
-// legacyAuthenticationMethod derives allauth's backwards-compatible field.
-func legacyAuthenticationMethod(methods []string) string {
-	email, username := slices.Contains(methods, "email"), slices.Contains(methods, "username")
-	switch {
-	case email && username:
-		return "username_email"
-	case email:
-		return "email"
-	case username:
-		return "username"
-	}
-	return ""
 }
 
 // UserView is allauth's serialised user with the tenant's serializer keys

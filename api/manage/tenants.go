@@ -146,7 +146,7 @@ func tenantError(err error, settingsField string) error {
 	case errors.Is(err, tenants.ErrInvalidName):
 		return Invalid("The name is not valid.", FieldError{Field: "/name", Code: "invalid_name", Message: err.Error()})
 	}
-	if list := settingsErrorList(err); list != nil {
+	if list := tenants.SettingsErrorList(err); list != nil {
 		out := &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_settings", Detail: "The settings are not valid: nothing was written."}
 		for _, e := range list {
 			field := settingsField
@@ -158,17 +158,4 @@ func tenantError(err error, settingsField string) error {
 		return out
 	}
 	return err
-}
-
-// settingsErrorList is the settings errors err holds (nil: none).
-func settingsErrorList(err error) []*tenants.SettingsError {
-	var many tenants.SettingsErrors
-	if errors.As(err, &many) {
-		return many
-	}
-	var one *tenants.SettingsError
-	if errors.As(err, &one) {
-		return []*tenants.SettingsError{one}
-	}
-	return nil
 }
