@@ -84,6 +84,10 @@ func (a *API) run(c *fiber.Ctx, op Operation, r *Request) error {
 		return errBodyTooLarge
 	}
 	if op.Load != nil && op.Method == http.MethodGet && a.cfg.Limiter != nil {
+		if a.takeLeased(r) {
+			// Admitted from this node's block, without I/O.
+			return op.Load(c, r)()
+		}
 		admitted := a.limitAsync(c, r)
 		answer := op.Load(c, r)
 		if err := admitted(); err != nil {
@@ -119,10 +123,27 @@ func (a *API) limitAsync(c *fiber.Ctx, r *Request) (wait func() error) {
 	return func() error { return <-done }
 }
 
-// admit counts one request of key against budget l.
+// rateRule is budget l as the limiter's rule for one key.
+func rateRule(l RateLimit) ratelimit.Rule {
+	return ratelimit.Rule{Amount: l.Requests, Period: l.Period, Per: ratelimit.PerKey}
+}
+
+// takeLeased counts r's request against its key's budget if this node
+// holds requests of it (ratelimit.Limiter.TakeLeased), without I/O; false
+// means admit must decide.
+func (a *API) takeLeased(r *Request) bool {
+	return a.cfg.Limiter.TakeLeased(r.Key.TenantID, rateAction, rateRule(a.cfg.RateLimit),
+		ratelimit.Subject{Key: r.Key.ID.String()})
+}
+
+// admit counts one request of key against budget l. Each node leases
+// blocks of the key's budget from Redis (ratelimit.Limiter.AllowLeased):
+// across n nodes a key may make up to n blocks more than l.Requests within
+// one l.Period (a block is at most l.Requests/16 and 64 requests, 1 for a
+// key near its budget or with little traffic). The 429 carries no count
+// of what is left, only Retry-After, which blocks do not change.
 func (a *API) admit(ctx context.Context, key apikeys.Key, l RateLimit) error {
-	rule := ratelimit.Rule{Amount: l.Requests, Period: l.Period, Per: ratelimit.PerKey}
-	ok, err := a.cfg.Limiter.Allow(ctx, key.TenantID, rateAction, []ratelimit.Rule{rule},
+	ok, err := a.cfg.Limiter.AllowLeased(ctx, key.TenantID, rateAction, rateRule(l),
 		ratelimit.Subject{Key: key.ID.String()})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,11 @@ type Limiter struct {
 	degraded  atomic.Bool
 	probing   atomic.Bool
 	nextProbe atomic.Int64 // unix nanoseconds
+
+	// AllowLeased's blocks (lease.go).
+	epoch          time.Time // origin of clock
+	leases         sync.Map  // leaseKey → *lease
+	nextLeaseSweep atomic.Int64
 }
 
 const (
@@ -86,6 +92,7 @@ func NewLimiter(rdb *redis.Client) *Limiter {
 		mem:     newMemStore(maxMemCounters, maxMemHits),
 		timeout: defaultTimeout,
 		retry:   defaultRetry,
+		epoch:   time.Now(),
 	}
 }
 
