@@ -22,7 +22,7 @@ const MaxBody = 1 << 20
 
 // RateLimit is the budget of requests each API key may make: at most
 // Requests within any window of Period (a sliding window, counted in Redis
-// and so shared by every node).
+// and so shared by every node, which lease it in blocks: see admit).
 type RateLimit struct {
 	Requests int
 	Period   time.Duration

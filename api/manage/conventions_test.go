@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/hallpass/hallpass/api/apitest"
 	"github.com/hallpass/hallpass/api/manage"
+	"github.com/hallpass/hallpass/internal/apikeys"
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/testenv"
 )
 
@@ -344,4 +347,55 @@ func TestIdempotencyInFlight(t *testing.T) {
 	if ttl := rdb.TTL(t.Context(), redisKey).Val(); ttl < 23*time.Hour || ttl > 24*time.Hour {
 		t.Errorf("ttl %v", ttl)
 	}
+}
+
+// BenchmarkGetUserHandler drives GET /api/v1/tenants/{slug}/users/{id}
+// through the platform app's fasthttp handler (no net/http conversion,
+// unlike BenchmarkGetUser): the route's own per-request cost, with its
+// Postgres round trip and the rate limit, as the server runs it.
+func BenchmarkGetUserHandler(b *testing.B) {
+	env := apitest.New(b, emailLogin)
+	_, secret, err := env.Assembly.APIKeys.Create(context.Background(), audit.Actor{Name: "bench"},
+		apikeys.NewKey{TenantID: env.Tenant.ID, Name: "bench", Scopes: allUserScopes})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The bench's budget (make bench): never exhausted.
+	env.Assembly.Manage.SetRateLimit(manage.RateLimit{Requests: 100_000_000, Period: time.Minute})
+	b.Cleanup(func() { env.Assembly.Manage.SetRateLimit(manage.DefaultRateLimit) })
+	r := call(env, "POST", "/tenants/"+env.Tenant.Slug+"/users", secret, `{"emails":[{"email":"h@example.com","verified":true}]}`)
+	if r.Code != 201 {
+		b.Fatal(r.Code, string(r.Body))
+	}
+	path := manage.Prefix + userPath(env, idOf(r.JSON))
+	handler := env.Server.Platform.Handler()
+	get := func(ctx *fasthttp.RequestCtx) {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.Header.SetMethod("GET")
+		ctx.Request.SetRequestURI(path)
+		ctx.Request.Header.SetHost(apitest.PlatformHost)
+		ctx.Request.Header.Set("Authorization", "Bearer "+secret)
+		handler(ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatal(ctx.Response.StatusCode(), string(ctx.Response.Body()))
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		ctx := &fasthttp.RequestCtx{}
+		for b.Loop() {
+			get(ctx)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := &fasthttp.RequestCtx{}
+			for pb.Next() {
+				get(ctx)
+			}
+		})
+	})
 }

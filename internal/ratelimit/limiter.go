@@ -48,6 +48,9 @@ type Subject struct {
 // of n nodes allows up to n times the configured rate while degraded, and
 // hits counted in memory are not carried over to Redis when it comes back.
 //
+// AllowLeased counts against the same counters without a Redis call per
+// request: each node leases blocks of a counter (lease.go).
+//
 // A Limiter is safe for concurrent use.
 type Limiter struct {
 	rdb     *redis.Client // nil: memory only
