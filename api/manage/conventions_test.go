@@ -178,6 +178,33 @@ func TestRateLimitOverlappedRead(t *testing.T) {
 	wantProblem(t, call(env, "GET", userPath(env, "999999"), secret, ""), http.StatusTooManyRequests, "rate_limited")
 }
 
+// A budget large enough for blocks of several requests (leased by the
+// node from Redis) is still exact on one node: every request within it
+// answers, through the overlapped read and a plain operation alike, and
+// the next is 429 with the same Retry-After.
+func TestRateLimitLeased(t *testing.T) {
+	env := apitest.New(t, emailLogin)
+	env.Assembly.Manage.SetRateLimit(manage.RateLimit{Requests: 200, Period: time.Minute}) // blocks up to 12
+	t.Cleanup(func() { env.Assembly.Manage.SetRateLimit(manage.DefaultRateLimit) })
+	_, secret := newKey(t, env, env.Tenant.ID, nil, "users:read", "users:write")
+	u := createUser(t, env, secret, `{"emails":[{"email":"leased@example.com","verified":true}]}`) // 1
+	for i := range 199 {
+		path := userPath(env, idOf(u))
+		if i%4 == 3 {
+			path = "/tenants/" + env.Tenant.Slug + "/users?limit=1"
+		}
+		if r := call(env, "GET", path, secret, ""); r.Code != 200 {
+			t.Fatalf("request %d: %d %s", i+2, r.Code, r.Body)
+		}
+	}
+	r := call(env, "GET", userPath(env, idOf(u)), secret, "")
+	wantProblem(t, r, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") != "60" || strings.Contains(string(r.Body), "leased@example.com") {
+		t.Errorf("Retry-After %q, body %s", r.Header.Get("Retry-After"), r.Body)
+	}
+	wantProblem(t, call(env, "GET", "/tenants/"+env.Tenant.Slug+"/users", secret, ""), http.StatusTooManyRequests, "rate_limited")
+}
+
 // Page sizes and cursors are checked on every list.
 func TestPageLimitsAndCursors(t *testing.T) {
 	env := apitest.New(t, nil)
