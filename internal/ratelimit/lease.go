@@ -168,7 +168,7 @@ func (l *Limiter) AllowLeased(ctx context.Context, tenantID uuid.UUID, action st
 		if ls.take(l.clock()) {
 			return true, nil
 		}
-		ok, again, err := l.refill(ctx, k, ls)
+		ok, again, err := l.refill(ctx, ls)
 		if again {
 			continue
 		}
@@ -178,7 +178,7 @@ func (l *Limiter) AllowLeased(ctx context.Context, tenantID uuid.UUID, action st
 
 // refill asks Redis for ls's next block, or waits for the call already out
 // and reports whether to try again (again) or the verdict.
-func (l *Limiter) refill(ctx context.Context, k leaseKey, ls *lease) (ok, again bool, err error) {
+func (l *Limiter) refill(ctx context.Context, ls *lease) (ok, again bool, err error) {
 	ls.mu.Lock()
 	if ls.dead {
 		ls.mu.Unlock()
