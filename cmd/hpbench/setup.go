@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hallpass/hallpass/internal/pguuid"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -73,6 +74,7 @@ func openDB(ctx context.Context, databaseURL, masterKey string) (*db, error) {
 	}
 	cfg.MaxConns = 4
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	cfg.AfterConnect = pguuid.AfterConnect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -7,13 +7,17 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hallpass/hallpass/internal/pguuid"
 )
 
 // TunePool applies the server's Postgres pool settings to cfg, parsed from
 // rawURL: a 5 s connect timeout, and unless the URL sets pool_max_conns a
-// pool sized for the server's concurrency.
+// pool sized for the server's concurrency; uuid.UUID arguments are encoded
+// without pgx's failed first attempt (internal/pguuid).
 func TunePool(cfg *pgxpool.Config, rawURL string) {
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	cfg.AfterConnect = pguuid.AfterConnect
 	if !strings.Contains(rawURL, "pool_max_conns") {
 		// pgxpool's default (4 on two cores) queues most requests; Postgres
 		// handles far more concurrent short queries than that.

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/pguuid"
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/migrations"
 )
@@ -108,6 +109,7 @@ func Pool(t testing.TB) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.MaxConns = 8
+	cfg.AfterConnect = pguuid.AfterConnect
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
