@@ -106,17 +106,23 @@ func (c *cli) importHallpass(ctx context.Context, args []string) error {
 	passFile := fs.String("passphrase-file", "", "a file holding the export's passphrase (required)")
 	batch := fs.Int("batch", 1000, "users per transaction")
 	settings := fs.String("settings", "apply", "the file's settings: apply (merge into the tenant's) or skip")
-	file, rest := "", args
-	if len(rest) > 0 && rest[0] != "" && rest[0][0] != '-' {
-		file, rest = rest[0], rest[1:]
+	// FILE may come anywhere among the flags.
+	var files []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return usageError(err.Error())
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files, rest = append(files, fs.Arg(0)), fs.Args()[1:]
 	}
-	if err := fs.Parse(rest); err != nil {
-		return usageError(err.Error())
+	if len(files) > 1 {
+		return usageError(fmt.Sprintf("import hallpass: unexpected argument %q", files[1]))
 	}
-	if file == "" && fs.NArg() == 1 {
-		file = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("import hallpass: unexpected argument %q", fs.Arg(0)))
+	file := ""
+	if len(files) == 1 {
+		file = files[0]
 	}
 	if *slug == "" || *passFile == "" || file == "" {
 		return usageError("import hallpass: --tenant, --passphrase-file and FILE are required")
