@@ -72,7 +72,7 @@ func users(t *testing.T, reg json.RawMessage) []portable.User {
 		SourceID: "django:2", Username: "bob", IsActive: false, DateJoined: joined, PasswordHash: "!unusable",
 		Emails: []portable.Email{{Email: "bob@example.com", Primary: true}},
 	}, {
-		SourceID: "django:3", Username: "carl", DateJoined: joined, PasswordHash: "sha1$x$deadbeef",
+		SourceID: "django:3", Username: "carl", DateJoined: joined, PasswordHash: "crypt$$deadbeef",
 	}, {
 		SourceID: "django:4", Username: "dora", DateJoined: joined, PasswordHash: "!",
 		Emails: []portable.Email{{Email: "ANN@example.com"}},
@@ -116,7 +116,7 @@ func TestWriterBatch(t *testing.T) {
 	if rep.Created != 2 || rep.Updated != 0 || rep.Emails != 3 || rep.Socials != 1 || rep.Authenticators != 3 {
 		t.Fatalf("report %s", b)
 	}
-	if len(rep.Skipped) != 2 || rep.Skipped[0].Index != 2 || !strings.Contains(rep.Skipped[0].Reason, `algorithm "sha1"`) ||
+	if len(rep.Skipped) != 2 || rep.Skipped[0].Index != 2 || !strings.Contains(rep.Skipped[0].Reason, `algorithm "crypt"`) ||
 		rep.Skipped[1].Index != 3 || !strings.Contains(rep.Skipped[1].Reason, "ann@example.com also belongs to an earlier user") {
 		t.Fatalf("skipped %s", b)
 	}
