@@ -1,5 +1,10 @@
 package tenants
 
+import (
+	"strconv"
+	"strings"
+)
+
 // MapSecrets returns a copy of an overrides document in which every secret
 // (the values RedactSecrets hides) is replaced by fn's result, or removed
 // when fn returns "". The path names the value, e.g.
@@ -47,4 +52,35 @@ func dropValue(x any, v string) {
 			dropValue(e, v)
 		}
 	}
+}
+
+// CarrySecrets copies into dst each secret of src whose place exists in
+// dst without a value: the same provider app (by provider and index) or
+// the top-level key. A tenant export made without its secrets, applied to
+// a tenant that has them, keeps them.
+func CarrySecrets(dst, src map[string]any) {
+	_ = walkSecrets(deepCopy(src).(map[string]any), func(path, value string) (string, error) {
+		segs := strings.Split(path, ".")
+		var cur any = dst
+		for _, seg := range segs[:len(segs)-1] {
+			switch c := cur.(type) {
+			case map[string]any:
+				cur = c[seg]
+			case []any:
+				i, err := strconv.Atoi(seg)
+				if err != nil || i < 0 || i >= len(c) {
+					return value, nil
+				}
+				cur = c[i]
+			default:
+				return value, nil
+			}
+		}
+		if m, ok := cur.(map[string]any); ok {
+			if _, has := m[segs[len(segs)-1]]; !has {
+				m[segs[len(segs)-1]] = value
+			}
+		}
+		return value, nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/export"
 	"github.com/hallpass/hallpass/internal/portable"
+	"github.com/hallpass/hallpass/tenants"
 )
 
 // export writes a tenant's portable export (internal/export, docs/EXPORT.md):
@@ -97,7 +98,7 @@ func (c *cli) export(ctx context.Context, args []string) error {
 // The whole file is verified first (passphrase, every line, the digest, the
 // trailer): a truncated or altered file writes nothing. Then the settings
 // are merged into the tenant's (each top-level key of the file replaces the
-// tenant's) and the users are written in batches, each in one transaction;
+// tenant's; secrets the export left out keep the tenant's values) and the users are written in batches, each in one transaction;
 // a re-run updates the users it already wrote.
 func (c *cli) importHallpass(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("import hallpass", flag.ContinueOnError)
@@ -160,7 +161,11 @@ func (c *cli) importHallpass(ctx context.Context, args []string) error {
 	}
 	defer closeFile()
 	if *settings == "apply" && len(r.Settings()) > 0 {
-		patch, _ := json.Marshal(r.Settings())
+		doc := r.Settings()
+		if r.Header().SettingsSecrets == export.SecretsOmit {
+			tenants.CarrySecrets(doc, t.Overrides)
+		}
+		patch, _ := json.Marshal(doc)
 		if t, err = d.store.UpdateSettings(ctx, *slug, patch, "cli:import"); err != nil {
 			return fmt.Errorf("the file's settings do not apply to tenant %q (nothing was imported; --settings skip leaves them out): %w", *slug, explainSettings(err))
 		}

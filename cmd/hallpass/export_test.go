@@ -169,6 +169,31 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if code, res := n.call(t, dst, "POST", "auth/2fa/authenticate", token, `{"code":"`+codes[1].(string)+`"}`); code != 200 {
 		t.Fatalf("recovery code: %d %v", code, res)
 	}
+
+	// An export without its secrets (the default), applied to a tenant
+	// that has them: its settings keep the secrets the file left out.
+	plain := filepath.Join(dir, "plain.jsonl")
+	if code, _, errOut := hallpass(t, "", nil, "export", "--tenant", src, "--out", plain, "--passphrase-file", passFile); code != 0 {
+		t.Fatalf("export without secrets: %d %s", code, errOut)
+	}
+	if raw, _ := os.ReadFile(plain); bytes.Contains(raw, []byte(`"secret"`)) {
+		t.Fatal("an export without secrets holds one")
+	}
+	third := testenv.Slug("rt-third")
+	if code, _, errOut := hallpass(t, roundTripSettings, nil, "tenant", "create", third, "--settings", "-"); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := hallpass(t, "", nil, "import", "hallpass", "--tenant", third, plain, "--passphrase-file", passFile)
+	if code != 0 || !strings.Contains(out, `"created": 3`) {
+		t.Fatalf("import without secrets: %d %s %s", code, out, errOut)
+	}
+	again, err := tenants.NewStore(pool, sealer, nil).Get(ctx, third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app := again.Overrides["SOCIALACCOUNT_PROVIDERS"].(map[string]any)["github"].(map[string]any)["APPS"].([]any)[0].(map[string]any); app["secret"] != "gh-secret-value" {
+		t.Fatalf("the app's secret after the import: %v", app)
+	}
 }
 
 // compareExports reads two exports and checks they hold the same settings
