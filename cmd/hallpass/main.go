@@ -32,6 +32,8 @@ Usage:
   hallpass apikey revoke ID                       revoke an API key; every running node refuses it when this returns
   hallpass routes                                 the headless route catalog as JSON (each route and the settings that enable it)
   hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
+  hallpass import django --tenant SLUG --source DSN [--user-table auth_user] [--dry-run] [--batch 5000]
+                                                  import a Django allauth project's users (JSON report on stdout)
   hallpass seed [--tenants N] [--users N] [--settings FILE|-]  bulk-load synthetic tenants and users (COPY), for load tests
 
 Configuration: HALLPASS_* environment variables (see README.md).
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmdErr = cli.routes()
 	case "seed":
 		cmdErr = cli.seed(ctx, args[1:])
+	case "import":
+		cmdErr = cli.importCmd(ctx, args[1:])
 	default:
 		fmt.Fprintf(stderr, "hallpass: unknown command %q\n\n%s", args[0], usage)
 		return 2

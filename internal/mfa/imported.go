@@ -224,6 +224,9 @@ func importWebAuthn(data []byte) (*webauthnData, error) {
 // whose credential is another user's (of the tenant, or of an earlier user
 // of the batch), with why.
 func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, auths []ImportAuthenticator) (map[int]string, error) {
+	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS import_credentials`); err != nil {
+		return nil, fmt.Errorf("mfa: stage credentials: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_credentials (
 		idx integer NOT NULL, user_id bigint, credential_id bytea NOT NULL
 	) ON COMMIT DROP`); err != nil {

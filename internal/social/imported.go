@@ -29,6 +29,9 @@ type ImportAccount struct {
 // the indexes whose account is another user's (of the tenant, or of an
 // earlier user of the batch), with why.
 func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, accounts []ImportAccount) (map[int]string, error) {
+	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS import_socials`); err != nil {
+		return nil, fmt.Errorf("social: stage accounts: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_socials (
 		idx integer NOT NULL, user_id bigint, provider text NOT NULL, uid text NOT NULL,
 		extra_data jsonb NOT NULL, last_login timestamptz, date_joined timestamptz

@@ -48,6 +48,10 @@ type Staged struct {
 	Existing map[int]int64
 	// Conflicts maps the index of each user that cannot be written to why.
 	Conflicts map[int]string
+	// DryRun numbers new users after the tenant's highest id without
+	// taking ids from its counter (which would lock it, and every signup
+	// into the tenant with it, until the dry run ends).
+	DryRun bool
 }
 
 // StageImport copies users into temporary tables of tx (dropped at its
@@ -56,6 +60,11 @@ type Staged struct {
 // user of the batch; with uniqueEmail (ACCOUNT_UNIQUE_EMAIL), an address
 // of another user or of an earlier user of the batch.
 func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, users []ImportUser, uniqueEmail bool) (*Staged, error) {
+	// A dry run writes every batch in one transaction: the previous
+	// batch's tables go first.
+	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS import_users, import_emails`); err != nil {
+		return nil, fmt.Errorf("bulk: stage users: %w", err)
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_users (
 		idx integer PRIMARY KEY, source_id text NOT NULL, username text, username_folded text,
 		password_hash text NOT NULL, is_active boolean NOT NULL, date_joined timestamptz NOT NULL,
@@ -207,8 +216,13 @@ func (s *Staged) Write(ctx context.Context, tx pgx.Tx, skip []int) (*Written, er
 	}
 	if fresh > 0 {
 		var last int64
-		if err := tx.QueryRow(ctx, `INSERT INTO user_id_counters AS c (tenant_id, last_id) VALUES ($1, $2)
-			ON CONFLICT (tenant_id) DO UPDATE SET last_id = c.last_id + $2 RETURNING last_id`, s.tenantID, fresh).Scan(&last); err != nil {
+		take := `INSERT INTO user_id_counters AS c (tenant_id, last_id) VALUES ($1, $2)
+			ON CONFLICT (tenant_id) DO UPDATE SET last_id = c.last_id + $2 RETURNING last_id`
+		if s.DryRun {
+			take = `SELECT greatest((SELECT max(last_id) FROM user_id_counters WHERE tenant_id = $1),
+				(SELECT max(id) FROM users WHERE tenant_id = $1), 0) + $2`
+		}
+		if err := tx.QueryRow(ctx, take, s.tenantID, fresh).Scan(&last); err != nil {
 			return nil, fmt.Errorf("bulk: take user ids: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE import_users i SET user_id = $1 + n.rn, created = true
