@@ -137,19 +137,25 @@ func Run(ctx context.Context, w *portable.Writer, tenant *tenants.Tenant, opts O
 	}
 	_, profileFirst := tenant.Settings.UserFields.Lookup("first_name")
 	_, profileLast := tenant.Settings.UserFields.Lookup("last_name")
-	var after *string
-	row := 0
-	for {
-		page, err := s.readUsers(ctx, tx, after, opts.Batch, row)
-		if err != nil {
-			return nil, err
+	// One goroutine reads the source a page ahead while the previous page
+	// is written: the source's queries and the writes overlap.
+	pages := make(chan sourcePage, 1)
+	readCtx, stopReading := context.WithCancel(ctx)
+	go s.readPages(readCtx, tx, opts.Batch, pages)
+	defer func() {
+		// The source's transaction is the reader's until it has stopped.
+		stopReading()
+		for range pages {
 		}
-		if len(page) == 0 {
-			break
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return nil, p.err
 		}
+		page := p.users
 		rep.Read[s.userTable] += len(page)
-		if err := s.fill(ctx, tx, page, rep.Read); err != nil {
-			return nil, err
+		for t, n := range p.related {
+			rep.Read[t] += n
 		}
 		batch := make([]portable.User, len(page))
 		for i, u := range page {
@@ -171,14 +177,49 @@ func Run(ctx context.Context, w *portable.Writer, tenant *tenants.Tenant, opts O
 		if opts.Progress != nil {
 			opts.Progress.Add(len(page))
 		}
-		row += len(page)
-		after = &page[len(page)-1].id
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {
 		rep.UsersPerSec = float64(rep.Read[s.userTable]) / rep.Seconds
 	}
 	return rep, nil
+}
+
+// sourcePage is one page of users with their allauth rows, or the error
+// that ended the reading.
+type sourcePage struct {
+	users   []*sourceUser
+	related map[string]int
+	err     error
+}
+
+// readPages reads the user table page by page, each page with its allauth
+// rows, into pages, which it closes at the end (after an error page, if
+// one).
+func (s *schema) readPages(ctx context.Context, tx pgx.Tx, size int, pages chan<- sourcePage) {
+	defer close(pages)
+	var after *string
+	row := 0
+	for {
+		page, err := s.readUsers(ctx, tx, after, size, row)
+		related := map[string]int{}
+		if err == nil && len(page) > 0 {
+			err = s.fill(ctx, tx, page, related)
+		}
+		if err == nil && len(page) == 0 {
+			return
+		}
+		select {
+		case pages <- sourcePage{users: page, related: related, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+		row += len(page)
+		after = &page[len(page)-1].id
+	}
 }
 
 // fill reads allauth's rows of a page of users into them.

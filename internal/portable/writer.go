@@ -144,7 +144,7 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, tenant *tenants.Tenant, u
 			updated = append(updated, id)
 		}
 	}
-	if rep.Socials, err = social.WriteImport(ctx, tx, tenant.ID, written.IDs, updated); err != nil {
+	if rep.Socials, err = social.WriteImport(ctx, tx, tenant.ID, accounts, written.IDs, updated); err != nil {
 		return fmt.Errorf("portable: %w", err)
 	}
 	kept := auths[:0]
