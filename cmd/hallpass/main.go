@@ -32,6 +32,8 @@ Usage:
   hallpass apikey revoke ID                       revoke an API key; every running node refuses it when this returns
   hallpass routes                                 the headless route catalog as JSON (each route and the settings that enable it)
   hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
+  hallpass import django --tenant SLUG --source DSN [--user-table auth_user] [--dry-run] [--batch 5000]
+                                                  import a Django allauth project's users (JSON report on stdout)
   hallpass export --tenant SLUG --passphrase-file F [--out FILE] [--settings-secrets omit|sealed]
                                                   the tenant's settings and users as JSON Lines (docs/EXPORT.md)
   hallpass import hallpass --tenant SLUG FILE --passphrase-file F [--batch N] [--settings apply|skip]
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if len(args) > 1 && args[1] == "hallpass" {
 			cmdErr = cli.importHallpass(ctx, args[2:])
 		} else {
-			cmdErr = usageError("import: want hallpass")
+			cmdErr = cli.importCmd(ctx, args[1:])
 		}
 	default:
 		fmt.Fprintf(stderr, "hallpass: unknown command %q\n\n%s", args[0], usage)

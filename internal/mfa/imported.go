@@ -219,55 +219,50 @@ func importWebAuthn(data []byte) (*webauthnData, error) {
 	return &webauthnData{Name: name, Credential: *cred, Passwordless: passwordless}, nil
 }
 
-// StageImport copies the WebAuthn credential ids of prepared
-// authenticators into a temporary table of tx and returns the indexes
-// whose credential is another user's (of the tenant, or of an earlier user
-// of the batch), with why.
+// StageImport returns the indexes of prepared authenticators whose
+// WebAuthn credential is another user's (of the tenant, or of an earlier
+// user of the batch), with why; one statement with the credential ids as
+// an array.
 func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, auths []ImportAuthenticator) (map[int]string, error) {
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_credentials (
-		idx integer NOT NULL, user_id bigint, credential_id bytea NOT NULL
-	) ON COMMIT DROP`); err != nil {
-		return nil, fmt.Errorf("mfa: stage credentials: %w", err)
+	out := map[int]string{}
+	seen := map[string]bool{}
+	var idx []int32
+	var creds [][]byte
+	var owners []*int64
+	for i := range auths {
+		a := &auths[i]
+		if a.credentialID == nil {
+			continue
+		}
+		if seen[string(a.credentialID)] {
+			if _, ok := out[a.Index]; !ok {
+				out[a.Index] = "a WebAuthn credential also belongs to an earlier user of the import"
+			}
+		}
+		seen[string(a.credentialID)] = true
+		var owner *int64
+		if a.UserID != 0 {
+			owner = &a.UserID
+		}
+		idx, creds, owners = append(idx, int32(a.Index)), append(creds, a.credentialID), append(owners, owner)
 	}
-	i := 0
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_credentials"}, []string{"idx", "user_id", "credential_id"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			for i < len(auths) && auths[i].credentialID == nil {
-				i++
-			}
-			if i == len(auths) {
-				return nil, nil
-			}
-			a := &auths[i]
-			i++
-			var uid *int64
-			if a.UserID != 0 {
-				uid = &a.UserID
-			}
-			return []any{a.Index, uid, a.credentialID}, nil
-		})); err != nil {
-		return nil, fmt.Errorf("mfa: copy credentials: %w", err)
+	if len(idx) == 0 {
+		return out, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT i.idx, 'a WebAuthn credential belongs to another user of the tenant'
-		FROM import_credentials i JOIN authenticators a ON a.tenant_id = $1 AND a.credential_id = i.credential_id
-		WHERE a.user_id IS DISTINCT FROM i.user_id
-	UNION ALL
-	SELECT idx, 'a WebAuthn credential also belongs to an earlier user of the import'
-		FROM (SELECT idx, dense_rank() OVER (PARTITION BY credential_id ORDER BY idx) AS n FROM import_credentials) d
-		WHERE n > 1`, tenantID)
+	rows, err := tx.Query(ctx, `SELECT k.idx FROM unnest($2::integer[], $3::bytea[], $4::bigint[]) AS k (idx, credential_id, user_id)
+		JOIN authenticators a ON a.tenant_id = $1 AND a.credential_id = k.credential_id
+		WHERE a.user_id IS DISTINCT FROM k.user_id`, tenantID, idx, creds, owners)
 	if err != nil {
 		return nil, fmt.Errorf("mfa: find conflicts: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]string{}
 	for rows.Next() {
-		var idx int
-		var reason string
-		if err := rows.Scan(&idx, &reason); err != nil {
+		var i int
+		if err := rows.Scan(&i); err != nil {
 			return nil, fmt.Errorf("mfa: find conflicts: %w", err)
 		}
-		if _, ok := out[idx]; !ok {
-			out[idx] = reason
+		if _, ok := out[i]; !ok {
+			out[i] = "a WebAuthn credential belongs to another user of the tenant"
 		}
 	}
 	if err := rows.Err(); err != nil {

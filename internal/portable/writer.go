@@ -22,9 +22,22 @@ import (
 type Writer struct {
 	pool   *pgxpool.Pool
 	sealer *seal.Sealer
-	// DryRun runs every check and statement of a batch and rolls it back:
-	// the report is what a real run would do, and nothing is written.
+	// DryRun writes every batch into one transaction that Close rolls
+	// back: each report is what a real run would do (a user clashing with
+	// one of an earlier batch included), and nothing is written. New users
+	// are numbered without the tenant's id counter, which a dry run leaves
+	// alone.
 	DryRun bool
+	dry    pgx.Tx
+}
+
+// Close ends the writer: a dry run's transaction is rolled back. Call it
+// when done with a dry-run writer; it does nothing otherwise.
+func (w *Writer) Close(ctx context.Context) {
+	if w.dry != nil {
+		_ = w.dry.Rollback(context.WithoutCancel(ctx))
+		w.dry = nil
+	}
 }
 
 // NewWriter returns a Writer on the platform's database; sealer seals the
@@ -59,11 +72,18 @@ func (w *Writer) Write(ctx context.Context, tenant *tenants.Tenant, batch []User
 		auths = append(auths, c.auths...)
 	}
 	if len(users) > 0 {
-		tx, err := w.pool.Begin(ctx)
-		if err != nil {
-			return BatchReport{}, fmt.Errorf("portable: begin: %w", err)
+		tx := w.dry
+		if tx == nil {
+			var err error
+			if tx, err = w.pool.Begin(ctx); err != nil {
+				return BatchReport{}, fmt.Errorf("portable: begin: %w", err)
+			}
+			if w.DryRun {
+				w.dry = tx
+			} else {
+				defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+			}
 		}
-		defer func() { _ = tx.Rollback(ctx) }()
 		if err := w.write(ctx, tx, tenant, users, accounts, auths, skipped, &rep); err != nil {
 			return BatchReport{}, err
 		}
@@ -87,6 +107,7 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, tenant *tenants.Tenant, u
 	if err != nil {
 		return fmt.Errorf("portable: %w", err)
 	}
+	staged.DryRun = w.DryRun
 	for i := range accounts {
 		accounts[i].UserID = staged.Existing[accounts[i].Index]
 	}
@@ -123,7 +144,7 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, tenant *tenants.Tenant, u
 			updated = append(updated, id)
 		}
 	}
-	if rep.Socials, err = social.WriteImport(ctx, tx, tenant.ID, written.IDs, updated); err != nil {
+	if rep.Socials, err = social.WriteImport(ctx, tx, tenant.ID, accounts, written.IDs, updated); err != nil {
 		return fmt.Errorf("portable: %w", err)
 	}
 	kept := auths[:0]

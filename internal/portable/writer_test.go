@@ -103,6 +103,7 @@ func TestWriterBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dry.Close(ctx)
 	if rep.Created != 2 || len(rep.Skipped) != 2 || count(t, pool, tn, "users") != 0 {
 		t.Fatalf("dry run: %+v, %d users", rep, count(t, pool, tn, "users"))
 	}

@@ -10,8 +10,7 @@ import (
 )
 
 // Imported social accounts (issue #22, internal/portable): a batch's
-// accounts are copied into a temporary table of the writer's transaction
-// and written set-based, in the statements below.
+// accounts are checked and written set-based, in the writer's transaction.
 
 // ImportAccount is one connected account of an imported user.
 type ImportAccount struct {
@@ -25,60 +24,49 @@ type ImportAccount struct {
 	LastLogin, DateJoined *time.Time
 }
 
-// StageImport copies accounts into a temporary table of tx and returns
-// the indexes whose account is another user's (of the tenant, or of an
-// earlier user of the batch), with why.
+// StageImport returns the indexes whose account is another user's (of the
+// tenant, or of an earlier user of the batch), with why. It passes the
+// accounts' keys as arrays: one statement, no temporary table.
 func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, accounts []ImportAccount) (map[int]string, error) {
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_socials (
-		idx integer NOT NULL, user_id bigint, provider text NOT NULL, uid text NOT NULL,
-		extra_data jsonb NOT NULL, last_login timestamptz, date_joined timestamptz
-	) ON COMMIT DROP`); err != nil {
-		return nil, fmt.Errorf("social: stage accounts: %w", err)
-	}
-	i := 0
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_socials"},
-		[]string{"idx", "user_id", "provider", "uid", "extra_data", "last_login", "date_joined"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(accounts) {
-				return nil, nil
+	out := map[int]string{}
+	seen := map[[2]string]bool{}
+	idx := make([]int32, len(accounts))
+	providers := make([]string, len(accounts))
+	uids := make([]string, len(accounts))
+	owners := make([]*int64, len(accounts))
+	for i := range accounts {
+		a := &accounts[i]
+		key := [2]string{a.Provider, a.UID}
+		if seen[key] {
+			if _, ok := out[a.Index]; !ok {
+				out[a.Index] = a.Provider + " account " + a.UID + " also belongs to an earlier user of the import"
 			}
-			a := &accounts[i]
-			i++
-			var uid *int64
-			if a.UserID != 0 {
-				uid = &a.UserID
-			}
-			extra := string(a.ExtraData)
-			if extra == "" {
-				extra = "{}"
-			}
-			return []any{a.Index, uid, a.Provider, a.UID, extra, a.LastLogin, a.DateJoined}, nil
-		})); err != nil {
-		return nil, fmt.Errorf("social: copy accounts: %w", err)
+		}
+		seen[key] = true
+		idx[i], providers[i], uids[i] = int32(a.Index), a.Provider, a.UID
+		if a.UserID != 0 {
+			owners[i] = &a.UserID
+		}
 	}
-	if _, err := tx.Exec(ctx, `ANALYZE import_socials`); err != nil {
-		return nil, fmt.Errorf("social: analyze staged: %w", err)
+	if len(accounts) == 0 {
+		return out, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT i.idx, i.provider || ' account ' || i.uid || ' belongs to another user of the tenant'
-		FROM import_socials i JOIN social_accounts s ON s.tenant_id = $1 AND s.provider = i.provider AND s.uid = i.uid
-		WHERE s.user_id IS DISTINCT FROM i.user_id
-	UNION ALL
-	SELECT idx, provider || ' account ' || uid || ' also belongs to an earlier user of the import'
-		FROM (SELECT idx, provider, uid, dense_rank() OVER (PARTITION BY provider, uid ORDER BY idx) AS n
-			FROM import_socials) d WHERE n > 1`, tenantID)
+	rows, err := tx.Query(ctx, `SELECT k.idx, k.provider || ' account ' || k.uid || ' belongs to another user of the tenant'
+		FROM unnest($2::integer[], $3::text[], $4::text[], $5::bigint[]) AS k (idx, provider, uid, user_id)
+		JOIN social_accounts s ON s.tenant_id = $1 AND s.provider = k.provider AND s.uid = k.uid
+		WHERE s.user_id IS DISTINCT FROM k.user_id`, tenantID, idx, providers, uids, owners)
 	if err != nil {
 		return nil, fmt.Errorf("social: find conflicts: %w", err)
 	}
 	defer rows.Close()
-	out := map[int]string{}
 	for rows.Next() {
-		var idx int
+		var i int
 		var reason string
-		if err := rows.Scan(&idx, &reason); err != nil {
+		if err := rows.Scan(&i, &reason); err != nil {
 			return nil, fmt.Errorf("social: find conflicts: %w", err)
 		}
-		if _, ok := out[idx]; !ok {
-			out[idx] = reason
+		if _, ok := out[i]; !ok {
+			out[i] = reason
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -87,37 +75,41 @@ func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, accounts []
 	return out, nil
 }
 
-// WriteImport writes the staged accounts of the written users (ids: batch
-// index to user id; the others' are dropped) and removes the accounts of
-// the updated users (ids of users the tenant held before) that the batch
-// no longer lists. It returns how many accounts it wrote.
-func WriteImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, ids map[int]int64, updated []int64) (int, error) {
-	idx := make([]int32, 0, len(ids))
-	uids := make([]int64, 0, len(ids))
-	for i, id := range ids {
-		idx, uids = append(idx, int32(i)), append(uids, id)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE import_socials i SET user_id = w.user_id
-		FROM unnest($1::integer[], $2::bigint[]) AS w (idx, user_id) WHERE i.idx = w.idx`, idx, uids); err != nil {
-		return 0, fmt.Errorf("social: number accounts: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM import_socials WHERE idx <> ALL($1::integer[])`, idx); err != nil {
-		return 0, fmt.Errorf("social: drop skipped: %w", err)
-	}
+// WriteImport replaces the social accounts of the updated users (ids of
+// users the tenant held before) with the batch's, and copies in the
+// accounts of the written users (ids: batch index to user id; accounts of
+// other indexes are left out). It returns how many accounts it wrote.
+func WriteImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, accounts []ImportAccount, ids map[int]int64, updated []int64) (int, error) {
 	if len(updated) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM social_accounts s WHERE s.tenant_id = $1 AND s.user_id = ANY($2)
-			AND NOT EXISTS (SELECT 1 FROM import_socials i WHERE i.user_id = s.user_id AND i.provider = s.provider AND i.uid = s.uid)`,
-			tenantID, updated); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM social_accounts WHERE tenant_id = $1 AND user_id = ANY($2)`, tenantID, updated); err != nil {
 			return 0, fmt.Errorf("social: drop old accounts: %w", err)
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO social_accounts (tenant_id, user_id, provider, uid, extra_data, created_at, last_login)
-		SELECT $1, user_id, provider, uid, extra_data, coalesce(date_joined, clock_timestamp()), coalesce(last_login, now())
-		FROM import_socials
-		ON CONFLICT (tenant_id, provider, uid) DO UPDATE SET user_id = excluded.user_id, extra_data = excluded.extra_data,
-			created_at = excluded.created_at, last_login = excluded.last_login`, tenantID)
-	if err != nil {
-		return 0, fmt.Errorf("social: write accounts: %w", err)
+	now := time.Now()
+	rows := make([][]any, 0, len(accounts))
+	for i := range accounts {
+		a := &accounts[i]
+		id, ok := ids[a.Index]
+		if !ok {
+			continue
+		}
+		extra := string(a.ExtraData)
+		if extra == "" {
+			extra = "{}"
+		}
+		created, last := now, now
+		if a.DateJoined != nil {
+			created = *a.DateJoined
+		}
+		if a.LastLogin != nil {
+			last = *a.LastLogin
+		}
+		rows = append(rows, []any{tenantID, id, a.Provider, a.UID, extra, created, last})
 	}
-	return int(tag.RowsAffected()), nil
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"social_accounts"},
+		[]string{"tenant_id", "user_id", "provider", "uid", "extra_data", "created_at", "last_login"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return 0, fmt.Errorf("social: copy accounts: %w", err)
+	}
+	return int(n), nil
 }

@@ -13,8 +13,8 @@ import (
 // the synthetic loads above, these are real users: the writer checks them
 // (internal/portable validates each one, StageImport finds the ones that
 // clash with the tenant's other users) and writes a batch in one
-// transaction, set-based: COPY into temporary tables, then one statement
-// per step, whatever the batch's size.
+// transaction, set-based: lookups with the batch's keys as arrays, COPY,
+// one statement per step whatever the batch's size.
 
 // ImportUser is one user of an import batch; the caller has validated it
 // and computed the comparison keys.
@@ -40,125 +40,112 @@ type ImportEmail struct {
 	Verified, Primary bool
 }
 
-// Staged is a batch copied into the transaction's temporary tables.
+// Staged is a batch checked against the tenant's users.
 type Staged struct {
 	tenantID uuid.UUID
+	users    []ImportUser
 	// Existing maps the index of each user the tenant holds already (by
 	// source id) to their user id.
 	Existing map[int]int64
 	// Conflicts maps the index of each user that cannot be written to why.
 	Conflicts map[int]string
+	// DryRun numbers new users after the tenant's highest id without
+	// taking ids from its counter (which would lock it, and every signup
+	// into the tenant with it, until the dry run ends).
+	DryRun bool
 }
 
-// StageImport copies users into temporary tables of tx (dropped at its
-// end), finds those the tenant already holds by source id, and the ones
-// that clash: a username of another user of the tenant or of an earlier
-// user of the batch; with uniqueEmail (ACCOUNT_UNIQUE_EMAIL), an address
-// of another user or of an earlier user of the batch.
+// StageImport finds the users of a batch the tenant already holds (by
+// source id) and the ones that clash: a username of another user of the
+// tenant or of an earlier user of the batch; with uniqueEmail
+// (ACCOUNT_UNIQUE_EMAIL), an address of another user or of an earlier user
+// of the batch. Its lookups pass the batch's keys as arrays: no temporary
+// table, one statement each.
 func StageImport(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, users []ImportUser, uniqueEmail bool) (*Staged, error) {
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_users (
-		idx integer PRIMARY KEY, source_id text NOT NULL, username text, username_folded text,
-		password_hash text NOT NULL, is_active boolean NOT NULL, date_joined timestamptz NOT NULL,
-		last_login timestamptz, profile jsonb NOT NULL, public_metadata jsonb NOT NULL,
-		private_metadata jsonb NOT NULL, user_id bigint, created boolean NOT NULL DEFAULT false
-	) ON COMMIT DROP`); err != nil {
-		return nil, fmt.Errorf("bulk: stage users: %w", err)
+	s := &Staged{tenantID: tenantID, users: users, Existing: map[int]int64{}, Conflicts: map[int]string{}}
+	idx := make([]int32, len(users))
+	sources := make([]string, len(users))
+	for i := range users {
+		idx[i], sources[i] = int32(users[i].Index), users[i].SourceID
 	}
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_emails (
-		idx integer NOT NULL, email text NOT NULL, email_folded text NOT NULL,
-		verified boolean NOT NULL, is_primary boolean NOT NULL
-	) ON COMMIT DROP`); err != nil {
-		return nil, fmt.Errorf("bulk: stage emails: %w", err)
-	}
-	i := 0
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_users"},
-		[]string{"idx", "source_id", "username", "username_folded", "password_hash", "is_active", "date_joined", "last_login", "profile", "public_metadata", "private_metadata"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(users) {
-				return nil, nil
-			}
-			u := &users[i]
-			i++
-			var name, key *string
-			if u.Username != "" {
-				name, key = &u.Username, &u.UsernameKey
-			}
-			return []any{u.Index, u.SourceID, name, key, u.PasswordHash, u.IsActive, u.DateJoined, u.LastLogin,
-				jsonText(u.Profile), jsonText(u.PublicMetadata), jsonText(u.PrivateMetadata)}, nil
-		})); err != nil {
-		return nil, fmt.Errorf("bulk: copy users: %w", err)
-	}
-	ui, ei := 0, 0
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_emails"},
-		[]string{"idx", "email", "email_folded", "verified", "is_primary"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			for ui < len(users) && ei == len(users[ui].Emails) {
-				ui, ei = ui+1, 0
-			}
-			if ui == len(users) {
-				return nil, nil
-			}
-			u, e := &users[ui], users[ui].Emails[ei]
-			ei++
-			return []any{u.Index, e.Email, e.EmailKey, e.Verified, e.Primary}, nil
-		})); err != nil {
-		return nil, fmt.Errorf("bulk: copy emails: %w", err)
-	}
-	// The planner knows nothing of a new temporary table: without
-	// statistics it may scan users instead of probing its indexes.
-	if _, err := tx.Exec(ctx, `ANALYZE import_users, import_emails`); err != nil {
-		return nil, fmt.Errorf("bulk: analyze staged: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE import_users i SET user_id = u.id
-		FROM users u WHERE u.tenant_id = $1 AND u.source_id = i.source_id`, tenantID); err != nil {
+	rows, err := tx.Query(ctx, `SELECT k.idx, u.id FROM unnest($2::integer[], $3::text[]) AS k (idx, source_id)
+		JOIN users u ON u.tenant_id = $1 AND u.source_id = k.source_id`, tenantID, idx, sources)
+	if err != nil {
 		return nil, fmt.Errorf("bulk: find imported users: %w", err)
 	}
-	s := &Staged{tenantID: tenantID, Existing: map[int]int64{}, Conflicts: map[int]string{}}
-	rows, err := tx.Query(ctx, `SELECT idx, user_id FROM import_users WHERE user_id IS NOT NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("bulk: read imported users: %w", err)
-	}
 	for rows.Next() {
-		var idx int
+		var i int
 		var id int64
-		if err := rows.Scan(&idx, &id); err != nil {
+		if err := rows.Scan(&i, &id); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("bulk: read imported users: %w", err)
+			return nil, fmt.Errorf("bulk: find imported users: %w", err)
 		}
-		s.Existing[idx] = id
+		s.Existing[i] = id
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("bulk: read imported users: %w", err)
+		return nil, fmt.Errorf("bulk: find imported users: %w", err)
 	}
-	clashes := `SELECT i.idx, 'username ' || i.username || ' belongs to another user of the tenant'
-		FROM import_users i JOIN users u ON u.tenant_id = $1 AND u.username_folded = i.username_folded
-		WHERE u.id IS DISTINCT FROM i.user_id
-	UNION ALL
-	SELECT idx, 'username ' || username || ' also belongs to an earlier user of the import'
-		FROM (SELECT idx, username, row_number() OVER (PARTITION BY username_folded ORDER BY idx) AS n
-			FROM import_users WHERE username_folded IS NOT NULL) d WHERE n > 1`
-	if uniqueEmail {
-		clashes += `
-	UNION ALL
-	SELECT e.idx, 'email ' || e.email || ' belongs to another user of the tenant'
-		FROM import_emails e JOIN import_users i ON i.idx = e.idx
-		JOIN email_addresses a ON a.tenant_id = $1 AND a.email_folded = e.email_folded
-		WHERE a.user_id IS DISTINCT FROM i.user_id
-	UNION ALL
-	SELECT idx, 'email ' || email || ' also belongs to an earlier user of the import'
-		FROM (SELECT idx, email, row_number() OVER (PARTITION BY email_folded ORDER BY idx) AS n
-			FROM import_emails) d WHERE n > 1`
+	// Within the batch: the first user with a key keeps it.
+	names, emails := map[string]bool{}, map[string]bool{}
+	var nameIdx, emailIdx []int32
+	var nameKeys, emailKeys, nameShown, emailShown []string
+	var nameOwner, emailOwner []*int64
+	for i := range users {
+		u := &users[i]
+		owner := s.owner(u.Index)
+		if u.UsernameKey != "" {
+			if names[u.UsernameKey] {
+				s.conflict(u.Index, "username "+u.Username+" also belongs to an earlier user of the import")
+			}
+			names[u.UsernameKey] = true
+			nameIdx, nameKeys, nameShown, nameOwner = append(nameIdx, int32(u.Index)), append(nameKeys, u.UsernameKey), append(nameShown, u.Username), append(nameOwner, owner)
+		}
+		if !uniqueEmail {
+			continue
+		}
+		for _, e := range u.Emails {
+			if emails[e.EmailKey] {
+				s.conflict(u.Index, "email "+e.Email+" also belongs to an earlier user of the import")
+			}
+			emails[e.EmailKey] = true
+			emailIdx, emailKeys, emailShown, emailOwner = append(emailIdx, int32(u.Index)), append(emailKeys, e.EmailKey), append(emailShown, e.Email), append(emailOwner, owner)
+		}
 	}
-	if err := readConflicts(ctx, tx, s.Conflicts, clashes, tenantID); err != nil {
+	if err := s.readConflicts(ctx, tx, `SELECT k.idx, 'username ' || k.shown || ' belongs to another user of the tenant'
+		FROM unnest($2::integer[], $3::text[], $4::text[], $5::bigint[]) AS k (idx, folded, shown, user_id)
+		JOIN users u ON u.tenant_id = $1 AND u.username_folded = k.folded
+		WHERE u.id IS DISTINCT FROM k.user_id`, tenantID, nameIdx, nameKeys, nameShown, nameOwner); err != nil {
 		return nil, err
+	}
+	if len(emailIdx) > 0 {
+		if err := s.readConflicts(ctx, tx, `SELECT k.idx, 'email ' || k.shown || ' belongs to another user of the tenant'
+			FROM unnest($2::integer[], $3::text[], $4::text[], $5::bigint[]) AS k (idx, folded, shown, user_id)
+			JOIN email_addresses a ON a.tenant_id = $1 AND a.email_folded = k.folded
+			WHERE a.user_id IS DISTINCT FROM k.user_id`, tenantID, emailIdx, emailKeys, emailShown, emailOwner); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
 
-// readConflicts adds the (index, reason) rows of a query to conflicts,
-// keeping the first reason of an index.
-func readConflicts(ctx context.Context, tx pgx.Tx, conflicts map[int]string, sql string, args ...any) error {
+// owner is the id the tenant holds the batch's user idx under, or nil.
+func (s *Staged) owner(idx int) *int64 {
+	if id, ok := s.Existing[idx]; ok {
+		return &id
+	}
+	return nil
+}
+
+// conflict records why idx cannot be written, keeping the first reason.
+func (s *Staged) conflict(idx int, reason string) {
+	if _, ok := s.Conflicts[idx]; !ok {
+		s.Conflicts[idx] = reason
+	}
+}
+
+// readConflicts records the (index, reason) rows of a query.
+func (s *Staged) readConflicts(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("bulk: find conflicts: %w", err)
@@ -170,9 +157,7 @@ func readConflicts(ctx context.Context, tx pgx.Tx, conflicts map[int]string, sql
 		if err := rows.Scan(&idx, &reason); err != nil {
 			return fmt.Errorf("bulk: find conflicts: %w", err)
 		}
-		if _, ok := conflicts[idx]; !ok {
-			conflicts[idx] = reason
-		}
+		s.conflict(idx, reason)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("bulk: find conflicts: %w", err)
@@ -188,90 +173,150 @@ type Written struct {
 	Emails           int
 }
 
-// Write writes the staged users but the indexes in skip: new users get
+// Write writes the staged users but the indexes in skip. New users get
 // the tenant's next ids (its counter is bumped once for all of them and
-// stays locked until tx ends), users found by source id are updated, and
-// each user's addresses become the batch's (kept rows keep their ids).
+// stays locked until tx ends; not in a dry run) and are copied straight
+// into users, their addresses into email_addresses. Users found by source
+// id are updated from a temporary table, and their addresses replaced.
 func (s *Staged) Write(ctx context.Context, tx pgx.Tx, skip []int) (*Written, error) {
-	if len(skip) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM import_users WHERE idx = ANY($1)`, skip); err != nil {
-			return nil, fmt.Errorf("bulk: drop skipped: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM import_emails WHERE idx = ANY($1)`, skip); err != nil {
-			return nil, fmt.Errorf("bulk: drop skipped: %w", err)
+	skipped := make(map[int]bool, len(skip))
+	for _, i := range skip {
+		skipped[i] = true
+	}
+	w := &Written{IDs: map[int]int64{}}
+	var fresh, old []*ImportUser
+	for i := range s.users {
+		u := &s.users[i]
+		switch {
+		case skipped[u.Index]:
+		case s.owner(u.Index) != nil:
+			old = append(old, u)
+			w.IDs[u.Index] = s.Existing[u.Index]
+		default:
+			fresh = append(fresh, u)
 		}
 	}
-	var fresh int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM import_users WHERE user_id IS NULL`).Scan(&fresh); err != nil {
-		return nil, fmt.Errorf("bulk: count new users: %w", err)
-	}
-	if fresh > 0 {
+	if len(fresh) > 0 {
 		var last int64
-		if err := tx.QueryRow(ctx, `INSERT INTO user_id_counters AS c (tenant_id, last_id) VALUES ($1, $2)
-			ON CONFLICT (tenant_id) DO UPDATE SET last_id = c.last_id + $2 RETURNING last_id`, s.tenantID, fresh).Scan(&last); err != nil {
+		take := `INSERT INTO user_id_counters AS c (tenant_id, last_id) VALUES ($1, $2)
+			ON CONFLICT (tenant_id) DO UPDATE SET last_id = c.last_id + $2 RETURNING last_id`
+		if s.DryRun {
+			take = `SELECT greatest((SELECT max(last_id) FROM user_id_counters WHERE tenant_id = $1),
+				(SELECT max(id) FROM users WHERE tenant_id = $1), 0) + $2`
+		}
+		if err := tx.QueryRow(ctx, take, s.tenantID, int64(len(fresh))).Scan(&last); err != nil {
 			return nil, fmt.Errorf("bulk: take user ids: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE import_users i SET user_id = $1 + n.rn, created = true
-			FROM (SELECT idx, row_number() OVER (ORDER BY idx) AS rn FROM import_users WHERE user_id IS NULL) n
-			WHERE i.idx = n.idx`, last-fresh); err != nil {
-			return nil, fmt.Errorf("bulk: number new users: %w", err)
+		for i, u := range fresh {
+			w.IDs[u.Index] = last - int64(len(fresh)) + int64(i) + 1
 		}
+		if _, err := copyFrom(ctx, tx, "users", []string{"tenant_id", "id", "source_id", "username", "username_folded", "password_hash",
+			"is_active", "date_joined", "last_login", "profile", "public_metadata", "private_metadata"}, each(fresh),
+			func(u *ImportUser) []any {
+				return []any{s.tenantID, w.IDs[u.Index], u.SourceID, nullable(u.Username), nullable(u.UsernameKey), u.PasswordHash,
+					u.IsActive, u.DateJoined, u.LastLogin, jsonText(u.Profile), jsonText(u.PublicMetadata), jsonText(u.PrivateMetadata)}
+			}); err != nil {
+			return nil, err
+		}
+		w.Created = len(fresh)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO users AS u (tenant_id, id, source_id, username, username_folded, password_hash,
-			is_active, date_joined, last_login, profile, public_metadata, private_metadata)
-		SELECT $1, user_id, source_id, username, username_folded, password_hash,
-			is_active, date_joined, last_login, profile, public_metadata, private_metadata
-		FROM import_users ORDER BY user_id
-		ON CONFLICT (tenant_id, id) DO UPDATE SET source_id = excluded.source_id, username = excluded.username,
-			username_folded = excluded.username_folded, password_hash = excluded.password_hash,
-			is_active = excluded.is_active, date_joined = excluded.date_joined, last_login = excluded.last_login,
-			profile = excluded.profile, public_metadata = excluded.public_metadata,
-			private_metadata = excluded.private_metadata`, s.tenantID); err != nil {
-		return nil, fmt.Errorf("bulk: write users: %w", err)
+	if len(old) > 0 {
+		if err := s.update(ctx, tx, old); err != nil {
+			return nil, err
+		}
+		w.Updated = len(old)
 	}
-	// Updated users: the primary flag moves in two steps (one primary per
-	// user is checked row by row), and addresses the batch no longer lists go.
-	if _, err := tx.Exec(ctx, `UPDATE email_addresses a SET is_primary = false
-		FROM import_users i WHERE a.tenant_id = $1 AND a.user_id = i.user_id AND NOT i.created AND a.is_primary`, s.tenantID); err != nil {
-		return nil, fmt.Errorf("bulk: reset primary addresses: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM email_addresses a USING import_users i
-		WHERE a.tenant_id = $1 AND a.user_id = i.user_id AND NOT i.created
-		AND NOT EXISTS (SELECT 1 FROM import_emails e WHERE e.idx = i.idx AND e.email_folded = a.email_folded)`, s.tenantID); err != nil {
-		return nil, fmt.Errorf("bulk: drop old addresses: %w", err)
-	}
-	tag, err := tx.Exec(ctx, `INSERT INTO email_addresses (tenant_id, user_id, email, email_folded, verified, is_primary)
-		SELECT $1, i.user_id, e.email, e.email_folded, e.verified, e.is_primary
-		FROM import_emails e JOIN import_users i ON i.idx = e.idx
-		ON CONFLICT (tenant_id, user_id, email_folded) DO UPDATE SET email = excluded.email,
-			verified = excluded.verified, is_primary = excluded.is_primary`, s.tenantID)
+	all := append(fresh, old...)
+	n, err := copyFrom(ctx, tx, "email_addresses", []string{"tenant_id", "user_id", "email", "email_folded", "verified", "is_primary"},
+		eachEmail(all), func(e emailOf) []any {
+			return []any{s.tenantID, w.IDs[e.u.Index], e.e.Email, e.e.EmailKey, e.e.Verified, e.e.Primary}
+		})
 	if err != nil {
-		return nil, fmt.Errorf("bulk: write addresses: %w", err)
+		return nil, err
 	}
-	w := &Written{IDs: map[int]int64{}, Emails: int(tag.RowsAffected())}
-	rows, err := tx.Query(ctx, `SELECT idx, user_id, created FROM import_users`)
-	if err != nil {
-		return nil, fmt.Errorf("bulk: read written users: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var idx int
-		var id int64
-		var created bool
-		if err := rows.Scan(&idx, &id, &created); err != nil {
-			return nil, fmt.Errorf("bulk: read written users: %w", err)
-		}
-		w.IDs[idx] = id
-		if created {
-			w.Created++
-		} else {
-			w.Updated++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("bulk: read written users: %w", err)
-	}
+	w.Emails = int(n)
 	return w, nil
+}
+
+// update writes users the tenant holds already, through a temporary table,
+// and drops their addresses (Write copies the batch's in again).
+func (s *Staged) update(ctx context.Context, tx pgx.Tx, old []*ImportUser) error {
+	// A dry run writes every batch in one transaction: the previous
+	// batch's table goes first.
+	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS import_users`); err != nil {
+		return fmt.Errorf("bulk: stage users: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE import_users (
+		id bigint PRIMARY KEY, source_id text NOT NULL, username text, username_folded text,
+		password_hash text NOT NULL, is_active boolean NOT NULL, date_joined timestamptz NOT NULL,
+		last_login timestamptz, profile jsonb NOT NULL, public_metadata jsonb NOT NULL, private_metadata jsonb NOT NULL
+	) ON COMMIT DROP`); err != nil {
+		return fmt.Errorf("bulk: stage users: %w", err)
+	}
+	ids := make([]int64, len(old))
+	if _, err := copyFrom(ctx, tx, "import_users", []string{"id", "source_id", "username", "username_folded", "password_hash",
+		"is_active", "date_joined", "last_login", "profile", "public_metadata", "private_metadata"}, each(old),
+		func(u *ImportUser) []any {
+			return []any{s.Existing[u.Index], u.SourceID, nullable(u.Username), nullable(u.UsernameKey), u.PasswordHash,
+				u.IsActive, u.DateJoined, u.LastLogin, jsonText(u.Profile), jsonText(u.PublicMetadata), jsonText(u.PrivateMetadata)}
+		}); err != nil {
+		return err
+	}
+	for i, u := range old {
+		ids[i] = s.Existing[u.Index]
+	}
+	if _, err := tx.Exec(ctx, `UPDATE users u SET source_id = i.source_id, username = i.username,
+			username_folded = i.username_folded, password_hash = i.password_hash, is_active = i.is_active,
+			date_joined = i.date_joined, last_login = i.last_login, profile = i.profile,
+			public_metadata = i.public_metadata, private_metadata = i.private_metadata
+		FROM import_users i WHERE u.tenant_id = $1 AND u.id = i.id`, s.tenantID); err != nil {
+		return fmt.Errorf("bulk: update users: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = ANY($2)`, s.tenantID, ids); err != nil {
+		return fmt.Errorf("bulk: drop old addresses: %w", err)
+	}
+	return nil
+}
+
+// each streams a slice.
+func each[T any](s []T) func() (T, bool) {
+	i := 0
+	return func() (T, bool) {
+		var zero T
+		if i == len(s) {
+			return zero, false
+		}
+		i++
+		return s[i-1], true
+	}
+}
+
+type emailOf struct {
+	u *ImportUser
+	e ImportEmail
+}
+
+// eachEmail streams the addresses of users.
+func eachEmail(users []*ImportUser) func() (emailOf, bool) {
+	ui, ei := 0, 0
+	return func() (emailOf, bool) {
+		for ui < len(users) && ei == len(users[ui].Emails) {
+			ui, ei = ui+1, 0
+		}
+		if ui == len(users) {
+			return emailOf{}, false
+		}
+		ei++
+		return emailOf{users[ui], users[ui].Emails[ei-1]}, true
+	}
+}
+
+// nullable is s, or NULL when empty.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // jsonText is a JSON document for a jsonb column, {} when empty.
