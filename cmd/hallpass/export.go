@@ -105,7 +105,7 @@ func (c *cli) importHallpass(ctx context.Context, args []string) error {
 	fs.SetOutput(c.stderr)
 	slug := fs.String("tenant", "", "the tenant to import into (required; it must exist)")
 	passFile := fs.String("passphrase-file", "", "a file holding the export's passphrase (required)")
-	batch := fs.Int("batch", 1000, "users per transaction")
+	batch := fs.Int("batch", 5000, "users per transaction")
 	settings := fs.String("settings", "apply", "the file's settings: apply (merge into the tenant's) or skip")
 	// FILE may come anywhere among the flags.
 	var files []string
