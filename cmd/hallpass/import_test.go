@@ -41,7 +41,7 @@ func TestImportDjangoCommand(t *testing.T) {
 // adapters, Python objects), and the tenant's parser refuses the rest by
 // name.
 func TestTenantFromDjangoSettings(t *testing.T) {
-	dump := `{"ACCOUNT_LOGIN_METHODS": ["email"], "ACCOUNT_EMAIL_VERIFICATION": "mandatory",
+	dump := `{"ACCOUNT_LOGIN_METHODS": ["email"], "ACCOUNT_EMAIL_VERIFICATION": "optional",
 		"ACCOUNT_ADAPTER": "myproject.adapters.Adapter", "MFA_SUPPORTED_TYPES": ["totp", "recovery_codes"],
 		"SOCIALACCOUNT_FORMS": {"signup": "x.Form"}, "DEBUG": false, "SECRET_KEY": "s3cret",
 		"HEADLESS_FRONTEND_URLS": {"account_confirm_email": "https://app.example/verify/{key}"},
@@ -62,7 +62,7 @@ func TestTenantFromDjangoSettings(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &created); err != nil {
 		t.Fatal(err)
 	}
-	if created.Settings["ACCOUNT_EMAIL_VERIFICATION"] != "mandatory" || created.Settings["ACCOUNT_ADAPTER"] != nil || strings.Contains(out, "s3cret") {
+	if created.Settings["ACCOUNT_EMAIL_VERIFICATION"] != "optional" || created.Settings["ACCOUNT_ADAPTER"] != nil || strings.Contains(out, "s3cret") {
 		t.Fatalf("settings: %s", out)
 	}
 	code, _, errOut = hallpass(t, `{"ACCOUNT_NOT_A_SETTING": 1}`, nil, "tenant", "create", testenv.Slug("cli-django"), "--from-django-settings", "-")
