@@ -106,20 +106,27 @@ func readSchema(ctx context.Context, tx pgx.Tx, userTable string) (*schema, erro
 	return s, nil
 }
 
-// userSelect is the statement reading one page of users after a given id.
-func (s *schema) userSelect() string {
+// userSelect is the statement reading one page of users: the first
+// (first), or the one after a given id ($1). Two statements, not one with
+// "$1 IS NULL OR": that would make every page scan the index from its
+// start.
+func (s *schema) userSelect(first bool) string {
 	col := func(name, fallback string) string {
 		if s.columns[name] {
 			return "u." + name
 		}
 		return fallback
 	}
+	where := `WHERE u.id > CAST($1::text AS ` + s.pkType + `)`
+	if first {
+		where = `WHERE $1::text IS NULL` // always true: $1 keeps its place
+	}
 	// The id goes out as text under another name: ORDER BY id would
 	// otherwise sort by the text ("10" before "2").
 	return `SELECT u.id::text AS source_pk, u.password, u.last_login, ` + col("username", "NULL::text") + `, ` +
 		col("first_name", "''") + `, ` + col("last_name", "''") + `, ` + col("email", "''") + `, ` +
 		col("is_active", "true") + `, ` + col("date_joined", "NULL::timestamptz") +
-		` FROM ` + s.userTable + ` u WHERE $1::text IS NULL OR u.id > CAST($1::text AS ` + s.pkType + `) ORDER BY u.id LIMIT $2`
+		` FROM ` + s.userTable + ` u ` + where + ` ORDER BY u.id LIMIT $2`
 }
 
 // sourceUser is one row of the user table with its position.
@@ -133,7 +140,7 @@ type sourceUser struct {
 // readUsers reads up to limit users after the id after (nil: from the
 // start), numbering them from row.
 func (s *schema) readUsers(ctx context.Context, tx pgx.Tx, after *string, limit, row int) ([]*sourceUser, error) {
-	rows, err := tx.Query(ctx, s.userSelect(), after, limit)
+	rows, err := tx.Query(ctx, s.userSelect(after == nil), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.userTable, err)
 	}
