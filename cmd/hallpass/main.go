@@ -18,7 +18,7 @@ Usage:
   hallpass serve                                  run the API and console
   hallpass migrate                                apply database migrations
   hallpass demo                                   seed the demo tenant and a platform admin (idempotent)
-  hallpass tenant create SLUG [--name NAME] [--settings FILE|-]
+  hallpass tenant create SLUG [--name NAME] [--settings FILE|- | --from-django-settings FILE|-]
   hallpass tenant update SLUG --settings FILE|-   merge keys into the tenant's settings (null removes a key)
   hallpass tenant get SLUG
   hallpass tenant list

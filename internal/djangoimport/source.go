@@ -106,20 +106,27 @@ func readSchema(ctx context.Context, tx pgx.Tx, userTable string) (*schema, erro
 	return s, nil
 }
 
-// userSelect is the statement reading one page of users after a given id.
-func (s *schema) userSelect() string {
+// userSelect is the statement reading one page of users: the first
+// (first), or the one after a given id ($1). Two statements, not one with
+// "$1 IS NULL OR": that would make every page scan the index from its
+// start.
+func userSelect(s *schema, first bool) string {
 	col := func(name, fallback string) string {
 		if s.columns[name] {
 			return "u." + name
 		}
 		return fallback
 	}
+	where := `WHERE u.id > CAST($1::text AS ` + s.pkType + `)`
+	if first {
+		where = `WHERE $1::text IS NULL` // always true: $1 keeps its place
+	}
 	// The id goes out as text under another name: ORDER BY id would
 	// otherwise sort by the text ("10" before "2").
 	return `SELECT u.id::text AS source_pk, u.password, u.last_login, ` + col("username", "NULL::text") + `, ` +
 		col("first_name", "''") + `, ` + col("last_name", "''") + `, ` + col("email", "''") + `, ` +
 		col("is_active", "true") + `, ` + col("date_joined", "NULL::timestamptz") +
-		` FROM ` + s.userTable + ` u WHERE $1::text IS NULL OR u.id > CAST($1::text AS ` + s.pkType + `) ORDER BY u.id LIMIT $2`
+		` FROM ` + s.userTable + ` u ` + where + ` ORDER BY u.id LIMIT $2`
 }
 
 // sourceUser is one row of the user table with its position.
@@ -133,7 +140,7 @@ type sourceUser struct {
 // readUsers reads up to limit users after the id after (nil: from the
 // start), numbering them from row.
 func (s *schema) readUsers(ctx context.Context, tx pgx.Tx, after *string, limit, row int) ([]*sourceUser, error) {
-	rows, err := tx.Query(ctx, s.userSelect(), after, limit)
+	rows, err := tx.Query(ctx, userSelect(s, after == nil), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.userTable, err)
 	}
@@ -173,45 +180,50 @@ func deref(s *string) string {
 	return *s
 }
 
+// relatedSelect is the statement reading a table of allauth's rows of a
+// page of users (their ids as text, $1); mfa_authenticator has
+// last_used_at from allauth 0.58 on.
+func relatedSelect(table, pkType string, lastUsed bool) string {
+	ids := ` WHERE user_id = ANY(CAST($1::text[] AS ` + pkType + `[])) ORDER BY user_id, id`
+	switch table {
+	case tableEmails:
+		return `SELECT user_id::text, email, verified, "primary" FROM account_emailaddress` + ids
+	case tableSocials:
+		return `SELECT user_id::text, provider, uid, extra_data::text, last_login, date_joined FROM socialaccount_socialaccount` + ids
+	}
+	if !lastUsed {
+		return `SELECT user_id::text, type, data::text, created_at, NULL::timestamptz FROM mfa_authenticator` + ids
+	}
+	return `SELECT user_id::text, type, data::text, created_at, last_used_at FROM mfa_authenticator` + ids
+}
+
 // related reads allauth's rows of the users ids (the user table's ids as
 // text) and hands each to add with the user's id; it returns how many it read.
 func (s *schema) related(ctx context.Context, tx pgx.Tx, ids []string, counts map[string]int,
 	add func(table, userID string, row []any) error) error {
-	queries := []struct{ table, sql string }{
-		{tableEmails, `SELECT user_id::text, email, verified, "primary" FROM ` + tableEmails +
-			` WHERE user_id = ANY(CAST($1::text[] AS ` + s.pkType + `[])) ORDER BY user_id, id`},
-		{tableSocials, `SELECT user_id::text, provider, uid, extra_data::text, last_login, date_joined FROM ` + tableSocials +
-			` WHERE user_id = ANY(CAST($1::text[] AS ` + s.pkType + `[])) ORDER BY user_id, id`},
-		{tableMFA, `SELECT user_id::text, type, data::text, created_at, last_used_at FROM ` + tableMFA +
-			` WHERE user_id = ANY(CAST($1::text[] AS ` + s.pkType + `[])) ORDER BY user_id, id`},
-	}
-	for _, q := range queries {
-		if !s.has[q.table] {
+	for _, table := range []string{tableEmails, tableSocials, tableMFA} {
+		if !s.has[table] {
 			continue
 		}
-		sql := q.sql
-		if q.table == tableMFA && !s.mfaHasLastUsed {
-			sql = strings.Replace(sql, "last_used_at", "NULL::timestamptz", 1)
-		}
-		rows, err := tx.Query(ctx, sql, ids)
+		rows, err := tx.Query(ctx, relatedSelect(table, s.pkType, s.mfaHasLastUsed), ids)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", q.table, err)
+			return fmt.Errorf("read %s: %w", table, err)
 		}
 		for rows.Next() {
 			vals, err := rows.Values()
 			if err != nil {
 				rows.Close()
-				return fmt.Errorf("read %s: %w", q.table, err)
+				return fmt.Errorf("read %s: %w", table, err)
 			}
-			counts[q.table]++
-			if err := add(q.table, vals[0].(string), vals[1:]); err != nil {
+			counts[table]++
+			if err := add(table, vals[0].(string), vals[1:]); err != nil {
 				rows.Close()
 				return err
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read %s: %w", q.table, err)
+			return fmt.Errorf("read %s: %w", table, err)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity/bulk"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/social"
@@ -28,7 +29,10 @@ type Writer struct {
 	// are numbered without the tenant's id counter, which a dry run leaves
 	// alone.
 	DryRun bool
-	dry    pgx.Tx
+	// Actor is who imports, in the audit event each batch records ("cli"
+	// if empty).
+	Actor string
+	dry   pgx.Tx
 }
 
 // Close ends the writer: a dry run's transaction is rolled back. Call it
@@ -157,5 +161,12 @@ func (w *Writer) write(ctx context.Context, tx pgx.Tx, tenant *tenants.Tenant, u
 	if rep.Authenticators, err = mfa.WriteImport(ctx, tx, w.sealer, tenant.ID, updated, kept); err != nil {
 		return fmt.Errorf("portable: %w", err)
 	}
-	return nil
+	actor := w.Actor
+	if actor == "" {
+		actor = "cli"
+	}
+	return audit.Record(ctx, tx, audit.Event{TenantID: tenant.ID, Actor: actor, Action: "users.import", Details: map[string]any{
+		"created": rep.Created, "updated": rep.Updated, "skipped": len(skipped), "emails": rep.Emails,
+		"social_accounts": rep.Socials, "authenticators": rep.Authenticators,
+	}})
 }

@@ -121,6 +121,11 @@ func TestWriterBatch(t *testing.T) {
 		rep.Skipped[1].Index != 3 || !strings.Contains(rep.Skipped[1].Reason, "ann@example.com also belongs to an earlier user") {
 		t.Fatalf("skipped %s", b)
 	}
+	var audited int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'users.import'
+		AND details->>'created' = '2' AND details->>'skipped' = '2'`, tn.ID).Scan(&audited); err != nil || audited != 1 {
+		t.Fatalf("audit events of the batch: %d, %v (the dry run records none)", audited, err)
+	}
 	if strings.Contains(string(b), "deadbeef") {
 		t.Fatalf("the report shows a hash: %s", b)
 	}
