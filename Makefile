@@ -51,6 +51,7 @@ run: services build ## dev services, migrate, seed the demo tenant, serve on 127
 # the exit status is non-zero if either failed.
 test: generate ## start the test services, then go vet + go test -race ./...
 	@bash scripts/chromium.sh
+	@bash scripts/django.sh
 	@$(SERVICES) up test
 	@$(call load_env,$(TEST_ENV)); \
 	start=$$SECONDS; vet=ok; tests=ok; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \

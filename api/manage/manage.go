@@ -24,6 +24,7 @@ import (
 	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/importjobs"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
@@ -79,6 +80,8 @@ type Config struct {
 	Users *identity.UserAdmin
 	// MFA reads the users' authenticators.
 	MFA *mfa.Store
+	// Imports queues bulk user imports (nil: they answer 503).
+	Imports *importjobs.Store
 	// PublicURL is the platform's public URL (HALLPASS_PUBLIC_URL, no
 	// trailing slash): mailed links reach the tenant's API under it.
 	PublicURL string
@@ -127,6 +130,7 @@ func (a *API) operations() []Operation {
 	ops = append(ops, domainHandlers{a}.domainOperations()...)
 	ops = append(ops, auditHandlers{a}.auditOperations()...)
 	ops = append(ops, userHandlers{a}.userOperations()...)
+	ops = append(ops, userHandlers{a}.importOperations()...)
 	return ops
 }
 

@@ -54,14 +54,14 @@ var problemStatuses = map[int]string{
 // problemsFor lists the error statuses op can answer besides its default.
 func problemsFor(op Operation) []int {
 	out := []int{http.StatusUnauthorized, http.StatusForbidden}
-	hasInput := op.Request != nil || len(op.queryParams()) > 0
+	hasInput := op.Request != nil || op.BodyType != "" || len(op.queryParams()) > 0
 	if hasInput {
 		out = append(out, http.StatusBadRequest)
 	}
 	if len(op.PathParams()) > 0 {
 		out = append(out, http.StatusNotFound)
 	}
-	if op.Request != nil {
+	if op.Request != nil || op.BodyType != "" {
 		out = append(out, http.StatusUnsupportedMediaType)
 	}
 	if hasInput {
@@ -208,6 +208,11 @@ func OpenAPI(ops []Operation) ([]byte, error) {
 		if op.Request != nil {
 			o["requestBody"] = map[string]any{"required": !op.OptionalBody,
 				"content": map[string]any{fiber.MIMEApplicationJSON: map[string]any{"schema": r.of(op.Request)}}}
+		}
+		if op.BodyType != "" {
+			o["requestBody"] = map[string]any{"required": true,
+				"content": map[string]any{op.BodyType: map[string]any{"schema": Schema{"type": "string",
+					"description": "JSON Lines: one JSON object per line (docs/EXPORT.md)."}}}}
 		}
 		if paths[op.Path] == nil {
 			paths[op.Path] = map[string]any{}

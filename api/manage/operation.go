@@ -31,6 +31,9 @@ type Operation struct {
 	// requestBody is then not required): Request is what it reads when
 	// one is sent.
 	OptionalBody bool
+	// BodyType, when set, is the media type of a body the handler reads
+	// itself, as it arrived (a bulk import's JSON Lines); Request is then nil.
+	BodyType string
 	// Status is the success status; Response a zero value of its body's
 	// type (nil: no body, 204).
 	Status   int

@@ -18,7 +18,7 @@ Usage:
   hallpass serve                                  run the API and console
   hallpass migrate                                apply database migrations
   hallpass demo                                   seed the demo tenant and a platform admin (idempotent)
-  hallpass tenant create SLUG [--name NAME] [--settings FILE|-]
+  hallpass tenant create SLUG [--name NAME] [--settings FILE|- | --from-django-settings FILE|-]
   hallpass tenant update SLUG --settings FILE|-   merge keys into the tenant's settings (null removes a key)
   hallpass tenant get SLUG
   hallpass tenant list
@@ -32,6 +32,12 @@ Usage:
   hallpass apikey revoke ID                       revoke an API key; every running node refuses it when this returns
   hallpass routes                                 the headless route catalog as JSON (each route and the settings that enable it)
   hallpass keys reseal                            re-seal every signing key under the current HALLPASS_MASTER_KEY
+  hallpass import django --tenant SLUG --source DSN [--user-table auth_user] [--dry-run] [--batch 5000]
+                                                  import a Django allauth project's users (JSON report on stdout)
+  hallpass export --tenant SLUG --passphrase-file F [--out FILE] [--settings-secrets omit|sealed]
+                                                  the tenant's settings and users as JSON Lines (docs/EXPORT.md)
+  hallpass import hallpass --tenant SLUG FILE --passphrase-file F [--batch N] [--settings apply|skip]
+                                                  restore an export into a tenant (verified whole first)
   hallpass seed [--tenants N] [--users N] [--settings FILE|-]  bulk-load synthetic tenants and users (COPY), for load tests
 
 Configuration: HALLPASS_* environment variables (see README.md).
@@ -75,6 +81,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmdErr = cli.routes()
 	case "seed":
 		cmdErr = cli.seed(ctx, args[1:])
+	case "export":
+		cmdErr = cli.export(ctx, args[1:])
+	case "import":
+		if len(args) > 1 && args[1] == "hallpass" {
+			cmdErr = cli.importHallpass(ctx, args[2:])
+		} else {
+			cmdErr = cli.importCmd(ctx, args[1:])
+		}
 	default:
 		fmt.Fprintf(stderr, "hallpass: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hallpass/hallpass/tenants"
@@ -21,6 +22,7 @@ func (c *cli) tenant(ctx context.Context, args []string) error {
 	fs.SetOutput(c.stderr)
 	name := fs.String("name", "", "display name (create)")
 	settingsPath := fs.String("settings", "", "settings JSON file, or - for standard input")
+	djangoPath := fs.String("from-django-settings", "", "a Django project's settings dumped as JSON (create; docs/MIGRATION.md)")
 	slug, rest := "", args[1:]
 	if len(rest) > 0 && rest[0] != "" && rest[0][0] != '-' {
 		slug, rest = rest[0], rest[1:]
@@ -41,6 +43,22 @@ func (c *cli) tenant(ctx context.Context, args []string) error {
 		var err error
 		if settings, err = c.readInput(*settingsPath); err != nil {
 			return err
+		}
+	}
+	if *djangoPath != "" {
+		if args[0] != "create" || *settingsPath != "" {
+			return usageError("tenant: --from-django-settings goes with create, without --settings")
+		}
+		raw, err := c.readInput(*djangoPath)
+		if err != nil {
+			return err
+		}
+		var dropped []string
+		if settings, dropped, err = fromDjangoSettings(raw); err != nil {
+			return err
+		}
+		if len(dropped) > 0 {
+			fmt.Fprintf(c.stderr, "hallpass: not carried over (not allauth's, or Python code): %s\n", strings.Join(dropped, ", "))
 		}
 	}
 	d, err := c.connect(ctx, false)

@@ -39,6 +39,8 @@ var owners = map[string]string{
 	"audit_events": "internal/audit",
 	// The management API's keys.
 	"api_keys": "internal/apikeys",
+	// Bulk user imports queued through the management API.
+	"import_jobs": "internal/importjobs",
 	// The console's own users, roles and sessions.
 	"console_users":       "console",
 	"memberships":         "console",

@@ -20,10 +20,12 @@ import (
 	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/identity"
+	"github.com/hallpass/hallpass/internal/importjobs"
 	"github.com/hallpass/hallpass/internal/leasebus"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/passwords"
+	"github.com/hallpass/hallpass/internal/portable"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
@@ -80,6 +82,8 @@ type Server struct {
 	Mail *mail.Worker
 	// Janitor deletes expired sessions and data past retention; Start runs it.
 	Janitor *sessions.Janitor
+	// Imports runs the management API's bulk user imports; Start runs it.
+	Imports *importjobs.Runner
 
 	log        *slog.Logger
 	consoleCfg console.Config
@@ -209,10 +213,12 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	}
 	s.Console.Mount(s.HTTP.Platform)
 	s.Audit = audit.NewWriter(pool, log)
+	importStore := importjobs.NewStore(pool, sealer)
+	s.Imports = &importjobs.Runner{Store: importStore, Tenants: s.Store, Writer: portable.NewWriter(pool, sealer), Log: log}
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
 		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, RateLimit: cfg.ManageRateLimit, Redis: rdb, Sealer: sealer,
 		SigningKeys: s.Keys, Pool: pool, Addressing: addressing, Audit: s.Audit,
-		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")})
+		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Imports: importStore})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.ErrorsUnder(manage.Prefix, s.Manage.ErrorHandler())
 	s.HTTP.Finish()
@@ -267,6 +273,7 @@ func (s *Server) Start() {
 			}
 		})
 		s.goBg(s.Janitor.Run)
+		s.goBg(s.Imports.Run)
 	})
 }
 

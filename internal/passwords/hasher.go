@@ -166,6 +166,9 @@ func CheckHash(encoded string) error {
 	case strings.HasPrefix(encoded, prefixDjangoBcrypt):
 		return checkBcrypt(encoded[len(prefixDjangoBcrypt):])
 	}
+	if handled, err := checkDjango(encoded); handled {
+		return err
+	}
 	return malformed("unrecognised algorithm")
 }
 
@@ -185,7 +188,8 @@ func checkEnvelope(encoded string) error {
 // Verify checks password against the stored hash encoded. Supported formats:
 // PHC argon2id and argon2i (v=19); bcrypt ($2a$, $2b$, $2y$); and Django's
 // pbkdf2_sha256, pbkdf2_sha1, argon2 (argon2id and argon2i, v=19),
-// bcrypt_sha256 and bcrypt. rehash is true when the password matched but the
+// bcrypt_sha256, bcrypt, scrypt, md5 (salted, "md5$$" and bare unsalted)
+// and sha1 (salted and "sha1$$" unsalted; django.go). rehash is true when the password matched but the
 // stored hash is not a PHC argon2id hash whose memory, time, salt length and
 // key length are all at least h's, so the caller should store h.Hash(password)
 // (parallelism is not compared: it does not change an attacker's cost per
@@ -242,6 +246,9 @@ func (h Hasher) Verify(encoded, password string) (ok bool, rehash bool, err erro
 
 	case strings.HasPrefix(encoded, prefixDjangoBcrypt):
 		ok, err := verifyBcrypt(encoded[len(prefixDjangoBcrypt):], []byte(password))
+		return ok, ok, err
+	}
+	if handled, ok, err := verifyDjango(encoded, password); handled {
 		return ok, ok, err
 	}
 	return false, false, malformed("unrecognised algorithm")

@@ -1,0 +1,9 @@
+package export
+
+import (
+	"testing"
+
+	"github.com/hallpass/hallpass/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
