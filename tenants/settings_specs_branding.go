@@ -410,3 +410,28 @@ func CheckCustomCSS(src string) error {
 		}
 	}
 }
+
+// Stylesheet is the tenant's page stylesheet: the brand colours as custom
+// properties (--hp-primary, --hp-on-primary, --hp-accent) on :root, then
+// the custom CSS. "" when neither is set. The hosted pages serve it from
+// the tenant's host under a content-hashed name (StylesheetName).
+func (b Branding) Stylesheet() string {
+	var sb strings.Builder
+	if b.PrimaryColor != "" {
+		sb.WriteString(":root{--hp-primary:" + b.PrimaryColor + ";--hp-on-primary:" + b.OnPrimaryColor +
+			";--hp-accent:" + b.AccentColor + "}\n")
+	}
+	sb.WriteString(b.CustomCSS)
+	return sb.String()
+}
+
+// StylesheetName is Stylesheet's content-addressed file name, e.g.
+// "brand-0123abcd4567.css" ("" when there is no stylesheet).
+func (b Branding) StylesheetName() string {
+	css := b.Stylesheet()
+	if css == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(css))
+	return "brand-" + hex.EncodeToString(sum[:8]) + ".css"
+}
