@@ -93,7 +93,7 @@ func TestBrandingEditor(t *testing.T) {
 	b.get(base).status(200).contains(`data-testid="current-logo"`, `value="Acme Pay"`, "Saved as settings version")
 
 	// The saved look, in the preview document.
-	pv := b.get(base + "/preview").status(200).contains("Acme Pay", "--hp-primary:#ffd700", "--hp-on-primary:#000000",
+	pv := b.get(base+"/preview").status(200).contains("Acme Pay", "--hp-primary:#ffd700", "--hp-on-primary:#000000",
 		".hp-card { border-radius: 0 }", `src="data:image/png;base64,`)
 	csp := pv.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "style-src 'nonce-") || !strings.Contains(csp, "frame-ancestors 'self'") ||
