@@ -30,6 +30,7 @@ import (
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
+	accountpages "github.com/hallpass/hallpass/web/accounts"
 )
 
 // Server is one assembled node: everything a request reaches, and the
@@ -64,6 +65,9 @@ type Server struct {
 	Tokens *tokensdomain.Strategy
 	// Social serves the provider endpoints and callbacks.
 	Social *apisocial.Handlers
+	// Pages are the hosted account pages (tenants with HEADLESS_ONLY
+	// false), on HTTP.Tenant.
+	Pages *accountpages.Pages
 	// Console is the management console, mounted on HTTP.Platform.
 	Console *console.Console
 	// APIKeys holds the management API's keys, with the node's cache of
@@ -161,6 +165,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	states.Pending = accounts.Pending
 	s.Social = &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: cfg.SocialPrivateNetworks,
 		Endpoints: cfg.SocialEndpoints, Cache: social.NewCache()}
+	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log}
 	s.HTTP = server.New(server.Config{
 		Resolver:       tenants.NewResolver(s.Cache, addressing),
 		Log:            log,
@@ -168,6 +173,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		Tokens:         &tokens.Handlers{Strategy: s.Tokens, Headless: headless},
 		MFA:            &apimfa.Handlers{Headless: headless, Store: s.MFA, Sealer: sealer},
 		Social:         s.Social,
+		Pages:          s.Pages,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		BenchCeiling:   cfg.BenchCeiling,
