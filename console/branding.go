@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -237,20 +239,17 @@ type previewDoc struct {
 	Problems []string
 }
 
-// previewBaseCSS styles the preview's mock sign-in card with the same
-// custom properties the hosted pages use, so the brand colours apply.
-const previewBaseCSS = `:root{--hp-primary:#2563eb;--hp-on-primary:#ffffff;--hp-accent:#1d4ed8}
-*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,sans-serif;color:#1f2937;background:#f3f4f6}
-.hp-page{display:flex;justify-content:center;padding:24px 12px}.hp-card{width:100%;max-width:380px;background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:24px}
-.hp-brand{display:flex;align-items:center;gap:10px;margin-bottom:16px}.hp-brand img{max-height:40px;max-width:160px}
-.hp-brand span{font-weight:600;font-size:18px}h1{font-size:20px;margin:0 0 16px}label{display:block;font-weight:500;margin:12px 0 4px}
-input{width:100%;padding:8px 10px;border:1px solid #9ca3af;border-radius:6px;font:inherit}
-.hp-button{display:block;width:100%;margin-top:16px;padding:10px;border:0;border-radius:6px;font:inherit;font-weight:600;background:var(--hp-primary);color:var(--hp-on-primary)}
-a{color:var(--hp-accent)}.hp-links{margin-top:12px;font-size:14px}.hp-problems{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;padding:8px 12px;border-radius:6px}`
+// previewBaseCSS is the hosted pages' own stylesheet (web/static's
+// accounts.css), inlined in the preview so the draft's colours and custom
+// CSS apply to the same rules and class names as on the real pages.
+var previewBaseCSS = sync.OnceValue(func() string {
+	b, _ := fs.ReadFile(web.Static(), "accounts.css")
+	return string(b)
+})
 
 // previewStyle is the preview's one style element. Raw is safe here: the
 // nonce is base64, and the stylesheet is the constant base plus a branding
 // that parsed, whose custom CSS cannot contain "</style".
 func previewStyle(d previewDoc) string {
-	return `<style nonce="` + d.Nonce + `">` + previewBaseCSS + "\n" + d.Branding.Stylesheet() + "</style>"
+	return `<style nonce="` + d.Nonce + `">` + previewBaseCSS() + "\n" + d.Branding.Stylesheet() + "</style>"
 }

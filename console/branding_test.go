@@ -81,20 +81,20 @@ func TestBrandingEditor(t *testing.T) {
 
 	version := func() string { return fmt.Sprint(e.reload(tn.Slug).SettingsVersion) }
 	res := b.postMultipart(base, map[string]string{"version": version(), "product_name": "Acme Pay", "primary_color": "#FFD700",
-		"custom_css": ".hp-card { border-radius: 0 }"}, "logo.png", testPNG(t)).status(303)
+		"custom_css": ".acc-card { border-radius: 0 }"}, "logo.png", testPNG(t)).status(303)
 	if res.Location() != base {
 		t.Fatalf("went to %q", res.Location())
 	}
 	got := e.reload(tn.Slug).Settings.Branding
 	if got.ProductName != "Acme Pay" || got.PrimaryColor != "#ffd700" || got.OnPrimaryColor != "#000000" ||
-		got.Logo == nil || !bytes.Equal(got.Logo.Data, testPNG(t)) || got.CustomCSS != ".hp-card { border-radius: 0 }" {
+		got.Logo == nil || !bytes.Equal(got.Logo.Data, testPNG(t)) || got.CustomCSS != ".acc-card { border-radius: 0 }" {
 		t.Fatalf("saved %+v", got)
 	}
 	b.get(base).status(200).contains(`data-testid="current-logo"`, `value="Acme Pay"`, "Saved as settings version")
 
 	// The saved look, in the preview document.
-	pv := b.get(base+"/preview").status(200).contains("Acme Pay", "--hp-primary:#ffd700", "--hp-on-primary:#000000",
-		".hp-card { border-radius: 0 }", `src="data:image/png;base64,`)
+	pv := b.get(base+"/preview").status(200).contains("Acme Pay", "--acc-primary:#ffd700;--acc-on-primary:#000000", ".acc a,.acc .acc-link-button{color:#",
+		".acc-card { border-radius: 0 }", "--acc-border:", `src="data:image/png;base64,`)
 	csp := pv.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "style-src 'nonce-") || !strings.Contains(csp, "frame-ancestors 'self'") ||
 		pv.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
@@ -107,7 +107,7 @@ func TestBrandingEditor(t *testing.T) {
 	// A draft preview changes nothing; a bad draft shows why.
 	before := e.reload(tn.Slug).SettingsVersion
 	b.postMultipart(base+"/preview", map[string]string{"product_name": "Draft Co", "primary_color": "#0b6e4f"}, "", nil).status(200).
-		contains("Draft Co", "--hp-primary:#0b6e4f").lacks("Acme Pay")
+		contains("Draft Co", "--acc-primary:#0b6e4f").lacks("Acme Pay")
 	b.postMultipart(base+"/preview", map[string]string{"custom_css": `@import "https://evil.example/x.css";`}, "", nil).status(200).
 		contains(`data-testid="preview-problems"`, "@import").lacks("evil.example/x.css\";</style>")
 	if e.reload(tn.Slug).SettingsVersion != before {

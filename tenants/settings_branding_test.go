@@ -43,9 +43,9 @@ func TestBrandingAccepted(t *testing.T) {
 		"product_name":  "  Acme <Pay>  ",
 		"logo":          logo,
 		"primary_color": "#FFD700",
-		"custom_css": `.hp-card { border-radius: 0; box-shadow: 0 1px 2px rgb(0 0 0 / .2) }
-@media (max-width: 480px) { .hp-card { padding: calc(1rem + 2px) } }
-:root { --hp-radius: 4px } a:not(.btn):hover { color: var(--hp-accent) }
+		"custom_css": `.acc-card { border-radius: 0; box-shadow: 0 1px 2px rgb(0 0 0 / .2) }
+@media (max-width: 480px) { .acc-card { padding: calc(1rem + 2px) } }
+:root { --acc-radius: 4px } a:not(.btn):hover { color: var(--acc-primary) }
 @keyframes fade { from { opacity: 0 } to { opacity: 1 } }
 .x::before { content: "</div>" }`,
 	}})

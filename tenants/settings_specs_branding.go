@@ -411,15 +411,17 @@ func CheckCustomCSS(src string) error {
 	}
 }
 
-// Stylesheet is the tenant's page stylesheet: the brand colours as custom
-// properties (--hp-primary, --hp-on-primary, --hp-accent) on :root, then
-// the custom CSS. "" when neither is set. The hosted pages serve it from
-// the tenant's host under a content-hashed name (StylesheetName).
+// Stylesheet is the tenant's page stylesheet: the brand colours as the
+// hosted pages' custom properties (--acc-primary, --acc-on-primary), links
+// and focus rings in AccentColor when the primary colour is too light for
+// text on white, then the custom CSS. "" when neither is set.
 func (b Branding) Stylesheet() string {
 	var sb strings.Builder
 	if b.PrimaryColor != "" {
-		sb.WriteString(":root{--hp-primary:" + b.PrimaryColor + ";--hp-on-primary:" + b.OnPrimaryColor +
-			";--hp-accent:" + b.AccentColor + "}\n")
+		sb.WriteString(":root{--acc-primary:" + b.PrimaryColor + ";--acc-on-primary:" + b.OnPrimaryColor + "}\n")
+		if b.AccentColor != b.PrimaryColor {
+			sb.WriteString(".acc a,.acc .acc-link-button{color:" + b.AccentColor + "}.acc :focus-visible{outline-color:" + b.AccentColor + "}\n")
+		}
 	}
 	sb.WriteString(b.CustomCSS)
 	return sb.String()

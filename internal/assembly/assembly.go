@@ -165,7 +165,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	states.Pending = accounts.Pending
 	s.Social = &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: cfg.SocialPrivateNetworks,
 		Endpoints: cfg.SocialEndpoints, Cache: social.NewCache()}
-	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log}
+	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log, Branding: accountpages.SettingsBranding}
 	s.HTTP = server.New(server.Config{
 		Resolver:       tenants.NewResolver(s.Cache, addressing),
 		Log:            log,

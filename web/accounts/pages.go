@@ -105,6 +105,7 @@ func (p *Pages) Register(r fiber.Router, target func(*fiber.Ctx) *tenants.Target
 		return static(c)
 	})
 	r.Get(Prefix+"brand.css", p.brandCSS)
+	p.registerLogo(r)
 	rt := Router{r: r, pages: p}
 	p.registerCore(rt)
 	for _, m := range p.Modules {

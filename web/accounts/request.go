@@ -299,7 +299,7 @@ func (r *Request) write(status int, title string, body templ.Component) error {
 	if r.Session != nil && r.Session.Authenticated() {
 		signedIn = true
 	}
-	frame := Frame{Title: title, Brand: r.Pages.branding(r.Tenant), Static: r.Path(Prefix + "static/"),
+	frame := Frame{Title: title, Brand: r.brand(), Static: r.Path(Prefix + "static/"),
 		BrandCSS: r.Pages.brandCSSURL(r), SignedIn: signedIn, Home: r.Path(DefaultRedirect),
 		LogoutURL: r.Path(Prefix + "logout/")}
 	c.Status(status)
