@@ -129,6 +129,10 @@ func (p *Pages) emailFailed(r *Request, err error, v emailView) error {
 	if v.Add.Action != "" {
 		target = &v.Add
 	}
+	if errors.Is(err, identity.ErrNotSent) {
+		target.Errors = append(target.Errors, "No confirmation email was sent: the address is verified already, or one was sent a moment ago.")
+		return p.renderEmail(r, 400, v)
+	}
 	if !target.Fail(err) {
 		return err
 	}

@@ -1,8 +1,11 @@
 package accounts_test
 
 import (
+	"io"
+	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hallpass/hallpass/api/apitest"
@@ -163,4 +166,38 @@ func TestPagesEscapeUserText(t *testing.T) {
 	if strings.Contains(login.body, "<script>x") {
 		t.Fatalf("next rendered unescaped:\n%s", login.body)
 	}
+}
+
+// The keys of mailed links never reach the access log.
+func TestPagesKeysNotLogged(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex
+	env := apitest.NewWithLog(t, mandatory, slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil)))
+	b := newBrowser(t, env)
+	signup := b.get("/accounts/signup/")
+	b.submit(signup, map[string]string{"email": "gu@example.com", "password1": "correct horse battery", "password2": "correct horse battery"})
+	link := mailedLink(t, env, 1)
+	b.get(link).status(200)
+	b.get("/accounts/password/reset/key/abc-def/?x=1").status(404)
+	key := strings.TrimSuffix(link[strings.Index(link, "/confirm-email/")+len("/confirm-email/"):], "/")
+	mu.Lock()
+	out := logged.String()
+	mu.Unlock()
+	if strings.Contains(out, key) || strings.Contains(out, "abc-def") {
+		t.Fatalf("a key reached the log:\n%s", out)
+	}
+	if !strings.Contains(out, "/accounts/confirm-email/REDACTED/") || !strings.Contains(out, "/accounts/password/reset/key/REDACTED/?x=1") {
+		t.Fatalf("the log lacks the redacted paths:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
