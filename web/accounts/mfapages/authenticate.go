@@ -1,11 +1,13 @@
 package mfapages
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hallpass/hallpass/internal/identity"
+	domain "github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/web/accounts"
 )
 
@@ -22,18 +24,37 @@ func authenticateForm(r *accounts.Request) accounts.Form {
 
 var authenticateIntro = []string{"Your account is protected by two-factor authentication. Please enter an authenticator code:"}
 
-func renderAuthenticate(r *accounts.Request, status int, f accounts.Form) error {
+// renderAuthenticate shows the code form and, for a user with a security
+// key, the key's form (completed by the script).
+func (p *Pages) renderAuthenticate(r *accounts.Request, status int, userID int64, f accounts.Form, keyErrors ...string) error {
 	f.Focus()
-	return r.Render(status, "Two-Factor Authentication", accounts.FormPage("Two-Factor Authentication", authenticateIntro, f))
+	v := authenticateView{Form: f}
+	key, err := p.hasKey(r, userID)
+	if err != nil {
+		return err
+	}
+	if key {
+		kf := accounts.Form{Action: r.Path(pathAuthenticate), Submit: "Use a security key", CSRF: r.CSRF(), Next: r.NextParam(),
+			Fields: []accounts.Field{{Name: "credential", Type: "hidden"}}, Errors: keyErrors}
+		v.Key = &webAuthnForm{Form: kf, Options: r.Path(pathAuthOpts), Kind: "get", Script: scriptURL(r)}
+	}
+	return r.Render(status, "Two-Factor Authentication", authenticatePageView(v))
+}
+
+// authenticateView is the MFA stage's page.
+type authenticateView struct {
+	Form accounts.Form
+	Key  *webAuthnForm
 }
 
 // authenticatePage is GET /accounts/2fa/authenticate/: the MFA stage of
 // sign-in (allauth's mfa_authenticate).
 func (p *Pages) authenticatePage(r *accounts.Request) error {
-	if !pending(r, identity.StageMFAAuthenticate) {
+	pl := r.Pages.Accounts.Pipeline.PendingStage(r.Tenant, r.Session)
+	if pl == nil || pl.Stage != identity.StageMFAAuthenticate {
 		return r.Continue()
 	}
-	return renderAuthenticate(r, fiber.StatusOK, authenticateForm(r))
+	return p.renderAuthenticate(r, fiber.StatusOK, pl.UserID, authenticateForm(r))
 }
 
 // authenticatePost checks a TOTP or recovery code as POST auth/2fa/authenticate
@@ -44,12 +65,26 @@ func (p *Pages) authenticatePost(r *accounts.Request) error {
 		return r.Continue()
 	}
 	f := authenticateForm(r)
-	a, ok, err := p.checkCode(r, &f, pl.UserID, false)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return renderAuthenticate(r, fiber.StatusBadRequest, f)
+	var a *domain.Authenticator
+	if cred := strings.TrimSpace(r.Form("credential")); cred != "" {
+		// The security key's form (POST auth/webauthn/authenticate).
+		var err error
+		if a, err = p.finishAssertion(r, ceremonyAuthenticate, pl.UserID, cred); err != nil {
+			kf := accounts.Form{}
+			if !kf.Fail(err) {
+				return err
+			}
+			return p.renderAuthenticate(r, fiber.StatusBadRequest, pl.UserID, f, kf.Errors...)
+		}
+	} else {
+		var ok bool
+		var err error
+		if a, ok, err = p.checkCode(r, &f, pl.UserID, false); err != nil {
+			return err
+		}
+		if !ok {
+			return p.renderAuthenticate(r, fiber.StatusBadRequest, pl.UserID, f)
+		}
 	}
 	r.Pages.Accounts.Pipeline.RecordMethod(r.Session, record(a))
 	if err := r.Pages.Accounts.Pipeline.Continue(r.Ctx(), r.Tenant, r.Session, identity.StageMFAAuthenticate, r.Domain()); err != nil {

@@ -65,6 +65,7 @@ func (p *Pages) Register(rt accounts.Router) {
 	rt.Get(pathRecovery, p.recoveryPage, recovery)
 	rt.Page(pathRecoveryGen, p.generatePage, p.generatePost, recovery)
 	rt.Get(pathRecoveryDown, p.downloadCodes, recovery)
+	p.registerWebAuthn(rt)
 }
 
 // recentUser returns the signed-in user when they authenticated recently

@@ -100,6 +100,7 @@ type indexView struct {
 	Deactivate string
 	Codes      string
 	Generate   string
+	KeysURL    string
 }
 
 // indexPage is GET /accounts/2fa/ (allauth's mfa_index): each supported
@@ -115,7 +116,8 @@ func (p *Pages) indexPage(r *accounts.Request) error {
 	}
 	s := r.Tenant.Settings
 	v := indexView{TOTP: totp(s), HasRecov: recovery(s), WebAuthn: containsType(s.MFASupportedTypes, domain.TypeWebAuthn),
-		Activate: r.Path(pathTOTPActivate), Deactivate: r.Path(pathTOTPDeactive), Codes: r.Path(pathRecovery), Generate: r.Path(pathRecoveryGen)}
+		Activate: r.Path(pathTOTPActivate), Deactivate: r.Path(pathTOTPDeactive), Codes: r.Path(pathRecovery), Generate: r.Path(pathRecoveryGen),
+		KeysURL: r.Path(pathKeys)}
 	for _, a := range list {
 		switch a.Type {
 		case domain.TypeTOTP:
