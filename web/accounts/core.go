@@ -34,6 +34,21 @@ var StagePages = map[string]string{
 func (p *Pages) registerCore(rt Router) {
 	rt.Page(Prefix+"login/", p.loginPage, p.loginPost, localAccounts)
 	rt.Page(Prefix+"logout/", p.logoutPage, p.logoutPost)
+	rt.Page(Prefix+"signup/", p.signupPage, p.signupPost, localAccounts)
+	rt.Page(Prefix+"confirm-email/", p.verificationSent, p.verifyCodePost, localAccounts)
+	rt.Page(Prefix+"confirm-email/:key/", p.confirmPage, p.confirmPost, localAccounts)
+	rt.Page(Prefix+"password/reset/", p.resetPage, p.resetPost, localAccounts)
+	rt.Get(Prefix+"password/reset/done/", p.resetDone, localAccounts)
+	rt.Get(Prefix+"password/reset/key/done/", p.resetKeyDone, localAccounts)
+	rt.Page(Prefix+"password/reset/key/:key/", p.resetKeyPage, p.resetKeyPost, localAccounts)
+	rt.Page(Prefix+"password/reset/code/confirm/", p.resetCodePage, p.resetCodePost, resetByCode)
+	rt.Post(Prefix+"password/reset/code/complete/", p.resetCodeComplete, resetByCode)
+	rt.Page(Prefix+"login/code/", p.codeRequestPage, p.codeRequestPost, loginByCode)
+	rt.Page(Prefix+"login/code/confirm/", p.codeConfirmPage, p.codeConfirmPost, localAccounts)
+	rt.Page(Prefix+"email/", p.emailPage, p.emailPost, localAccounts)
+	rt.Page(Prefix+"password/change/", p.passwordPage(false), p.passwordPost(false), localAccounts)
+	rt.Page(Prefix+"password/set/", p.passwordPage(true), p.passwordPost(true), localAccounts)
+	rt.Page(Prefix+"sessions/", p.sessionsPage, p.sessionsPost, userSessions)
 }
 
 // Continue answers a step that may have signed the user in: to `next` (or

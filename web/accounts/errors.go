@@ -36,7 +36,7 @@ func (r *Request) fail(err error) error {
 		}
 		return r.write(status, "Not possible", Message("Not possible", msgs, nil))
 	}
-	r.Pages.log().Error("account page failed", "path", r.C.Path(), "err", err)
+	r.Pages.log().Error("account page failed", "route", r.C.Route().Path, "err", err)
 	return r.write(http.StatusInternalServerError, "Server error", Message("Server error",
 		[]string{"Something went wrong on our side. Please try again."}, nil))
 }

@@ -204,9 +204,3 @@ func (f *Form) Fill(r *Request) {
 		}
 	}
 }
-
-// isRefusal reports whether err is a refusal with the given status.
-func isRefusal(err error, status int) bool {
-	r, ok := failure.AsRefusal(err)
-	return ok && r.HTTPStatus() == status
-}

@@ -37,8 +37,10 @@ type Request struct {
 	Pages *Pages
 
 	csrfSecret string
-	saved      bool
-	user       *identity.User
+	// startUser is the session's user when the request began (0: none).
+	startUser int64
+	saved     bool
+	user      *identity.User
 }
 
 // begin loads the request's session from the browser's session cookie and
@@ -65,6 +67,7 @@ func (p *Pages) begin(c *fiber.Ctx, tg *tenants.Target) (*Request, error) {
 	if r.Session == nil {
 		r.Session = store.New(t.ID, clientBrowser, ip, ua)
 	}
+	r.startUser = r.Session.State.UserID
 	secret := c.Cookies(csrf.Cookie)
 	if !csrf.Valid(secret) {
 		secret = ""
