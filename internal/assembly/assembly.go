@@ -31,6 +31,7 @@ import (
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 	accountpages "github.com/hallpass/hallpass/web/accounts"
+	"github.com/hallpass/hallpass/web/accounts/mfapages"
 )
 
 // Server is one assembled node: everything a request reaches, and the
@@ -165,7 +166,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	states.Pending = accounts.Pending
 	s.Social = &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: cfg.SocialPrivateNetworks,
 		Endpoints: cfg.SocialEndpoints, Cache: social.NewCache()}
-	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log, Branding: accountpages.SettingsBranding}
+	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log, Branding: accountpages.SettingsBranding,
+		Modules: []accountpages.Module{&mfapages.Pages{Store: s.MFA, Sealer: sealer}}}
 	s.HTTP = server.New(server.Config{
 		Resolver:       tenants.NewResolver(s.Cache, addressing),
 		Log:            log,

@@ -41,6 +41,8 @@ func (p *Pages) registerCore(rt Router) {
 	rt.Get(Prefix+"password/reset/done/", p.resetDone, localAccounts)
 	rt.Get(Prefix+"password/reset/key/done/", p.resetKeyDone, localAccounts)
 	rt.Page(Prefix+"password/reset/key/:key/", p.resetKeyPage, p.resetKeyPost, localAccounts)
+	rt.Page(Prefix+"password/reset/code/confirm/", p.resetCodePage, p.resetCodePost, resetByCode)
+	rt.Post(Prefix+"password/reset/code/complete/", p.resetCodeComplete, resetByCode)
 	rt.Page(Prefix+"login/code/", p.codeRequestPage, p.codeRequestPost, loginByCode)
 	rt.Page(Prefix+"login/code/confirm/", p.codeConfirmPage, p.codeConfirmPost, localAccounts)
 	rt.Page(Prefix+"email/", p.emailPage, p.emailPost, localAccounts)

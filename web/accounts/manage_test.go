@@ -1,11 +1,14 @@
 package accounts_test
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallpass/hallpass/api/apitest"
+	"github.com/hallpass/hallpass/internal/mfa"
 )
 
 // open is a tenant without verification, signing in by email.
@@ -69,7 +72,15 @@ func TestPagesEmailManagement(t *testing.T) {
 	// is tied to the list.
 	b.post("/accounts/email/", formWith(page, 0, "action_remove", "1", "email", "el@example.com")).status(400).
 		contains(`aria-describedby="email_list_errors"`, `id="email_list_errors"`)
-	// The add sent the mail a moment ago: allauth's cooldown holds the next.
+	// The add mailed a link to the pages; following it verifies the address.
+	msg := env.WaitMailTo(t, "second@example.com", 1)
+	link := linkInMail.FindString(msg.Text)
+	if link == "" {
+		t.Fatalf("no link in:\n%s", msg.Text)
+	}
+	confirm := b.get(link).status(200).contains("second@example.com")
+	b.follow(b.submit(confirm, nil).redirects("/accounts/email/")).status(200).contains("second@example.com")
+	// The address is verified now: nothing more is sent.
 	b.post("/accounts/email/", formWith(page, 0, "action_send", "1", "email", "second@example.com")).status(400).
 		contains("No confirmation email was sent")
 	b.post("/accounts/email/", formWith(page, 0, "action_remove", "1", "email", "second@example.com")).redirects("?done=removed")
@@ -130,5 +141,65 @@ func TestPagesPasswordAndSessions(t *testing.T) {
 	}
 	if code, _ := other.api("GET", "auth/session", ""); code != 401 {
 		t.Fatalf("other session after change: %d", code)
+	}
+}
+
+// With ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED the reset mails a code the
+// pages take, then the new password.
+func TestPagesPasswordResetByCode(t *testing.T) {
+	env := apitest.New(t, apitest.Settings{
+		"ACCOUNT_LOGIN_METHODS":                  []string{"email"},
+		"ACCOUNT_SIGNUP_FIELDS":                  []string{"email*", "password1*"},
+		"ACCOUNT_EMAIL_VERIFICATION":             "none",
+		"ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED": true,
+	})
+	b := newBrowser(t, env)
+	signupByAPI(t, b, "ha@example.com", "correct horse battery")
+	b.get("/accounts/password/reset/code/confirm/").redirects("/accounts/password/reset/")
+	res := b.submit(b.get("/accounts/password/reset/").status(200), map[string]string{"email": "ha@example.com"})
+	res.redirects("/accounts/password/reset/code/confirm/")
+	confirm := b.follow(res).status(200).contains("Enter Password Reset Code")
+	m := codeInMail.FindStringSubmatch(env.WaitMail(t, 1).Text)
+	if m == nil {
+		t.Fatal("no code in the reset mail")
+	}
+	b.submit(confirm, map[string]string{"code": "WRONG-CODE"}).status(400).contains(`id="id_code_error"`)
+	pw := b.submit(confirm, map[string]string{"code": m[1]}).status(200).contains(`<label for="id_password1">`)
+	res = b.submit(pw, map[string]string{"password1": "new horse battery staple", "password2": "new horse battery staple"})
+	res.redirects("/accounts/password/reset/key/done/")
+	signIn(t, b, "ha@example.com", "new horse battery staple")
+}
+
+// A sign-in that needs the second factor is left pending exactly as the
+// headless flow leaves it, and goes to the MFA stage's page.
+func TestPagesSignInWaitsForMFA(t *testing.T) {
+	env := apitest.New(t, apitest.Settings{
+		"ACCOUNT_LOGIN_METHODS":      []string{"email"},
+		"ACCOUNT_SIGNUP_FIELDS":      []string{"email*", "password1*"},
+		"ACCOUNT_EMAIL_VERIFICATION": "none",
+		"MFA_SUPPORTED_TYPES":        []string{"totp", "recovery_codes"},
+		"MFA_ALLOW_UNVERIFIED_EMAIL": true,
+		"MFA_TOTP_TOLERANCE":         1,
+	})
+	fe := env.Client("browser")
+	fe.Do("POST", "auth/signup", `{"email":"ib@example.com","password":"correct horse battery"}`).Status(200)
+	secret, _ := fe.Do("GET", "account/authenticators/totp", "").Status(404).Path("meta.secret").(string)
+	code := mfa.TOTPCode(secret, time.Now(), env.Tenant.Settings)
+	fe.Do("POST", "account/authenticators/totp", `{"code":"`+code+`"}`).Status(200)
+	b := newBrowser(t, env)
+
+	login := b.get("/accounts/login/?next=" + url.QueryEscape("/t/"+env.Tenant.Slug+"/accounts/sessions/")).status(200)
+	res := b.submit(login, map[string]string{"login": "ib@example.com", "password": "correct horse battery"})
+	res.redirects("/accounts/2fa/authenticate/?next=%2Ft%2F" + env.Tenant.Slug + "%2Faccounts%2Fsessions%2F")
+	status, body := b.api("GET", "auth/session", "")
+	flows, _ := body["data"].(map[string]any)["flows"].([]any)
+	pendingMFA := false
+	for _, f := range flows {
+		if m := f.(map[string]any); m["id"] == "mfa_authenticate" && m["is_pending"] == true {
+			pendingMFA = true
+		}
+	}
+	if status != 401 || !pendingMFA {
+		t.Fatalf("API session after the page's password step: %d %v", status, body)
 	}
 }

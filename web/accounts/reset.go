@@ -36,6 +36,9 @@ func (p *Pages) resetPost(r *Request) error {
 		}
 		return p.renderResetRequest(r, 400, f)
 	}
+	if r.Tenant.Settings.PasswordResetByCodeEnabled {
+		return r.Redirect(r.Path(Prefix + "password/reset/code/confirm/"))
+	}
 	return r.Redirect(r.Path(Prefix + "password/reset/done/"))
 }
 
