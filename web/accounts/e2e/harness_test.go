@@ -23,13 +23,15 @@ import (
 
 	"github.com/hallpass/hallpass/internal/assembly"
 	"github.com/hallpass/hallpass/internal/mail"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/testenv"
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// platform is the whole server, assembled as `hallpass serve` assembles it,
-// on a real loopback listener reached as localhost (WebAuthn needs a
-// domain name).
+// platform is the whole server, assembled as `hallpass serve` assembles it
+// (but for a cheaper password hash), on a real loopback listener reached
+// as localhost (WebAuthn needs a domain name); mail stays in the dev
+// inbox, as serve keeps it without HALLPASS_SMTP_URL.
 type platform struct {
 	// URL is the public URL, "http://localhost:PORT".
 	URL   string
@@ -45,7 +47,7 @@ func startPlatform(t *testing.T) *platform {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	publicURL := "http://localhost:" + port
-	srv, err := assembly.Build(context.Background(), assembly.Config{PublicURL: publicURL, BaseDomain: "localhost"},
+	srv, err := assembly.Build(context.Background(), assembly.Config{PublicURL: publicURL, BaseDomain: "localhost", PasswordHasher: &cheapHasher},
 		assembly.Deps{Pool: testenv.Pool(t), Redis: testenv.Redis(t), Sealer: testenv.Sealer(t), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +61,11 @@ func startPlatform(t *testing.T) *platform {
 	t.Cleanup(func() { cancel(); <-done })
 	return &platform{URL: publicURL, store: srv.Store, inbox: srv.Inbox}
 }
+
+// cheapHasher is an argon2id of 64 KiB and one pass (api/apitest's): the
+// flow hashes a password five times, each a second or more under -race
+// with the default cost.
+var cheapHasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 var accountLink = regexp.MustCompile(`https?://[^\s"<>]+/accounts/[^\s"<>]+`)
 
@@ -256,6 +263,8 @@ func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
+	start := time.Now()
+	defer func() { b.t.Logf("step %q: %s", step, time.Since(start).Round(time.Millisecond)) }()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
 		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
