@@ -1,7 +1,7 @@
 package server_test
 
-// The MFA, reauthentication and branding pages (web/accounts/mfapages,
-// web/accounts branding) are hosted account pages too: outside the catalog.
+// The MFA, reauthentication, third-party and branding pages
+// (web/accounts/mfapages, socialpages, web/accounts branding) are hosted account pages too: outside the catalog.
 func init() {
 	for _, route := range []string{
 		"GET /accounts/2fa/",
@@ -33,6 +33,9 @@ func init() {
 		"POST /accounts/2fa/webauthn/login/",
 		"POST /accounts/2fa/webauthn/login/options/",
 		"POST /accounts/reauthenticate/",
+		"GET /accounts/3rdparty/",
+		"POST /accounts/3rdparty/",
+		"GET /accounts/3rdparty/login/error/",
 	} {
 		outsideCatalog[route] = true
 	}
