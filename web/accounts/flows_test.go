@@ -201,3 +201,43 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A tenant on allauth's defaults (username login, email optional): the
+// pages sign up and sign in, with no settings at all.
+func TestPagesDefaultSettings(t *testing.T) {
+	env := apitest.New(t, nil)
+	b := newBrowser(t, env)
+	signup := b.get("/accounts/signup/").status(200).contains(`<label for="id_username">`, `<label for="id_email">`, `<label for="id_password1">`)
+	values := map[string]string{"username": "jo", "email": "jo@example.com", "password1": "correct horse battery"}
+	if len(signup.form().values["password2"]) > 0 || strings.Contains(signup.body, `id="id_password2"`) {
+		values["password2"] = "correct horse battery"
+	}
+	res := b.submit(signup, values).redirects("/accounts/email/")
+	b.follow(res).status(200).contains("jo@example.com", "Unverified")
+	b.submit(b.get("/accounts/logout/").status(200), nil)
+	login := b.get("/accounts/login/").status(200).contains(`<label for="id_login">Username`)
+	b.submit(login, map[string]string{"login": "jo", "password": "correct horse battery"}).redirects("/accounts/email/")
+}
+
+// With ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED the sign-up waits on the
+// code form, and the mailed code completes it.
+func TestPagesVerifyEmailByCode(t *testing.T) {
+	env := apitest.New(t, apitest.Settings{
+		"ACCOUNT_LOGIN_METHODS":                      []string{"email"},
+		"ACCOUNT_SIGNUP_FIELDS":                      []string{"email*", "password1*"},
+		"ACCOUNT_EMAIL_VERIFICATION":                 "mandatory",
+		"ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED": true,
+	})
+	b := newBrowser(t, env)
+	res := b.submit(b.get("/accounts/signup/"), map[string]string{"email": "ka@example.com", "password1": "correct horse battery"})
+	form := b.follow(res.redirects("/accounts/confirm-email/")).status(200).contains("Enter Email Verification Code")
+	m := codeInMail.FindStringSubmatch(env.WaitMail(t, 1).Text)
+	if m == nil {
+		t.Fatal("no code in the verification mail")
+	}
+	b.submit(form, map[string]string{"code": "NOPE-NOPE"}).status(400).contains(`id="id_code_error"`, `value="NOPE-NOPE"`)
+	b.submit(form, map[string]string{"code": m[1]}).redirects("/accounts/email/")
+	if code, _ := b.api("GET", "auth/session", ""); code != 200 {
+		t.Fatalf("API session after the code: %d", code)
+	}
+}
