@@ -134,7 +134,7 @@ func brandingPage(v brandingView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, " class=\"plain\"><section class=\"card\"><div class=\"card-head\"><h2>Branding</h2>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, " class=\"plain\"><section class=\"card\" id=\"setting-HALLPASS_BRANDING\"><div class=\"card-head\"><h2>Branding</h2>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/hallpass/hallpass/web"
 	accountpages "github.com/hallpass/hallpass/web/accounts"
 	"github.com/hallpass/hallpass/web/accounts/mfapages"
+	"github.com/hallpass/hallpass/web/accounts/socialpages"
 )
 
 // Server is one assembled node: everything a request reaches, and the
@@ -167,7 +168,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.Social = &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: cfg.SocialPrivateNetworks,
 		Endpoints: cfg.SocialEndpoints, Cache: social.NewCache()}
 	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log, Branding: accountpages.SettingsBranding,
-		Modules: []accountpages.Module{&mfapages.Pages{Store: s.MFA, Sealer: sealer}}}
+		Modules: []accountpages.Module{&mfapages.Pages{Store: s.MFA, Sealer: sealer}, &socialpages.Pages{}}}
 	s.HTTP = server.New(server.Config{
 		Resolver:       tenants.NewResolver(s.Cache, addressing),
 		Log:            log,

@@ -22,8 +22,6 @@ func authenticateForm(r *accounts.Request) accounts.Form {
 	return codeForm(r, pathAuthenticate, "Sign In")
 }
 
-var authenticateIntro = []string{"Your account is protected by two-factor authentication. Please enter an authenticator code:"}
-
 // renderAuthenticate shows the code form and, for a user with a security
 // key, the key's form (completed by the script).
 func (p *Pages) renderAuthenticate(r *accounts.Request, status int, userID int64, f accounts.Form, keyErrors ...string) error {
