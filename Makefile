@@ -48,7 +48,9 @@ run: services build ## dev services, migrate, seed the demo tenant, serve on 127
 
 # go vet and go test both run (one failing does not hide the other). The one-line summary
 # at the end is "test: N passed, M failed" (test packages), preceded by the vet/test verdict;
-# the exit status is non-zero if either failed.
+# the exit status is non-zero if either failed. The browser tests' screenshots stay in
+# $HALLPASS_ARTIFACTS (default .data/artifacts/): console-e2e/ and pages/ (the pages'
+# test clears its directory first); the summary says how many each holds.
 test: generate ## start the test services, then go vet + go test -race ./...
 	@bash scripts/chromium.sh
 	@bash scripts/django.sh
@@ -66,6 +68,10 @@ test: generate ## start the test services, then go vet + go test -race ./...
 	secs=$$((SECONDS - start)); \
 	if [ -f .data/artifacts/conformance.txt ]; then cat .data/artifacts/conformance.txt; fi; \
 	if [ -f .data/artifacts/manage-contract.txt ]; then cat .data/artifacts/manage-contract.txt; fi; \
+	for d in console-e2e pages; do \
+		n=$$(find "$${HALLPASS_ARTIFACTS:-.data/artifacts}/$$d" -name '*.png' 2>/dev/null | wc -l || true); \
+		if [ "$$n" -gt 0 ]; then echo ">> $$n screenshots in $${HALLPASS_ARTIFACTS:-.data/artifacts}/$$d/"; fi; \
+	done; \
 	echo ">> go vet $$vet, go test $$tests ($${secs}s)"; \
 	echo "test: $$passed passed, $$failed failed"; \
 	[ "$$vet" = ok ] && [ "$$tests" = ok ]

@@ -34,6 +34,13 @@ func Tenant(c *fiber.Ctx) *tenants.Tenant {
 	return t
 }
 
+// Target is how the request addressed its tenant (nil on the platform
+// host): the tenant, and the /t/{slug} prefix when addressed by path.
+func Target(c *fiber.Ctx) *tenants.Target {
+	t, _ := c.Locals(targetKey{}).(*tenants.Target)
+	return t
+}
+
 // TenantBaseURL is the tenant's canonical base URL, from configuration
 // alone, e.g. "https://acme.example.com" or "https://auth.example.com/t/acme":
 // links in mail, the JWT issuer and callbacks are built from it, so no

@@ -2,11 +2,11 @@ package api
 
 import (
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/origins"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -34,16 +34,7 @@ func corsHeaders(c *fiber.Ctx, t *tenants.Tenant) (answered bool, err error) {
 // credentials: the request's own origin, the origins of the tenant's
 // frontend URLs, or HALLPASS_CORS_ALLOWED_ORIGINS.
 func allowedOrigin(t *tenants.Tenant, c *fiber.Ctx, origin string) bool {
-	o := strings.ToLower(strings.TrimSuffix(origin, "/"))
-	if o == strings.ToLower(TenantOrigin(c)) {
-		return true
-	}
-	for _, raw := range t.Settings.FrontendURLs {
-		if u, err := url.Parse(raw); err == nil && u.Host != "" && strings.ToLower(u.Scheme+"://"+u.Host) == o {
-			return true
-		}
-	}
-	return slices.ContainsFunc(t.Settings.CORSAllowedOrigins, func(a string) bool { return strings.ToLower(a) == o })
+	return origins.Allowed(t.Settings, TenantOrigin(c), origin)
 }
 
 // SafeRedirect reports whether a frontend may be sent to target after a

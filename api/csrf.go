@@ -1,21 +1,19 @@
 package api
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hallpass/hallpass/internal/csrf"
 	"github.com/hallpass/hallpass/tenants"
 )
 
-// Django's CSRF contract, which allauth's browser frontends follow.
+// Django's CSRF contract, which allauth's browser frontends follow (the
+// rules themselves are package csrf's, shared with the hosted pages).
 const (
-	CSRFCookie      = "csrftoken"
-	CSRFHeader      = "X-CSRFToken"
-	csrfTokenLength = 32
-	csrfAlphabet    = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	CSRFCookie = csrf.Cookie
+	CSRFHeader = csrf.Header
 )
 
 // checkCSRF applies Django's CSRF contract to browser requests: every
@@ -23,7 +21,7 @@ const (
 // X-CSRFToken, and a cross-site Origin must be one of the tenant's.
 func checkCSRF(c *fiber.Ctx, t *tenants.Tenant) error {
 	cookie := c.Cookies(CSRFCookie)
-	if !validCSRF(cookie) {
+	if !csrf.Valid(cookie) {
 		cookie = ""
 	}
 	safe := c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead
@@ -35,15 +33,14 @@ func checkCSRF(c *fiber.Ctx, t *tenants.Tenant) error {
 		if sent == "" && c.Method() == fiber.MethodPost && strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationForm) {
 			// A top-level form post (the provider redirect) carries the
 			// token as Django's csrfmiddlewaretoken field.
-			sent = c.FormValue("csrfmiddlewaretoken")
+			sent = c.FormValue(csrf.FormField)
 		}
-		header := unmaskCSRF(sent)
-		if cookie == "" || header == "" || subtle.ConstantTimeCompare([]byte(header), []byte(cookie)) != 1 {
+		if cookie == "" || !csrf.Matches(cookie, sent) {
 			return ErrForbidden
 		}
 	}
 	if cookie == "" {
-		setCSRFCookie(c, newCSRFToken())
+		setCSRFCookie(c, csrf.NewToken())
 	}
 	return nil
 }
@@ -51,51 +48,11 @@ func checkCSRF(c *fiber.Ctx, t *tenants.Tenant) error {
 // RotateCSRF issues a new CSRF token, as Django does at login.
 func RotateCSRF(c *fiber.Ctx) {
 	if Client(c) == ClientBrowser {
-		setCSRFCookie(c, newCSRFToken())
+		setCSRFCookie(c, csrf.NewToken())
 	}
 }
 
 func setCSRFCookie(c *fiber.Ctx, token string) {
 	c.Cookie(&fiber.Cookie{Name: CSRFCookie, Value: token, Path: CookiePath(c), MaxAge: 31449600,
 		Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
-}
-
-func newCSRFToken() string {
-	b := make([]byte, csrfTokenLength)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = csrfAlphabet[int(b[i])%len(csrfAlphabet)]
-	}
-	return string(b)
-}
-
-func validCSRF(s string) bool {
-	if len(s) != csrfTokenLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !strings.ContainsRune(csrfAlphabet, rune(s[i])) {
-			return false
-		}
-	}
-	return true
-}
-
-// unmaskCSRF accepts the token as the cookie holds it, or Django's masked
-// 64-character form (mask followed by the masked secret).
-func unmaskCSRF(s string) string {
-	if len(s) == csrfTokenLength {
-		return s
-	}
-	if len(s) != 2*csrfTokenLength || !validCSRF(s[:csrfTokenLength]) || !validCSRF(s[csrfTokenLength:]) {
-		return ""
-	}
-	mask, token := s[:csrfTokenLength], s[csrfTokenLength:]
-	out := make([]byte, csrfTokenLength)
-	n := len(csrfAlphabet)
-	for i := range out {
-		x := strings.IndexByte(csrfAlphabet, token[i]) - strings.IndexByte(csrfAlphabet, mask[i])
-		out[i] = csrfAlphabet[(x%n+n)%n]
-	}
-	return string(out)
 }

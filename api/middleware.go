@@ -199,16 +199,41 @@ func SecurityHeaders() fiber.Handler {
 var sensitiveParams = map[string]bool{"code": true, "state": true, "id_token": true, "access_token": true,
 	"refresh_token": true, "key": true, "token": true, "user": true, "password": true}
 
+// keyPaths are the path prefixes whose next segment is a key mailed in a
+// link (the hosted pages' confirmation and reset links): the access log
+// keeps the path, never the key.
+var keyPaths = []string{"/accounts/confirm-email/", "/accounts/password/reset/key/"}
+
+// redactKeyPath replaces the key segment of a keyPaths path by "REDACTED".
+func redactKeyPath(path string) string {
+	for _, p := range keyPaths {
+		i := strings.Index(path, p)
+		if i < 0 {
+			continue
+		}
+		rest := path[i+len(p):]
+		seg, tail, _ := strings.Cut(rest, "/")
+		if seg == "" || seg == "done" {
+			return path
+		}
+		if tail != "" || strings.HasSuffix(rest, "/") {
+			tail = "/" + tail
+		}
+		return path[:i+len(p)] + "REDACTED" + tail
+	}
+	return path
+}
+
 // loggedURL is the request URL as the access log shows it: sensitive query
-// values replaced by "REDACTED".
+// values and keys in link paths replaced by "REDACTED".
 func loggedURL(c *fiber.Ctx) string {
 	args := c.Context().QueryArgs()
 	if args.Len() == 0 {
-		return c.OriginalURL()
+		return redactKeyPath(c.OriginalURL())
 	}
 	var b strings.Builder
 	path, _, _ := strings.Cut(c.OriginalURL(), "?")
-	b.WriteString(path)
+	b.WriteString(redactKeyPath(path))
 	sep := byte('?')
 	for k, v := range args.All() {
 		b.WriteByte(sep)

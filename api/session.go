@@ -16,7 +16,7 @@ import (
 
 // Cookie and header names allauth frontends depend on (Django's).
 const (
-	SessionCookie = "sessionid"
+	SessionCookie = sessions.BrowserCookie
 	SessionHeader = "X-Session-Token"
 	maxBody       = 64 << 10
 )

@@ -45,6 +45,8 @@ var groupDefs = []groupDef{
 			"ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE", "ACCOUNT_LOGIN_TIMEOUT"}},
 	{"user-data", "User data", "The hosted HEADLESS_ADAPTER: the profile fields users have (HALLPASS_USER_FIELDS), and CEL expressions that add keys to allauth's user object (HALLPASS_USER_SERIALIZER) and claims to access tokens (HALLPASS_JWT_CLAIMS). The preview evaluates your draft for a user of this tenant before you save.",
 		[]string{"HALLPASS_USER_", "HALLPASS_JWT_CLAIMS"}},
+	{"branding", "Branding", "How the hosted account pages look: product name, logo, primary colour and custom CSS (HALLPASS_BRANDING).",
+		[]string{"HALLPASS_BRANDING"}},
 	{"other", "Other", "Settings that fit no group above.", nil},
 }
 

@@ -147,7 +147,15 @@ var routeCases = map[string]routeCase{
 	"POST t/:slug/users/:id/data": post(upath("data"), func(fixture) url.Values {
 		return url.Values{"doc": {"public_metadata"}, "value": {`{"plan": "pro"}`}}
 	}, upath("")),
-	"GET t/:slug/settings/preview/users": get(tpath("settings/preview/users?q=matrix")),
+	"GET t/:slug/settings/preview/users":    get(tpath("settings/preview/users?q=matrix")),
+	"GET t/:slug/settings/branding":         get(tpath("settings/branding")),
+	"GET t/:slug/settings/branding/preview": get(tpath("settings/branding/preview")),
+	"POST t/:slug/settings/branding/preview": {path: tpath("settings/branding/preview"), ok: 200, form: func(fixture) url.Values {
+		return url.Values{"primary_color": {"#123456"}}
+	}},
+	"POST t/:slug/settings/branding": post(tpath("settings/branding"), func(f fixture) url.Values {
+		return url.Values{"version": {fmt.Sprint(f.t.SettingsVersion)}, "product_name": {"Matrix"}}
+	}, tpath("settings/branding")),
 	"POST t/:slug/settings/preview": {path: tpath("settings/preview"), ok: 200, form: func(f fixture) url.Values {
 		return url.Values{"user": {fmt.Sprint(f.user.ID)}, "s:HALLPASS_USER_SERIALIZER": {`{"n": "user.id"}`}}
 	}},

@@ -104,6 +104,8 @@ var routes = []route{
 	{Route{"GET", "t/:slug/settings/json", ViewTenant}, on(settingsPages.settingsJSONPage)},
 	{Route{"GET", "t/:slug/settings/history", ViewTenant}, on(settingsPages.settingsHistory)},
 	{Route{"GET", "t/:slug/settings/preview/users", ViewTenant}, on(settingsPages.previewUsers)},
+	{Route{"GET", "t/:slug/settings/branding", ViewTenant}, on(settingsPages.brandingPage)},
+	{Route{"GET", "t/:slug/settings/branding/preview", ViewTenant}, on(settingsPages.brandingPreview)},
 	{Route{"GET", "t/:slug/settings/:group", ViewTenant}, on(settingsPages.settingsGroupPage)},
 	{Route{"GET", "t/:slug/users", ViewTenant}, on(userPages.usersPage)},
 	{Route{"GET", "t/:slug/users/:id", ViewTenant}, on(userPages.userPage)},
@@ -119,8 +121,10 @@ var routes = []route{
 	// The user data preview changes nothing: anyone who may read the
 	// tenant's users may compute it (its POST carries the form token).
 	{Route{"POST", "t/:slug/settings/preview", ViewTenant}, on(settingsPages.settingsPreview)},
+	{Route{"POST", "t/:slug/settings/branding/preview", ViewTenant}, on(settingsPages.brandingPreview)},
 	{Route{"POST", "t/:slug/rename", EditTenant}, on(tenantPages.rename)},
 	{Route{"POST", "t/:slug/settings/json", EditTenant}, on(settingsPages.settingsJSONPost)},
+	{Route{"POST", "t/:slug/settings/branding", EditTenant}, on(settingsPages.brandingPost)},
 	{Route{"POST", "t/:slug/settings/:group", EditTenant}, on(settingsPages.settingsGroupPost)},
 	{Route{"POST", "t/:slug/keys/rotate", EditTenant}, on(toolPages.rotateKey)},
 	{Route{"POST", "t/:slug/keys/import", EditTenant}, on(toolPages.importKey)},

@@ -117,7 +117,7 @@ func TestSettingsGroupsRender(t *testing.T) {
 	}
 	b := e.session(e.user("groups", true))
 	seen := map[string]bool{}
-	for _, g := range []string{"headless", "accounts", "email", "codes", "mfa", "social", "rate-limits", "sessions", "user-data"} {
+	for _, g := range []string{"headless", "accounts", "email", "codes", "mfa", "social", "rate-limits", "sessions", "user-data", "branding"} {
 		body := b.get("/console/t/"+tn.Slug+"/settings/"+g).status(200).lacks("gh-very-secret", pem).Body
 		for _, k := range tenants.SettingKeys() {
 			if strings.Contains(body, `id="setting-`+k+`"`) {

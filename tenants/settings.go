@@ -14,6 +14,9 @@ import (
 // in allauth. Treat a parsed value as read-only: it is shared by every request
 // of the tenant.
 type Settings struct {
+	// Branding is the look of the hosted account pages (HALLPASS_BRANDING).
+	Branding Branding
+
 	// --- HEADLESS_* ---
 
 	// Clients lists the enabled headless clients, "browser" and/or "app"

@@ -50,6 +50,7 @@ const (
 // keys come before the settings they feed.
 var settingSpecs = slices.Concat(
 	hallpassSpecs,
+	brandingSpecs,
 	userDataSpecs,
 	globalSpecs,
 	headlessSpecs,

@@ -19,8 +19,8 @@ import (
 const headlessPrefix = "/_allauth/:client/v1"
 
 // outsideCatalog are the tenant app's routes that are not headless endpoints
-// and so not in the catalog: the JWKS, the served specification and the
-// provider callbacks. A new tenant route goes into a slice's routes or here.
+// and so not in the catalog: the JWKS, the served specification, the
+// provider callbacks and the hosted account pages. A new tenant route goes into a slice's routes or here.
 var outsideCatalog = map[string]bool{
 	"GET /.well-known/jwks.json":                 true,
 	"GET /_allauth/openapi.json":                 true,
@@ -31,6 +31,41 @@ var outsideCatalog = map[string]bool{
 	"POST /accounts/:provider/login/callback/":   true,
 	"GET /accounts/:prefix/:id/login/callback/":  true,
 	"POST /accounts/:prefix/:id/login/callback/": true,
+	// The hosted account pages (web/accounts), for tenants with
+	// HEADLESS_ONLY false.
+	"GET /accounts/brand.css":                      true,
+	"GET /accounts/confirm-email/":                 true,
+	"GET /accounts/confirm-email/:key/":            true,
+	"GET /accounts/email/":                         true,
+	"GET /accounts/login/":                         true,
+	"GET /accounts/login/code/":                    true,
+	"GET /accounts/login/code/confirm/":            true,
+	"GET /accounts/logout/":                        true,
+	"GET /accounts/password/change/":               true,
+	"GET /accounts/password/reset/":                true,
+	"GET /accounts/password/reset/done/":           true,
+	"GET /accounts/password/reset/key/:key/":       true,
+	"GET /accounts/password/reset/key/done/":       true,
+	"GET /accounts/password/set/":                  true,
+	"GET /accounts/sessions/":                      true,
+	"GET /accounts/signup/":                        true,
+	"GET /accounts/static/*":                       true,
+	"POST /accounts/confirm-email/":                true,
+	"POST /accounts/confirm-email/:key/":           true,
+	"POST /accounts/email/":                        true,
+	"POST /accounts/login/":                        true,
+	"POST /accounts/login/code/":                   true,
+	"POST /accounts/login/code/confirm/":           true,
+	"POST /accounts/logout/":                       true,
+	"POST /accounts/password/change/":              true,
+	"POST /accounts/password/reset/":               true,
+	"POST /accounts/password/reset/key/:key/":      true,
+	"GET /accounts/password/reset/code/confirm/":   true,
+	"POST /accounts/password/reset/code/confirm/":  true,
+	"POST /accounts/password/reset/code/complete/": true,
+	"POST /accounts/password/set/":                 true,
+	"POST /accounts/sessions/":                     true,
+	"POST /accounts/signup/":                       true,
 }
 
 // routeProblems compares the routes a Fiber app really has with a catalog:

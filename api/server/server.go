@@ -46,6 +46,11 @@ type Config struct {
 	MFA *mfa.Handlers
 	// Social serves the provider (social login) endpoints and callbacks.
 	Social *social.Handlers
+	// Pages serves the hosted account pages (allauth's own views, for
+	// tenants with HEADLESS_ONLY false) on the tenant app, registered after
+	// the headless routes and before the 405/404 fall-through; target tells
+	// a page how its request addressed the tenant. Nil: no pages.
+	Pages Pages
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
 	// TrustedProxies are the addresses (IPs or CIDRs) of the platform's own
@@ -59,6 +64,13 @@ type Config struct {
 	// BenchCeiling adds GET /bench/ceiling, a raw Fiber JSON route the load
 	// generator uses as the ceiling (HALLPASS_BENCH_CEILING=1; never in production).
 	BenchCeiling bool
+}
+
+// Pages is a set of pages served under each tenant's base (package
+// web/accounts): they read the request's tenant through target, and fall
+// through (c.Next) on a path they do not serve for that tenant.
+type Pages interface {
+	Register(r fiber.Router, target func(*fiber.Ctx) *tenants.Target)
 }
 
 // DefaultRequestTimeout is Config.RequestTimeout's default: far above any
@@ -204,6 +216,9 @@ func (s *Server) registerTenantRoutes(cfg Config) {
 		}
 	}
 	(&spec.Handlers{Catalog: s.Catalog}).RegisterOutside(t)
+	if cfg.Pages != nil {
+		cfg.Pages.Register(t, api.Target)
+	}
 	// Anything else under a tenant's base is absent, or, for a routed path
 	// asked with another method, 405 (as Django answers).
 	t.Use(methodNotAllowed(s.Catalog))

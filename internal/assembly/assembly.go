@@ -32,6 +32,9 @@ import (
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
+	accountpages "github.com/hallpass/hallpass/web/accounts"
+	"github.com/hallpass/hallpass/web/accounts/mfapages"
+	"github.com/hallpass/hallpass/web/accounts/socialpages"
 )
 
 // Server is one assembled node: everything a request reaches, and the
@@ -66,6 +69,9 @@ type Server struct {
 	Tokens *tokensdomain.Strategy
 	// Social serves the provider endpoints and callbacks.
 	Social *apisocial.Handlers
+	// Pages are the hosted account pages (tenants with HEADLESS_ONLY
+	// false), on HTTP.Tenant.
+	Pages *accountpages.Pages
 	// Console is the management console, mounted on HTTP.Platform.
 	Console *console.Console
 	// APIKeys holds the management API's keys, with the node's cache of
@@ -165,6 +171,8 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	states.Pending = accounts.Pending
 	s.Social = &apisocial.Handlers{Headless: headless, States: states, AllowPrivateNetworks: cfg.SocialPrivateNetworks,
 		Endpoints: cfg.SocialEndpoints, Cache: social.NewCache()}
+	s.Pages = &accountpages.Pages{Accounts: accounts, Log: log, Branding: accountpages.SettingsBranding,
+		Modules: []accountpages.Module{&mfapages.Pages{Store: s.MFA, Sealer: sealer}, &socialpages.Pages{}}}
 	s.HTTP = server.New(server.Config{
 		Resolver:       tenants.NewResolver(s.Cache, addressing),
 		Log:            log,
@@ -172,6 +180,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		Tokens:         &tokens.Handlers{Strategy: s.Tokens, Headless: headless},
 		MFA:            &apimfa.Handlers{Headless: headless, Store: s.MFA, Sealer: sealer},
 		Social:         s.Social,
+		Pages:          s.Pages,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		BenchCeiling:   cfg.BenchCeiling,

@@ -3,6 +3,7 @@
 package clientip
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 
@@ -68,4 +69,37 @@ func trustedSet(cfg fiber.Config) func(netip.Addr) bool {
 		}
 		return false
 	}
+}
+
+// ForTenant is the client's address as allauth determines it for a tenant:
+// the trusted client IP header (ALLAUTH_TRUSTED_CLIENT_IP_HEADER) if header
+// is set; else, with proxyCount = N (ALLAUTH_TRUSTED_PROXY_COUNT), the N-th
+// address from the right of X-Forwarded-For; else Peer. Header values are
+// never believed beyond that, and anything that is not an IP address is
+// ignored.
+func ForTenant(c *fiber.Ctx, header string, proxyCount int) string {
+	peer := Peer(c)
+	if header != "" {
+		if ip := cleanIP(c.Get(header)); ip != "" {
+			return ip
+		}
+		return peer
+	}
+	if n := proxyCount; n > 0 {
+		xff := strings.Split(c.Get(fiber.HeaderXForwardedFor), ",")
+		if len(xff) >= n {
+			if ip := cleanIP(xff[len(xff)-n]); ip != "" {
+				return ip
+			}
+		}
+	}
+	return peer
+}
+
+func cleanIP(s string) string {
+	ip := net.ParseIP(strings.TrimSpace(s))
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
 }

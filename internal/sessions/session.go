@@ -12,6 +12,11 @@ import (
 	"github.com/google/uuid"
 )
 
+// BrowserCookie is the cookie that carries a browser's session token
+// (Django's name): the headless browser client and the hosted pages share
+// it, and so share the session.
+const BrowserCookie = "sessionid"
+
 // Session is one client session of a tenant: anonymous (kept in Redis while
 // it holds a pending flow) or authenticated (durable in Postgres, cached in
 // Redis).
