@@ -32,23 +32,23 @@ var StagePages = map[string]string{
 
 // registerCore adds the core account pages.
 func (p *Pages) registerCore(rt Router) {
-	rt.Page(Prefix+"login/", p.loginPage, p.loginPost, localAccounts)
-	rt.Page(Prefix+"logout/", p.logoutPage, p.logoutPost)
-	rt.Page(Prefix+"signup/", p.signupPage, p.signupPost, localAccounts)
-	rt.Page(Prefix+"confirm-email/", p.verificationSent, p.verifyCodePost, localAccounts)
-	rt.Page(Prefix+"confirm-email/:key/", p.confirmPage, p.confirmPost, localAccounts)
-	rt.Page(Prefix+"password/reset/", p.resetPage, p.resetPost, localAccounts)
-	rt.Get(Prefix+"password/reset/done/", p.resetDone, localAccounts)
-	rt.Get(Prefix+"password/reset/key/done/", p.resetKeyDone, localAccounts)
-	rt.Page(Prefix+"password/reset/key/:key/", p.resetKeyPage, p.resetKeyPost, localAccounts)
-	rt.Page(Prefix+"password/reset/code/confirm/", p.resetCodePage, p.resetCodePost, resetByCode)
-	rt.Post(Prefix+"password/reset/code/complete/", p.resetCodeComplete, resetByCode)
-	rt.Page(Prefix+"login/code/", p.codeRequestPage, p.codeRequestPost, loginByCode)
-	rt.Page(Prefix+"login/code/confirm/", p.codeConfirmPage, p.codeConfirmPost, localAccounts)
-	rt.Page(Prefix+"email/", p.emailPage, p.emailPost, localAccounts)
-	rt.Page(Prefix+"password/change/", p.passwordPage(false), p.passwordPost(false), localAccounts)
-	rt.Page(Prefix+"password/set/", p.passwordPage(true), p.passwordPost(true), localAccounts)
-	rt.Page(Prefix+"sessions/", p.sessionsPage, p.sessionsPost, userSessions)
+	rt.Page(Prefix+"login/", loginPages{p}.loginPage, loginPages{p}.loginPost, localAccounts)
+	rt.Page(Prefix+"logout/", logoutPages{p}.logoutPage, logoutPages{p}.logoutPost)
+	rt.Page(Prefix+"signup/", signupPages{p}.signupPage, signupPages{p}.signupPost, localAccounts)
+	rt.Page(Prefix+"confirm-email/", verifyPages{p}.verificationSent, verifyPages{p}.verifyCodePost, localAccounts)
+	rt.Page(Prefix+"confirm-email/:key/", verifyPages{p}.confirmPage, verifyPages{p}.confirmPost, localAccounts)
+	rt.Page(Prefix+"password/reset/", resetPages{p}.resetPage, resetPages{p}.resetPost, localAccounts)
+	rt.Get(Prefix+"password/reset/done/", resetPages{p}.resetDone, localAccounts)
+	rt.Get(Prefix+"password/reset/key/done/", resetPages{p}.resetKeyDone, localAccounts)
+	rt.Page(Prefix+"password/reset/key/:key/", resetPages{p}.resetKeyPage, resetPages{p}.resetKeyPost, localAccounts)
+	rt.Page(Prefix+"password/reset/code/confirm/", resetCodePages{p}.resetCodePage, resetCodePages{p}.resetCodePost, resetByCode)
+	rt.Post(Prefix+"password/reset/code/complete/", resetCodePages{p}.resetCodeComplete, resetByCode)
+	rt.Page(Prefix+"login/code/", codePages{p}.codeRequestPage, codePages{p}.codeRequestPost, loginByCode)
+	rt.Page(Prefix+"login/code/confirm/", codePages{p}.codeConfirmPage, codePages{p}.codeConfirmPost, localAccounts)
+	rt.Page(Prefix+"email/", emailPages{p}.emailPage, emailPages{p}.emailPost, localAccounts)
+	rt.Page(Prefix+"password/change/", passwordPages{p}.passwordPage(false), passwordPages{p}.passwordPost(false), localAccounts)
+	rt.Page(Prefix+"password/set/", passwordPages{p}.passwordPage(true), passwordPages{p}.passwordPost(true), localAccounts)
+	rt.Page(Prefix+"sessions/", sessionPages{p}.sessionsPage, sessionPages{p}.sessionsPost, userSessions)
 }
 
 // Continue answers a step that may have signed the user in: to `next` (or
@@ -68,9 +68,12 @@ func (r *Request) Continue() error {
 	return r.Redirect(r.WithNext(Prefix + "login/"))
 }
 
+// logoutPages serves the sign-out page.
+type logoutPages struct{ *Pages }
+
 // logoutPage is allauth's sign-out confirmation (GET shows it; only the
 // POST signs out).
-func (p *Pages) logoutPage(r *Request) error {
+func (p logoutPages) logoutPage(r *Request) error {
 	if !r.Session.Authenticated() {
 		return r.Redirect(r.Path(Prefix + "login/"))
 	}
@@ -79,7 +82,7 @@ func (p *Pages) logoutPage(r *Request) error {
 }
 
 // logoutPost signs out and goes to `next`, or to the sign-in page.
-func (p *Pages) logoutPost(r *Request) error {
+func (p logoutPages) logoutPost(r *Request) error {
 	if r.Session.Authenticated() {
 		if err := p.Accounts.Pipeline.Logout(r.Ctx(), r.Session); err != nil {
 			return err

@@ -6,6 +6,9 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
+// emailPages serves the email addresses page.
+type emailPages struct{ *Pages }
+
 // emailNotices are the messages the email page shows after an action
 // (its ?done= parameter): fixed texts, never anything the request brings.
 var emailNotices = map[string]string{
@@ -32,7 +35,7 @@ func addEmailForm(r *Request) Form {
 		Fields: []Field{{Name: "email", Label: "Email", Type: "email", Autocomplete: "email", Required: true}}}
 }
 
-func (p *Pages) renderEmail(r *Request, status int, v emailView) error {
+func (p emailPages) renderEmail(r *Request, status int, v emailView) error {
 	addrs, err := p.Accounts.Addresses.Emails(r.Ctx(), r.Tenant, r.Session)
 	if err != nil {
 		return err
@@ -58,7 +61,7 @@ func (p *Pages) renderEmail(r *Request, status int, v emailView) error {
 
 // emailPage is GET /accounts/email/: the user's addresses, to make one
 // primary, send its verification again or remove it, and a form to add one.
-func (p *Pages) emailPage(r *Request) error {
+func (p emailPages) emailPage(r *Request) error {
 	u, err := r.RequireUser()
 	if u == nil {
 		return err
@@ -68,7 +71,7 @@ func (p *Pages) emailPage(r *Request) error {
 
 // emailPost runs the action the pressed button names, through the same
 // domain calls as account/email's POST, PUT, PATCH and DELETE.
-func (p *Pages) emailPost(r *Request) error {
+func (p emailPages) emailPost(r *Request) error {
 	u, err := r.RequireUser()
 	if u == nil {
 		return err
@@ -121,7 +124,7 @@ func (p *Pages) emailPost(r *Request) error {
 
 // emailFailed shows a refused email action on its form; a change that
 // needs a recent sign-in goes to reauthentication first.
-func (p *Pages) emailFailed(r *Request, err error, v emailView) error {
+func (p emailPages) emailFailed(r *Request, err error, v emailView) error {
 	if errors.Is(err, identity.ErrReauthenticationRequired) {
 		return r.Redirect(r.Path(Prefix+"reauthenticate/") + query("next", r.Path(Prefix+"email/")))
 	}

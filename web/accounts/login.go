@@ -8,6 +8,9 @@ import (
 	"github.com/hallpass/hallpass/tenants"
 )
 
+// loginPages serves the sign-in page.
+type loginPages struct{ *Pages }
+
 // loginForm is allauth's LoginForm: one identifier field named "login"
 // (labelled after the login methods) and the password.
 func loginForm(r *Request) Form {
@@ -35,14 +38,14 @@ func loginForm(r *Request) Form {
 	return f
 }
 
-func (p *Pages) renderLogin(r *Request, status int, f Form) error {
+func (p loginPages) renderLogin(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Sign In", FormPage("Sign In", nil, f))
 }
 
 // loginPage is GET /accounts/login/: the form, or, for a signed-in user,
 // straight on to `next` (ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS).
-func (p *Pages) loginPage(r *Request) error {
+func (p loginPages) loginPage(r *Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(DefaultRedirect))
 	}
@@ -51,7 +54,7 @@ func (p *Pages) loginPage(r *Request) error {
 
 // loginPost signs in with the password, through the same domain call as
 // POST auth/login.
-func (p *Pages) loginPost(r *Request) error {
+func (p loginPages) loginPost(r *Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(DefaultRedirect))
 	}

@@ -6,20 +6,23 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
+// codePages serves the login-by-code pages.
+type codePages struct{ *Pages }
+
 func codeRequestForm(r *Request) Form {
 	return Form{Action: r.Path(Prefix + "login/code/"), Submit: "Request Code", CSRF: r.CSRF(), Next: r.NextParam(),
 		Fields:    []Field{{Name: "email", Label: "Email", Type: "email", Autocomplete: "email", Required: true}},
 		Secondary: []Link{{Href: r.WithNext(Prefix + "login/"), Label: "Other sign-in options"}}}
 }
 
-func (p *Pages) renderCodeRequest(r *Request, status int, f Form) error {
+func (p codePages) renderCodeRequest(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Sign In", FormPage("Mail me a sign-in code",
 		[]string{"You will receive an email containing a special code for a password-free sign-in."}, f))
 }
 
 // codeRequestPage is GET /accounts/login/code/ (ACCOUNT_LOGIN_BY_CODE_ENABLED).
-func (p *Pages) codeRequestPage(r *Request) error {
+func (p codePages) codeRequestPage(r *Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(DefaultRedirect))
 	}
@@ -28,7 +31,7 @@ func (p *Pages) codeRequestPage(r *Request) error {
 
 // codeRequestPost mails a code, as POST auth/code/request does, and moves
 // to the form that takes it.
-func (p *Pages) codeRequestPost(r *Request) error {
+func (p codePages) codeRequestPost(r *Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(DefaultRedirect))
 	}
@@ -50,21 +53,21 @@ func codeConfirmForm(r *Request) Form {
 		Secondary: []Link{{Href: r.WithNext(Prefix + "login/"), Label: "Other sign-in options"}}}
 }
 
-func (p *Pages) renderCodeConfirm(r *Request, status int, f Form) error {
+func (p codePages) renderCodeConfirm(r *Request, status int, f Form) error {
 	f.Focus()
 	intro := []string{"We've sent a code to your email address. The code expires shortly, so please enter it soon."}
 	return r.Render(status, "Sign In", FormPage("Enter Sign-In Code", intro, f))
 }
 
 // pendingCode reports whether the session waits for a login code.
-func (p *Pages) pendingCode(r *Request) bool {
+func (p codePages) pendingCode(r *Request) bool {
 	pl := p.Accounts.Pipeline.PendingStage(r.Tenant, r.Session)
 	return pl != nil && pl.Stage == identity.StageLoginByCode
 }
 
 // codeConfirmPage is GET /accounts/login/code/confirm/: the code form while
 // a login by code is pending, else back to the sign-in page.
-func (p *Pages) codeConfirmPage(r *Request) error {
+func (p codePages) codeConfirmPage(r *Request) error {
 	if !p.pendingCode(r) {
 		return r.Continue()
 	}
@@ -72,7 +75,7 @@ func (p *Pages) codeConfirmPage(r *Request) error {
 }
 
 // codeConfirmPost signs in with the code, as POST auth/code/confirm does.
-func (p *Pages) codeConfirmPost(r *Request) error {
+func (p codePages) codeConfirmPost(r *Request) error {
 	if !p.pendingCode(r) {
 		return r.Continue()
 	}

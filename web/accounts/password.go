@@ -6,6 +6,9 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
+// passwordPages serves the password change and set pages.
+type passwordPages struct{ *Pages }
+
 // passwordForm is allauth's ChangePasswordForm (with the current password)
 // or SetPasswordForm (for a user without a usable one).
 func passwordForm(r *Request, set bool) Form {
@@ -23,7 +26,7 @@ func passwordForm(r *Request, set bool) Form {
 	return f
 }
 
-func (p *Pages) renderPassword(r *Request, status int, set bool, f Form) error {
+func (p passwordPages) renderPassword(r *Request, status int, set bool, f Form) error {
 	title := "Change Password"
 	if set {
 		title = "Set Password"
@@ -35,7 +38,7 @@ func (p *Pages) renderPassword(r *Request, status int, set bool, f Form) error {
 // passwordPage serves GET /accounts/password/change/ and …/set/: a user
 // without a usable password is sent to set one, a user with one to change
 // it, as allauth does.
-func (p *Pages) passwordPage(set bool) Handler {
+func (p passwordPages) passwordPage(set bool) Handler {
 	return func(r *Request) error {
 		u, err := r.RequireUser()
 		if u == nil {
@@ -50,7 +53,7 @@ func (p *Pages) passwordPage(set bool) Handler {
 
 // passwordPost changes (or sets) the password through the same limit and
 // domain call as POST account/password/change.
-func (p *Pages) passwordPost(set bool) Handler {
+func (p passwordPages) passwordPost(set bool) Handler {
 	return func(r *Request) error {
 		u, err := r.RequireUser()
 		if u == nil {

@@ -4,25 +4,28 @@ import (
 	"net/url"
 )
 
+// resetPages serves the password reset pages (link mode).
+type resetPages struct{ *Pages }
+
 func resetRequestForm(r *Request) Form {
 	return Form{Action: r.Path(Prefix + "password/reset/"), Submit: "Reset My Password", CSRF: r.CSRF(),
 		Fields:    []Field{{Name: "email", Label: "Email", Type: "email", Autocomplete: "email", Required: true}},
 		Secondary: []Link{{Href: r.Path(Prefix + "login/"), Label: "Back to sign in"}}}
 }
 
-func (p *Pages) renderResetRequest(r *Request, status int, f Form) error {
+func (p resetPages) renderResetRequest(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Password Reset", FormPage("Password Reset",
 		[]string{"Forgotten your password? Enter your email address below, and we'll send you an email allowing you to reset it."}, f))
 }
 
 // resetPage is GET /accounts/password/reset/.
-func (p *Pages) resetPage(r *Request) error {
+func (p resetPages) resetPage(r *Request) error {
 	return p.renderResetRequest(r, 200, resetRequestForm(r))
 }
 
 // resetPost mails the reset link, as POST auth/password/request does.
-func (p *Pages) resetPost(r *Request) error {
+func (p resetPages) resetPost(r *Request) error {
 	f := resetRequestForm(r)
 	f.Fill(r)
 	if f.Value("email") == "" {
@@ -43,7 +46,7 @@ func (p *Pages) resetPost(r *Request) error {
 }
 
 // resetDone is allauth's "we have sent you an email" page.
-func (p *Pages) resetDone(r *Request) error {
+func (p resetPages) resetDone(r *Request) error {
 	return r.Render(200, "Password Reset", Message("Password Reset", []string{
 		"We have sent you an email. If you have not received it please check your spam folder. Otherwise contact us if you do not receive it in a few minutes."}, nil))
 }
@@ -74,14 +77,14 @@ func badToken(r *Request) error {
 		r.Path(Prefix+"password/reset/")))
 }
 
-func (p *Pages) renderResetKey(r *Request, status int, f Form) error {
+func (p resetPages) renderResetKey(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Change Password", FormPage("Change Password", nil, f))
 }
 
 // resetKeyPage is GET /accounts/password/reset/key/{key}/: the new password
 // form for a valid key, else allauth's bad-token page.
-func (p *Pages) resetKeyPage(r *Request) error {
+func (p resetPages) resetKeyPage(r *Request) error {
 	if _, err := p.Accounts.Passwords.InspectPasswordReset(r.Ctx(), r.Tenant, r.Session, resetKey(r)); err != nil {
 		if _, ok := asRefusal(err); ok {
 			return badToken(r)
@@ -93,7 +96,7 @@ func (p *Pages) resetKeyPage(r *Request) error {
 
 // resetKeyPost sets the new password, as POST auth/password/reset does;
 // with ACCOUNT_LOGIN_ON_PASSWORD_RESET the browser is then signed in.
-func (p *Pages) resetKeyPost(r *Request) error {
+func (p resetPages) resetKeyPost(r *Request) error {
 	f := resetKeyForm(r)
 	password := r.Form("password1")
 	switch {
@@ -121,7 +124,7 @@ func (p *Pages) resetKeyPost(r *Request) error {
 }
 
 // resetKeyDone is allauth's "your password is now changed" page.
-func (p *Pages) resetKeyDone(r *Request) error {
+func (p resetPages) resetKeyDone(r *Request) error {
 	return r.Render(200, "Change Password", Message("Change Password", []string{"Your password is now changed."},
 		[]Link{{Href: r.Path(Prefix + "login/"), Label: "Sign in"}}))
 }

@@ -4,6 +4,9 @@ import (
 	"github.com/hallpass/hallpass/tenants"
 )
 
+// resetCodePages serves the password reset pages (code mode).
+type resetCodePages struct{ *Pages }
+
 // resetByCode: ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED, for local accounts.
 var resetByCode Gate = func(s *tenants.Settings) bool { return s.PasswordResetByCodeEnabled && localAccounts(s) }
 
@@ -14,7 +17,7 @@ func resetCodeForm(r *Request) Form {
 		Secondary: []Link{{Href: r.Path(Prefix + "password/reset/"), Label: "Send a new code"}}}
 }
 
-func (p *Pages) renderResetCode(r *Request, status int, f Form) error {
+func (p resetCodePages) renderResetCode(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Password Reset", FormPage("Enter Password Reset Code",
 		[]string{"We've sent a code to your email address. Enter it below to choose a new password."}, f))
@@ -22,7 +25,7 @@ func (p *Pages) renderResetCode(r *Request, status int, f Form) error {
 
 // resetCodePage is GET /accounts/password/reset/code/confirm/: the form for
 // the mailed code while a reset by code is pending.
-func (p *Pages) resetCodePage(r *Request) error {
+func (p resetCodePages) resetCodePage(r *Request) error {
 	if !p.Accounts.Passwords.ResetCodePending(r.Session) {
 		return r.Redirect(r.Path(Prefix + "password/reset/"))
 	}
@@ -31,7 +34,7 @@ func (p *Pages) resetCodePage(r *Request) error {
 
 // resetCodePost checks the code (GET auth/password/reset's domain call) and
 // asks for the new password, the code carried in the form.
-func (p *Pages) resetCodePost(r *Request) error {
+func (p resetCodePages) resetCodePost(r *Request) error {
 	if !p.Accounts.Passwords.ResetCodePending(r.Session) {
 		return r.Redirect(r.Path(Prefix + "password/reset/"))
 	}
@@ -56,14 +59,14 @@ func resetCodePasswordForm(r *Request, code string) Form {
 	return f
 }
 
-func (p *Pages) renderResetCodePassword(r *Request, status int, f Form) error {
+func (p resetCodePages) renderResetCodePassword(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Change Password", FormPage("Change Password", nil, f))
 }
 
 // resetCodeComplete sets the new password, as POST auth/password/reset
 // does in code mode.
-func (p *Pages) resetCodeComplete(r *Request) error {
+func (p resetCodePages) resetCodeComplete(r *Request) error {
 	if !p.Accounts.Passwords.ResetCodePending(r.Session) {
 		return r.Redirect(r.Path(Prefix + "password/reset/"))
 	}

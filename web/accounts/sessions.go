@@ -4,6 +4,9 @@ import (
 	"github.com/hallpass/hallpass/internal/sessions"
 )
 
+// sessionPages serves the sessions page.
+type sessionPages struct{ *Pages }
+
 // sessionsView is what the sessions page shows.
 type sessionsView struct {
 	Sessions []sessions.Info
@@ -16,7 +19,7 @@ type sessionsView struct {
 
 // sessionsPage is GET /accounts/sessions/ (usersessions in HALLPASS_APPS):
 // the user's sessions, with a button that ends every other one.
-func (p *Pages) sessionsPage(r *Request) error {
+func (p sessionPages) sessionsPage(r *Request) error {
 	u, err := r.RequireUser()
 	if u == nil {
 		return err
@@ -39,7 +42,7 @@ func (p *Pages) sessionsPage(r *Request) error {
 
 // sessionsPost ends every session of the user but this one, through the
 // same domain call as DELETE auth/sessions.
-func (p *Pages) sessionsPost(r *Request) error {
+func (p sessionPages) sessionsPost(r *Request) error {
 	u, err := r.RequireUser()
 	if u == nil {
 		return err

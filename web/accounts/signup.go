@@ -6,6 +6,9 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
+// signupPages serves the sign-up page.
+type signupPages struct{ *Pages }
+
 // signupForm is allauth's SignupForm: the inputs ACCOUNT_SIGNUP_FIELDS
 // names, in its order.
 func signupForm(r *Request) Form {
@@ -36,7 +39,7 @@ func signupForm(r *Request) Form {
 	return f
 }
 
-func (p *Pages) renderSignup(r *Request, status int, f Form) error {
+func (p signupPages) renderSignup(r *Request, status int, f Form) error {
 	if !r.Tenant.Settings.SignupOpen {
 		return r.Render(403, "Sign Up Closed", Message("Sign Up Closed",
 			[]string{"We are sorry, but the sign up is currently closed."}, nil))
@@ -47,7 +50,7 @@ func (p *Pages) renderSignup(r *Request, status int, f Form) error {
 
 // signupPage is GET /accounts/signup/ (allauth's "Sign Up Closed" when the
 // tenant takes no signups).
-func (p *Pages) signupPage(r *Request) error {
+func (p signupPages) signupPage(r *Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(DefaultRedirect))
 	}
@@ -57,7 +60,7 @@ func (p *Pages) signupPage(r *Request) error {
 // signupPost creates the account through the same domain call as POST
 // auth/signup, then goes on as the sign-in does (the verify_email stage's
 // page when the address must be confirmed first).
-func (p *Pages) signupPost(r *Request) error {
+func (p signupPages) signupPost(r *Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(DefaultRedirect))
 	}

@@ -7,6 +7,9 @@ import (
 	"github.com/hallpass/hallpass/internal/identity"
 )
 
+// verifyPages serves the email confirmation pages.
+type verifyPages struct{ *Pages }
+
 // invalidConfirmation is allauth's page for a confirmation link that is
 // tampered, used or expired (account/email_confirm.html).
 func invalidConfirmation(r *Request) error {
@@ -18,7 +21,7 @@ func invalidConfirmation(r *Request) error {
 // verificationSent is GET /accounts/confirm-email/: allauth's
 // "Verify Your Email Address" page, where a sign-up or sign-in waiting for
 // the address lands; in code mode, the form for the mailed code.
-func (p *Pages) verificationSent(r *Request) error {
+func (p verifyPages) verificationSent(r *Request) error {
 	if r.Tenant.Settings.EmailVerificationByCodeEnabled && r.Session.State.EmailCode != nil {
 		return p.renderCodeForm(r, 200, verifyCodeForm(r))
 	}
@@ -34,7 +37,7 @@ func verifyCodeForm(r *Request) Form {
 		Fields: []Field{{Name: "code", Label: "Code", Type: "text", Autocomplete: "one-time-code", Required: true}}}
 }
 
-func (p *Pages) renderCodeForm(r *Request, status int, f Form) error {
+func (p verifyPages) renderCodeForm(r *Request, status int, f Form) error {
 	f.Focus()
 	return r.Render(status, "Email Verification", FormPage("Enter Email Verification Code",
 		[]string{"We've sent a code to your email address. Enter it below."}, f))
@@ -42,7 +45,7 @@ func (p *Pages) renderCodeForm(r *Request, status int, f Form) error {
 
 // verifyCodePost confirms the address with the mailed code (code mode),
 // as POST auth/email/verify does.
-func (p *Pages) verifyCodePost(r *Request) error {
+func (p verifyPages) verifyCodePost(r *Request) error {
 	if !r.Tenant.Settings.EmailVerificationByCodeEnabled {
 		return r.Redirect(r.Path(Prefix + "confirm-email/"))
 	}
@@ -80,7 +83,7 @@ func confirmKey(r *Request) string {
 // confirmPage is GET /accounts/confirm-email/{key}/: allauth's
 // confirmation page, asking to confirm the address the key names (the POST
 // confirms), or the invalid-link page.
-func (p *Pages) confirmPage(r *Request) error {
+func (p verifyPages) confirmPage(r *Request) error {
 	v, err := p.Accounts.Addresses.InspectVerification(r.Ctx(), r.Tenant, r.Session, confirmKey(r))
 	if err != nil {
 		if _, ok := asRefusal(err); ok {
@@ -98,7 +101,7 @@ func (p *Pages) confirmPage(r *Request) error {
 
 // confirmPost is POST /accounts/confirm-email/{key}/: the address becomes
 // verified (as POST auth/email/verify), and a sign-in waiting for it goes on.
-func (p *Pages) confirmPost(r *Request) error {
+func (p verifyPages) confirmPost(r *Request) error {
 	err := p.Accounts.Addresses.ConfirmVerification(r.Ctx(), r.Tenant, r.Session, confirmKey(r), r.Domain())
 	if err != nil {
 		var errs identity.Errors
@@ -117,7 +120,7 @@ func (p *Pages) confirmPost(r *Request) error {
 // confirmed answers a confirmation: the sign-in it completed goes on;
 // otherwise a signed-in user sees their addresses and anyone else the
 // sign-in page (allauth's EMAIL_CONFIRMATION_*_REDIRECT_URL defaults).
-func (p *Pages) confirmed(r *Request) error {
+func (p verifyPages) confirmed(r *Request) error {
 	if r.Session.Authenticated() && r.startUser == 0 {
 		return r.Continue()
 	}
