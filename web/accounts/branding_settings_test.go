@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/hallpass/hallpass/api/apitest"
 )
 
@@ -59,5 +61,39 @@ func TestPagesBranding(t *testing.T) {
 	pp := pb.get("/accounts/login/").status(200)
 	if strings.Contains(pp.body, "acc-logo") || strings.Contains(pp.body, "brand.css") {
 		t.Fatalf("unbranded page has branding:\n%s", pp.body)
+	}
+}
+
+// BenchmarkBrandedLoginPage is BenchmarkLoginPage for a tenant with every
+// branding setting (a logo, a colour needing a darker link colour, 4 KiB
+// of custom CSS): the brand stylesheet's URL is derived on every render.
+func BenchmarkBrandedLoginPage(b *testing.B) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 64, 32))); err != nil {
+		b.Fatal(err)
+	}
+	env := apitest.New(b, with(emailLogin, apitest.Settings{"HALLPASS_BRANDING": map[string]any{
+		"product_name": "Acme", "primary_color": "#ffd700",
+		"logo":       "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()),
+		"custom_css": strings.Repeat(".acc-card { border-radius: 0; padding: 1rem 2rem }\n", 80),
+	}}))
+	handler := env.Server.Platform.Handler()
+	path := "/t/" + env.Tenant.Slug + "/accounts/login/"
+	cookie := "csrftoken=" + strings.Repeat("a", 32)
+	run := func() *fasthttp.RequestCtx {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI(path)
+		ctx.Request.Header.SetHost(apitest.PlatformHost)
+		ctx.Request.Header.Set("Cookie", cookie)
+		handler(&ctx)
+		return &ctx
+	}
+	if ctx := run(); ctx.Response.StatusCode() != 200 || !strings.Contains(string(ctx.Response.Body()), "acc-logo") {
+		b.Fatalf("login page: %d\n%s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
 	}
 }
