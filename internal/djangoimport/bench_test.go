@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func BenchmarkImport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu := watchCPU(ctx, b, pool, source)
 		b.StartTimer()
 		start := time.Now()
 		rep, err := djangoimport.Run(ctx, portable.NewWriter(pool, testenv.Sealer(b)), tn, djangoimport.Options{Source: source, Batch: 5000})
@@ -72,10 +74,90 @@ func BenchmarkImport(b *testing.B) {
 		if rep.Written.UsersCreated != n || len(rep.Skipped) != 0 {
 			b.Fatalf("created %d of %d, skipped %d", rep.Written.UsersCreated, n, len(rep.Skipped))
 		}
+		used := cpu()
 		b.ReportMetric(float64(n)/secs, "users/s")
+		b.ReportMetric(used.Seconds(), "cpu-s")
 		b.Logf("%d users in %.1fs: %.0f users/s; %+v", n, secs, float64(n)/secs, rep.Written)
+		b.Logf("CPU time (this process and every Postgres backend of the two databases): %s, i.e. %.0f users per CPU-second;"+
+			" on 2 idle cores at most %.0f users/s", used.Round(time.Millisecond), float64(n)/used.Seconds(), 2*float64(n)/used.Seconds())
 		tr.log(b)
 	}
+}
+
+// watchCPU samples, until the returned function is called, the CPU time
+// of this process and of every Postgres backend connected to the test
+// database or the source (read from /proc: the benchmark runs on the
+// database's machine), and returns the time used since the call. On a
+// machine other jobs share, wall time says little; CPU time says what the
+// import costs.
+func watchCPU(ctx context.Context, b *testing.B, pool *pgxpool.Pool, source string) func() time.Duration {
+	src, _ := url.Parse(source)
+	dbs := []string{strings.TrimPrefix(src.Path, "/"), pool.Config().ConnConfig.Database}
+	seen := map[int]time.Duration{}
+	base := map[int]time.Duration{}
+	var mu sync.Mutex
+	sample := func(first bool) {
+		rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()`, dbs)
+		if err != nil {
+			return
+		}
+		pids, _ := pgx.CollectRows(rows, pgx.RowTo[int32])
+		mu.Lock()
+		defer mu.Unlock()
+		for _, pid := range pids {
+			if t, ok := procCPU(int(pid)); ok {
+				if _, known := seen[int(pid)]; !known && first {
+					base[int(pid)] = t
+				}
+				seen[int(pid)] = t
+			}
+		}
+	}
+	self := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	sample(true)
+	start := self()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+				sample(false)
+			}
+		}
+	}()
+	return func() time.Duration {
+		close(done)
+		<-stopped
+		sample(false)
+		total := self() - start
+		for pid, t := range seen {
+			total += t - base[pid]
+		}
+		return total
+	}
+}
+
+// procCPU is a process's user and system time from /proc/PID/stat.
+func procCPU(pid int) (time.Duration, bool) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * (time.Second / 100), true // USER_HZ: 100 on Linux
 }
 
 // statementTimes adds up the time of each statement the writer runs (by
