@@ -251,7 +251,7 @@ func TestHeadlessFlowsEmitEvents(t *testing.T) {
 	k.expect("sign-in failure of no account")
 
 	fe := env.Client("browser")
-	res = fe.Do("POST", "auth/login", `{"email":"`+first+`","password":"`+pw1+`"}`).Status(200)
+	fe.Do("POST", "auth/login", `{"email":"`+first+`","password":"`+pw1+`"}`).Status(200)
 	got := k.expect("sign-in", want{events.SessionCreated, map[string]any{"session.client": "browser", "session.methods.0.method": "password",
 		"session.methods.0.email": first}})
 	if len(got) == 1 {
