@@ -84,7 +84,7 @@ func (p logoutPages) logoutPage(r *Request) error {
 // logoutPost signs out and goes to `next`, or to the sign-in page.
 func (p logoutPages) logoutPost(r *Request) error {
 	if r.Session.Authenticated() {
-		if err := p.Accounts.Pipeline.Logout(r.Ctx(), r.Session); err != nil {
+		if err := p.Accounts.Pipeline.Logout(r.Ctx(), r.Tenant, r.Session); err != nil {
 			return err
 		}
 		r.RotateCSRF()

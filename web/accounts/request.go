@@ -263,7 +263,7 @@ func (r *Request) User() (*identity.User, error) {
 	}
 	u, err := r.Pages.Accounts.Store.User(r.Ctx(), r.Tenant.ID, r.Session.State.UserID)
 	if errors.Is(err, identity.ErrUserNotFound) || (err == nil && !u.IsActive) {
-		if err := r.Pages.Accounts.Pipeline.Logout(r.Ctx(), r.Session); err != nil {
+		if err := r.Pages.Accounts.Pipeline.Logout(r.Ctx(), r.Tenant, r.Session); err != nil {
 			return nil, err
 		}
 		return nil, nil
