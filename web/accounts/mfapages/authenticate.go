@@ -27,7 +27,7 @@ func authenticateForm(r *accounts.Request) accounts.Form {
 func (p *Pages) renderAuthenticate(r *accounts.Request, status int, userID int64, f accounts.Form, keyErrors ...string) error {
 	f.Focus()
 	v := authenticateView{Form: f}
-	key, err := p.hasKey(r, userID)
+	key, err := keyPages{p}.hasKey(r, userID)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (p *Pages) authenticatePost(r *accounts.Request) error {
 	if cred := strings.TrimSpace(r.Form("credential")); cred != "" {
 		// The security key's form (POST auth/webauthn/authenticate).
 		var err error
-		if a, err = p.finishAssertion(r, ceremonyAuthenticate, pl.UserID, cred); err != nil {
+		if a, err = (keyPages{p}).finishAssertion(r, ceremonyAuthenticate, pl.UserID, cred); err != nil {
 			kf := accounts.Form{}
 			if !kf.Fail(err) {
 				return err

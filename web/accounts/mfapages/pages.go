@@ -59,13 +59,14 @@ func (p *Pages) Register(rt accounts.Router) {
 	rt.Page(pathTrust, p.trustPage, p.trustPost, trust)
 	rt.Page(pathReauthMFA, p.reauthMFAPage, p.reauthMFAPost, mfaApp)
 	rt.Page(pathReauthenticate, p.reauthPage, p.reauthPost)
-	rt.Get(pathIndex, p.indexPage, mfaApp)
-	rt.Page(pathTOTPActivate, p.activatePage, p.activatePost, totp)
-	rt.Page(pathTOTPDeactive, p.deactivatePage, p.deactivatePost, totp)
-	rt.Get(pathRecovery, p.recoveryPage, recovery)
-	rt.Page(pathRecoveryGen, p.generatePage, p.generatePost, recovery)
-	rt.Get(pathRecoveryDown, p.downloadCodes, recovery)
-	p.registerWebAuthn(rt)
+	codes, app := recoveryPages{p}, totpPages{p}
+	rt.Get(pathIndex, codes.indexPage, mfaApp)
+	rt.Page(pathTOTPActivate, app.activatePage, app.activatePost, totp)
+	rt.Page(pathTOTPDeactive, app.deactivatePage, app.deactivatePost, totp)
+	rt.Get(pathRecovery, codes.recoveryPage, recovery)
+	rt.Page(pathRecoveryGen, codes.generatePage, codes.generatePost, recovery)
+	rt.Get(pathRecoveryDown, codes.downloadCodes, recovery)
+	keyPages{p}.registerWebAuthn(rt)
 }
 
 // recentUser returns the signed-in user when they authenticated recently
@@ -163,3 +164,12 @@ func (p *Pages) checkCode(r *accounts.Request, f *accounts.Form, userID int64, r
 	}
 	return nil, false, err
 }
+
+// keyPages are the security key and passkey pages (webauthn.go).
+type keyPages struct{ *Pages }
+
+// totpPages are the authenticator app pages (totp.go).
+type totpPages struct{ *Pages }
+
+// recoveryPages are the overview and recovery code pages (recovery.go).
+type recoveryPages struct{ *Pages }

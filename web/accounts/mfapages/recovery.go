@@ -21,7 +21,7 @@ type recoveryView struct {
 // recoveryPage is GET /accounts/2fa/recovery-codes/: the unused codes when
 // they may be shown (ViewRecoveryCodes decides, as for the API), else
 // their count.
-func (p *Pages) recoveryPage(r *accounts.Request) error {
+func (p recoveryPages) recoveryPage(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -39,7 +39,7 @@ func (p *Pages) recoveryPage(r *accounts.Request) error {
 
 // generatePage is GET /accounts/2fa/recovery-codes/generate/: a
 // confirmation (new codes invalidate the old ones).
-func (p *Pages) generatePage(r *accounts.Request) error {
+func (p recoveryPages) generatePage(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -50,7 +50,7 @@ func (p *Pages) generatePage(r *accounts.Request) error {
 }
 
 // generatePost makes a new set, as POST account/authenticators/recovery-codes.
-func (p *Pages) generatePost(r *accounts.Request) error {
+func (p recoveryPages) generatePost(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -65,7 +65,7 @@ func (p *Pages) generatePost(r *accounts.Request) error {
 // downloadCodes is GET /accounts/2fa/recovery-codes/download/: the unused
 // codes as a text file (allauth's recovery_codes_download.txt), when they
 // may be shown.
-func (p *Pages) downloadCodes(r *accounts.Request) error {
+func (p recoveryPages) downloadCodes(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -105,7 +105,7 @@ type indexView struct {
 
 // indexPage is GET /accounts/2fa/ (allauth's mfa_index): each supported
 // type with its state and actions.
-func (p *Pages) indexPage(r *accounts.Request) error {
+func (p recoveryPages) indexPage(r *accounts.Request) error {
 	u, err := r.RequireUser()
 	if u == nil || err != nil {
 		return err

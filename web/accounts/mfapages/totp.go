@@ -20,7 +20,7 @@ func pendingTOTPContext(r *accounts.Request) string {
 
 // pendingSecret is the TOTP secret being set up in this session, a new one
 // (sealed into the session) when there is none.
-func (p *Pages) pendingSecret(r *accounts.Request, fresh bool) (string, error) {
+func (p totpPages) pendingSecret(r *accounts.Request, fresh bool) (string, error) {
 	sess := r.Session
 	if sess.State.PendingTOTP != "" && !fresh {
 		if pt, err := p.Sealer.Open(sess.State.PendingTOTP, pendingTOTPContext(r)); err == nil {
@@ -46,7 +46,7 @@ type totpSetup struct {
 	Form   accounts.Form
 }
 
-func (p *Pages) renderActivate(r *accounts.Request, status int, u *identity.User, secret string, f accounts.Form) error {
+func (p totpPages) renderActivate(r *accounts.Request, status int, u *identity.User, secret string, f accounts.Form) error {
 	label := u.PrimaryEmail
 	if label == "" {
 		label = u.Username
@@ -69,7 +69,7 @@ func activateForm(r *accounts.Request) accounts.Form {
 // activateGate answers the cases in which no TOTP may be set up now: not
 // recently authenticated (to reauthentication), already active (to the
 // deactivation page, as allauth), or refused by MFA_ALLOW_UNVERIFIED_EMAIL.
-func (p *Pages) activateGate(r *accounts.Request) (*identity.User, bool, error) {
+func (p totpPages) activateGate(r *accounts.Request) (*identity.User, bool, error) {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return nil, true, err
@@ -87,7 +87,7 @@ func (p *Pages) activateGate(r *accounts.Request) (*identity.User, bool, error) 
 
 // activatePage is GET /accounts/2fa/totp/activate/: a fresh secret, kept
 // sealed in the session as GET account/authenticators/totp keeps it.
-func (p *Pages) activatePage(r *accounts.Request) error {
+func (p totpPages) activatePage(r *accounts.Request) error {
 	u, done, err := p.activateGate(r)
 	if done {
 		return err
@@ -102,7 +102,7 @@ func (p *Pages) activatePage(r *accounts.Request) error {
 // activatePost activates the session's pending secret with a code from
 // the app, as POST account/authenticators/totp: recovery codes come with
 // the first authenticator, and the browser goes to see them.
-func (p *Pages) activatePost(r *accounts.Request) error {
+func (p totpPages) activatePost(r *accounts.Request) error {
 	u, done, err := p.activateGate(r)
 	if done {
 		return err
@@ -142,7 +142,7 @@ func (p *Pages) activatePost(r *accounts.Request) error {
 }
 
 // deactivatePage is GET /accounts/2fa/totp/deactivate/: a confirmation.
-func (p *Pages) deactivatePage(r *accounts.Request) error {
+func (p totpPages) deactivatePage(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -159,7 +159,7 @@ func (p *Pages) deactivatePage(r *accounts.Request) error {
 
 // deactivatePost removes the TOTP authenticator, as DELETE
 // account/authenticators/totp does.
-func (p *Pages) deactivatePost(r *accounts.Request) error {
+func (p totpPages) deactivatePost(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err

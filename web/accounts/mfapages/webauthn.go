@@ -50,7 +50,7 @@ var passkeyGate accounts.Gate = func(s *tenants.Settings) bool {
 	return mfaType(s, domain.TypeWebAuthn) && s.MFAPasskeyLoginEnabled
 }
 
-func (p *Pages) registerWebAuthn(rt accounts.Router) {
+func (p keyPages) registerWebAuthn(rt accounts.Router) {
 	rt.Get(pathKeys, p.keysPage, webAuthnGate)
 	rt.Page(pathKeyAdd, p.addKeyPage, p.addKeyPost, webAuthnGate)
 	rt.Post(pathKeyAddOpts, p.addKeyOptions, webAuthnGate)
@@ -84,7 +84,7 @@ func relyingParty(r *accounts.Request) (*webauthn.Config, error) {
 }
 
 // webUser is the user as the ceremony code names them (the API's user()).
-func (p *Pages) webUser(r *accounts.Request, u *identity.User) (*domain.WebAuthnUser, error) {
+func (p keyPages) webUser(r *accounts.Request, u *identity.User) (*domain.WebAuthnUser, error) {
 	name := u.Username
 	if name == "" {
 		name = u.PrimaryEmail
@@ -103,7 +103,7 @@ type keysView struct {
 
 // keysPage is GET /accounts/2fa/webauthn/ (allauth's mfa_list_webauthn):
 // each key with rename and remove.
-func (p *Pages) keysPage(r *accounts.Request) error {
+func (p keyPages) keysPage(r *accounts.Request) error {
 	u, err := r.RequireUser()
 	if u == nil || err != nil {
 		return err
@@ -129,7 +129,7 @@ type addKeyView struct {
 	Passkeys bool
 }
 
-func (p *Pages) addKeyForm(r *accounts.Request) accounts.Form {
+func (p keyPages) addKeyForm(r *accounts.Request) accounts.Form {
 	return accounts.Form{Action: r.Path(pathKeyAdd), Submit: "Add key", CSRF: r.CSRF(),
 		Fields: []accounts.Field{
 			{Name: "name", Label: "Name", Type: "text", Help: "A name to tell this key from your others, e.g. \"YubiKey\" (optional)."},
@@ -138,7 +138,7 @@ func (p *Pages) addKeyForm(r *accounts.Request) accounts.Form {
 		}}
 }
 
-func (p *Pages) renderAddKey(r *accounts.Request, status int, f accounts.Form) error {
+func (p keyPages) renderAddKey(r *accounts.Request, status int, f accounts.Form) error {
 	f.Focus()
 	return r.Render(status, "Add Security Key", addKeyPageView(addKeyView{Form: f, Options: r.Path(pathKeyAddOpts),
 		Script: scriptURL(r), Passkeys: r.Tenant.Settings.MFAPasskeyLoginEnabled}))
@@ -146,7 +146,7 @@ func (p *Pages) renderAddKey(r *accounts.Request, status int, f accounts.Form) e
 
 // addKeyGate is activateGate for keys: recent authentication and
 // MFA_ALLOW_UNVERIFIED_EMAIL.
-func (p *Pages) addKeyGate(r *accounts.Request) (*identity.User, bool, error) {
+func (p keyPages) addKeyGate(r *accounts.Request) (*identity.User, bool, error) {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return nil, true, err
@@ -158,7 +158,7 @@ func (p *Pages) addKeyGate(r *accounts.Request) (*identity.User, bool, error) {
 }
 
 // addKeyPage is GET /accounts/2fa/webauthn/add/ (allauth's mfa_add_webauthn).
-func (p *Pages) addKeyPage(r *accounts.Request) error {
+func (p keyPages) addKeyPage(r *accounts.Request) error {
 	if _, done, err := p.addKeyGate(r); done {
 		return err
 	}
@@ -167,7 +167,7 @@ func (p *Pages) addKeyPage(r *accounts.Request) error {
 
 // addKeyOptions is POST …/add/options/: creation options, the ceremony
 // kept in the session (GET account/authenticators/webauthn's).
-func (p *Pages) addKeyOptions(r *accounts.Request) error {
+func (p keyPages) addKeyOptions(r *accounts.Request) error {
 	u, err := r.User()
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (p *Pages) addKeyOptions(r *accounts.Request) error {
 
 // addKeyPost finishes the registration (POST account/authenticators/webauthn):
 // recovery codes come with the first authenticator.
-func (p *Pages) addKeyPost(r *accounts.Request) error {
+func (p keyPages) addKeyPost(r *accounts.Request) error {
 	u, done, err := p.addKeyGate(r)
 	if done {
 		return err
@@ -248,7 +248,7 @@ func keyID(r *accounts.Request) (int64, bool) {
 
 // renameKey is POST /accounts/2fa/webauthn/{id}/edit/ ({name}), as PUT
 // account/authenticators/webauthn.
-func (p *Pages) renameKey(r *accounts.Request) error {
+func (p keyPages) renameKey(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -264,7 +264,7 @@ func (p *Pages) renameKey(r *accounts.Request) error {
 }
 
 // removeKeyPage is GET /accounts/2fa/webauthn/{id}/remove/: a confirmation.
-func (p *Pages) removeKeyPage(r *accounts.Request) error {
+func (p keyPages) removeKeyPage(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -288,7 +288,7 @@ func (p *Pages) removeKeyPage(r *accounts.Request) error {
 }
 
 // removeKeyPost removes the key, as DELETE account/authenticators/webauthn.
-func (p *Pages) removeKeyPost(r *accounts.Request) error {
+func (p keyPages) removeKeyPost(r *accounts.Request) error {
 	u, err := recentUser(r)
 	if u == nil || err != nil {
 		return err
@@ -306,7 +306,7 @@ func (p *Pages) removeKeyPost(r *accounts.Request) error {
 
 // beginAssertion keeps an assertion ceremony for purpose (userID 0: a
 // passkey, discoverable) and answers its options.
-func (p *Pages) beginAssertion(r *accounts.Request, purpose string, u *identity.User) error {
+func (p keyPages) beginAssertion(r *accounts.Request, purpose string, u *identity.User) error {
 	cfg, err := relyingParty(r)
 	if err != nil {
 		return ceremonyJSON(r, fiber.StatusConflict, nil, "Security keys cannot be used on this site's address.")
@@ -328,7 +328,7 @@ func (p *Pages) beginAssertion(r *accounts.Request, purpose string, u *identity.
 // finishAssertion verifies the posted credential against the session's
 // ceremony, counting a named user's try against their second-factor limit
 // (the API's finishAssertion). The ceremony is spent either way.
-func (p *Pages) finishAssertion(r *accounts.Request, purpose string, userID int64, cred string) (*domain.Authenticator, error) {
+func (p keyPages) finishAssertion(r *accounts.Request, purpose string, userID int64, cred string) (*domain.Authenticator, error) {
 	cfg, err := relyingParty(r)
 	if err != nil {
 		return nil, domain.NewError("credential", domain.CodeIncorrectCode)
@@ -345,7 +345,7 @@ func (p *Pages) finishAssertion(r *accounts.Request, purpose string, userID int6
 
 // authenticateOptions is POST /accounts/2fa/authenticate/webauthn/options/:
 // request options for the pending sign-in's user.
-func (p *Pages) authenticateOptions(r *accounts.Request) error {
+func (p keyPages) authenticateOptions(r *accounts.Request) error {
 	pl := r.Pages.Accounts.Pipeline.PendingStage(r.Tenant, r.Session)
 	if pl == nil || pl.Stage != identity.StageMFAAuthenticate {
 		return ceremonyJSON(r, fiber.StatusConflict, nil, "The sign-in has expired. Please sign in again.")
@@ -359,7 +359,7 @@ func (p *Pages) authenticateOptions(r *accounts.Request) error {
 
 // hasKey reports whether the user has a WebAuthn authenticator (the MFA
 // stage then offers it).
-func (p *Pages) hasKey(r *accounts.Request, userID int64) (bool, error) {
+func (p keyPages) hasKey(r *accounts.Request, userID int64) (bool, error) {
 	if !mfaType(r.Tenant.Settings, domain.TypeWebAuthn) {
 		return false, nil
 	}
@@ -387,7 +387,7 @@ func renderPasskey(r *accounts.Request, status int, f accounts.Form) error {
 
 // passkeyPage is GET /accounts/2fa/webauthn/login/ (allauth's
 // mfa_login_webauthn, MFA_PASSKEY_LOGIN_ENABLED).
-func (p *Pages) passkeyPage(r *accounts.Request) error {
+func (p keyPages) passkeyPage(r *accounts.Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(accounts.DefaultRedirect))
 	}
@@ -396,7 +396,7 @@ func (p *Pages) passkeyPage(r *accounts.Request) error {
 
 // passkeyOptions is POST …/login/options/: options for a discoverable
 // credential (GET auth/webauthn/login's).
-func (p *Pages) passkeyOptions(r *accounts.Request) error {
+func (p keyPages) passkeyOptions(r *accounts.Request) error {
 	if r.Session.Authenticated() {
 		return ceremonyJSON(r, fiber.StatusConflict, nil, "You are signed in already.")
 	}
@@ -405,7 +405,7 @@ func (p *Pages) passkeyOptions(r *accounts.Request) error {
 
 // passkeyPost signs in with the passkey (POST auth/webauthn/login): it
 // names the user, and no MFA stage follows.
-func (p *Pages) passkeyPost(r *accounts.Request) error {
+func (p keyPages) passkeyPost(r *accounts.Request) error {
 	if r.Session.Authenticated() {
 		return r.Redirect(r.Next(accounts.DefaultRedirect))
 	}
