@@ -247,6 +247,10 @@ func (s *Service) record(ctx context.Context, ep Endpoint, msgID uuid.UUID, res 
 			return err
 		}
 		disabled = true
+		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'failed'
+			WHERE tenant_id = $1 AND endpoint_id = $2 AND message_id = $3`, ep.TenantID, ep.ID, msgID); err != nil {
+			return err
+		}
 		s.log.Warn("webhooks: endpoint disabled", "tenant", ep.TenantID, "endpoint", ep.ID, "reason", reason)
 		return s.mailOwners(ctx, tx, ep, reason)
 	})

@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/hallpass/hallpass/internal/events"
 )
 
 // TestEventType is the type of the message "send test event" posts; it is
@@ -16,7 +18,8 @@ import (
 const TestEventType = "webhook.test"
 
 // Message is one event as delivered: ID is the webhook-id header (the
-// same on every attempt and every endpoint), Payload the JSON body.
+// same on every attempt and every endpoint), Payload the JSON body (its
+// "tenant" is set to the tenant's slug when queued).
 type Message struct {
 	TenantID uuid.UUID
 	ID       uuid.UUID
@@ -59,7 +62,8 @@ func (s *Service) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (int, error
 			WHERE tenant_id = $1 AND enabled AND (cardinality(events) = 0 OR $3 = ANY (events))
 		), msg AS (
 			INSERT INTO webhook_messages (tenant_id, id, event_type, payload)
-			SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM eps)
+			SELECT $1, $2, $3, jsonb_set($4::jsonb, '{tenant}', to_jsonb(t.slug))
+			FROM tenants t WHERE t.id = $1 AND EXISTS (SELECT 1 FROM eps)
 			RETURNING id
 		)
 		INSERT INTO webhook_deliveries (tenant_id, endpoint_id, message_id)
@@ -84,6 +88,23 @@ func (s *Service) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (int, error
 	}
 	return len(endpoints), nil
 }
+
+// Fanout queues event e's deliveries in tx, the transaction that appends
+// it (events.Log calls it): it implements events.Fanout.
+func (s *Service) Fanout(ctx context.Context, tx pgx.Tx, e events.Event) error {
+	payload, err := events.Payload(e, "")
+	if err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	_, err = s.Enqueue(ctx, tx, Message{TenantID: e.TenantID, ID: id, Type: e.Type, Payload: payload})
+	return err
+}
+
+var _ events.Fanout = (*Service)(nil)
 
 // SendTest queues a test message to one endpoint, enabled or not, and
 // returns its id; the attempt shows in the endpoint's log.

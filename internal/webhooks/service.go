@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/mail"
 	"github.com/hallpass/hallpass/internal/seal"
 )
@@ -52,7 +53,8 @@ type Config struct {
 	// URLs decides which endpoint URLs are allowed, at save and (its
 	// AllowPrivate) at connection time.
 	URLs URLPolicy
-	// Types lists the event types an endpoint may subscribe to.
+	// Types lists the event types an endpoint may subscribe to
+	// (events.Types when nil).
 	Types func() []string
 	// Outbox and MailFrom mail the tenant's owners when an endpoint is
 	// disabled (nil Outbox: no mail); ConsoleURL links to the console.
@@ -90,8 +92,11 @@ var queueName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 // New builds the service. Its River client inserts jobs at once; Start
 // makes this node deliver too.
 func New(cfg Config) (*Service, error) {
-	if cfg.Pool == nil || cfg.Sealer == nil || cfg.Types == nil {
-		return nil, errors.New("webhooks: Pool, Sealer and Types are required")
+	if cfg.Pool == nil || cfg.Sealer == nil {
+		return nil, errors.New("webhooks: Pool and Sealer are required")
+	}
+	if cfg.Types == nil {
+		cfg.Types = events.Types
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -131,6 +136,7 @@ func New(cfg Config) (*Service, error) {
 		JobTimeout:           2 * cfg.RequestTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        cooldown(cfg.PollInterval),
 		MaxAttempts:          cfg.MaxAttempts,
 		Logger:               quietRiver(cfg.Log),
 		// Delivered and cancelled jobs are dropped soon: the delivery
@@ -144,6 +150,15 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.river = rc
 	return s, nil
+}
+
+// cooldown is River's fetch cooldown for a poll interval (it may not
+// exceed it).
+func cooldown(poll time.Duration) time.Duration {
+	if poll > 0 && poll < river.FetchCooldownDefault {
+		return poll
+	}
+	return 0
 }
 
 // quietRiver passes River's warnings and errors to log, not its chatter.
