@@ -2,6 +2,8 @@ package assembly
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 	"github.com/hallpass/hallpass/console"
 	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/identity"
 	"github.com/hallpass/hallpass/internal/leasebus"
 	"github.com/hallpass/hallpass/internal/mail"
@@ -28,6 +31,7 @@ import (
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 )
@@ -80,6 +84,13 @@ type Server struct {
 	Mail *mail.Worker
 	// Janitor deletes expired sessions and data past retention; Start runs it.
 	Janitor *sessions.Janitor
+	// Webhooks manages the tenants' webhook endpoints and delivers their
+	// events; Start makes this node deliver.
+	Webhooks *webhooks.Service
+	// Events appends the tenants' events in the transactions of their
+	// changes, queueing their webhook deliveries there too (Webhooks is its
+	// Fanout).
+	Events *events.Log
 
 	log        *slog.Logger
 	consoleCfg console.Config
@@ -132,6 +143,21 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	if cfg.LimiterTimeout > 0 {
 		s.Limiter.SetTimeout(cfg.LimiterTimeout)
 	}
+
+	// Webhooks: their endpoints, and the deliveries every event queues in
+	// its change's transaction (Events.Fanout).
+	whCfg := cfg.Webhooks
+	whCfg.Pool, whCfg.Sealer, whCfg.Log = pool, sealer, log
+	whCfg.URLs = webhooks.URLPolicy{AllowPrivate: cfg.WebhookPrivateNetworks}
+	whCfg.Outbox, whCfg.MailFrom, whCfg.ConsoleURL = mail.NewOutbox(sealer), mailFrom, strings.TrimSuffix(cfg.PublicURL, "/")
+	if whCfg.Queue == "" && cfg.SessionCacheNamespace != "" {
+		// Test servers sharing one database each work their own queue.
+		whCfg.Queue = webhookQueue(cfg.SessionCacheNamespace)
+	}
+	if s.Webhooks, err = webhooks.New(whCfg); err != nil {
+		return nil, err
+	}
+	s.Events = &events.Log{Fanout: s.Webhooks}
 
 	// The domain: one Accounts, with every collaborator production has.
 	accounts := identity.NewAccounts(pool, rdb, sealer, mailFrom)
@@ -267,7 +293,17 @@ func (s *Server) Start() {
 			}
 		})
 		s.goBg(s.Janitor.Run)
+		// Close stops the delivery itself, gracefully, before the rest.
+		if err := s.Webhooks.Start(context.WithoutCancel(s.bg)); err != nil {
+			s.log.Error("webhook delivery not started", "err", err)
+		}
 	})
+}
+
+// webhookQueue is the River queue of a cluster named namespace.
+func webhookQueue(namespace string) string {
+	sum := sha256.Sum256([]byte(namespace))
+	return "webhooks_" + hex.EncodeToString(sum[:8])
 }
 
 // BusReady is closed once the tenant bus's first subscription is confirmed:
@@ -290,6 +326,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 // open and does not stop serving: Serve's context does that.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		// Deliveries in flight finish (their attempts are logged) within
+		// a few seconds, else are cancelled and retried by another node.
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Webhooks.Stop(stopCtx); err != nil {
+			s.log.Warn("webhook delivery stop", "err", err)
+		}
+		cancel()
 		s.stopBg()
 		if s.stopLocal != nil {
 			s.stopLocal()
