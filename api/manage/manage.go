@@ -27,6 +27,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -86,6 +87,9 @@ type Config struct {
 	// (actor "apikey:<id>", action "api.request"); nil records none. It
 	// must not wait for Postgres (audit.Writer).
 	Audit EventRecorder
+	// Webhooks manages the tenants' webhook endpoints; nil leaves the
+	// webhooks operations out.
+	Webhooks *webhooks.Service
 }
 
 // EventRecorder queues audit events (audit.Writer).
@@ -127,6 +131,7 @@ func (a *API) operations() []Operation {
 	ops = append(ops, domainHandlers{a}.domainOperations()...)
 	ops = append(ops, auditHandlers{a}.auditOperations()...)
 	ops = append(ops, userHandlers{a}.userOperations()...)
+	ops = append(ops, webhookHandlers{a}.webhookOperations()...)
 	return ops
 }
 

@@ -238,7 +238,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
 		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, RateLimit: cfg.ManageRateLimit, Redis: rdb, Sealer: sealer,
 		SigningKeys: s.Keys, Pool: pool, Addressing: addressing, Audit: s.Audit,
-		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")})
+		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Webhooks: s.Webhooks})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.ErrorsUnder(manage.Prefix, s.Manage.ErrorHandler())
 	s.HTTP.Finish()

@@ -51,7 +51,9 @@ func (w *deliveryWorker) NextRetry(job *river.Job[deliveryArgs]) time.Time {
 }
 
 // Timeout bounds one attempt, the request and the log's write.
-func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration { return 2 * w.s.cfg.RequestTimeout }
+func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration {
+	return 2 * w.s.cfg.RequestTimeout
+}
 
 // attempt is the outcome of one request.
 type attempt struct {

@@ -23,7 +23,7 @@ const MaxDescription = 500
 
 // MaxEndpoints bounds a tenant's endpoints (each event is queued once per
 // subscribed endpoint, in the transaction of the change).
-const MaxEndpoints = 20
+const MaxEndpoints = 50
 
 // ErrNotFound is an endpoint, message or delivery that does not exist, or
 // is another tenant's.

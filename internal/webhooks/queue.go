@@ -192,3 +192,13 @@ func (s *Service) RedeliverFailed(ctx context.Context, tenantID, endpointID uuid
 	})
 	return n, err
 }
+
+// TestPayload is the body of a test message for the tenant slug: the
+// payload shape of every event, of type TestEventType.
+func TestPayload(slug string) func(id uuid.UUID, at time.Time) []byte {
+	return func(id uuid.UUID, at time.Time) []byte {
+		b, _ := events.Payload(events.Event{Type: TestEventType, At: at,
+			Data: []byte(`{"message":"A test event sent from Hallpass: your endpoint is reachable and can verify the signature."}`)}, slug)
+		return b
+	}
+}
