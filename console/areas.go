@@ -32,6 +32,9 @@ type (
 	// apiKeyPages are the management API's keys, a tenant's and the
 	// platform's (apikeys.go).
 	apiKeyPages struct{ *Console }
+	// webhookPages are a tenant's webhook endpoints and their delivery
+	// log (webhooks.go).
+	webhookPages struct{ *Console }
 )
 
 // on adapts a group's handler to the route table's shape.

@@ -112,6 +112,8 @@ var routes = []route{
 	{Route{"GET", "t/:slug/keys", ViewTenant}, on(toolPages.keysPage)},
 	{Route{"GET", "t/:slug/api-keys", ViewTenant}, on(apiKeyPages.apiKeysPage)},
 	{Route{"GET", "t/:slug/members", ViewTenant}, on(memberPages.membersPage)},
+	{Route{"GET", "t/:slug/webhooks", ViewTenant}, on(webhookPages.webhooksPage)},
+	{Route{"GET", "t/:slug/webhooks/:id", ViewTenant}, on(webhookPages.webhookPage)},
 	{Route{"GET", "t/:slug/inbox", ViewTenant}, on(toolPages.inboxPage)},
 	{Route{"GET", "t/:slug/audit", ViewTenant}, on(toolPages.auditPage)},
 	{Route{"GET", "t/:slug/audit/export", ViewTenant}, on(toolPages.auditExport)},
@@ -138,6 +140,13 @@ var routes = []route{
 	{Route{"POST", "t/:slug/domains", EditTenant}, on(tenantPages.addDomain)},
 	{Route{"POST", "t/:slug/domains/verify", EditTenant}, on(tenantPages.verifyDomain)},
 	{Route{"POST", "t/:slug/domains/remove", EditTenant}, on(tenantPages.removeDomain)},
+	{Route{"POST", "t/:slug/webhooks", EditTenant}, on(webhookPages.createWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/rotate", EditTenant}, on(webhookPages.rotateWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/test", EditTenant}, on(webhookPages.testWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/redeliver", EditTenant}, on(webhookPages.redeliverWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/enable", EditTenant}, on(webhookPages.enableWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/disable", EditTenant}, on(webhookPages.disableWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/delete", EditTenant}, on(webhookPages.deleteWebhook)},
 
 	{Route{"POST", "t/:slug/delete", OwnTenant}, on(tenantPages.deleteTenant)},
 	{Route{"POST", "t/:slug/members/invite", OwnTenant}, on(memberPages.invite)},
@@ -431,6 +440,11 @@ func (h *Console) tenantNav(slug string) []web.NavItem {
 	}
 	items = append(items,
 		web.NavItem{Key: "domains", Label: "Custom domains", Href: tenantPath(slug, "domains")},
+	)
+	if h.cfg.Webhooks != nil {
+		items = append(items, web.NavItem{Key: "webhooks", Label: "Webhooks", Href: tenantPath(slug, "webhooks")})
+	}
+	items = append(items,
 		web.NavItem{Key: "members", Label: "Members", Href: tenantPath(slug, "members")},
 		web.NavItem{Key: "quickstart", Label: "Quickstart", Href: tenantPath(slug, "quickstart")},
 	)

@@ -222,6 +222,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		MFA:            s.MFA,
 		Users:          s.Users,
 		Outbox:         mail.NewOutbox(sealer),
+		Webhooks:       s.Webhooks,
 		MailFrom:       mailFrom,
 		PublicURL:      strings.TrimSuffix(cfg.PublicURL, "/"),
 		BaseDomain:     cfg.BaseDomain,

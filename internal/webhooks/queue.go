@@ -202,3 +202,6 @@ func TestPayload(slug string) func(id uuid.UUID, at time.Time) []byte {
 		return b
 	}
 }
+
+// CatalogTypes lists the event types an endpoint may subscribe to.
+func CatalogTypes() []string { return events.Types() }
