@@ -109,7 +109,7 @@ func (h *Handlers) GetSession(c *fiber.Ctx) error {
 
 // Logout handles DELETE auth/session: always an unauthenticated 401.
 func (h *Handlers) Logout(c *fiber.Ctx) error {
-	if err := h.Accounts.Pipeline.Logout(c.UserContext(), api.Session(c)); err != nil {
+	if err := h.Accounts.Pipeline.Logout(c.UserContext(), api.Tenant(c), api.Session(c)); err != nil {
 		return err
 	}
 	return base.RespondAuth(c, h.Headless)

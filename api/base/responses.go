@@ -159,13 +159,13 @@ func RespondAuth(c *fiber.Ctx, h *api.Headless, status ...int) error {
 		user, err := sessionUser(c, h, t, sess)
 		if err != nil {
 			if errors.Is(err, identity.ErrUserNotFound) {
-				_ = h.Accounts.Pipeline.Logout(c.UserContext(), sess)
+				_ = h.Accounts.Pipeline.Logout(c.UserContext(), t, sess)
 				return RespondAuth(c, h)
 			}
 			return err
 		}
 		if !user.Active {
-			_ = h.Accounts.Pipeline.Logout(c.UserContext(), sess)
+			_ = h.Accounts.Pipeline.Logout(c.UserContext(), t, sess)
 			return RespondAuth(c, h)
 		}
 		meta := map[string]any{"is_authenticated": true}

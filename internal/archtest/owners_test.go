@@ -37,6 +37,8 @@ var owners = map[string]string{
 	"outbox":       "internal/mail",
 	"dev_inbox":    "internal/mail",
 	"audit_events": "internal/audit",
+	// What happened to a tenant's users, for the tenant's backend.
+	"events": "internal/events",
 	// The management API's keys.
 	"api_keys": "internal/apikeys",
 	// The console's own users, roles and sessions.

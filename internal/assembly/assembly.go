@@ -58,6 +58,10 @@ type Server struct {
 	Accounts *identity.Accounts
 	// MFA holds the tenant users' authenticators.
 	MFA *mfa.Store
+	// Events records what happens to tenant users (internal/events), in
+	// the transaction of each change; its Fanout queues the deliveries.
+	// nil when Config.NoEvents.
+	Events *events.Log
 	// Users is the operator's operations on tenant users (disable, delete,
 	// end sessions, …), one instance for the console and the management
 	// API alike.
@@ -170,7 +174,12 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.MFA = mfa.NewStore(pool, sealer)
 	accounts.MFA = s.MFA
 	s.Accounts = accounts
-	s.Users = identity.NewUserAdmin(accounts, mfa.RemoveAll)
+	if !cfg.NoEvents {
+		s.Events = &events.Log{}
+		accounts.SetEvents(s.Events, s.Store.GetByID)
+		s.MFA.Events = accounts.UserEvent
+	}
+	s.Users = identity.NewUserAdmin(accounts, s.MFA.RemoveAll)
 	s.Tokens = &tokensdomain.Strategy{Keys: s.Keys, Sealer: sealer, Sessions: accounts.Sessions, BaseDomain: cfg.BaseDomain,
 		Claims: func(ctx context.Context, t *tenants.Tenant, userID int64) (map[string]any, error) {
 			claims, err := accounts.Profiles.Claims(ctx, t, userID)

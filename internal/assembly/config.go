@@ -29,6 +29,9 @@ import (
 // every field is production's default, so a test sets only what it means
 // to change.
 type Config struct {
+	// NoEvents records no events (internal/events) and so sends no
+	// webhooks: the baseline of the events benchmark.
+	NoEvents bool
 	// PublicURL is the platform's public base URL (HALLPASS_PUBLIC_URL),
 	// e.g. "https://auth.example.com": the console lives there, and tenants
 	// are reached under it by /t/{slug}/.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hallpass/hallpass/internal/pgtext"
 )
@@ -174,3 +175,44 @@ func Payload(e Event, tenantSlug string) ([]byte, error) {
 // TimeFormat is the layout of a payload's timestamp (RFC 3339, UTC,
 // microseconds: Postgres's precision).
 const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// Querier runs a query; *pgxpool.Pool and pgx.Tx satisfy it.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// List returns a tenant's events in the order they happened (creation
+// time, then id), at most limit of the newest ones.
+func List(ctx context.Context, q Querier, tenantID uuid.UUID, limit int) ([]Event, error) {
+	rows, err := q.Query(ctx, `SELECT id, tenant_id, type, created_at, data FROM (
+		SELECT id, tenant_id, type, created_at, data FROM events WHERE tenant_id = $1
+		ORDER BY created_at DESC, id DESC LIMIT $2) newest ORDER BY created_at, id`, tenantID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events: list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		var data []byte
+		err := r.Scan(&e.ID, &e.TenantID, &e.Type, &e.At, &data)
+		e.Data = data
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events: list: %w", err)
+	}
+	return out, nil
+}
+
+// Purge deletes at most batch events, of every tenant, recorded longer
+// than keep ago, and returns how many went (a janitor calls it until it
+// deletes fewer than batch, as audit.Purge).
+func Purge(ctx context.Context, x interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, keep time.Duration, batch int) (int64, error) {
+	tag, err := x.Exec(ctx, `DELETE FROM events WHERE (tenant_id, id) IN (
+		SELECT tenant_id, id FROM events WHERE created_at < now() - make_interval(secs => $2) LIMIT $1)`, batch, keep.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("events: purge: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

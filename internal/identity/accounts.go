@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/login"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
@@ -88,6 +89,12 @@ type Deps struct {
 	// Social holds the users' connected provider accounts.
 	Social *social.Accounts
 	Now    func() time.Time
+	// Events records what happens to users for the tenant's backend, in
+	// the transaction of each change (nil: nothing; see SetEvents).
+	Events *events.Log
+
+	// tenantByID resolves tenants for events of operations given an id.
+	tenantByID TenantByID
 
 	// exprFailures logs the tenants' expressions that fail at run time.
 	exprFailures userdata.FailureLog

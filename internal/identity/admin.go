@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hallpass/hallpass/internal/address"
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/pgtext"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
@@ -178,7 +180,7 @@ func (a *UserAdmin) Disable(ctx context.Context, by audit.Actor, tenantID uuid.U
 	if err != nil {
 		return false, err
 	}
-	if changed, err = a.setActive(ctx, tenantID, u, false, adminEvent(tenantID, by, u, "user.disable", nil)); err != nil {
+	if changed, err = a.setActive(ctx, tenantID, u, false, adminEvent(tenantID, by, u, "user.disable", nil), events.UserDisabled); err != nil {
 		return false, err
 	}
 	if err := a.accounts.Sessions.EndUserSessions(ctx, tenantID, userID, nil); err != nil {
@@ -194,7 +196,7 @@ func (a *UserAdmin) Enable(ctx context.Context, by audit.Actor, tenantID uuid.UU
 	if err != nil {
 		return false, err
 	}
-	if changed, err = a.setActive(ctx, tenantID, u, true, adminEvent(tenantID, by, u, "user.enable", nil)); err != nil {
+	if changed, err = a.setActive(ctx, tenantID, u, true, adminEvent(tenantID, by, u, "user.enable", nil), events.UserEnabled); err != nil {
 		return false, err
 	}
 	if changed {
@@ -204,9 +206,14 @@ func (a *UserAdmin) Enable(ctx context.Context, by audit.Actor, tenantID uuid.UU
 	return changed, nil
 }
 
-// setActive sets a user's active flag, audited in the same transaction;
-// changed is false when the user already was in that state.
-func (a *UserAdmin) setActive(ctx context.Context, tenantID uuid.UUID, u *User, active bool, ev audit.Event) (changed bool, err error) {
+// setActive sets a user's active flag, audited and recorded as event typ
+// in the same transaction; changed is false when the user already was in
+// that state (nothing is recorded).
+func (a *UserAdmin) setActive(ctx context.Context, tenantID uuid.UUID, u *User, active bool, ev audit.Event, typ string) (changed bool, err error) {
+	t, err := a.accounts.tenant(ctx, tenantID)
+	if err != nil {
+		return false, err
+	}
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET is_active = $3 WHERE tenant_id = $1 AND id = $2 AND is_active <> $3`, tenantID, u.ID, active)
 		if err != nil {
@@ -216,7 +223,10 @@ func (a *UserAdmin) setActive(ctx context.Context, tenantID uuid.UUID, u *User, 
 			return nil
 		}
 		changed = true
-		return audit.Record(ctx, tx, ev)
+		if err := audit.Record(ctx, tx, ev); err != nil {
+			return err
+		}
+		return a.accounts.emit(ctx, tx, t, u.ID, typ, nil)
 	})
 	return changed, err
 }
@@ -231,10 +241,22 @@ func (a *UserAdmin) Delete(ctx context.Context, by audit.Actor, tenantID uuid.UU
 	if err != nil {
 		return err
 	}
+	t, err := a.accounts.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
 	if err := a.accounts.Sessions.EndUserSessions(ctx, tenantID, userID, nil); err != nil {
 		return err
 	}
 	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		// user.deleted carries the user as they were.
+		var was json.RawMessage
+		if a.accounts.Events != nil {
+			var err error
+			if was, _, err = a.accounts.userObject(ctx, tx, t, userID); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, userID)
 		if err != nil {
 			return fmt.Errorf("identity: delete user: %w", err)
@@ -242,7 +264,10 @@ func (a *UserAdmin) Delete(ctx context.Context, by audit.Actor, tenantID uuid.UU
 		if tag.RowsAffected() == 0 {
 			return ErrUserNotFound
 		}
-		return audit.Record(ctx, tx, adminEvent(tenantID, by, u, "user.delete", nil))
+		if err := audit.Record(ctx, tx, adminEvent(tenantID, by, u, "user.delete", nil)); err != nil {
+			return err
+		}
+		return a.accounts.emitUser(ctx, tx, tenantID, was, events.UserDeleted, nil)
 	})
 }
 
@@ -287,7 +312,11 @@ func (a *UserAdmin) EndSessions(ctx context.Context, by audit.Actor, tenantID uu
 	if err != nil {
 		return 0, err
 	}
-	if err := a.accounts.Sessions.EndUserSessions(ctx, tenantID, userID, nil); err != nil {
+	t, err := a.accounts.tenant(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.accounts.Sessions.EndUserSessionsWith(ctx, tenantID, userID, nil, a.accounts.sessionEnded(t, endedByAdmin)); err != nil {
 		return 0, err
 	}
 	return len(live), audit.Record(ctx, a.pool, adminEvent(tenantID, by, u, "user.sessions.end", map[string]any{"sessions": len(live)}))
@@ -301,7 +330,11 @@ func (a *UserAdmin) EndSession(ctx context.Context, by audit.Actor, tenantID uui
 	if err != nil {
 		return err
 	}
-	if err := a.accounts.Sessions.EndOne(ctx, tenantID, userID, sessionID); err != nil {
+	t, err := a.accounts.tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if err := a.accounts.Sessions.EndOne(ctx, tenantID, userID, sessionID, a.accounts.sessionEnded(t, endedByAdmin)); err != nil {
 		return err
 	}
 	return audit.Record(ctx, a.pool, adminEvent(tenantID, by, u, "user.session.end", map[string]any{"session_id": sessionID}))

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -241,7 +242,10 @@ func (a *UserAdmin) Create(ctx context.Context, by audit.Actor, t *tenants.Tenan
 			return 1
 		})
 		out = &Account{User: *u, Emails: emails, Data: *data}
-		return audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.create", details))
+		if err := audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.create", details)); err != nil {
+			return err
+		}
+		return a.accounts.emit(ctx, tx, t, u.ID, events.UserCreated, map[string]any{"source": "admin"})
 	})
 	if err != nil {
 		return nil, err
@@ -426,7 +430,10 @@ func (a *UserAdmin) SetUsername(ctx context.Context, by audit.Actor, t *tenants.
 			}
 			return fmt.Errorf("identity: set username: %w", err)
 		}
-		return audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.username.change", map[string]any{"from": u.Username, "to": name}))
+		if err := audit.Record(ctx, tx, adminEvent(t.ID, by, u, "user.username.change", map[string]any{"from": u.Username, "to": name})); err != nil {
+			return err
+		}
+		return a.accounts.emit(ctx, tx, t, userID, events.UserUpdated, map[string]any{"changed": []string{"username"}})
 	})
 	if err != nil {
 		return false, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -100,8 +101,24 @@ func (a *Addresses) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessi
 			return err
 		}
 		if s.ChangeEmail {
-			if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND NOT is_primary`, t.ID, user.ID); err != nil {
+			// A change in progress is replaced: its address goes.
+			rows, err := tx.Query(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND NOT is_primary
+				RETURNING email, verified`, t.ID, user.ID)
+			if err != nil {
 				return err
+			}
+			gone, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EmailAddress, error) {
+				var e EmailAddress
+				err := r.Scan(&e.Email, &e.Verified)
+				return e, err
+			})
+			if err != nil {
+				return err
+			}
+			for i := range gone {
+				if err := a.emit(ctx, tx, t, user.ID, events.EmailRemoved, map[string]any{"email": emailData(&gone[i])}); err != nil {
+					return err
+				}
 			}
 		}
 		e := &EmailAddress{UserID: user.ID, Email: email, Primary: user.PrimaryEmail == ""}
@@ -110,6 +127,9 @@ func (a *Addresses) AddEmail(ctx context.Context, t *tenants.Tenant, sess *sessi
 			return err
 		}
 		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailAdd, email, map[string]any{"primary": e.Primary})); err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.EmailAdded, map[string]any{"email": emailData(e)}); err != nil {
 			return err
 		}
 		if err := a.sendVerification(ctx, tx, t, sess, e, req); err != nil && !errors.Is(err, ErrRateLimited) {
@@ -168,8 +188,20 @@ func (a *Addresses) ChangePendingEmail(ctx context.Context, t *tenants.Tenant, s
 		if err := lockEmail(ctx, tx, t.ID, email); err != nil {
 			return err
 		}
+		var was EmailAddress
+		if err := tx.QueryRow(ctx, `SELECT email, verified, is_primary FROM email_addresses WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			t.ID, p.EmailID).Scan(&was.Email, &was.Verified, &was.Primary); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE email_addresses SET email = $3, email_folded = $4, verified = false WHERE tenant_id = $1 AND id = $2`,
 			t.ID, p.EmailID, email, emailKey(email)); err != nil {
+			return err
+		}
+		// The signup's address was corrected: one went, another came.
+		if err := a.emit(ctx, tx, t, p.UserID, events.EmailRemoved, map[string]any{"email": emailData(&was)}); err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, p.UserID, events.EmailAdded, map[string]any{"email": emailData(addr)}); err != nil {
 			return err
 		}
 		return a.sendVerification(ctx, tx, t, sess, addr, req)
@@ -244,6 +276,11 @@ func (a *Addresses) MarkPrimaryEmail(ctx context.Context, t *tenants.Tenant, ses
 		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailPrimary, e.Email, map[string]any{"previous": user.PrimaryEmail})); err != nil {
 			return err
 		}
+		now := *e
+		now.Primary = true
+		if err := a.emit(ctx, tx, t, user.ID, events.EmailPrimaryChanged, map[string]any{"email": emailData(&now), "previous": user.PrimaryEmail}); err != nil {
+			return err
+		}
 		user.PrimaryEmail = e.Email
 		return a.pw.notify(ctx, tx, t, user, MailEmailChanged)
 	})
@@ -275,6 +312,9 @@ func (a *Addresses) DeleteEmail(ctx context.Context, t *tenants.Tenant, sess *se
 			return err
 		}
 		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventEmailRemove, e.Email, map[string]any{"verified": e.Verified})); err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.EmailRemoved, map[string]any{"email": emailData(e)}); err != nil {
 			return err
 		}
 		notice := *user

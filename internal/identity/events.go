@@ -47,7 +47,13 @@ func (a *LoginCodes) recordLoginCodeFailure(ctx context.Context, t *tenants.Tena
 	if p.UserID != 0 {
 		e = userEvent(t.ID, p.UserID, req.IP, EventLoginFailed, p.Email, details)
 	}
-	return audit.Record(ctx, a.Store.pool, e)
+	if err := audit.Record(ctx, a.Store.pool, e); err != nil {
+		return err
+	}
+	if p.UserID == 0 {
+		return nil
+	}
+	return a.loginFailed(ctx, t, p.UserID, "code", "incorrect_code")
 }
 
 // userEvent is the audit event of a tenant user acting on their own
@@ -127,6 +133,9 @@ func (a *Passwords) recordLoginFailure(ctx context.Context, t *tenants.Tenant, i
 	}
 	for _, u := range users {
 		if err := audit.Record(ctx, a.Store.pool, userEvent(t.ID, u.ID, req.IP, EventLoginFailed, userLabel(u), details)); err != nil {
+			return err
+		}
+		if err := a.loginFailed(ctx, t, u.ID, in.Method, errs[0].Code); err != nil {
 			return err
 		}
 	}

@@ -292,6 +292,7 @@ func (a *Pipeline) completeLogin(ctx context.Context, t *tenants.Tenant, sess *s
 	if err := a.Sessions.Login(ctx, sess, user.ID, time.Duration(t.Settings.SessionCookieAge)*time.Second); err != nil {
 		return err
 	}
+	a.sessionCreated(t, sess)
 	if len(sess.State.Methods) > 0 && t.Settings.EmailNotifications && user.PrimaryEmail != "" {
 		// A sign-in (not a signup) is worth a security notice.
 		if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
@@ -328,10 +329,11 @@ func (a *Pipeline) PendingStage(t *tenants.Tenant, sess *sessions.Session) *sess
 	return p
 }
 
-// Logout ends the session.
-func (a *Pipeline) Logout(ctx context.Context, sess *sessions.Session) error {
+// Logout ends the session of tenant t, recorded as session.ended (reason
+// logout) when its user is still there and active.
+func (a *Pipeline) Logout(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) error {
 	userID := sess.State.UserID
-	if err := a.Sessions.Logout(ctx, sess); err != nil {
+	if err := a.Sessions.LogoutWith(ctx, sess, a.sessionEnded(t, endedLogout)); err != nil {
 		return err
 	}
 	return a.recordLogout(ctx, sess, userID)

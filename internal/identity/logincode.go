@@ -166,10 +166,17 @@ func (a *LoginCodes) ConfirmLoginCode(ctx context.Context, t *tenants.Tenant, se
 	sess.Changed()
 	var verified bool
 	if err := pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3 AND NOT verified`,
-			t.ID, user.ID, emailKey(p.Email))
-		verified = tag.RowsAffected() > 0
-		return err
+		rows, err := tx.Query(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3 AND NOT verified
+			RETURNING email, is_primary`, t.ID, user.ID, emailKey(p.Email))
+		if err != nil {
+			return err
+		}
+		done, err := collectVerified(rows)
+		if err != nil {
+			return err
+		}
+		verified = len(done) > 0
+		return a.emitVerified(ctx, tx, t, user.ID, done)
 	}); err != nil {
 		return err
 	}

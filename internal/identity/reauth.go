@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/failure"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
@@ -112,6 +113,13 @@ func (a *Passwords) ChangePassword(ctx context.Context, t *tenants.Tenant, sess 
 			return err
 		}
 		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, sess.IP, event, userLabel(user), map[string]any{"client": sess.Client})); err != nil {
+			return err
+		}
+		how := "change"
+		if event == EventPasswordSet {
+			how = "set"
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.PasswordChanged, map[string]any{"kind": how}); err != nil {
 			return err
 		}
 		return a.notify(ctx, tx, t, user, kind)

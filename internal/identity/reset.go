@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
 )
@@ -234,10 +235,21 @@ func (a *Passwords) ResetPassword(ctx context.Context, t *tenants.Tenant, sess *
 		}
 		if p != nil {
 			// Receiving the code proves the address.
-			if _, err := tx.Exec(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3`,
-				t.ID, user.ID, emailKey(p.Email)); err != nil {
+			rows, err := tx.Query(ctx, `UPDATE email_addresses SET verified = true WHERE tenant_id = $1 AND user_id = $2 AND email_folded = $3
+				AND NOT verified RETURNING email, is_primary`, t.ID, user.ID, emailKey(p.Email))
+			if err != nil {
 				return err
 			}
+			done, err := collectVerified(rows)
+			if err != nil {
+				return err
+			}
+			if err := a.emitVerified(ctx, tx, t, user.ID, done); err != nil {
+				return err
+			}
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.PasswordReset, nil); err != nil {
+			return err
 		}
 		if err := a.record(ctx, tx, userEvent(t.ID, user.ID, req.IP, EventPasswordReset, userLabel(user),
 			map[string]any{"by_code": p != nil, "client": req.Client})); err != nil {

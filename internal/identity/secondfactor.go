@@ -154,7 +154,13 @@ func (s *SecondFactorTry) audit(ctx context.Context, gate, reason string) error 
 			return nil
 		}
 	}
-	return audit.Record(ctx, s.a.Store.pool, userEvent(s.t.ID, s.userID, s.req.IP, EventMFAFailed, "",
+	if err := audit.Record(ctx, s.a.Store.pool, userEvent(s.t.ID, s.userID, s.req.IP, EventMFAFailed, "",
 		map[string]any{"kind": s.kind, "purpose": s.purpose, "client": s.req.Client, "reason": reason,
-			"window_seconds": int64(window / time.Second)}))
+			"window_seconds": int64(window / time.Second)})); err != nil {
+		return err
+	}
+	if s.purpose != "login" {
+		return nil
+	}
+	return s.a.loginFailed(ctx, s.t, s.userID, "mfa", reason)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
@@ -120,6 +121,9 @@ func (a *Signups) Signup(ctx context.Context, t *tenants.Tenant, sess *sessions.
 		var err error
 		user, addr, err = insertUser(ctx, tx, t.ID, NewUser{ID: userID, Username: username, PasswordHash: hash, Email: email, Profile: profile})
 		if err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.UserCreated, map[string]any{"source": "signup"}); err != nil {
 			return err
 		}
 		if err := a.pipeline.startLogin(ctx, tx, t, sess, user, addr, email, true, req); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/providers"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
@@ -58,8 +59,14 @@ func (a *SocialLogins) SocialLoginFlow(ctx context.Context, t *tenants.Tenant, s
 				return err
 			}
 			if t.Settings.SocialAccountEmailAuthenticationAutoConnect {
-				if _, _, err := a.Social.Connect(ctx, tx, t.ID, user.ID, in.Provider, in.UID, in.Extra); err != nil {
+				_, added, err := a.Social.Connect(ctx, tx, t.ID, user.ID, in.Provider, in.UID, in.Extra)
+				if err != nil {
 					return err
+				}
+				if added {
+					if err := a.emit(ctx, tx, t, user.ID, events.SocialConnected, socialData(in.Provider, in.UID)); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -242,6 +249,12 @@ func (a *SocialLogins) createSocialUser(ctx context.Context, t *tenants.Tenant, 
 			if errors.Is(err, social.ErrConnectedOther) {
 				return errConnectedOther
 			}
+			return err
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.UserCreated, map[string]any{"source": "provider_signup"}); err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, user.ID, events.SocialConnected, socialData(in.Provider, in.UID)); err != nil {
 			return err
 		}
 		sess.State.SocialSignup = nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/tenants"
@@ -33,6 +34,9 @@ func (a *SocialLogins) ConnectSocial(ctx context.Context, t *tenants.Tenant, ses
 		}
 		if err := a.record(ctx, tx, userEvent(t.ID, sess.State.UserID, sess.IP, EventSocialConnect, "provider "+in.Provider,
 			map[string]any{"provider": in.Provider, "uid": in.UID})); err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, sess.State.UserID, events.SocialConnected, socialData(in.Provider, in.UID)); err != nil {
 			return err
 		}
 		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountConnected, in.Provider)
@@ -103,15 +107,18 @@ func (a *SocialLogins) DisconnectSocial(ctx context.Context, t *tenants.Tenant, 
 	if t.Settings.ReauthenticationRequired && !a.sessionOps.RecentlyAuthenticated(t, sess) {
 		return ErrReauthenticationRequired
 	}
-	if err := a.Social.Disconnect(ctx, t.ID, sess.State.UserID, provider, uid); err != nil {
-		if errors.Is(err, social.ErrAccountNotFound) {
-			return Errors{errAccountNotFound}
-		}
-		return err
-	}
 	return pgx.BeginFunc(ctx, a.Store.pool, func(tx pgx.Tx) error {
+		if err := a.Social.Disconnect(ctx, tx, t.ID, sess.State.UserID, provider, uid); err != nil {
+			if errors.Is(err, social.ErrAccountNotFound) {
+				return Errors{errAccountNotFound}
+			}
+			return err
+		}
 		if err := a.record(ctx, tx, userEvent(t.ID, sess.State.UserID, sess.IP, EventSocialDisconnect, "provider "+provider,
 			map[string]any{"provider": provider, "uid": uid})); err != nil {
+			return err
+		}
+		if err := a.emit(ctx, tx, t, sess.State.UserID, events.SocialDisconnected, socialData(provider, uid)); err != nil {
 			return err
 		}
 		return a.notifySocial(ctx, tx, t, sess.State.UserID, MailAccountDisconnected, provider)

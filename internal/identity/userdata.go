@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/userdata"
 	"github.com/hallpass/hallpass/tenants"
@@ -137,6 +138,9 @@ func (p *Profiles) Update(ctx context.Context, by audit.Actor, t *tenants.Tenant
 			return fmt.Errorf("identity: update user data: %w", err)
 		}
 		details := map[string]any{"changed": changed}
+		if err := p.emit(ctx, tx, t, userID, events.UserUpdated, map[string]any{"changed": changed}); err != nil {
+			return err
+		}
 		if mode == userdata.ModeUser {
 			return audit.Record(ctx, tx, userEvent(t.ID, userID, by.IP, "user.profile.change", "", details))
 		}
@@ -191,6 +195,11 @@ func jsonEqual(a, b any) bool {
 // in one query, plus the user's MFA types when the tenant has MFA.
 // ErrUserNotFound if there is no such user.
 func (p *Profiles) Input(ctx context.Context, t *tenants.Tenant, userID int64) (*userdata.User, error) {
+	return p.userInput(ctx, p.Store.pool, t, userID)
+}
+
+// userInput is Input read with q (a change's transaction sees the change).
+func (a *Deps) userInput(ctx context.Context, q queryRower, t *tenants.Tenant, userID int64) (*userdata.User, error) {
 	var (
 		username, hash, primary string
 		joined                  time.Time
@@ -202,7 +211,7 @@ func (p *Profiles) Input(ctx context.Context, t *tenants.Tenant, userID int64) (
 			Primary  bool   `json:"p"`
 		}
 	)
-	err := p.Store.pool.QueryRow(ctx, sqlUserInput, t.ID, userID).Scan(&username, &hash, &joined, &last, &profile, &public, &emails)
+	err := q.QueryRow(ctx, sqlUserInput, t.ID, userID).Scan(&username, &hash, &joined, &last, &profile, &public, &emails)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrUserNotFound
 	}
@@ -225,8 +234,8 @@ func (p *Profiles) Input(ctx context.Context, t *tenants.Tenant, userID int64) (
 	}
 	u.Email = primary
 	u.Display = (&User{Username: username}).Display()
-	if p.MFA != nil && slices.Contains(t.Settings.Apps, tenants.AppMFA) {
-		types, err := p.MFA.Types(ctx, t.ID, userID)
+	if a.MFA != nil && slices.Contains(t.Settings.Apps, tenants.AppMFA) {
+		types, err := a.MFA.Types(ctx, t.ID, userID)
 		if err != nil {
 			return nil, fmt.Errorf("identity: user input: %w", err)
 		}

@@ -40,7 +40,7 @@ func (a *SessionOps) EndSessions(ctx context.Context, t *tenants.Tenant, sess *s
 		}
 		current = current || s.Current
 	}
-	if err := a.Sessions.EndListed(ctx, t.ID, sess.State.UserID, ids); err != nil {
+	if err := a.Sessions.EndListed(ctx, t.ID, sess.State.UserID, ids, a.sessionEnded(t, endedByUser)); err != nil {
 		return false, err
 	}
 	if current {

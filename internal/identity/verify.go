@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/tenants"
@@ -175,9 +176,24 @@ func (a *Addresses) ConfirmVerification(ctx context.Context, t *tenants.Tenant, 
 		if err := a.record(ctx, tx, userEvent(t.ID, addr.UserID, req.IP, EventEmailVerify, addr.Email, map[string]any{"by_code": p != nil})); err != nil {
 			return err
 		}
+		verified := *addr
+		verified.Verified = true
+		if err := a.emit(ctx, tx, t, addr.UserID, events.EmailVerified, map[string]any{"email": emailData(&verified)}); err != nil {
+			return err
+		}
 		if t.Settings.ChangeEmail && !addr.Primary {
 			// ACCOUNT_CHANGE_EMAIL: the verified address replaces the old one.
-			if _, err := tx.Exec(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND id <> $3`, t.ID, addr.UserID, addr.ID); err != nil {
+			rows, err := tx.Query(ctx, `DELETE FROM email_addresses WHERE tenant_id = $1 AND user_id = $2 AND id <> $3
+				RETURNING email, verified, is_primary`, t.ID, addr.UserID, addr.ID)
+			if err != nil {
+				return err
+			}
+			gone, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EmailAddress, error) {
+				var e EmailAddress
+				err := r.Scan(&e.Email, &e.Verified, &e.Primary)
+				return e, err
+			})
+			if err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE email_addresses SET is_primary = true WHERE tenant_id = $1 AND id = $2`, t.ID, addr.ID); err != nil {
@@ -186,6 +202,21 @@ func (a *Addresses) ConfirmVerification(ctx context.Context, t *tenants.Tenant, 
 			user := &User{ID: addr.UserID, PrimaryEmail: addr.Email}
 			if err := a.record(ctx, tx, userEvent(t.ID, addr.UserID, req.IP, EventEmailPrimary, addr.Email, map[string]any{"change_email": true})); err != nil {
 				return err
+			}
+			previous := ""
+			for _, g := range gone {
+				if g.Primary {
+					previous = g.Email
+				}
+			}
+			verified.Primary = true
+			if err := a.emit(ctx, tx, t, addr.UserID, events.EmailPrimaryChanged, map[string]any{"email": emailData(&verified), "previous": previous}); err != nil {
+				return err
+			}
+			for i := range gone {
+				if err := a.emit(ctx, tx, t, addr.UserID, events.EmailRemoved, map[string]any{"email": emailData(&gone[i])}); err != nil {
+					return err
+				}
 			}
 			return a.pw.notify(ctx, tx, t, user, MailEmailChanged)
 		}

@@ -120,7 +120,7 @@ func (s *Store) GenerateRecoveryCodes(ctx context.Context, tenantID uuid.UUID, u
 		if err := s.insert(ctx, tx, tenantID, a, d, nil); err != nil {
 			return err
 		}
-		if err := record(ctx, tx, tenantID, EventRecoveryCodesRegenerate, a); err != nil {
+		if err := s.record(ctx, tx, tenantID, EventRecoveryCodesRegenerate, a); err != nil {
 			return err
 		}
 		out = a
@@ -161,7 +161,7 @@ func (s *Store) EnsureRecoveryCodes(ctx context.Context, tenantID uuid.UUID, use
 		if err := s.insert(ctx, tx, tenantID, a, d, nil); err != nil {
 			return err
 		}
-		if err := record(ctx, tx, tenantID, EventAuthenticatorAdd, a); err != nil {
+		if err := s.record(ctx, tx, tenantID, EventAuthenticatorAdd, a); err != nil {
 			return err
 		}
 		out = a

@@ -119,11 +119,14 @@ type seenChallenge struct {
 // Its row access (scan, seal, insert, update) is authenticatorRows's.
 type Store struct {
 	authenticatorRows
+	// Events, when set, appends mfa.enabled and mfa.disabled in the
+	// transaction of each activation and removal.
+	Events UserEvents
 }
 
 // NewStore returns the authenticator store.
 func NewStore(pool *pgxpool.Pool, sealer *seal.Sealer) *Store {
-	return &Store{authenticatorRows{pool: pool, sealer: sealer, now: time.Now}}
+	return &Store{authenticatorRows: authenticatorRows{pool: pool, sealer: sealer, now: time.Now}}
 }
 
 // List returns the user's authenticators, oldest first (allauth's
@@ -252,7 +255,7 @@ func (s *Store) deleteTx(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, use
 	}
 	out = append(out, dangling...)
 	for _, a := range out {
-		if err := record(ctx, tx, tenantID, EventAuthenticatorRemove, a); err != nil {
+		if err := s.record(ctx, tx, tenantID, EventAuthenticatorRemove, a); err != nil {
 			return nil, err
 		}
 	}

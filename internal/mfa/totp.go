@@ -187,7 +187,7 @@ func (s *Store) ActivateTOTP(ctx context.Context, tenantID uuid.UUID, userID int
 		if err := s.insert(ctx, tx, tenantID, a, a.totp, nil); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, EventAuthenticatorAdd, a)
+		return s.record(ctx, tx, tenantID, EventAuthenticatorAdd, a)
 	})
 	if isUniqueViolation(err) {
 		return nil, ErrAlreadyActive

@@ -259,7 +259,7 @@ func (s *Store) FinishRegistration(ctx context.Context, tenantID uuid.UUID, cfg 
 		if err := s.insert(ctx, tx, tenantID, a, a.wa, cred.ID); err != nil {
 			return err
 		}
-		return record(ctx, tx, tenantID, EventAuthenticatorAdd, a)
+		return s.record(ctx, tx, tenantID, EventAuthenticatorAdd, a)
 	})
 	if isUniqueViolation(err) {
 		return nil, incorrectCode("")

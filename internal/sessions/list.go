@@ -36,14 +36,11 @@ func (s *Store) List(ctx context.Context, tenantID uuid.UUID, userID int64, curr
 }
 
 // EndListed ends the sessions of a user named by their public ids (as List
-// shows them); ids of other users' sessions end nothing.
-func (s *Store) EndListed(ctx context.Context, tenantID uuid.UUID, userID int64, publicIDs []int64) error {
-	rows, err := s.pool.Query(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = ANY($3) RETURNING id`,
+// shows them); ids of other users' sessions end nothing. hook (nil: none)
+// runs in the transaction of the delete.
+func (s *Store) EndListed(ctx context.Context, tenantID uuid.UUID, userID int64, publicIDs []int64, hook EndHook) error {
+	deleted, err := s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = ANY($3)`+sqlEndReturning,
 		tenantID, userID, publicIDs)
-	if err != nil {
-		return err
-	}
-	deleted, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	if err != nil {
 		return err
 	}

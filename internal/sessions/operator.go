@@ -61,13 +61,10 @@ func (s *Store) CountLive(ctx context.Context, tenantID uuid.UUID, userIDs []int
 
 // EndOne ends one of a user's sessions, named by its public id, on every
 // node before it returns; ErrNotFound when the user has no such session.
-func (s *Store) EndOne(ctx context.Context, tenantID uuid.UUID, userID, publicID int64) error {
-	rows, err := s.pool.Query(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = $3 RETURNING id`,
+// hook (nil: none) runs in the transaction of the delete.
+func (s *Store) EndOne(ctx context.Context, tenantID uuid.UUID, userID, publicID int64, hook EndHook) error {
+	ids, err := s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = $3`+sqlEndReturning,
 		tenantID, userID, publicID)
-	if err != nil {
-		return fmt.Errorf("sessions: end one: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	if err != nil {
 		return fmt.Errorf("sessions: end one: %w", err)
 	}

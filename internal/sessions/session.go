@@ -40,6 +40,8 @@ type Session struct {
 	// with the session (from its Redis entry or in the same Postgres
 	// statement); nil when not known.
 	user *User
+	// onSave is the work OnSave queued for the next save to Postgres.
+	onSave []InTx
 }
 
 // User is what allauth's authentication response shows of a

@@ -206,6 +206,17 @@ func (s *Store) Save(ctx context.Context, sess *Session, loginTimeout time.Durat
 			// sessions) must not be brought back by a request that loaded
 			// it before the end.
 			row = s.pool.QueryRow(ctx, sqlUpdateSession, sess.TenantID, id, methods, data)
+		} else if len(sess.onSave) > 0 {
+			// The work queued with the login (its event) commits with the
+			// session's row, or neither does.
+			row = doneRow{pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				err := tx.QueryRow(ctx, sqlSaveSession, sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP,
+					sess.UserAgent, sess.CreatedAt, sess.ExpiresAt).Scan(&sess.PublicID, &u.Username, &hash, &u.Active, &u.PrimaryEmail)
+				if err != nil {
+					return err
+				}
+				return sess.runOnSave(ctx, tx)
+			})}
 		} else {
 			row = s.pool.QueryRow(ctx, sqlSaveSession,
 				sess.TenantID, id, sess.State.UserID, sess.Client, methods, data, sess.IP, sess.UserAgent, sess.CreatedAt, sess.ExpiresAt)
@@ -259,13 +270,23 @@ func (s *Store) Save(ctx context.Context, sess *Session, loginTimeout time.Durat
 }
 
 // Delete ends a session wherever it is stored.
-func (s *Store) Delete(ctx context.Context, sess *Session) error {
+func (s *Store) Delete(ctx context.Context, sess *Session) error { return s.delete(ctx, sess, nil) }
+
+// delete is Delete with hook run in the transaction that deletes a
+// durable session's row (nil: no transaction).
+func (s *Store) delete(ctx context.Context, sess *Session, hook EndHook) error {
 	if sess.id == nil {
 		return nil
 	}
 	id := sess.id
 	if sess.stored == storedPostgres {
-		if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, sess.TenantID, id); err != nil {
+		var err error
+		if hook == nil {
+			_, err = s.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, sess.TenantID, id)
+		} else {
+			_, err = s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`+sqlEndReturning, sess.TenantID, id)
+		}
+		if err != nil {
 			return fmt.Errorf("sessions: delete: %w", err)
 		}
 	}
@@ -314,8 +335,12 @@ func (s *Store) Login(ctx context.Context, sess *Session, userID int64, lifetime
 }
 
 // Logout ends the session and clears its state; the client gets no new token.
-func (s *Store) Logout(ctx context.Context, sess *Session) error {
-	if err := s.Delete(ctx, sess); err != nil {
+func (s *Store) Logout(ctx context.Context, sess *Session) error { return s.LogoutWith(ctx, sess, nil) }
+
+// LogoutWith is Logout with hook run in the transaction that deletes the
+// session's row (the user's own logout, recorded as an event).
+func (s *Store) LogoutWith(ctx context.Context, sess *Session, hook EndHook) error {
+	if err := s.delete(ctx, sess, hook); err != nil {
 		return err
 	}
 	sess.State = State{}
@@ -328,22 +353,7 @@ func (s *Store) Logout(ctx context.Context, sess *Session) error {
 // follows a change to the user (a new password, a deactivation, a deletion),
 // so the kept session's cached entry is dropped as well (see UserChanged).
 func (s *Store) EndUserSessions(ctx context.Context, tenantID uuid.UUID, userID int64, keep []byte) error {
-	rows, err := s.pool.Query(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND ($3::bytea IS NULL OR id <> $3)
-		RETURNING id`, tenantID, userID, keep)
-	if err != nil {
-		return fmt.Errorf("sessions: end user sessions: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return err
-	}
-	if keep != nil {
-		ids = append(ids, keep)
-	}
-	// Best effort, as before: the Postgres rows are gone, and a lookup that
-	// misses Redis finds nothing.
-	_ = s.dropUserEntries(ctx, tenantID, userID, ids)
-	return nil
+	return s.EndUserSessionsWith(ctx, tenantID, userID, keep, nil)
 }
 
 // primaryEmailOf is the SQL expression for the primary address of the user

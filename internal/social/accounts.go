@@ -142,9 +142,10 @@ func (a *Accounts) Connect(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, u
 
 // Disconnect removes a user's account; ErrAccountNotFound if the user has no
 // such account. allauth's disconnect rules (no_password, no_verified_email,
-// disconnect_last) are the caller's, on ListForUser.
-func (a *Accounts) Disconnect(ctx context.Context, tenantID uuid.UUID, userID int64, provider, uid string) error {
-	tag, err := a.pool.Exec(ctx, `DELETE FROM social_accounts
+// disconnect_last) are the caller's, on ListForUser. tx is the
+// transaction that records the change.
+func (a *Accounts) Disconnect(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, userID int64, provider, uid string) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM social_accounts
 		WHERE tenant_id = $1 AND user_id = $2 AND provider = $3 AND uid = $4`, tenantID, userID, provider, uid)
 	if err != nil {
 		return fmt.Errorf("social: disconnect: %w", err)

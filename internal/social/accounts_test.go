@@ -95,10 +95,15 @@ func TestAccountsRoundTrip(t *testing.T) {
 	}
 
 	// Disconnect only the user's own account.
-	if err := accounts.Disconnect(ctx, tenant, bob, "github", "583231"); !errors.Is(err, social.ErrAccountNotFound) {
+	disconnect := func(user int64) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			return accounts.Disconnect(ctx, tx, tenant, user, "github", "583231")
+		})
+	}
+	if err := disconnect(bob); !errors.Is(err, social.ErrAccountNotFound) {
 		t.Errorf("disconnect another user's account: %v", err)
 	}
-	if err := accounts.Disconnect(ctx, tenant, alice, "github", "583231"); err != nil {
+	if err := disconnect(alice); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := accounts.Find(ctx, tenant, "github", "583231"); !errors.Is(err, social.ErrAccountNotFound) {
