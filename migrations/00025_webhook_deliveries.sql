@@ -13,7 +13,9 @@ CREATE TABLE webhook_messages (
     tenant_id  uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     id         uuid NOT NULL,
     event_type text NOT NULL,
-    payload    jsonb NOT NULL,
+    -- json, not jsonb: the body is sent (and signed) byte for byte as
+    -- the event was rendered.
+    payload    json NOT NULL,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (tenant_id, id)
 );

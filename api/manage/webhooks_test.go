@@ -171,3 +171,28 @@ func TestWebhooksAPI(t *testing.T) {
 		t.Errorf("audit: %v", actions)
 	}
 }
+
+// TestSignupDeliversUserCreated: a sign-up through the headless API
+// reaches the subscribed endpoint as user.created, signed, with the user.
+func TestSignupDeliversUserCreated(t *testing.T) {
+	env := apitest.New(t, nil)
+	_, key := newKey(t, env, env.Tenant.ID, nil, "webhooks:write")
+	rcv := newHookReceiver(t)
+	c := call(env, "POST", "/tenants/"+env.Tenant.Slug+"/webhooks", key, `{"url":"`+rcv.URL+`","events":["user.created"]}`)
+	if c.Code != 201 {
+		t.Fatalf("create: %s", c.Body)
+	}
+	if r := env.Do("app", "POST", "auth/signup", `{"email":"ada-hooks@example.com","username":"adahooks","password":"correct horse battery staple"}`); r.Code != 200 && r.Code != 401 {
+		t.Fatalf("signup: %d %s", r.Code, r.Body)
+	}
+	got := rcv.wait(t, 1)
+	body := string(got[0].body)
+	if !verifies(c.JSON["secret"].(string), got[0]) || !strings.Contains(body, `"type":"user.created"`) ||
+		!strings.Contains(body, "ada-hooks@example.com") || !strings.Contains(body, `"tenant":"`+env.Tenant.Slug+`"`) {
+		t.Fatalf("delivery: %s", body)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rcv.wait(t, 1)); n != 1 {
+		t.Errorf("%d deliveries of one sign-up (session.created is not subscribed)", n)
+	}
+}

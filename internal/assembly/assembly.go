@@ -91,10 +91,6 @@ type Server struct {
 	// Webhooks manages the tenants' webhook endpoints and delivers their
 	// events; Start makes this node deliver.
 	Webhooks *webhooks.Service
-	// Events appends the tenants' events in the transactions of their
-	// changes, queueing their webhook deliveries there too (Webhooks is its
-	// Fanout).
-	Events *events.Log
 
 	log        *slog.Logger
 	consoleCfg console.Config
@@ -149,7 +145,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	}
 
 	// Webhooks: their endpoints, and the deliveries every event queues in
-	// its change's transaction (Events.Fanout).
+	// its change's transaction (Events' Fanout).
 	whCfg := cfg.Webhooks
 	whCfg.Pool, whCfg.Sealer, whCfg.Log = pool, sealer, log
 	whCfg.URLs = webhooks.URLPolicy{AllowPrivate: cfg.WebhookPrivateNetworks}
@@ -161,7 +157,6 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	if s.Webhooks, err = webhooks.New(whCfg); err != nil {
 		return nil, err
 	}
-	s.Events = &events.Log{Fanout: s.Webhooks}
 
 	// The domain: one Accounts, with every collaborator production has.
 	accounts := identity.NewAccounts(pool, rdb, sealer, mailFrom)
@@ -175,7 +170,9 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	accounts.MFA = s.MFA
 	s.Accounts = accounts
 	if !cfg.NoEvents {
-		s.Events = &events.Log{}
+		// Webhooks is the log's Fanout: each event's deliveries are
+		// queued in its change's transaction.
+		s.Events = &events.Log{Fanout: s.Webhooks}
 		accounts.SetEvents(s.Events, s.Store.GetByID)
 		s.MFA.Events = accounts.UserEvent
 	}

@@ -18,8 +18,9 @@ import (
 const TestEventType = "webhook.test"
 
 // Message is one event as delivered: ID is the webhook-id header (the
-// same on every attempt and every endpoint), Payload the JSON body (its
-// "tenant" is set to the tenant's slug when queued).
+// same on every attempt and every endpoint), Payload the JSON body; its
+// first "tenant":"" (events.Payload's, before any user data) is filled
+// with the tenant's slug when queued.
 type Message struct {
 	TenantID uuid.UUID
 	ID       uuid.UUID
@@ -62,7 +63,7 @@ func (s *Service) Enqueue(ctx context.Context, tx pgx.Tx, m Message) (int, error
 			WHERE tenant_id = $1 AND enabled AND (cardinality(events) = 0 OR $3 = ANY (events))
 		), msg AS (
 			INSERT INTO webhook_messages (tenant_id, id, event_type, payload)
-			SELECT $1, $2, $3, jsonb_set($4::jsonb, '{tenant}', to_jsonb(t.slug))
+			SELECT $1, $2, $3, regexp_replace($4::text, '"tenant":""', '"tenant":' || to_json(t.slug)::text)::json
 			FROM tenants t WHERE t.id = $1 AND EXISTS (SELECT 1 FROM eps)
 			RETURNING id
 		)
