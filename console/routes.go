@@ -426,34 +426,6 @@ func (h *Console) frame(r *request, title string) web.Page {
 	return p
 }
 
-func (h *Console) tenantNav(slug string) []web.NavItem {
-	items := []web.NavItem{{Key: "overview", Label: "Overview", Href: tenantPath(slug, "")}}
-	if h.accounts != nil {
-		items = append(items, web.NavItem{Key: "users", Label: "Users", Href: tenantPath(slug, "users")})
-	}
-	items = append(items, web.NavItem{Key: "settings", Label: "Settings", Href: tenantPath(slug, "settings")})
-	if h.keys != nil {
-		items = append(items, web.NavItem{Key: "keys", Label: "Signing keys", Href: tenantPath(slug, "keys")})
-	}
-	if h.cfg.APIKeys != nil {
-		items = append(items, web.NavItem{Key: "api-keys", Label: "API keys", Href: tenantPath(slug, "api-keys")})
-	}
-	items = append(items,
-		web.NavItem{Key: "domains", Label: "Custom domains", Href: tenantPath(slug, "domains")},
-	)
-	if h.cfg.Webhooks != nil {
-		items = append(items, web.NavItem{Key: "webhooks", Label: "Webhooks", Href: tenantPath(slug, "webhooks")})
-	}
-	items = append(items,
-		web.NavItem{Key: "members", Label: "Members", Href: tenantPath(slug, "members")},
-		web.NavItem{Key: "quickstart", Label: "Quickstart", Href: tenantPath(slug, "quickstart")},
-	)
-	if h.inbox != nil {
-		items = append(items, web.NavItem{Key: "inbox", Label: "Dev inbox", Href: tenantPath(slug, "inbox")})
-	}
-	return append(items, web.NavItem{Key: "audit", Label: "Audit log", Href: tenantPath(slug, "audit")})
-}
-
 // tenantPath is the console path of one of a tenant's pages.
 func tenantPath(slug, rest string) string {
 	p := Root + "t/" + slug

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/manage"
 	apimfa "github.com/hallpass/hallpass/api/mfa"
@@ -150,6 +152,21 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	whCfg.Pool, whCfg.Sealer, whCfg.Log = pool, sealer, log
 	whCfg.URLs = webhooks.URLPolicy{AllowPrivate: cfg.WebhookPrivateNetworks}
 	whCfg.Outbox, whCfg.MailFrom, whCfg.ConsoleURL = mail.NewOutbox(sealer), mailFrom, strings.TrimSuffix(cfg.PublicURL, "/")
+	// The owners mailed when an endpoint is disabled are the console's
+	// (the console is built below; this runs at delivery time).
+	whCfg.Owners = func(ctx context.Context, tenantID uuid.UUID) ([]string, error) {
+		members, err := s.Console.Users().Members(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, m := range members {
+			if m.Role == console.RoleOwner {
+				out = append(out, m.Email)
+			}
+		}
+		return out, nil
+	}
 	if whCfg.Queue == "" && cfg.SessionCacheNamespace != "" {
 		// Test servers sharing one database each work their own queue.
 		whCfg.Queue = webhookQueue(cfg.SessionCacheNamespace)

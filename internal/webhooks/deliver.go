@@ -280,12 +280,10 @@ func (s *Service) mailOwners(ctx context.Context, tx pgx.Tx, ep Endpoint, reason
 	if err := tx.QueryRow(ctx, `SELECT slug, name FROM tenants WHERE id = $1`, ep.TenantID).Scan(&slug, &name); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT u.email FROM memberships m JOIN console_users u ON u.id = m.console_user_id
-		WHERE m.tenant_id = $1 AND m.role = 'owner' ORDER BY u.email`, ep.TenantID)
-	if err != nil {
-		return err
+	if s.cfg.Owners == nil {
+		return nil
 	}
-	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	owners, err := s.cfg.Owners(ctx, ep.TenantID)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,14 @@ func newFixture(t *testing.T, tune func(*webhooks.Config)) *fixture {
 	pool := testenv.Pool(t)
 	cfg := webhooks.Config{Pool: pool, Sealer: testenv.Sealer(t), URLs: webhooks.URLPolicy{AllowPrivate: true},
 		Outbox: mail.NewOutbox(testenv.Sealer(t)), MailFrom: "no-reply@example.com", ConsoleURL: "https://console.example.com",
+		Owners: func(ctx context.Context, tenantID uuid.UUID) ([]string, error) {
+			rows, err := pool.Query(ctx, `SELECT u.email FROM memberships m JOIN console_users u ON u.id = m.console_user_id
+				WHERE m.tenant_id = $1 AND m.role = 'owner'`, tenantID)
+			if err != nil {
+				return nil, err
+			}
+			return pgx.CollectRows(rows, pgx.RowTo[string])
+		},
 		Queue: strings.ReplaceAll(strings.ToLower(testenv.Slug("wh")), "-", "_"), RetryBase: 50 * time.Millisecond,
 		PollInterval: 50 * time.Millisecond, RequestTimeout: 2 * time.Second}
 	if tune != nil {
@@ -188,5 +196,3 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
-
-var _ = pgx.ErrNoRows

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -56,10 +57,12 @@ type Config struct {
 	// Types lists the event types an endpoint may subscribe to
 	// (events.Types when nil).
 	Types func() []string
-	// Outbox and MailFrom mail the tenant's owners when an endpoint is
-	// disabled (nil Outbox: no mail); ConsoleURL links to the console.
+	// Outbox and MailFrom mail the tenant's owners, as Owners lists their
+	// addresses, when an endpoint is disabled (nil Outbox or Owners: no
+	// mail); ConsoleURL links to the console.
 	Outbox     *mail.Outbox
 	MailFrom   string
+	Owners     func(ctx context.Context, tenantID uuid.UUID) ([]string, error)
 	ConsoleURL string
 	Log        *slog.Logger
 
