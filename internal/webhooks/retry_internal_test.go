@@ -22,7 +22,11 @@ func TestRetryScheduleSpansThreeDays(t *testing.T) {
 			t.Fatalf("the attempts span %s, want about three days", total)
 		}
 	}
-	if retryDelay(1, DefaultRetryBase) == retryDelay(1, DefaultRetryBase) && retryDelay(1, DefaultRetryBase) == retryDelay(1, DefaultRetryBase) {
+	seen := map[time.Duration]bool{}
+	for range 10 {
+		seen[retryDelay(5, DefaultRetryBase)] = true
+	}
+	if len(seen) < 2 {
 		t.Error("no jitter")
 	}
 	if d := retryDelay(1, DefaultRetryBase); d < 8*time.Second || d > 12*time.Second {
