@@ -76,17 +76,9 @@ func (e *errAttempt) Error() string { return e.msg }
 // Work delivers one message to one endpoint.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 	s, a := w.s, job.Args
-	ep, err := s.Get(ctx, a.TenantID, a.EndpointID)
+	ep, secrets, payload, err := s.load(ctx, a)
 	if errors.Is(err, ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("endpoint %s deleted", a.EndpointID))
-	}
-	if err != nil {
-		return err
-	}
-	var payload []byte
-	err = s.cfg.Pool.QueryRow(ctx, `SELECT payload FROM webhook_messages WHERE tenant_id = $1 AND id = $2`, a.TenantID, a.MessageID).Scan(&payload)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return river.JobCancel(fmt.Errorf("message %s deleted", a.MessageID))
+		return river.JobCancel(fmt.Errorf("endpoint %s or message %s deleted", a.EndpointID, a.MessageID))
 	}
 	if err != nil {
 		return err
@@ -97,17 +89,10 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs])
 	}
 	if !ep.Enabled && a.Trigger != TriggerTest {
 		res.outcome, res.err = "skipped", "the endpoint is disabled"
-		if _, err := s.record(ctx, ep, a.MessageID, res); err != nil {
+		if _, err := s.record(ctx, ep, a.MessageID, res); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		return river.JobCancel(errors.New("endpoint disabled"))
-	}
-	secrets, err := s.secrets(ctx, a.TenantID, a.EndpointID)
-	if errors.Is(err, ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("endpoint %s deleted", a.EndpointID))
-	}
-	if err != nil {
-		return err
 	}
 	res = s.post(ctx, ep.URL, secrets, a.MessageID, payload, res)
 	disabled, err := s.record(ctx, ep, a.MessageID, res)
@@ -125,6 +110,37 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs])
 		return river.JobCancel(&errAttempt{res.err})
 	}
 	return &errAttempt{res.err}
+}
+
+// load reads, in one query, what a delivery needs: the endpoint, its
+// signing secrets (opened) and the message's payload.
+func (s *Service) load(ctx context.Context, a deliveryArgs) (Endpoint, []string, []byte, error) {
+	ep := Endpoint{TenantID: a.TenantID, ID: a.EndpointID}
+	var cur string
+	var prev *string
+	var payload []byte
+	err := s.cfg.Pool.QueryRow(ctx, `SELECT e.url, e.enabled, e.secret,
+			CASE WHEN e.previous_secret_expires_at > clock_timestamp() THEN e.previous_secret END, m.payload
+		FROM webhook_endpoints e JOIN webhook_messages m ON m.tenant_id = e.tenant_id AND m.id = $3
+		WHERE e.tenant_id = $1 AND e.id = $2`, a.TenantID, a.EndpointID, a.MessageID).Scan(&ep.URL, &ep.Enabled, &cur, &prev, &payload)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ep, nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return ep, nil, nil, err
+	}
+	secrets := make([]string, 0, 2)
+	for _, sealed := range []*string{&cur, prev} {
+		if sealed == nil {
+			continue
+		}
+		plain, err := s.cfg.Sealer.Open(*sealed, sealContext(a.TenantID, a.EndpointID))
+		if err != nil {
+			return ep, nil, nil, err
+		}
+		secrets = append(secrets, string(plain))
+	}
+	return ep, secrets, payload, nil
 }
 
 // post makes one attempt.
@@ -192,53 +208,53 @@ func (s *Service) record(ctx context.Context, ep Endpoint, msgID uuid.UUID, res 
 	ctx = context.WithoutCancel(ctx) // an attempt made is logged, even when the job's time is up
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	var status *int
+	if res.status != 0 {
+		status = &res.status
+	}
+	state := "pending"
+	switch {
+	case res.outcome == "delivered":
+		state = "delivered"
+	case res.outcome == "skipped", res.gone, res.lastTry, res.trigger == TriggerTest:
+		state = "failed"
+	}
+	// One statement, so one round trip: the log entry, the delivery's
+	// state and (but for skipped and test attempts) the endpoint's failure
+	// record.
+	var failingLong bool
+	err = s.cfg.Pool.QueryRow(ctx, `WITH a AS (
+			INSERT INTO webhook_attempts (tenant_id, endpoint_id, message_id, outcome, response_status, latency_ms, response_excerpt, error, trigger)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		), d AS (
+			UPDATE webhook_deliveries SET status = $10, attempts = attempts + 1, last_attempt_at = clock_timestamp()
+			WHERE tenant_id = $1 AND endpoint_id = $2 AND message_id = $3
+		), e AS (
+			UPDATE webhook_endpoints SET failing_since = CASE WHEN $11 THEN NULL ELSE coalesce(failing_since, clock_timestamp()) END
+			WHERE tenant_id = $1 AND id = $2 AND $12
+			RETURNING coalesce(failing_since <= clock_timestamp() - $13 * interval '1 second', false) AS long
+		)
+		SELECT coalesce((SELECT long FROM e), false)`,
+		ep.TenantID, ep.ID, msgID, res.outcome, status, res.latency.Milliseconds(), res.excerpt, res.err, res.trigger,
+		state, res.outcome == "delivered", res.outcome != "skipped" && res.trigger != TriggerTest, s.cfg.DisableAfter.Seconds()).Scan(&failingLong)
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == "23503" {
+		return false, ErrNotFound // the endpoint was deleted meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	reason := ""
+	switch {
+	case res.trigger == TriggerTest || res.outcome == "skipped":
+		return false, nil
+	case res.gone:
+		reason = "the endpoint answered 410 Gone"
+	case failingLong:
+		reason = fmt.Sprintf("every delivery failed for %s", days(s.cfg.DisableAfter))
+	default:
+		return false, nil
+	}
 	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		var status *int
-		if res.status != 0 {
-			status = &res.status
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_attempts (tenant_id, endpoint_id, message_id, outcome, response_status, latency_ms,
-				response_excerpt, error, trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			ep.TenantID, ep.ID, msgID, res.outcome, status, res.latency.Milliseconds(), res.excerpt, res.err, res.trigger); err != nil {
-			if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == "23503" {
-				return ErrNotFound // the endpoint was deleted meanwhile
-			}
-			return err
-		}
-		state := "pending"
-		switch {
-		case res.outcome == "delivered":
-			state = "delivered"
-		case res.outcome == "skipped", res.gone, res.lastTry, res.trigger == TriggerTest:
-			state = "failed"
-		}
-		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET status = $4, attempts = attempts + 1, last_attempt_at = clock_timestamp()
-			WHERE tenant_id = $1 AND endpoint_id = $2 AND message_id = $3`, ep.TenantID, ep.ID, msgID, state); err != nil {
-			return err
-		}
-		if res.outcome == "skipped" || res.trigger == TriggerTest {
-			return nil
-		}
-		var failingLong bool
-		if err := tx.QueryRow(ctx, `UPDATE webhook_endpoints
-			SET failing_since = CASE WHEN $3 THEN NULL ELSE coalesce(failing_since, clock_timestamp()) END
-			WHERE tenant_id = $1 AND id = $2
-			RETURNING coalesce(failing_since <= clock_timestamp() - $4 * interval '1 second', false)`,
-			ep.TenantID, ep.ID, res.outcome == "delivered", s.cfg.DisableAfter.Seconds()).Scan(&failingLong); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return ErrNotFound
-			}
-			return err
-		}
-		reason := ""
-		switch {
-		case res.gone:
-			reason = "the endpoint answered 410 Gone"
-		case failingLong:
-			reason = fmt.Sprintf("every delivery failed for %s", days(s.cfg.DisableAfter))
-		default:
-			return nil
-		}
 		var was bool
 		err := tx.QueryRow(ctx, `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = clock_timestamp()
 			WHERE tenant_id = $1 AND id = $2 AND enabled RETURNING true`, ep.TenantID, ep.ID, reason).Scan(&was)

@@ -279,30 +279,3 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, id uuid.UUID, acto
 	}
 	return e, secret, nil
 }
-
-// secrets returns the secrets that sign a delivery to the endpoint now:
-// the current one, and the previous one during a rotation.
-func (s *Service) secrets(ctx context.Context, tenantID, id uuid.UUID) ([]string, error) {
-	var cur string
-	var prev *string
-	err := s.cfg.Pool.QueryRow(ctx, `SELECT secret, CASE WHEN previous_secret_expires_at > clock_timestamp() THEN previous_secret END
-		FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&cur, &prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, 2)
-	for _, sealed := range []*string{&cur, prev} {
-		if sealed == nil {
-			continue
-		}
-		plain, err := s.cfg.Sealer.Open(*sealed, sealContext(tenantID, id))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, string(plain))
-	}
-	return out, nil
-}
