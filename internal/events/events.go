@@ -203,6 +203,11 @@ func List(ctx context.Context, q Querier, tenantID uuid.UUID, limit int) ([]Even
 	return out, nil
 }
 
+// DefaultRetention is how long events are kept: 30 days, well past the
+// three days deliveries are retried, for the delivery log and manual
+// redelivery.
+const DefaultRetention = 30 * 24 * time.Hour
+
 // Purge deletes at most batch events, of every tenant, recorded longer
 // than keep ago, and returns how many went (a janitor calls it until it
 // deletes fewer than batch, as audit.Purge).

@@ -152,3 +152,32 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+// Purge deletes the events older than the retention, of every tenant, in
+// batches, and keeps the rest.
+func TestPurge(t *testing.T) {
+	pool := testenv.Pool(t)
+	ctx := context.Background()
+	tid := tenant(t, pool)
+	if _, err := pool.Exec(ctx, `INSERT INTO events (tenant_id, type, created_at) SELECT $1, 'user.created', now() - interval '40 days'
+		FROM generate_series(1, 5)`, tid); err != nil {
+		t.Fatal(err)
+	}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return (&events.Log{}).Emit(ctx, tx, tid, events.UserUpdated, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for {
+		n, err := events.Purge(ctx, pool, events.DefaultRetention, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if n < 2 {
+			break
+		}
+	}
+	if total < 5 || count(t, pool, tid) != 1 {
+		t.Fatalf("purged %d, %d left", total, count(t, pool, tid))
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/hallpass/hallpass/internal/events"
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/mfa/webauthntest"
+	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/social/oidctest"
 	"github.com/hallpass/hallpass/internal/testenv"
@@ -251,7 +252,7 @@ func TestHeadlessFlowsEmitEvents(t *testing.T) {
 	k.expect("sign-in failure of no account")
 
 	fe := env.Client("browser")
-	res = fe.Do("POST", "auth/login", `{"email":"`+first+`","password":"`+pw1+`"}`).Status(200)
+	fe.Do("POST", "auth/login", `{"email":"`+first+`","password":"`+pw1+`"}`).Status(200)
 	got := k.expect("sign-in", want{events.SessionCreated, map[string]any{"session.client": "browser", "session.methods.0.method": "password",
 		"session.methods.0.email": first}})
 	if len(got) == 1 {
@@ -519,14 +520,20 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 func TestLoginFailedLimitedPerUser(t *testing.T) {
 	env := apitest.New(t, apitest.Settings{"ACCOUNT_LOGIN_METHODS": []string{"email"}, "ACCOUNT_SIGNUP_FIELDS": []string{"email*", "password1*"},
 		"ACCOUNT_EMAIL_VERIFICATION": "none", "ACCOUNT_RATE_LIMITS": false})
+	// A cheap hash keeps the burst well within the minute on a busy machine.
+	env.Accounts.Hasher = passwords.Hasher{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	k := newTracker(t, env)
 	for _, who := range []string{"a@example.com", "b@example.com"} {
 		env.Client("app").Do("POST", "auth/signup", `{"email":"`+who+`","password":"a long password 1"}`).Status(200)
 	}
 	k.fresh()
-	for i := range 20 {
+	start := time.Now()
+	for i := range 10 {
 		who := []string{"a@example.com", "b@example.com"}[i%2]
 		env.Client("app").Do("POST", "auth/login", `{"email":"`+who+`","password":"wrong password `+fmt.Sprint(i)+`"}`).Status(400)
+	}
+	if time.Since(start) > 50*time.Second {
+		t.Skip("the burst outlasted the one-minute window")
 	}
 	k.expect("burst", want{events.LoginFailed, map[string]any{"user.email": "a@example.com"}}, want{events.LoginFailed, map[string]any{"user.email": "b@example.com"}})
 }

@@ -333,7 +333,10 @@ func (a *Pipeline) PendingStage(t *tenants.Tenant, sess *sessions.Session) *sess
 // logout) when its user is still there and active.
 func (a *Pipeline) Logout(ctx context.Context, t *tenants.Tenant, sess *sessions.Session) error {
 	userID := sess.State.UserID
-	if err := a.Sessions.LogoutWith(ctx, sess, a.sessionEnded(t, endedLogout)); err != nil {
+	if hook := a.sessionEnded(t, endedLogout); hook != nil {
+		sess.OnEnd(hook)
+	}
+	if err := a.Sessions.Logout(ctx, sess); err != nil {
 		return err
 	}
 	return a.recordLogout(ctx, sess, userID)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // InTx is work the domain does in the transaction that writes a session
@@ -42,12 +43,34 @@ func (s *Session) runOnSave(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// OnEnd queues hook to run in the transaction that deletes the session's
+// row when it ends (Store.Logout): the user's own logout, recorded as an
+// event. Queued work is dropped when the session has no row.
+func (s *Session) OnEnd(hook EndHook) { s.onEnd = append(s.onEnd, hook) }
+
+// endHook is the work OnEnd queued, as one hook (nil: none), and clears it.
+func (s *Session) endHook() EndHook {
+	hooks := s.onEnd
+	s.onEnd = nil
+	if len(hooks) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, tx pgx.Tx, ended []Ended) error {
+		for _, h := range hooks {
+			if err := h(ctx, tx, ended); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // endWith deletes the sessions sql selects (returning id, user_id,
 // public_id, client) and runs hook on them in the same transaction; nil
 // hook: no transaction. It returns the deleted storage keys.
-func (s *Store) endWith(ctx context.Context, hook EndHook, sql string, args ...any) ([][]byte, error) {
+func endWith(ctx context.Context, pool *pgxpool.Pool, hook EndHook, sql string, args ...any) ([][]byte, error) {
 	if hook == nil {
-		rows, err := s.pool.Query(ctx, sql, args...)
+		rows, err := pool.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +82,7 @@ func (s *Store) endWith(ctx context.Context, hook EndHook, sql string, args ...a
 		})
 	}
 	var ids [][]byte
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return err
@@ -87,7 +110,7 @@ const sqlEndReturning = ` RETURNING id, user_id, public_id, client`
 // hook run in the transaction of the delete: an operator signing a user
 // out everywhere, recorded as one event per session.
 func (s *Store) EndUserSessionsWith(ctx context.Context, tenantID uuid.UUID, userID int64, keep []byte, hook EndHook) error {
-	ids, err := s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND ($3::bytea IS NULL OR id <> $3)`+
+	ids, err := endWith(ctx, s.pool, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND ($3::bytea IS NULL OR id <> $3)`+
 		sqlEndReturning, tenantID, userID, keep)
 	if err != nil {
 		return fmt.Errorf("sessions: end user sessions: %w", err)

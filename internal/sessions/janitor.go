@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hallpass/hallpass/internal/audit"
+	hpevents "github.com/hallpass/hallpass/internal/events"
 	hpmail "github.com/hallpass/hallpass/internal/mail"
 )
 
@@ -46,6 +47,9 @@ type Janitor struct {
 	// AuditRetention is how long audit events are kept
 	// (HALLPASS_AUDIT_RETENTION; 0: audit.DefaultRetention).
 	AuditRetention time.Duration
+	// EventRetention is how long the tenants' events (internal/events)
+	// are kept (0: events.DefaultRetention).
+	EventRetention time.Duration
 }
 
 // JanitorResult counts what one round deleted.
@@ -54,6 +58,8 @@ type JanitorResult struct {
 	// SentMail and UnsentMail are outbox rows, DevInbox dev-inbox
 	// messages, AuditEvents audit events.
 	SentMail, UnsentMail, DevInbox, AuditEvents int64
+	// Events are the tenants' events (internal/events).
+	Events int64
 	// Skipped: another process held the lock.
 	Skipped bool
 }
@@ -136,6 +142,9 @@ func (j *Janitor) Round(ctx context.Context) (JanitorResult, error) {
 		{func(batch int) (int64, error) { return hpmail.PurgeDevInbox(ctx, conn, sent, batch) }, &res.DevInbox},
 		{func(batch int) (int64, error) { return hpmail.PurgeUnsent(ctx, conn, unsent, batch) }, &res.UnsentMail},
 		{func(batch int) (int64, error) { return audit.Purge(ctx, conn, events, batch) }, &res.AuditEvents},
+		{func(batch int) (int64, error) {
+			return hpevents.Purge(ctx, conn, orDefault(j.EventRetention, hpevents.DefaultRetention), batch)
+		}, &res.Events},
 	} {
 		for {
 			n, err := step.purge(batch)

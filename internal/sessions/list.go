@@ -39,7 +39,7 @@ func (s *Store) List(ctx context.Context, tenantID uuid.UUID, userID int64, curr
 // shows them); ids of other users' sessions end nothing. hook (nil: none)
 // runs in the transaction of the delete.
 func (s *Store) EndListed(ctx context.Context, tenantID uuid.UUID, userID int64, publicIDs []int64, hook EndHook) error {
-	deleted, err := s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = ANY($3)`+sqlEndReturning,
+	deleted, err := endWith(ctx, s.pool, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = ANY($3)`+sqlEndReturning,
 		tenantID, userID, publicIDs)
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func (s *Store) CountLive(ctx context.Context, tenantID uuid.UUID, userIDs []int
 // node before it returns; ErrNotFound when the user has no such session.
 // hook (nil: none) runs in the transaction of the delete.
 func (s *Store) EndOne(ctx context.Context, tenantID uuid.UUID, userID, publicID int64, hook EndHook) error {
-	ids, err := s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = $3`+sqlEndReturning,
+	ids, err := endWith(ctx, s.pool, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND public_id = $3`+sqlEndReturning,
 		tenantID, userID, publicID)
 	if err != nil {
 		return fmt.Errorf("sessions: end one: %w", err)

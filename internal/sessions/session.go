@@ -42,6 +42,8 @@ type Session struct {
 	user *User
 	// onSave is the work OnSave queued for the next save to Postgres.
 	onSave []InTx
+	// onEnd is the work OnEnd queued for the deletion of its row.
+	onEnd []EndHook
 }
 
 // User is what allauth's authentication response shows of a

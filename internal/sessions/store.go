@@ -270,11 +270,10 @@ func (s *Store) Save(ctx context.Context, sess *Session, loginTimeout time.Durat
 }
 
 // Delete ends a session wherever it is stored.
-func (s *Store) Delete(ctx context.Context, sess *Session) error { return s.delete(ctx, sess, nil) }
-
-// delete is Delete with hook run in the transaction that deletes a
-// durable session's row (nil: no transaction).
-func (s *Store) delete(ctx context.Context, sess *Session, hook EndHook) error {
+// The work the session queued with OnEnd runs in the transaction that
+// deletes its row.
+func (s *Store) Delete(ctx context.Context, sess *Session) error {
+	hook := sess.endHook()
 	if sess.id == nil {
 		return nil
 	}
@@ -284,7 +283,7 @@ func (s *Store) delete(ctx context.Context, sess *Session, hook EndHook) error {
 		if hook == nil {
 			_, err = s.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, sess.TenantID, id)
 		} else {
-			_, err = s.endWith(ctx, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`+sqlEndReturning, sess.TenantID, id)
+			_, err = endWith(ctx, s.pool, hook, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`+sqlEndReturning, sess.TenantID, id)
 		}
 		if err != nil {
 			return fmt.Errorf("sessions: delete: %w", err)
@@ -335,12 +334,9 @@ func (s *Store) Login(ctx context.Context, sess *Session, userID int64, lifetime
 }
 
 // Logout ends the session and clears its state; the client gets no new token.
-func (s *Store) Logout(ctx context.Context, sess *Session) error { return s.LogoutWith(ctx, sess, nil) }
-
-// LogoutWith is Logout with hook run in the transaction that deletes the
-// session's row (the user's own logout, recorded as an event).
-func (s *Store) LogoutWith(ctx context.Context, sess *Session, hook EndHook) error {
-	if err := s.delete(ctx, sess, hook); err != nil {
+// Work queued with OnEnd runs in the transaction that deletes its row.
+func (s *Store) Logout(ctx context.Context, sess *Session) error {
+	if err := s.Delete(ctx, sess); err != nil {
 		return err
 	}
 	sess.State = State{}
