@@ -135,7 +135,7 @@ bench: build ## load-test a local server: scenarios (a)-(g), limits, profiles; J
 # in both forms. The SUMMARY lines are repeated at the end.
 FAULTS_DURATION ?= 25s
 .PHONY: faults
-faults: ## fault tests, long form: Redis killed, Postgres restarted, SMTP down (docs/RELIABILITY.md)
+faults: ## fault tests, long form: Redis killed, Postgres restarted, SMTP down, webhooks (receiver 500/hang, Postgres restart, node killed) (docs/RELIABILITY.md)
 	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; status=0; \
 	FAULTS_DURATION=$(FAULTS_DURATION) \
 		go test -race -count=1 -v -timeout 30m ./internal/faults/ 2>&1 | tee "$$out" || status=$$?; \

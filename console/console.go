@@ -22,6 +22,7 @@ import (
 	"github.com/hallpass/hallpass/internal/passwords"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// Users is the operator's operations on tenant users, the same the
 	// management API calls (with Accounts; built over Accounts when nil).
 	Users *identity.UserAdmin
+	// Webhooks manages the tenants' webhook endpoints; nil hides the
+	// webhooks pages.
+	Webhooks *webhooks.Service
 	// Outbox queues the invitation mail; nil hides inviting.
 	Outbox *mail.Outbox
 	// MailFrom is the sender of the console's own mail

@@ -16,6 +16,7 @@ import (
 	"github.com/hallpass/hallpass/internal/apikeys"
 	"github.com/hallpass/hallpass/internal/audit"
 	"github.com/hallpass/hallpass/internal/testenv"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -34,6 +35,8 @@ type fixture struct {
 	invitation uuid.UUID
 	// apiKey is an API key of t; platformKey a platform key.
 	apiKey, platformKey uuid.UUID
+	// webhook is a webhook endpoint of t.
+	webhook uuid.UUID
 }
 
 // routeCase says how to call one route, and what success looks like.
@@ -178,10 +181,34 @@ var routeCases = map[string]routeCase{
 	"POST t/:slug/api-keys": {path: tpath("api-keys"), form: newAPIKeyForm, ok: 200},
 	"POST t/:slug/api-keys/:id/revoke": post(func(f fixture) string { return tpath("api-keys/" + f.apiKey.String() + "/revoke")(f) },
 		none, tpath("api-keys")),
-	"GET platform/api-keys":  get(fixed("/console/platform/api-keys")),
-	"POST platform/api-keys": {path: fixed("/console/platform/api-keys"), form: newAPIKeyForm, ok: 200},
+	"GET t/:slug/webhooks":     get(tpath("webhooks")),
+	"GET t/:slug/webhooks/:id": get(whpath("")),
+	"POST t/:slug/webhooks": {path: tpath("webhooks"), form: func(fixture) url.Values {
+		return url.Values{"url": {"https://93.184.216.34/matrix"}, "event": {"user.created"}}
+	}, ok: 200},
+	"POST t/:slug/webhooks/:id/rotate": {path: whpath("rotate"), form: none, ok: 200},
+	"POST t/:slug/webhooks/:id/test":   post(whpath("test"), none, whpath("")),
+	"POST t/:slug/webhooks/:id/redeliver": post(whpath("redeliver"), func(fixture) url.Values {
+		return url.Values{"since_hours": {"24"}}
+	}, whpath("")),
+	"POST t/:slug/webhooks/:id/enable":  post(whpath("enable"), none, whpath("")),
+	"POST t/:slug/webhooks/:id/disable": post(whpath("disable"), none, whpath("")),
+	"POST t/:slug/webhooks/:id/delete":  post(whpath("delete"), none, tpath("webhooks")),
+	"GET platform/api-keys":             get(fixed("/console/platform/api-keys")),
+	"POST platform/api-keys":            {path: fixed("/console/platform/api-keys"), form: newAPIKeyForm, ok: 200},
 	"POST platform/api-keys/:id/revoke": post(func(f fixture) string { return "/console/platform/api-keys/" + f.platformKey.String() + "/revoke" },
 		none, fixed("/console/platform/api-keys")),
+}
+
+// whpath is a path under the fixture's webhook endpoint.
+func whpath(rest string) func(f fixture) string {
+	return func(f fixture) string {
+		p := "/console/t/" + f.t.Slug + "/webhooks/" + f.webhook.String()
+		if rest != "" {
+			p += "/" + rest
+		}
+		return p
+	}
 }
 
 func none(fixture) url.Values { return url.Values{} }
@@ -349,6 +376,12 @@ func newFixture(e *env, users map[string]*console.User) fixture {
 			f.apiKey = k.ID
 		}
 	}
+	hook := "https://93.184.216.34/matrix"
+	wh, _, err := e.srv.Webhooks.Create(ctx, f.t.ID, webhooks.EndpointInput{URL: &hook}, audit.Actor{Name: "test"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f.webhook = wh.ID
 	f.t = e.reload(f.t.Slug)
 	return f
 }
@@ -383,7 +416,7 @@ func snapshot(e *env, f fixture) string {
 	for _, m := range members {
 		ms = append(ms, m.Email+":"+string(m.Role))
 	}
-	var users, sessions, invitations, outbox, apiKeys, platformKeys int
+	var users, sessions, invitations, outbox, apiKeys, platformKeys, hooks, hookMessages int
 	var active bool
 	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users WHERE tenant_id = $1),
 		coalesce((SELECT is_active FROM users WHERE tenant_id = $1 AND id = $2), false),
@@ -391,12 +424,14 @@ func snapshot(e *env, f fixture) string {
 		(SELECT count(*) FROM console_invitations WHERE tenant_id = $1 AND accepted_at IS NULL),
 		(SELECT count(*) FROM outbox WHERE tenant_id = $1),
 		(SELECT count(*) FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL),
-		(SELECT count(*) FROM api_keys WHERE tenant_id IS NULL AND revoked_at IS NULL)`, t.ID, f.user.ID).Scan(&users, &active, &sessions, &invitations, &outbox,
-		&apiKeys, &platformKeys); err != nil {
+		(SELECT count(*) FROM api_keys WHERE tenant_id IS NULL AND revoked_at IS NULL),
+		(SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1 AND enabled AND previous_secret IS NULL),
+		(SELECT count(*) FROM webhook_messages WHERE tenant_id = $1)`, t.ID, f.user.ID).Scan(&users, &active, &sessions, &invitations, &outbox,
+		&apiKeys, &platformKeys, &hooks, &hookMessages); err != nil {
 		e.t.Fatal(err)
 	}
-	return fmt.Sprintf("name=%q version=%d keys=%v domains=%v members=%v users=%d active=%v sessions=%d invitations=%d outbox=%d api keys=%d platform keys=%d",
-		t.Name, t.SettingsVersion, ks, domains, ms, users, active, sessions, invitations, outbox, apiKeys, platformKeys)
+	return fmt.Sprintf("name=%q version=%d keys=%v domains=%v members=%v users=%d active=%v sessions=%d invitations=%d outbox=%d api keys=%d platform keys=%d webhooks=%d webhook messages=%d",
+		t.Name, t.SettingsVersion, ks, domains, ms, users, active, sessions, invitations, outbox, apiKeys, platformKeys, hooks, hookMessages)
 }
 
 // A kid of another tenant, in a URL of a tenant the user administers, is

@@ -114,6 +114,8 @@ var routes = []route{
 	{Route{"GET", "t/:slug/keys", ViewTenant}, on(toolPages.keysPage)},
 	{Route{"GET", "t/:slug/api-keys", ViewTenant}, on(apiKeyPages.apiKeysPage)},
 	{Route{"GET", "t/:slug/members", ViewTenant}, on(memberPages.membersPage)},
+	{Route{"GET", "t/:slug/webhooks", ViewTenant}, on(webhookPages.webhooksPage)},
+	{Route{"GET", "t/:slug/webhooks/:id", ViewTenant}, on(webhookPages.webhookPage)},
 	{Route{"GET", "t/:slug/inbox", ViewTenant}, on(toolPages.inboxPage)},
 	{Route{"GET", "t/:slug/audit", ViewTenant}, on(toolPages.auditPage)},
 	{Route{"GET", "t/:slug/audit/export", ViewTenant}, on(toolPages.auditExport)},
@@ -142,6 +144,13 @@ var routes = []route{
 	{Route{"POST", "t/:slug/domains", EditTenant}, on(tenantPages.addDomain)},
 	{Route{"POST", "t/:slug/domains/verify", EditTenant}, on(tenantPages.verifyDomain)},
 	{Route{"POST", "t/:slug/domains/remove", EditTenant}, on(tenantPages.removeDomain)},
+	{Route{"POST", "t/:slug/webhooks", EditTenant}, on(webhookPages.createWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/rotate", EditTenant}, on(webhookPages.rotateWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/test", EditTenant}, on(webhookPages.testWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/redeliver", EditTenant}, on(webhookPages.redeliverWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/enable", EditTenant}, on(webhookPages.enableWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/disable", EditTenant}, on(webhookPages.disableWebhook)},
+	{Route{"POST", "t/:slug/webhooks/:id/delete", EditTenant}, on(webhookPages.deleteWebhook)},
 
 	{Route{"POST", "t/:slug/delete", OwnTenant}, on(tenantPages.deleteTenant)},
 	{Route{"POST", "t/:slug/members/invite", OwnTenant}, on(memberPages.invite)},
@@ -419,29 +428,6 @@ func (h *Console) frame(r *request, title string) web.Page {
 		p.Crumbs = []web.Crumb{{Label: "Tenants", Href: Root + "tenants"}, {Label: r.tenant.Name, Href: tenantPath(r.tenant.Slug, "")}}
 	}
 	return p
-}
-
-func (h *Console) tenantNav(slug string) []web.NavItem {
-	items := []web.NavItem{{Key: "overview", Label: "Overview", Href: tenantPath(slug, "")}}
-	if h.accounts != nil {
-		items = append(items, web.NavItem{Key: "users", Label: "Users", Href: tenantPath(slug, "users")})
-	}
-	items = append(items, web.NavItem{Key: "settings", Label: "Settings", Href: tenantPath(slug, "settings")})
-	if h.keys != nil {
-		items = append(items, web.NavItem{Key: "keys", Label: "Signing keys", Href: tenantPath(slug, "keys")})
-	}
-	if h.cfg.APIKeys != nil {
-		items = append(items, web.NavItem{Key: "api-keys", Label: "API keys", Href: tenantPath(slug, "api-keys")})
-	}
-	items = append(items,
-		web.NavItem{Key: "domains", Label: "Custom domains", Href: tenantPath(slug, "domains")},
-		web.NavItem{Key: "members", Label: "Members", Href: tenantPath(slug, "members")},
-		web.NavItem{Key: "quickstart", Label: "Quickstart", Href: tenantPath(slug, "quickstart")},
-	)
-	if h.inbox != nil {
-		items = append(items, web.NavItem{Key: "inbox", Label: "Dev inbox", Href: tenantPath(slug, "inbox")})
-	}
-	return append(items, web.NavItem{Key: "audit", Label: "Audit log", Href: tenantPath(slug, "audit")})
 }
 
 // tenantPath is the console path of one of a tenant's pages.

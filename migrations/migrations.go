@@ -23,10 +23,16 @@ type Result struct {
 	Source  string
 }
 
-// Up applies every pending migration to the database at databaseURL. Nodes
-// starting together serialise on a Postgres advisory lock.
+// Up applies every pending migration to the database at databaseURL, then
+// River's (the webhook delivery queue's) own. Nodes starting together
+// serialise on Postgres advisory locks.
 func Up(ctx context.Context, databaseURL string) ([]Result, error) {
-	return UpTo(ctx, databaseURL, goose.MaxVersion)
+	applied, err := UpTo(ctx, databaseURL, goose.MaxVersion)
+	if err != nil {
+		return applied, err
+	}
+	river, err := upRiver(ctx, databaseURL)
+	return append(applied, river...), err
 }
 
 // UpTo applies the pending migrations up to and including version (tests

@@ -32,6 +32,7 @@ import (
 	"github.com/hallpass/hallpass/internal/social"
 	"github.com/hallpass/hallpass/internal/testenv"
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -161,6 +162,10 @@ func testServer(log *slog.Logger) serverConfig {
 		// Mail reaches the test's SMTP listener within a fraction of a second.
 		MailPollInterval: 200 * time.Millisecond,
 		MailBackoffBase:  20 * time.Millisecond,
+		// Webhook receivers run on loopback; deliveries are retried
+		// within moments.
+		WebhookPrivateNetworks: true,
+		Webhooks:               webhooks.Config{RetryBase: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond},
 	}}
 }
 

@@ -21,4 +21,7 @@ type (
 	// userHandlers are a tenant's users, their sessions, second factors
 	// and verification mail (users*.go).
 	userHandlers struct{ *API }
+	// webhookHandlers are a tenant's webhook endpoints, their delivery
+	// log and the event types catalog (webhooks.go).
+	webhookHandlers struct{ *API }
 )

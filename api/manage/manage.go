@@ -28,6 +28,7 @@ import (
 	"github.com/hallpass/hallpass/internal/mfa"
 	"github.com/hallpass/hallpass/internal/ratelimit"
 	"github.com/hallpass/hallpass/internal/seal"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -89,6 +90,9 @@ type Config struct {
 	// (actor "apikey:<id>", action "api.request"); nil records none. It
 	// must not wait for Postgres (audit.Writer).
 	Audit EventRecorder
+	// Webhooks manages the tenants' webhook endpoints; nil leaves the
+	// webhooks operations out.
+	Webhooks *webhooks.Service
 }
 
 // EventRecorder queues audit events (audit.Writer).
@@ -131,6 +135,7 @@ func (a *API) operations() []Operation {
 	ops = append(ops, auditHandlers{a}.auditOperations()...)
 	ops = append(ops, userHandlers{a}.userOperations()...)
 	ops = append(ops, userHandlers{a}.importOperations()...)
+	ops = append(ops, webhookHandlers{a}.webhookOperations()...)
 	return ops
 }
 

@@ -42,6 +42,11 @@ type config struct {
 	// for on-premises providers); off, server_url cannot reach the
 	// platform's own network.
 	SocialPrivateNetworks bool
+	// WebhookPrivateNetworks lets webhook endpoints use http and reach
+	// loopback and private addresses
+	// (HALLPASS_WEBHOOK_ALLOW_PRIVATE_NETWORKS=1, for development and
+	// on-premises receivers); off, they must be https and public.
+	WebhookPrivateNetworks bool
 	// TenantsPerUser is how many tenants a console user who is not a
 	// platform admin may create (HALLPASS_CONSOLE_TENANTS_PER_USER); 0, the
 	// default, leaves tenant creation to platform admins.
@@ -81,6 +86,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		HIBPURL:     strings.TrimSuffix(orDefault(getenv("HALLPASS_HIBP_URL"), passwords.DefaultBreachURL), "/"),
 	}
 	c.SocialPrivateNetworks = getenv("HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS") == "1"
+	c.WebhookPrivateNetworks = getenv("HALLPASS_WEBHOOK_ALLOW_PRIVATE_NETWORKS") == "1"
 	c.SessionLocalCache = sessions.DefaultLocalCacheEntries
 	if v := getenv("HALLPASS_SESSION_LOCAL_CACHE"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -49,20 +49,21 @@ func (c *cli) serve(ctx context.Context) error {
 // HALLPASS_SMTP_URL is unset.
 func (c *cli) assemblyConfig(d *deps) (assembly.Config, error) {
 	cfg := assembly.Config{
-		PublicURL:             c.cfg.PublicURL,
-		BaseDomain:            c.cfg.BaseDomain,
-		TrustedProxies:        c.cfg.TrustedProxies,
-		HIBPURL:               c.cfg.HIBPURL,
-		TenantPendingLimit:    c.cfg.TenantPendingLimit,
-		SessionLocalCache:     c.cfg.SessionLocalCache,
-		SocialPrivateNetworks: c.cfg.SocialPrivateNetworks,
-		TenantsPerUser:        c.cfg.TenantsPerUser,
-		SentMailRetention:     c.cfg.SentMailRetention,
-		UnsentMailRetention:   c.cfg.UnsentMailRetention,
-		AuditRetention:        c.cfg.AuditRetention,
-		RequestTimeout:        c.cfg.RequestTimeout,
-		ManageRateLimit:       c.cfg.ManageRateLimit,
-		BenchCeiling:          benchCeilingEnabled(),
+		PublicURL:              c.cfg.PublicURL,
+		BaseDomain:             c.cfg.BaseDomain,
+		TrustedProxies:         c.cfg.TrustedProxies,
+		HIBPURL:                c.cfg.HIBPURL,
+		TenantPendingLimit:     c.cfg.TenantPendingLimit,
+		SessionLocalCache:      c.cfg.SessionLocalCache,
+		SocialPrivateNetworks:  c.cfg.SocialPrivateNetworks,
+		WebhookPrivateNetworks: c.cfg.WebhookPrivateNetworks,
+		TenantsPerUser:         c.cfg.TenantsPerUser,
+		SentMailRetention:      c.cfg.SentMailRetention,
+		UnsentMailRetention:    c.cfg.UnsentMailRetention,
+		AuditRetention:         c.cfg.AuditRetention,
+		RequestTimeout:         c.cfg.RequestTimeout,
+		ManageRateLimit:        c.cfg.ManageRateLimit,
+		BenchCeiling:           benchCeilingEnabled(),
 	}
 	if cfg.SessionLocalCache == 0 {
 		cfg.SessionLocalCache = -1 // HALLPASS_SESSION_LOCAL_CACHE=0: off

@@ -103,20 +103,21 @@ func TestServeAnswersTheDemoCurlLine(t *testing.T) {
 // an unset one leaves production's default (a zero field).
 func TestServeConfigReachesTheAssembly(t *testing.T) {
 	env := map[string]string{
-		"HALLPASS_PUBLIC_URL":                    "https://auth.example.com/",
-		"HALLPASS_BASE_DOMAIN":                   "Auth.Example.com",
-		"HALLPASS_TRUSTED_PROXIES":               "10.0.0.1, 10.1.0.0/16",
-		"HALLPASS_HIBP_URL":                      "https://hibp.example/",
-		"HALLPASS_TENANT_PENDING_LIMIT":          "77",
-		"HALLPASS_SESSION_LOCAL_CACHE":           "500",
-		"HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS": "1",
-		"HALLPASS_CONSOLE_TENANTS_PER_USER":      "3",
-		"HALLPASS_OUTBOX_RETENTION":              "3d",
-		"HALLPASS_OUTBOX_UNSENT_RETENTION":       "2d",
-		"HALLPASS_AUDIT_RETENTION":               "400d",
-		"HALLPASS_SMTP_URL":                      "smtp://127.0.0.1:2525",
-		"HALLPASS_REQUEST_TIMEOUT":               "7s",
-		"HALLPASS_MANAGE_RATE_LIMIT":             "50/1s",
+		"HALLPASS_PUBLIC_URL":                     "https://auth.example.com/",
+		"HALLPASS_BASE_DOMAIN":                    "Auth.Example.com",
+		"HALLPASS_TRUSTED_PROXIES":                "10.0.0.1, 10.1.0.0/16",
+		"HALLPASS_HIBP_URL":                       "https://hibp.example/",
+		"HALLPASS_TENANT_PENDING_LIMIT":           "77",
+		"HALLPASS_SESSION_LOCAL_CACHE":            "500",
+		"HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS":  "1",
+		"HALLPASS_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
+		"HALLPASS_CONSOLE_TENANTS_PER_USER":       "3",
+		"HALLPASS_OUTBOX_RETENTION":               "3d",
+		"HALLPASS_OUTBOX_UNSENT_RETENTION":        "2d",
+		"HALLPASS_AUDIT_RETENTION":                "400d",
+		"HALLPASS_SMTP_URL":                       "smtp://127.0.0.1:2525",
+		"HALLPASS_REQUEST_TIMEOUT":                "7s",
+		"HALLPASS_MANAGE_RATE_LIMIT":              "50/1s",
 	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
@@ -129,14 +130,14 @@ func TestServeConfigReachesTheAssembly(t *testing.T) {
 	}
 	if a.PublicURL != "https://auth.example.com" || a.BaseDomain != "auth.example.com" ||
 		strings.Join(a.TrustedProxies, " ") != "10.0.0.1 10.1.0.0/16" || a.HIBPURL != "https://hibp.example" ||
-		a.TenantPendingLimit != 77 || a.SessionLocalCache != 500 || !a.SocialPrivateNetworks || a.TenantsPerUser != 3 ||
+		a.TenantPendingLimit != 77 || a.SessionLocalCache != 500 || !a.SocialPrivateNetworks || !a.WebhookPrivateNetworks || a.TenantsPerUser != 3 ||
 		a.SentMailRetention != 72*time.Hour || a.UnsentMailRetention != 48*time.Hour || a.AuditRetention != 400*24*time.Hour ||
 		a.RequestTimeout != 7*time.Second || a.MailSender == nil || a.BenchCeiling ||
 		a.ManageRateLimit != (manage.RateLimit{Requests: 50, Period: time.Second}) {
 		t.Fatalf("assembly config %+v", a)
 	}
 	if a.SessionCacheNamespace != "" || a.LimiterTimeout != 0 || a.PasswordHasher != nil || a.SocialEndpoints != nil ||
-		a.MailPollInterval != 0 || a.MailBackoffBase != 0 || a.TenantCacheTTL != 0 {
+		a.MailPollInterval != 0 || a.MailBackoffBase != 0 || a.TenantCacheTTL != 0 || a.Webhooks.Queue != "" || a.Webhooks.RetryBase != 0 {
 		t.Fatalf("serve sets a test option: %+v", a)
 	}
 

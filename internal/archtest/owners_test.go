@@ -39,6 +39,11 @@ var owners = map[string]string{
 	"audit_events": "internal/audit",
 	// What happened to a tenant's users, for the tenant's backend.
 	"events": "internal/events",
+
+	"webhook_endpoints":  "internal/webhooks",
+	"webhook_messages":   "internal/webhooks",
+	"webhook_deliveries": "internal/webhooks",
+	"webhook_attempts":   "internal/webhooks",
 	// The management API's keys.
 	"api_keys": "internal/apikeys",
 	// Bulk user imports queued through the management API.
@@ -63,6 +68,10 @@ var reads = map[string][]string{
 	// the types of their second factors in one statement: one round trip
 	// on every such request (identity.UserAdmin.AccountView).
 	"internal/identity": {"authenticators"},
+	// An event's message names its tenant by slug, read in the query that
+	// queues it (no round trip more in the change's transaction), and the
+	// owners' mail names the tenant.
+	"internal/webhooks": {"tenants"},
 }
 
 // root is the repository's root, from this package's directory.

@@ -2,6 +2,8 @@ package assembly
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hallpass/hallpass/api"
 	"github.com/hallpass/hallpass/api/manage"
@@ -31,6 +35,7 @@ import (
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
 	tokensdomain "github.com/hallpass/hallpass/internal/tokens"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 	"github.com/hallpass/hallpass/web"
 	accountpages "github.com/hallpass/hallpass/web/accounts"
@@ -95,6 +100,9 @@ type Server struct {
 	Janitor *sessions.Janitor
 	// Imports runs the management API's bulk user imports; Start runs it.
 	Imports *importjobs.Runner
+	// Webhooks manages the tenants' webhook endpoints and delivers their
+	// events; Start makes this node deliver.
+	Webhooks *webhooks.Service
 
 	log        *slog.Logger
 	consoleCfg console.Config
@@ -148,6 +156,35 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		s.Limiter.SetTimeout(cfg.LimiterTimeout)
 	}
 
+	// Webhooks: their endpoints, and the deliveries every event queues in
+	// its change's transaction (Events' Fanout).
+	whCfg := cfg.Webhooks
+	whCfg.Pool, whCfg.Sealer, whCfg.Log = pool, sealer, log
+	whCfg.URLs = webhooks.URLPolicy{AllowPrivate: cfg.WebhookPrivateNetworks}
+	whCfg.Outbox, whCfg.MailFrom, whCfg.ConsoleURL = mail.NewOutbox(sealer), mailFrom, strings.TrimSuffix(cfg.PublicURL, "/")
+	// The owners mailed when an endpoint is disabled are the console's
+	// (the console is built below; this runs at delivery time).
+	whCfg.Owners = func(ctx context.Context, tenantID uuid.UUID) ([]string, error) {
+		members, err := s.Console.Users().Members(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, m := range members {
+			if m.Role == console.RoleOwner {
+				out = append(out, m.Email)
+			}
+		}
+		return out, nil
+	}
+	if whCfg.Queue == "" && cfg.SessionCacheNamespace != "" {
+		// Test servers sharing one database each work their own queue.
+		whCfg.Queue = webhookQueue(cfg.SessionCacheNamespace)
+	}
+	if s.Webhooks, err = webhooks.New(whCfg); err != nil {
+		return nil, err
+	}
+
 	// The domain: one Accounts, with every collaborator production has.
 	accounts := identity.NewAccounts(pool, rdb, sealer, mailFrom)
 	accounts.Limiter = s.Limiter
@@ -160,7 +197,9 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	accounts.MFA = s.MFA
 	s.Accounts = accounts
 	if !cfg.NoEvents {
-		s.Events = &events.Log{}
+		// Webhooks is the log's Fanout: each event's deliveries are
+		// queued in its change's transaction.
+		s.Events = &events.Log{Fanout: s.Webhooks}
 		accounts.SetEvents(s.Events, s.Store.GetByID)
 		s.MFA.Events = accounts.UserEvent
 	}
@@ -219,6 +258,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		MFA:            s.MFA,
 		Users:          s.Users,
 		Outbox:         mail.NewOutbox(sealer),
+		Webhooks:       s.Webhooks,
 		MailFrom:       mailFrom,
 		PublicURL:      strings.TrimSuffix(cfg.PublicURL, "/"),
 		BaseDomain:     cfg.BaseDomain,
@@ -237,7 +277,7 @@ func Build(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	s.Manage = manage.New(manage.Config{Keys: s.APIKeys, Tenants: s.Cache, Store: s.Store,
 		CursorKey: sealer.DeriveKey("manage-cursor"), Log: log, Limiter: s.Limiter, RateLimit: cfg.ManageRateLimit, Redis: rdb, Sealer: sealer,
 		SigningKeys: s.Keys, Pool: pool, Addressing: addressing, Audit: s.Audit,
-		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Imports: importStore})
+		Users: s.Users, MFA: s.MFA, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Imports: importStore, Webhooks: s.Webhooks})
 	s.Manage.Mount(s.HTTP.Platform)
 	s.HTTP.ErrorsUnder(manage.Prefix, s.Manage.ErrorHandler())
 	s.HTTP.Finish()
@@ -293,7 +333,17 @@ func (s *Server) Start() {
 		})
 		s.goBg(s.Janitor.Run)
 		s.goBg(s.Imports.Run)
+		// Close stops the delivery itself, gracefully, before the rest.
+		if err := s.Webhooks.Start(context.WithoutCancel(s.bg)); err != nil {
+			s.log.Error("webhook delivery not started", "err", err)
+		}
 	})
+}
+
+// webhookQueue is the River queue of a cluster named namespace.
+func webhookQueue(namespace string) string {
+	sum := sha256.Sum256([]byte(namespace))
+	return "webhooks_" + hex.EncodeToString(sum[:8])
 }
 
 // BusReady is closed once the tenant bus's first subscription is confirmed:
@@ -316,6 +366,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 // open and does not stop serving: Serve's context does that.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		// Deliveries in flight finish (their attempts are logged) within
+		// a few seconds, else are cancelled and retried by another node.
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Webhooks.Stop(stopCtx); err != nil {
+			s.log.Warn("webhook delivery stop", "err", err)
+		}
+		cancel()
 		s.stopBg()
 		if s.stopLocal != nil {
 			s.stopLocal()

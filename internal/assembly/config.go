@@ -20,6 +20,7 @@ import (
 	"github.com/hallpass/hallpass/internal/seal"
 	"github.com/hallpass/hallpass/internal/sessions"
 	"github.com/hallpass/hallpass/internal/social"
+	"github.com/hallpass/hallpass/internal/webhooks"
 	"github.com/hallpass/hallpass/tenants"
 )
 
@@ -64,6 +65,10 @@ type Config struct {
 	// loopback or private addresses
 	// (HALLPASS_SOCIAL_ALLOW_PRIVATE_NETWORKS).
 	SocialPrivateNetworks bool
+	// WebhookPrivateNetworks lets webhook endpoints use http and reach
+	// loopback and private addresses
+	// (HALLPASS_WEBHOOK_ALLOW_PRIVATE_NETWORKS).
+	WebhookPrivateNetworks bool
 	// TenantsPerUser is how many tenants a console user who is not a
 	// platform admin may create (HALLPASS_CONSOLE_TENANTS_PER_USER; 0
 	// leaves tenant creation to platform admins).
@@ -98,6 +103,12 @@ type Config struct {
 	// is the server's own, so a test may add to it before its first
 	// provider request.
 	SocialEndpoints map[string]social.Endpoints
+	// Webhooks tunes the webhook delivery (webhooks' defaults when zero):
+	// tests retry within moments, the fault suite rescues a dead node's
+	// deliveries within seconds. Its Pool, Sealer, URLs, Outbox, MailFrom,
+	// ConsoleURL and Log are set by Build; an empty Queue is "webhooks",
+	// or one of its own per SessionCacheNamespace.
+	Webhooks webhooks.Config
 	// MailPollInterval and MailBackoffBase tune the outbox worker (mail's
 	// defaults when 0): tests want their mail within a fraction of a second.
 	MailPollInterval, MailBackoffBase time.Duration
