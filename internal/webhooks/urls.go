@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hallpass/hallpass/internal/egress"
 )
 
 // MaxURLLength bounds an endpoint URL.
@@ -76,7 +78,7 @@ func (p URLPolicy) CheckURL(ctx context.Context, raw string) (string, error) {
 		return "", bad("unresolvable_host", host+" does not resolve to an address")
 	}
 	for _, a := range addrs {
-		if !PublicAddr(a) {
+		if !egress.Public(a) {
 			return "", bad("private_address", host+" resolves to "+a.String()+", which is not a public address")
 		}
 	}
@@ -115,51 +117,13 @@ func (p URLPolicy) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 // resolved, at connection time, to an address that is not public.
 var ErrForbiddenAddress = errors.New("webhooks: endpoint address is not public")
 
-// PublicAddr reports whether a is a public unicast address: not loopback,
-// private (RFC 1918, ULA), link-local (cloud metadata services live
-// there), CGNAT, multicast, unspecified or reserved.
-func PublicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsMulticast() || a.IsUnspecified() || a.IsInterfaceLocalMulticast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
-
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"), // NAT64 can reach IPv4 internals
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-	netip.MustParsePrefix("2001:db8::/32"),
-	netip.MustParsePrefix("fec0::/10"),
-}
-
 // dialControl refuses, unless allowPrivate, a connection to an address
 // that is not public: it sees the address actually dialled, after DNS
 // resolution, so a name that resolved to a public address at save and to
 // a private one now is refused.
 func dialControl(allowPrivate bool) func(network, address string, _ syscall.RawConn) error {
-	return func(network, address string, _ syscall.RawConn) error {
-		if allowPrivate {
-			return nil
-		}
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil || !PublicAddr(ap.Addr()) {
-			return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-		}
+	if allowPrivate {
 		return nil
 	}
+	return egress.DialControl(ErrForbiddenAddress)
 }
