@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,48 +64,9 @@ func startPlatform(t *testing.T, host string) *platform {
 	return &platform{URL: publicURL, keys: srv.Keys, store: srv.Store, inbox: srv.Inbox}
 }
 
-// chromiumPath finds Debian's chromium; its absence fails the test.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	t.Fatal("chromium not found (/usr/bin/chromium or on PATH): the console end-to-end test needs Debian's chromium; " +
-		"run `bash scripts/chromium.sh` (make test does) or `apt-get install chromium`")
-	return ""
-}
-
-// artifactsDir is where screenshots go: $HALLPASS_ARTIFACTS, or
-// .data/artifacts/ at the module root.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HALLPASS_ARTIFACTS")
-	if dir == "" {
-		root, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Fatal("go.mod not found above the test directory")
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, ".data", "artifacts")
-	}
-	dir = filepath.Join(dir, "console-e2e")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+// artifactsDir is where screenshots go: console-e2e/ under the artifacts
+// directory (testenv.Artifacts).
+func artifactsDir(t *testing.T) string { return testenv.Artifacts(t, "console-e2e") }
 
 // A platform admin signs in, creates a tenant, turns on login by code,
 // rotates a signing key, and sees both through the tenant's own API: the
@@ -127,7 +87,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := startBrowser(t, chromiumPath(t), artifacts)
+	b := startBrowser(t, testenv.Chromium(t), artifacts)
 	run, shot := b.run, b.shot
 
 	slug := testenv.Slug("e2e")

@@ -20,7 +20,7 @@ import (
 // password. The console is reached as localhost: WebAuthn needs a domain.
 func TestConsolePasskeyEndToEnd(t *testing.T) {
 	p := startPlatform(t, "localhost")
-	b := startBrowser(t, chromiumPath(t), artifactsDir(t))
+	b := startBrowser(t, testenv.Chromium(t), artifactsDir(t))
 
 	email := testenv.Slug("e2e-passkey") + "@example.com"
 	const password = "e2e passkey horse battery"

@@ -66,7 +66,7 @@ func TestConsoleUserData(t *testing.T) {
 		return s
 	}
 
-	b := startBrowser(t, chromiumPath(t), artifacts)
+	b := startBrowser(t, testenv.Chromium(t), artifacts)
 	run, shot := b.run, b.shot
 	userPage := p.URL + "/console/t/" + slug + "/users/" + itoa(adaID)
 	var clientError, flash string

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -93,50 +92,15 @@ func (p *platform) mailedLink(t *testing.T, tenantID uuid.UUID, to, kind string)
 	return ""
 }
 
-// chromiumPath finds Debian's chromium; its absence fails the test.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	t.Fatal("chromium not found (/usr/bin/chromium or on PATH): the pages' end-to-end test needs Debian's chromium; " +
-		"run `bash scripts/chromium.sh` (make test does) or `apt-get install chromium`")
-	return ""
-}
-
-// artifactsDir is where the screenshots go: $HALLPASS_ARTIFACTS/pages, or
-// .data/artifacts/pages at the module root. Screenshots of an earlier run
-// are removed first.
+// artifactsDir is where the screenshots go: pages/ under the artifacts
+// directory (testenv.Artifacts); screenshots of an earlier run are removed
+// first.
 func artifactsDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("HALLPASS_ARTIFACTS")
-	if dir == "" {
-		root, err := filepath.Abs(".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Fatal("go.mod not found above the test directory")
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, ".data", "artifacts")
-	}
-	dir = filepath.Join(dir, "pages")
+	dir := testenv.Artifacts(t, "pages")
 	old, _ := filepath.Glob(filepath.Join(dir, "*.png"))
 	for _, f := range old {
 		_ = os.Remove(f)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	return dir
 }

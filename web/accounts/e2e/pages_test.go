@@ -65,7 +65,7 @@ func TestHostedPagesEndToEnd(t *testing.T) {
 	host := strings.TrimPrefix(p.URL, "http://")
 
 	artifacts := artifactsDir(t)
-	b := startBrowser(t, chromiumPath(t), artifacts)
+	b := startBrowser(t, testenv.Chromium(t), artifacts)
 	run, shot := b.run, b.shot
 
 	const (
