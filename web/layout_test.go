@@ -17,7 +17,7 @@ import (
 func TestVendoredScripts(t *testing.T) {
 	app := fiber.New()
 	app.Get("/static/*", Handler())
-	for _, name := range []string{"htmx.min.js", "console.js", "webauthn.js", "userdata.js", "htmx.LICENSE.txt"} {
+	for _, name := range []string{"htmx.min.js", "console.js", "webauthn-codec.js", "webauthn.js", "userdata.js", "htmx.LICENSE.txt"} {
 		res, err := app.Test(httptest.NewRequest("GET", "/static/"+name, nil), 5000)
 		if err != nil {
 			t.Fatal(err)

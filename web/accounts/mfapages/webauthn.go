@@ -125,7 +125,7 @@ func (p keyPages) keysPage(r *accounts.Request) error {
 type addKeyView struct {
 	Form     accounts.Form
 	Options  string
-	Script   string
+	Script   scripts
 	Passkeys bool
 }
 
@@ -435,16 +435,23 @@ type webAuthnForm struct {
 	Form accounts.Form
 	// Options is the ceremony's options endpoint; Kind "create" or "get".
 	Options, Kind string
-	// Script is the script's fingerprinted URL.
-	Script string
+	// Script is the scripts' fingerprinted URLs.
+	Script scripts
 }
+
+// scripts are the WebAuthn scripts a page loads, in order: the shared
+// codec (web/static/webauthn-codec.js, the console's too) and the pages'
+// ceremony script.
+type scripts struct{ Codec, Ceremony string }
 
 // mfaType reports whether typ is in MFA_SUPPORTED_TYPES with the mfa app on.
 func mfaType(s *tenants.Settings, typ string) bool {
 	return mfaApp(s) && containsType(s.MFASupportedTypes, typ)
 }
 
-// scriptURL is the WebAuthn script's fingerprinted address on the tenant's base.
-func scriptURL(r *accounts.Request) string {
-	return r.Path(accounts.Prefix + "static/" + web.Fingerprinted("mfa-webauthn.js"))
+// scriptURL is the WebAuthn scripts' fingerprinted addresses on the tenant's base.
+func scriptURL(r *accounts.Request) scripts {
+	static := accounts.Prefix + "static/"
+	return scripts{Codec: r.Path(static + web.Fingerprinted("webauthn-codec.js")),
+		Ceremony: r.Path(static + web.Fingerprinted("mfa-webauthn.js"))}
 }
