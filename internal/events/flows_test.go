@@ -533,7 +533,7 @@ func TestLoginFailedLimitedPerUser(t *testing.T) {
 		env.Client("app").Do("POST", "auth/login", `{"email":"`+who+`","password":"wrong password `+fmt.Sprint(i)+`"}`).Status(400)
 	}
 	if time.Since(start) > 50*time.Second {
-		t.Skip("the burst outlasted the one-minute window")
+		t.Fatalf("the burst took %v, past the one-minute window the limit counts in: the machine is too slow for this test's premise", time.Since(start))
 	}
 	k.expect("burst", want{events.LoginFailed, map[string]any{"user.email": "a@example.com"}}, want{events.LoginFailed, map[string]any{"user.email": "b@example.com"}})
 }

@@ -53,9 +53,6 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); re
 // TestExportMemoryIsFlat exports 100,000 users to a sink and samples the
 // live heap after each page: it must not grow with the users written.
 func TestExportMemoryIsFlat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("100k users")
-	}
 	const n = 100_000
 	ten := seedTenant(t, n)
 	var sink countingWriter

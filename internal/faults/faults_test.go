@@ -18,8 +18,12 @@ import (
 )
 
 // TestMain kills any server a test left running (a t.Fatal in the middle of
-// a restart), in addition to each test's own cleanup.
+// a restart), in addition to each test's own cleanup. Started as the kill
+// scenario's child (webhookNodeEnv), the binary is a delivery node instead.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(webhookNodeEnv); spec != "" {
+		os.Exit(runWebhookNode(spec)) // the kill scenario's child node
+	}
 	// go-redis logs every failed dial; the scenarios cause thousands.
 	redis.SetLogger(quietRedis{})
 	code := m.Run()

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -106,9 +107,20 @@ func (s *hookSink) waitDelivered(t *testing.T, want int, within time.Duration) t
 // hookNode is one node's delivery: a webhook service on its own pool.
 func hookNode(t *testing.T, dbURL string, sealer *seal.Sealer, tune func(*webhooks.Config)) (*webhooks.Service, *pgxpool.Pool) {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), dbURL)
+	svc, pool, stop, err := startHookNode(dbURL, sealer, tune)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return svc, pool
+}
+
+// startHookNode starts a delivery node on dbURL; stop stops it gracefully
+// and closes its pool.
+func startHookNode(dbURL string, sealer *seal.Sealer, tune func(*webhooks.Config)) (*webhooks.Service, *pgxpool.Pool, func(), error) {
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	cfg := webhooks.Config{Pool: pool, Sealer: sealer, URLs: webhooks.URLPolicy{AllowPrivate: true}, RetryBase: 200 * time.Millisecond,
 		PollInterval: 100 * time.Millisecond, RequestTimeout: time.Second, RescueAfter: 3 * time.Second,
@@ -117,19 +129,20 @@ func hookNode(t *testing.T, dbURL string, sealer *seal.Sealer, tune func(*webhoo
 		tune(&cfg)
 	}
 	svc, err := webhooks.New(cfg)
+	if err == nil {
+		err = svc.Start(context.Background())
+	}
 	if err != nil {
-		t.Fatal(err)
+		pool.Close()
+		return nil, nil, nil, err
 	}
-	if err := svc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = svc.Stop(ctx)
 		pool.Close()
-	})
-	return svc, pool
+	}
+	return svc, pool, stop, nil
 }
 
 var auditActor = audit.Actor{Name: "faults"}
@@ -228,27 +241,28 @@ func TestWebhooksPostgresRestarted(t *testing.T) {
 }
 
 // webhookNodeEnv tells the test binary, started again, to be a delivery
-// node (TestWebhookNodeProcess) on this database and master key.
+// node on this database and master key (runWebhookNode, from TestMain)
+// instead of running tests.
 const webhookNodeEnv = "HALLPASS_FAULTS_WEBHOOK_NODE"
 
-// TestWebhookNodeProcess is not a test: it is the node the kill scenario
-// starts as a child process and kills.
-func TestWebhookNodeProcess(t *testing.T) {
-	spec := os.Getenv(webhookNodeEnv)
-	if spec == "" {
-		t.Skip("the kill scenario's child node")
-	}
+// runWebhookNode is the node the kill scenario starts as a child process
+// and kills: it delivers until it dies. It returns only on a bad start.
+func runWebhookNode(spec string) int {
 	var cfg struct{ DB, Key string }
 	if err := json.Unmarshal([]byte(spec), &cfg); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "webhook node:", err)
+		return 2
 	}
 	key, _ := base64.StdEncoding.DecodeString(cfg.Key)
 	sealer, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		// A long timeout: the node is killed while its request waits.
+		_, _, _, err = startHookNode(cfg.DB, sealer, func(c *webhooks.Config) { c.RequestTimeout = 60 * time.Second; c.RescueAfter = 3 * time.Minute })
 	}
-	// A long timeout: the node is killed while its request waits.
-	hookNode(t, cfg.DB, sealer, func(c *webhooks.Config) { c.RequestTimeout = 60 * time.Second; c.RescueAfter = 3 * time.Minute })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhook node:", err)
+		return 2
+	}
 	select {}
 }
 
@@ -288,7 +302,7 @@ func TestWebhooksNodeKilledMidDelivery(t *testing.T) {
 	emitHooks(t, inserter, pool, tenant, 1)
 
 	spec, _ := json.Marshal(map[string]string{"DB": dbURL, "Key": base64.StdEncoding.EncodeToString(key)})
-	child := exec.Command(os.Args[0], "-test.run=^TestWebhookNodeProcess$", "-test.timeout=5m")
+	child := exec.Command(os.Args[0], "-test.run=^$", "-test.timeout=5m")
 	child.Env = append(os.Environ(), webhookNodeEnv+"="+string(spec))
 	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := child.Start(); err != nil {
